@@ -1,1 +1,7 @@
-export default {};
+/** Worker entry: the Hono app, and the Durable Object classes wrangler.toml binds. */
+import { app } from "./app.ts";
+
+export { Job } from "./job/job.ts";
+export { Tenant } from "./tenant/tenant.ts";
+
+export default app satisfies ExportedHandler<Env>;

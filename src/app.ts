@@ -1,0 +1,26 @@
+/**
+ * The Hono app: mounts one router per resource and renders every error in
+ * one place. Nothing a caller sends makes it answer 500: unexpected failures
+ * (a Durable Object briefly unavailable) become a 503 the caller may retry.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./env.ts";
+import { ApiError, RequestValidationError } from "./errors.ts";
+import { completions } from "./routes/completions.ts";
+import { meta } from "./routes/meta.ts";
+
+export const app = new Hono<AppEnv>()
+	.route("/", meta)
+	.route("/async/chat/completions", completions)
+	.route("/v1/async/sonar", completions);
+
+app.notFound((c) => c.json({ detail: "Not Found" }, 404));
+
+app.onError((error, c) => {
+	if (error instanceof RequestValidationError) return c.json(error.body, 422);
+	if (error instanceof ApiError) return c.json({ detail: error.message }, error.status, error.headers);
+	if (error instanceof HTTPException) return c.json({ detail: error.message }, error.status);
+	console.error("unexpected error", c.req.method, new URL(c.req.url).pathname, error);
+	return c.json({ detail: "The relay is temporarily unavailable; retry shortly" }, 503, { "retry-after": "1" });
+});

@@ -1,0 +1,70 @@
+/**
+ * Typed settings, read once per call from the Worker's `env` (wrangler.toml
+ * `[vars]` and secrets). Every field documents its default; a missing or
+ * malformed value falls back to it, so a typo in a var never takes the relay down.
+ */
+
+export interface Settings {
+	/** Upstream base URL. @default "https://api.perplexity.ai" */
+	upstreamBaseUrl: string;
+	/** Upstream API key; empty when only the emulator is used. @default "" */
+	upstreamApiKey: string;
+	/** Timeout of one upstream call. @default 10000 */
+	upstreamTimeoutMs: number;
+	/** Delay before the first poll. @default 1000 */
+	pollInitialDelayMs: number;
+	/** The polling back-off (×1.5) stops growing here. @default 30000 */
+	pollMaxIntervalMs: number;
+	/** A job not settled this long after submission fails. @default 3600 */
+	jobTimeoutSeconds: number;
+	/** Only a 2xx within this time is a delivered webhook. @default 15000 */
+	deliveryTimeoutMs: number;
+	/** Delay before each delivery attempt; its length is the number of attempts. @default [0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h] */
+	deliveryScheduleMs: number[];
+	/** How long results stay in KV, and how long a settled job stays redeliverable. @default 604800 (7 days) */
+	resultTtlSeconds: number;
+	/** Larger request bodies are refused with 413. @default 262144 */
+	maxBodyBytes: number;
+	/** Lets callbacks reach private and loopback addresses over http (local development only). @default false */
+	allowPrivateCallbacks: boolean;
+	/** Key every tenant's `whsec_` secret is derived from. */
+	webhookSigningKey: string;
+}
+
+export const DEFAULT_DELIVERY_SCHEDULE_MS = [
+	0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
+
+function int(value: string | undefined, fallback: number, min = 0): number {
+	const parsed = Number.parseInt(value ?? "", 10);
+	return Number.isFinite(parsed) && parsed >= min ? parsed : fallback;
+}
+
+function intList(value: string | undefined, fallback: number[]): number[] {
+	if (!value) return fallback;
+	const parts = value.split(",").map((p) => Number.parseInt(p.trim(), 10));
+	return parts.length > 0 && parts.every((n) => Number.isFinite(n) && n >= 0) ? parts : fallback;
+}
+
+/**
+ * @example
+ * const settings = readSettings(env);
+ * settings.pollMaxIntervalMs // 30000 unless POLL_MAX_INTERVAL_MS says otherwise
+ */
+export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
+	const s = env as Partial<Record<string, string>>;
+	return {
+		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
+		upstreamApiKey: s.PERPLEXITY_API_KEY ?? "",
+		upstreamTimeoutMs: int(s.UPSTREAM_TIMEOUT_MS, 10_000, 1),
+		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
+		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
+		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),
+		deliveryTimeoutMs: int(s.DELIVERY_TIMEOUT_MS, 15_000, 1),
+		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),
+		resultTtlSeconds: int(s.RESULT_TTL_SECONDS, 604_800, 60),
+		maxBodyBytes: int(s.MAX_BODY_BYTES, 262_144, 1),
+		allowPrivateCallbacks: s.ALLOW_PRIVATE_CALLBACKS === "true",
+		webhookSigningKey: s.WEBHOOK_SIGNING_KEY ?? "",
+	};
+}

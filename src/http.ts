@@ -1,0 +1,73 @@
+/**
+ * Request helpers shared by the routers: a size-capped body read, JSON parsing
+ * that answers 400 rather than throwing, and zod validation that answers the
+ * spec's 422. Bodies are parsed whatever their content-type says, because
+ * `curl -d` and many no-code tools send JSON as form-urlencoded.
+ */
+
+import type { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, RequestValidationError } from "./errors.ts";
+import { toValidationError, type ValidationSource } from "./schemas/validation.ts";
+
+/** Reads the raw body, refusing (413) anything over `maxBytes`, declared or actual. */
+export async function readBody(c: Context, maxBytes: number): Promise<string> {
+	const declared = Number(c.req.header("content-length") ?? "0");
+	if (declared > maxBytes) throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
+	const stream = c.req.raw.body;
+	if (!stream) return "";
+	const reader = stream.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > maxBytes) {
+			await reader.cancel().catch(() => {});
+			throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
+		}
+		chunks.push(value);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return new TextDecoder().decode(bytes);
+}
+
+/** The body as JSON; malformed or empty JSON is a 400. */
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+	const text = await readBody(c, maxBytes);
+	try {
+		return JSON.parse(text);
+	} catch {
+		throw new ApiError(400, "Malformed JSON in request body");
+	}
+}
+
+/** Parses `value` with `schema`, or throws the 422 with `loc` rooted at `source`. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, source: ValidationSource): z.output<S> {
+	const parsed = schema.safeParse(value);
+	if (!parsed.success) throw new RequestValidationError(toValidationError(parsed.error, source));
+	return parsed.data;
+}
+
+/** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+	if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+	if (value && typeof value === "object") {
+		const entries = Object.entries(value as Record<string, unknown>)
+			.filter(([, v]) => v !== undefined)
+			.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+		return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+	}
+	return JSON.stringify(value) ?? "null";
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,236 @@
+/**
+ * The Job Durable Object: one per job, the id is the job id. A thin shell
+ * around `machine.ts`: it loads the state once, performs the I/O of each due
+ * action (upstream, KV, the tenant index, webhooks), feeds the outcomes back to
+ * the pure machine, saves, and arms its single alarm. All waiting is done with
+ * that alarm; nothing here sleeps.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { putResult } from "../cache.ts";
+import { readSettings, type Settings } from "../config.ts";
+import { deliverEvent } from "../delivery/deliver.ts";
+import { tenantSecret } from "../delivery/sign.ts";
+import type { CompletionResponse } from "../schemas/perplexity.ts";
+import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type RelayJob } from "../schemas/relay.ts";
+import { upstreamClient } from "../upstream/client.ts";
+import { UpstreamError } from "../upstream/errors.ts";
+import {
+	type Action,
+	apply,
+	dueActions,
+	eventBody,
+	type JobState,
+	newJob,
+	nextWake,
+	type Outcome,
+	toView,
+} from "./machine.ts";
+
+export interface CreateJobInput {
+	id: string;
+	tenant: string;
+	body: CreateJobBody;
+	bodyHash: string;
+}
+
+export type CreateJobResult =
+	| { ok: true; job: RelayJob; replayed: boolean }
+	| { ok: false; status: 409 | 400 | 422 | 502; detail: string };
+
+/** Most actions one alarm run performs before re-arming (a safety bound, not a schedule). */
+const MAX_ACTIONS_PER_RUN = 32;
+
+/** The upstream idempotency key of a job: retried creates never make a second upstream job. */
+export const upstreamIdempotencyKey = (jobId: string) => `sonar-relay-${jobId}`;
+
+export class Job extends DurableObject<Env> {
+	private state: JobState | null = null;
+	private savedResponse: CompletionResponse | null = null;
+	private armedAt: number | null = null;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		ctx.blockConcurrencyWhile(async () => {
+			const stored = await ctx.storage.get<JobState>("state");
+			if (!stored) return;
+			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
+			this.state = { ...stored, response };
+			this.savedResponse = response;
+			this.armedAt = await ctx.storage.getAlarm();
+		});
+	}
+
+	private get settings(): Settings {
+		return readSettings(this.env);
+	}
+
+	/**
+	 * Stores the job, then creates it upstream. A replay with the same body
+	 * returns the same job; another body under the same key is a 409.
+	 */
+	async create(input: CreateJobInput): Promise<CreateJobResult> {
+		if (this.state) {
+			if (this.state.spec.tenant !== input.tenant || this.state.spec.bodyHash !== input.bodyHash) {
+				return { ok: false, status: 409, detail: "idempotency_key was already used with a different body" };
+			}
+			return { ok: true, job: toView(this.state), replayed: true };
+		}
+		const { body } = input;
+		const now = Date.now();
+		const state = newJob(
+			{
+				id: input.id,
+				tenant: input.tenant,
+				model: body.request.model,
+				createdAtMs: now,
+				bodyHash: input.bodyHash,
+				upstreamRequest: { request: body.request, idempotency_key: upstreamIdempotencyKey(input.id) },
+				callbackUrl: body.callback_url ?? null,
+				callbackEvents: body.callback_events ?? DEFAULT_CALLBACK_EVENTS,
+				metadata: body.metadata ?? null,
+			},
+			now,
+		);
+		this.state = state;
+		await this.save();
+		await this.run();
+		const after = this.state as JobState | null;
+		if (after?.lifecycle.phase === "rejected") {
+			const { status, detail } = after.lifecycle;
+			await this.forget();
+			return { ok: false, status: status === 400 || status === 422 ? status : 502, detail };
+		}
+		await this.save();
+		await this.arm();
+		return { ok: true, job: toView(after ?? state), replayed: false };
+	}
+
+	/** The job for its own tenant; null for anyone else (to them it does not exist). */
+	async view(tenant: string): Promise<RelayJob | null> {
+		return this.state && this.state.spec.tenant === tenant ? toView(this.state) : null;
+	}
+
+	override async alarm(): Promise<void> {
+		this.armedAt = null;
+		if (!this.state) return;
+		await this.run();
+		if (!this.state) return;
+		await this.save();
+		await this.arm();
+	}
+
+	/** Performs what is due, one action at a time, until nothing is. */
+	private async run(): Promise<void> {
+		const settings = this.settings;
+		for (let i = 0; i < MAX_ACTIONS_PER_RUN && this.state; i++) {
+			const [action] = dueActions(this.state, Date.now(), settings);
+			if (!action) return;
+			const outcome = await this.perform(action, this.state, settings);
+			if (outcome.type === "retired") {
+				await this.forget();
+				return;
+			}
+			this.state = apply(this.state, outcome, Date.now(), settings, Math.random());
+		}
+	}
+
+	private async perform(action: Action, state: JobState, settings: Settings): Promise<Outcome> {
+		const upstream = upstreamClient(settings);
+		switch (action.type) {
+			case "create":
+				try {
+					return { type: "created", upstream: await upstream.create(state.spec.upstreamRequest) };
+				} catch (error) {
+					return { type: "create_failed", failure: asFailure(error) };
+				}
+			case "poll":
+				try {
+					return { type: "polled", upstream: await upstream.get(action.upstreamId) };
+				} catch (error) {
+					return { type: "poll_failed", failure: asFailure(error) };
+				}
+			case "expire":
+				return { type: "expired" };
+			case "cache":
+				try {
+					await putResult(this.env.RESULTS, toView(state), state.spec.tenant, settings.resultTtlSeconds);
+					return { type: "cached" };
+				} catch (error) {
+					console.error("job: KV write failed", state.spec.id, String(error));
+					return { type: "side_effect_failed" };
+				}
+			case "index":
+				try {
+					const { response: _response, metadata: _metadata, error_message: _error, ...summary } = toView(state);
+					await this.tenantIndex(state.spec.tenant).upsertJob(summary);
+					return { type: "indexed" };
+				} catch (error) {
+					console.error("job: index update failed", state.spec.id, String(error));
+					return { type: "side_effect_failed" };
+				}
+			case "deliver": {
+				const delivery = state.deliveries.find((d) => d.webhookId === action.webhookId && d.url === action.url);
+				if (!delivery) return { type: "side_effect_failed" };
+				const result = await deliverEvent({
+					url: delivery.url,
+					webhookId: delivery.webhookId,
+					body: eventBody(state, delivery),
+					secrets: [await tenantSecret(settings.webhookSigningKey, state.spec.tenant)],
+					timeoutMs: settings.deliveryTimeoutMs,
+					allowPrivate: settings.allowPrivateCallbacks,
+				});
+				return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
+			}
+			case "retire":
+				try {
+					await this.tenantIndex(state.spec.tenant).removeJob(state.spec.id);
+					return { type: "retired" };
+				} catch {
+					return { type: "side_effect_failed" };
+				}
+		}
+	}
+
+	private tenantIndex(tenant: string) {
+		return this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
+	}
+
+	/** Writes the state; the (large) response only when it changed. */
+	private async save(): Promise<void> {
+		if (!this.state) return;
+		const { response, ...rest } = this.state;
+		const entries: Record<string, unknown> = { state: { ...rest, response: null } };
+		if (response !== this.savedResponse) entries.response = response;
+		await this.ctx.storage.put(entries);
+		this.savedResponse = response;
+	}
+
+	private async arm(): Promise<void> {
+		if (!this.state) return;
+		const wake = nextWake(this.state, Date.now(), this.settings);
+		if (wake === this.armedAt) return;
+		if (wake === null) await this.ctx.storage.deleteAlarm();
+		else await this.ctx.storage.setAlarm(wake);
+		this.armedAt = wake;
+	}
+
+	/** Drops everything this object stores: a rejected job, or a retired one. */
+	private async forget(): Promise<void> {
+		this.state = null;
+		this.savedResponse = null;
+		this.armedAt = null;
+		await this.ctx.storage.deleteAlarm();
+		await this.ctx.storage.deleteAll();
+	}
+}
+
+function asFailure(error: unknown) {
+	if (error instanceof UpstreamError) return error.failure;
+	return {
+		kind: "network" as const,
+		status: null,
+		retryable: true,
+		retryAfterMs: null,
+		message: error instanceof Error ? error.message : String(error),
+	};
+}

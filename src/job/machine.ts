@@ -1,0 +1,545 @@
+/**
+ * The job state machine: pure functions, no I/O, no clock, no randomness of
+ * their own. The Job Durable Object loads a `JobState`, asks `dueActions` what
+ * to do now, performs each action's I/O, feeds the outcome to `apply`, saves,
+ * and arms its one alarm for `nextWake`. Expected failures (upstream down, a
+ * receiver answering 503) are outcomes that become states, never exceptions.
+ *
+ *   submitting ──created──▶ polling ──COMPLETED/FAILED──▶ settled ──TTL──▶ retired
+ *        │                     │
+ *        └─terminal 4xx on the first try──▶ rejected (nothing is kept)
+ *
+ * Side effects that must happen once per change (the KV result, the tenant
+ * index) are flags (`cached`, `indexed`) that stay false until done. Deliveries
+ * are an outbox beside the lifecycle: the `started` event is sent while polling.
+ */
+import type { Settings } from "../config.ts";
+import type {
+	AsyncApiChatCompletionsRequest,
+	AsyncApiChatCompletionsResponse,
+	AsyncProcessingStatus,
+	CompletionResponse,
+} from "../schemas/perplexity.ts";
+import type { CallbackEvent, DeliveryStatus, EventType, RelayJob } from "../schemas/relay.ts";
+import type { UpstreamFailure } from "../upstream/errors.ts";
+
+// ── State ────────────────────────────────────────────────────────────────────
+
+/** What the caller asked for; fixed at submission. */
+export interface JobSpec {
+	id: string;
+	tenant: string;
+	model: string;
+	createdAtMs: number;
+	/** SHA-256 of the canonical create body: the same idempotency key with another body is a 409. */
+	bodyHash: string;
+	/** What is sent upstream, with the idempotency key derived from the job id. */
+	upstreamRequest: AsyncApiChatCompletionsRequest & { idempotency_key: string };
+	callbackUrl: string | null;
+	callbackEvents: CallbackEvent[];
+	metadata: Record<string, unknown> | null;
+}
+
+export type Lifecycle =
+	| { phase: "submitting"; attempts: number; nextAt: number; lastError: string | null }
+	| { phase: "rejected"; status: number; detail: string }
+	| { phase: "polling"; upstreamId: string; polls: number; intervalMs: number; nextAt: number }
+	| { phase: "settled"; upstreamId: string | null; retireAt: number };
+
+export interface Delivery {
+	/** `webhook-id`: stable for one event across all its attempts. */
+	webhookId: string;
+	type: EventType;
+	url: string;
+	/** When the event happened (ms); the body's `timestamp`. */
+	eventAt: number;
+	attempts: number;
+	status: DeliveryStatus;
+	nextAt: number;
+	/** The job as it was when the event happened, for events before the final one. */
+	snapshot: RelayJob | null;
+	lastError: string | null;
+}
+
+export type DeliveryErrorClass = "timeout" | "dns" | "connect" | "tls" | "redirect" | "network" | "blocked";
+
+/** One entry of the attempt log (`GET …/deliveries`). */
+export interface AttemptLogEntry {
+	attempt: number;
+	webhook_id: string;
+	event: EventType;
+	at: string;
+	host: string;
+	status_code: number | null;
+	error: DeliveryErrorClass | null;
+	duration_ms: number;
+	response_body: string | null;
+}
+
+export interface JobState {
+	spec: JobSpec;
+	lifecycle: Lifecycle;
+	status: AsyncProcessingStatus;
+	startedAt: number | null;
+	completedAt: number | null;
+	failedAt: number | null;
+	errorMessage: string | null;
+	response: CompletionResponse | null;
+	/** The final result (and its delivery status) is in KV. */
+	cached: boolean;
+	/** The tenant index shows the current summary. */
+	indexed: boolean;
+	/** After a failed KV or index write, when to try again. */
+	sideEffectRetryAt: number | null;
+	deliveries: Delivery[];
+	log: AttemptLogEntry[];
+}
+
+// ── Actions and outcomes ─────────────────────────────────────────────────────
+
+export type Action =
+	| { type: "create" }
+	| { type: "poll"; upstreamId: string }
+	| { type: "expire" }
+	| { type: "cache" }
+	| { type: "index" }
+	| { type: "deliver"; webhookId: string; url: string }
+	| { type: "retire" };
+
+export interface AttemptResult {
+	ok: boolean;
+	statusCode: number | null;
+	error: DeliveryErrorClass | null;
+	durationMs: number;
+	retryAfterMs: number | null;
+	responseBody: string | null;
+}
+
+export type Outcome =
+	| { type: "created"; upstream: AsyncApiChatCompletionsResponse }
+	| { type: "create_failed"; failure: UpstreamFailure }
+	| { type: "polled"; upstream: AsyncApiChatCompletionsResponse }
+	| { type: "poll_failed"; failure: UpstreamFailure }
+	| { type: "expired" }
+	| { type: "cached" }
+	| { type: "indexed" }
+	| { type: "side_effect_failed" }
+	| { type: "delivery_attempted"; webhookId: string; url: string; result: AttemptResult }
+	| { type: "retired" };
+
+export type Policy = Pick<
+	Settings,
+	"pollInitialDelayMs" | "pollMaxIntervalMs" | "jobTimeoutSeconds" | "deliveryScheduleMs" | "resultTtlSeconds"
+>;
+
+/** Growth of the poll interval. */
+export const POLL_BACKOFF = 1.5;
+/** Create retries back off from 1 s, doubling, up to this. */
+export const CREATE_MAX_BACKOFF_MS = 60_000;
+/** A receiver's Retry-After is honoured up to this. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+/** KV or index write failed: try again after this. */
+export const SIDE_EFFECT_RETRY_MS = 5_000;
+/** The attempt log keeps this many entries. */
+export const MAX_LOG_ENTRIES = 50;
+/** Delivery delays vary by ±20 %, so that receivers recovering from an outage are not hit in lockstep. */
+export const JITTER = 0.2;
+
+// ── Construction ─────────────────────────────────────────────────────────────
+
+/** A fresh job, stored before anything is sent upstream. */
+export function newJob(spec: JobSpec, now: number): JobState {
+	return {
+		spec,
+		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null },
+		status: "CREATED",
+		startedAt: null,
+		completedAt: null,
+		failedAt: null,
+		errorMessage: null,
+		response: null,
+		cached: false,
+		indexed: false,
+		sideEffectRetryAt: null,
+		deliveries: [],
+		log: [],
+	};
+}
+
+export function isFinal(state: JobState): boolean {
+	return state.status === "COMPLETED" || state.status === "FAILED";
+}
+
+// ── Deciding ─────────────────────────────────────────────────────────────────
+
+/** The deliveries that may be attempted: per URL, only the oldest unsettled one (events stay in order). */
+function deliveryHeads(state: JobState): Delivery[] {
+	const seen = new Set<string>();
+	const heads: Delivery[] = [];
+	for (const delivery of state.deliveries) {
+		if (delivery.status !== "pending" || seen.has(delivery.url)) continue;
+		seen.add(delivery.url);
+		heads.push(delivery);
+	}
+	return heads;
+}
+
+function deadline(state: JobState, policy: Policy): number {
+	return state.spec.createdAtMs + policy.jobTimeoutSeconds * 1000;
+}
+
+function sideEffectsAllowed(state: JobState, now: number): boolean {
+	return state.sideEffectRetryAt === null || state.sideEffectRetryAt <= now;
+}
+
+/**
+ * What is due now, in the order it should run: upstream first, then the KV
+ * result and the index, then deliveries (so a receiver that GETs the job on
+ * receipt finds the result), then retirement.
+ */
+export function dueActions(state: JobState, now: number, policy: Policy): Action[] {
+	const actions: Action[] = [];
+	const { lifecycle } = state;
+	if (lifecycle.phase === "rejected") return actions;
+	if (!isFinal(state) && now >= deadline(state, policy)) {
+		actions.push({ type: "expire" });
+	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
+		actions.push({ type: "create" });
+	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
+		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId });
+	}
+	if (sideEffectsAllowed(state, now)) {
+		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
+		if (!state.indexed) actions.push({ type: "index" });
+	}
+	for (const delivery of deliveryHeads(state)) {
+		const isFinalEvent = delivery.type !== "async_chat_completion.started";
+		if (delivery.nextAt <= now && (!isFinalEvent || state.cached)) {
+			actions.push({ type: "deliver", webhookId: delivery.webhookId, url: delivery.url });
+		}
+	}
+	if (lifecycle.phase === "settled" && now >= lifecycle.retireAt && deliveryHeads(state).length === 0) {
+		actions.push({ type: "retire" });
+	}
+	return actions;
+}
+
+/** When the alarm should next run; null when nothing is left to do. */
+export function nextWake(state: JobState, now: number, policy: Policy): number | null {
+	const { lifecycle } = state;
+	if (lifecycle.phase === "rejected") return null;
+	const times: number[] = [];
+	if (lifecycle.phase === "submitting" || lifecycle.phase === "polling") {
+		times.push(Math.min(lifecycle.nextAt, deadline(state, policy)));
+	}
+	if ((isFinal(state) && !state.cached) || !state.indexed) times.push(state.sideEffectRetryAt ?? now);
+	const heads = deliveryHeads(state);
+	for (const delivery of heads) times.push(delivery.nextAt);
+	if (lifecycle.phase === "settled" && heads.length === 0) times.push(lifecycle.retireAt);
+	return times.length === 0 ? null : Math.max(now, Math.min(...times));
+}
+
+// ── Applying outcomes ────────────────────────────────────────────────────────
+
+/** ±JITTER around `delayMs`; `random` is in [0, 1). */
+export function jittered(delayMs: number, random: number): number {
+	return Math.round(delayMs * (1 - JITTER + 2 * JITTER * random));
+}
+
+/** Delay before create attempt `attempts + 1`: 1 s, 2 s, 4 s … capped, never sooner than Retry-After. */
+export function nextCreateDelay(attempts: number, retryAfterMs: number | null, random: number): number {
+	const backoff = jittered(Math.min(1000 * 2 ** attempts, CREATE_MAX_BACKOFF_MS), random);
+	return Math.max(backoff, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+}
+
+/** The interval after one more poll: ×1.5, capped. */
+export function nextPollInterval(intervalMs: number, policy: Policy): number {
+	return Math.min(Math.round(intervalMs * POLL_BACKOFF), policy.pollMaxIntervalMs);
+}
+
+/**
+ * Delay before the next delivery attempt, or null when the schedule is used up.
+ * `attempts` is the number already made.
+ */
+export function nextDeliveryDelay(
+	attempts: number,
+	retryAfterMs: number | null,
+	schedule: readonly number[],
+	random: number,
+): number | null {
+	const planned = schedule[attempts];
+	if (planned === undefined) return null;
+	return Math.max(jittered(planned, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+function eventFor(type: CallbackEvent): EventType {
+	return `async_chat_completion.${type}`;
+}
+
+function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: RelayJob | null): JobState {
+	const { callbackUrl, callbackEvents, id } = state.spec;
+	if (!callbackUrl || !callbackEvents.includes(type)) return state;
+	const webhookId = `msg_${id}_${type}`;
+	if (state.deliveries.some((d) => d.webhookId === webhookId && d.url === callbackUrl)) return state;
+	const delivery: Delivery = {
+		webhookId,
+		type: eventFor(type),
+		url: callbackUrl,
+		eventAt: now,
+		attempts: 0,
+		status: "pending",
+		nextAt: now,
+		snapshot,
+		lastError: null,
+	};
+	return { ...state, deliveries: [...state.deliveries, delivery] };
+}
+
+function settle(state: JobState, now: number, policy: Policy, upstreamId: string | null): JobState {
+	const settled: JobState = {
+		...state,
+		lifecycle: { phase: "settled", upstreamId, retireAt: now + policy.resultTtlSeconds * 1000 },
+		cached: false,
+		indexed: false,
+	};
+	return enqueue(settled, state.status === "COMPLETED" ? "completed" : "failed", now, null);
+}
+
+function failJob(state: JobState, now: number, policy: Policy, message: string, upstreamId: string | null): JobState {
+	return settle(
+		{ ...state, status: "FAILED", failedAt: seconds(now), errorMessage: message, response: null },
+		now,
+		policy,
+		upstreamId,
+	);
+}
+
+/** Takes in what upstream says about the job; settles it when upstream is done. */
+function observe(
+	state: JobState,
+	upstream: AsyncApiChatCompletionsResponse,
+	now: number,
+	policy: Policy,
+	upstreamId: string,
+): JobState {
+	const previous = state.status;
+	let next: JobState = {
+		...state,
+		status: upstream.status,
+		startedAt: upstream.started_at ?? state.startedAt,
+		completedAt: upstream.completed_at ?? state.completedAt,
+		failedAt: upstream.failed_at ?? state.failedAt,
+		errorMessage: upstream.error_message ?? state.errorMessage,
+		response: upstream.response ?? state.response,
+	};
+	if (upstream.status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
+	if (next.status !== previous) next.indexed = false;
+	if (previous !== "IN_PROGRESS" && upstream.status === "IN_PROGRESS") {
+		next = enqueue(next, "started", now, toEventData(next));
+	}
+	if (upstream.status === "COMPLETED") {
+		if (next.completedAt === null) next.completedAt = seconds(now);
+		if (next.response === null) {
+			return failJob(next, now, policy, "upstream reported COMPLETED without a response", upstreamId);
+		}
+		return settle(next, now, policy, upstreamId);
+	}
+	if (upstream.status === "FAILED") {
+		if (next.failedAt === null) next.failedAt = seconds(now);
+		if (next.errorMessage === null) next.errorMessage = "upstream reported the job FAILED";
+		return settle(next, now, policy, upstreamId);
+	}
+	return next;
+}
+
+/**
+ * The state after an outcome. `random` is in [0, 1) and only jitters delays.
+ *
+ * @example
+ * let state = newJob(spec, now);
+ * state = apply(state, { type: "created", upstream }, now, policy, Math.random());
+ * state.lifecycle.phase // "polling"
+ */
+export function apply(state: JobState, outcome: Outcome, now: number, policy: Policy, random: number): JobState {
+	const { lifecycle } = state;
+	switch (outcome.type) {
+		case "created": {
+			if (lifecycle.phase !== "submitting") return state;
+			const polling: JobState = {
+				...state,
+				lifecycle: {
+					phase: "polling",
+					upstreamId: outcome.upstream.id,
+					polls: 0,
+					intervalMs: policy.pollInitialDelayMs,
+					nextAt: now + policy.pollInitialDelayMs,
+				},
+			};
+			return observe(polling, outcome.upstream, now, policy, outcome.upstream.id);
+		}
+		case "create_failed": {
+			if (lifecycle.phase !== "submitting") return state;
+			const { failure } = outcome;
+			if (!failure.retryable && lifecycle.attempts === 0) {
+				return { ...state, lifecycle: { phase: "rejected", status: failure.status ?? 502, detail: failure.message } };
+			}
+			if (!failure.retryable) return failJob(state, now, policy, `upstream rejected the job: ${failure.message}`, null);
+			return {
+				...state,
+				lifecycle: {
+					phase: "submitting",
+					attempts: lifecycle.attempts + 1,
+					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, random),
+					lastError: failure.message,
+				},
+			};
+		}
+		case "polled": {
+			if (lifecycle.phase !== "polling") return state;
+			const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
+			const polled: JobState = {
+				...state,
+				lifecycle: { ...lifecycle, polls: lifecycle.polls + 1, intervalMs, nextAt: now + intervalMs },
+			};
+			return observe(polled, outcome.upstream, now, policy, lifecycle.upstreamId);
+		}
+		case "poll_failed": {
+			if (lifecycle.phase !== "polling") return state;
+			const { failure } = outcome;
+			if (!failure.retryable) {
+				return failJob(
+					state,
+					now,
+					policy,
+					`upstream could not report the job: ${failure.message}`,
+					lifecycle.upstreamId,
+				);
+			}
+			const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
+			const wait = Math.max(intervalMs, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+			return {
+				...state,
+				lifecycle: { ...lifecycle, polls: lifecycle.polls + 1, intervalMs, nextAt: now + wait },
+			};
+		}
+		case "expired": {
+			if (isFinal(state) || lifecycle.phase === "rejected" || lifecycle.phase === "settled") return state;
+			const upstreamId = lifecycle.phase === "polling" ? lifecycle.upstreamId : null;
+			const reason =
+				lifecycle.phase === "submitting"
+					? `upstream did not accept the job within ${policy.jobTimeoutSeconds} s (last error: ${lifecycle.lastError ?? "none"})`
+					: `job did not finish within ${policy.jobTimeoutSeconds} s`;
+			return failJob(state, now, policy, reason, upstreamId);
+		}
+		case "cached":
+			return { ...state, cached: true, sideEffectRetryAt: null };
+		case "indexed":
+			return { ...state, indexed: true, sideEffectRetryAt: null };
+		case "side_effect_failed":
+			return { ...state, sideEffectRetryAt: now + SIDE_EFFECT_RETRY_MS };
+		case "delivery_attempted":
+			return applyAttempt(state, outcome, now, policy, random);
+		case "retired":
+			return state;
+	}
+}
+
+function applyAttempt(
+	state: JobState,
+	outcome: Extract<Outcome, { type: "delivery_attempted" }>,
+	now: number,
+	policy: Policy,
+	random: number,
+): JobState {
+	const index = state.deliveries.findIndex((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
+	const delivery = state.deliveries[index];
+	if (!delivery || delivery.status !== "pending") return state;
+	const { result } = outcome;
+	const attempts = delivery.attempts + 1;
+	const gone = result.statusCode === 410;
+	const delay =
+		result.ok || gone ? null : nextDeliveryDelay(attempts, result.retryAfterMs, policy.deliveryScheduleMs, random);
+	const status: DeliveryStatus = result.ok ? "delivered" : delay === null ? "failed" : "pending";
+	const updated: Delivery = {
+		...delivery,
+		attempts,
+		status,
+		nextAt: delay === null ? delivery.nextAt : now + delay,
+		lastError: result.ok ? null : describeAttempt(result),
+	};
+	const entry: AttemptLogEntry = {
+		attempt: attempts,
+		webhook_id: delivery.webhookId,
+		event: delivery.type,
+		at: new Date(now).toISOString(),
+		host: hostOf(delivery.url),
+		status_code: result.statusCode,
+		error: result.error,
+		duration_ms: result.durationMs,
+		response_body: result.responseBody,
+	};
+	const deliveries = state.deliveries.map((d, i) => (i === index ? updated : d));
+	const finalChanged = status !== "pending" && delivery.type !== "async_chat_completion.started";
+	return {
+		...state,
+		deliveries,
+		log: [...state.log, entry].slice(-MAX_LOG_ENTRIES),
+		// The KV copy and the index carry delivery_status: refresh them when it changes.
+		cached: finalChanged ? false : state.cached,
+		indexed: finalChanged ? false : state.indexed,
+	};
+}
+
+function describeAttempt(result: AttemptResult): string {
+	if (result.error) return result.statusCode ? `${result.error} (${result.statusCode})` : result.error;
+	return `HTTP ${result.statusCode ?? "?"}`;
+}
+
+export function hostOf(url: string): string {
+	try {
+		return new URL(url).host;
+	} catch {
+		return "";
+	}
+}
+
+// ── Views ────────────────────────────────────────────────────────────────────
+
+/** `delivery_status` of the final event to `callback_url`, or null when there is none to send. */
+export function deliveryStatus(state: JobState): DeliveryStatus | null {
+	const { callbackUrl, callbackEvents } = state.spec;
+	if (!callbackUrl) return null;
+	const final = state.deliveries.find((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
+	if (final) return final.status;
+	const wantsFinal = callbackEvents.includes("completed") || callbackEvents.includes("failed");
+	return wantsFinal && !isFinal(state) ? "pending" : null;
+}
+
+/** The job as the event body's `data` carries it. */
+export function toEventData(state: JobState): RelayJob {
+	return {
+		id: state.spec.id,
+		model: state.spec.model,
+		created_at: seconds(state.spec.createdAtMs),
+		started_at: state.startedAt,
+		completed_at: state.completedAt,
+		failed_at: state.failedAt,
+		error_message: state.errorMessage,
+		status: state.status,
+		response: state.status === "COMPLETED" ? state.response : null,
+		metadata: state.spec.metadata,
+	};
+}
+
+/** The job as GET returns it. */
+export function toView(state: JobState): RelayJob {
+	return { ...toEventData(state), delivery_status: deliveryStatus(state) };
+}
+
+/** The body of one delivery. Deterministic for a settled job, so every attempt sends the same bytes. */
+export function eventBody(state: JobState, delivery: Delivery): string {
+	const data = delivery.snapshot ?? toEventData(state);
+	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });
+}

@@ -1,0 +1,76 @@
+/**
+ * The Perplexity-compatible endpoints: create, get and list async chat
+ * completions. Mounted on both path families (`/async/chat/completions` and
+ * `/v1/async/sonar`), so the official SDK pointed at the relay works unchanged.
+ */
+import { Hono } from "hono";
+import { authenticate } from "../auth.ts";
+import { getResult } from "../cache.ts";
+import { readSettings } from "../config.ts";
+import { checkCallbackUrl } from "../delivery/url-guard.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError, RequestValidationError } from "../errors.ts";
+import { canonicalJson, readJson, sha256Hex, validate } from "../http.ts";
+import type { CreateJobResult } from "../job/job.ts";
+import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
+import { validationError } from "../schemas/validation.ts";
+import { decodeCursor } from "../tenant/tenant.ts";
+
+/** The Job DO stub for an id string; a malformed or foreign id is a 404, never a 500. */
+export function jobStub(env: Env, id: string) {
+	let doId: DurableObjectId;
+	try {
+		doId = env.JOBS.idFromString(id);
+	} catch {
+		throw new ApiError(404, "Job not found");
+	}
+	return env.JOBS.get(doId);
+}
+
+export const completions = new Hono<AppEnv>()
+	.use(async (c, next) => {
+		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		await next();
+	})
+
+	.post("/", async (c) => {
+		const settings = readSettings(c.env);
+		const body = validate(CreateJobBody, await readJson(c, settings.maxBodyBytes), "body");
+		if (body.callback_url) {
+			const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });
+			if (!check.ok) throw new RequestValidationError(validationError(["body", "callback_url"], check.reason));
+		}
+		const tenant = c.get("tenant");
+		const key = body.idempotency_key;
+		const doId = key ? c.env.JOBS.idFromName(`${tenant}:${key}`) : c.env.JOBS.newUniqueId();
+		const result = (await c.env.JOBS.get(doId).create({
+			id: doId.toString(),
+			tenant,
+			body,
+			bodyHash: await sha256Hex(canonicalJson(body)),
+		})) as CreateJobResult;
+		if (!result.ok) throw new ApiError(result.status, result.detail);
+		return c.json(result.job, 200);
+	})
+
+	.get("/", async (c) => {
+		const query = validate(ListQuery, c.req.query(), "query");
+		const before = query.next_token ? decodeCursor(query.next_token) : null;
+		if (query.next_token && before === null) {
+			throw new RequestValidationError(validationError(["query", "next_token"], "next_token is not valid"));
+		}
+		const tenant = c.get("tenant");
+		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
+		return c.json(await index.listJobs(query.limit, before), 200);
+	})
+
+	.get("/:id", async (c) => {
+		const id = c.req.param("id");
+		const tenant = c.get("tenant");
+		const stub = jobStub(c.env, id);
+		const cached = await getResult(c.env.RESULTS, id, tenant);
+		if (cached) return c.json(cached, 200);
+		const job = await stub.view(tenant);
+		if (!job) throw new ApiError(404, "Job not found");
+		return c.json(job, 200);
+	});

@@ -1,0 +1,92 @@
+/**
+ * The relay's own additions to the upstream API: the push fields on create,
+ * what a job looks like when the relay returns it, list queries, and the
+ * webhook event body. Everything here extends `perplexity.ts`, never forks it.
+ */
+import { z } from "@hono/zod-openapi";
+import {
+	AsyncApiChatCompletionsRequest,
+	AsyncApiChatCompletionsResponse,
+	AsyncApiChatCompletionsResponseSummary,
+	ListAsyncApiChatCompletionsResponse,
+} from "./perplexity.ts";
+
+/** Largest `metadata`, measured as UTF-8 JSON. */
+export const MAX_METADATA_BYTES = 4096;
+
+export const CallbackEvent = z.enum(["started", "completed", "failed"]).openapi("CallbackEvent");
+export type CallbackEvent = z.infer<typeof CallbackEvent>;
+
+export const DEFAULT_CALLBACK_EVENTS: CallbackEvent[] = ["completed", "failed"];
+
+export const DeliveryStatus = z
+	.enum(["pending", "delivered", "failed"])
+	.openapi("DeliveryStatus", { description: "Delivery of the final event to `callback_url`; null without one." });
+export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
+
+export const Metadata = z
+	.record(z.string(), z.unknown())
+	.refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= MAX_METADATA_BYTES, {
+		message: `metadata must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+	})
+	.openapi("Metadata", { description: "Any JSON object up to 4 KiB, echoed in every event and GET." });
+
+/** The push fields, top-level beside `request`. */
+export const PushFields = {
+	callback_url: z.string().max(2048).nullish().openapi({ description: "Where to POST events (https)." }),
+	callback_events: z
+		.array(CallbackEvent)
+		.min(1)
+		.max(3)
+		.nullish()
+		.openapi({ description: 'Events to push; default ["completed", "failed"].' }),
+	metadata: Metadata.nullish(),
+};
+
+/** Create body: the upstream's request plus the push fields. Async jobs do not stream. */
+export const CreateJobBody = AsyncApiChatCompletionsRequest.extend(PushFields)
+	.superRefine((body, ctx) => {
+		if (body.request.stream === true) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["request", "stream"],
+				message: "stream must be false: async jobs do not stream",
+			});
+		}
+	})
+	.openapi("CreateAsyncChatCompletion");
+export type CreateJobBody = z.infer<typeof CreateJobBody>;
+
+/** A job as the relay returns it: the upstream object, with our id, plus metadata and delivery state. */
+export const RelayJob = AsyncApiChatCompletionsResponse.extend({
+	metadata: Metadata.nullish(),
+	delivery_status: DeliveryStatus.nullish(),
+}).openapi("RelayAsyncChatCompletion");
+export type RelayJob = z.infer<typeof RelayJob>;
+
+export const RelayJobSummary = AsyncApiChatCompletionsResponseSummary.extend({
+	delivery_status: DeliveryStatus.nullish(),
+}).openapi("RelayAsyncChatCompletionSummary");
+export type RelayJobSummary = z.infer<typeof RelayJobSummary>;
+
+export const RelayJobList = ListAsyncApiChatCompletionsResponse.extend({
+	requests: z.array(RelayJobSummary),
+}).openapi("RelayAsyncChatCompletionList");
+export type RelayJobList = z.infer<typeof RelayJobList>;
+
+/** Query of the list endpoint: `limit` 1–100 (default 20) and an opaque `next_token`. */
+export const ListQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(100).optional().default(20),
+	next_token: z.string().min(1).max(512).optional(),
+});
+
+export const EventType = z
+	.enum(["async_chat_completion.started", "async_chat_completion.completed", "async_chat_completion.failed"])
+	.openapi("WebhookEventType");
+export type EventType = z.infer<typeof EventType>;
+
+/** The body of every webhook the relay sends. */
+export const WebhookEvent = z
+	.object({ type: EventType, timestamp: z.string(), data: RelayJob })
+	.openapi("WebhookEvent");
+export type WebhookEvent = z.infer<typeof WebhookEvent>;

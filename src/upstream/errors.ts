@@ -1,0 +1,51 @@
+/**
+ * How an upstream call can fail. The client never retries by itself: it sorts
+ * each failure into retryable (network, timeout, 408, 429, 5xx, an unreadable
+ * answer) or terminal (any other 4xx), and the Job Durable Object decides when
+ * to try again, through its alarm.
+ */
+
+export type UpstreamFailureKind = "network" | "timeout" | "http" | "invalid_response";
+
+/** A failure as plain data, so it can be stored in a job's state. */
+export interface UpstreamFailure {
+	kind: UpstreamFailureKind;
+	/** The HTTP status, when there was an answer. */
+	status: number | null;
+	retryable: boolean;
+	/** From a `Retry-After` header, in ms. */
+	retryAfterMs: number | null;
+	message: string;
+}
+
+export class UpstreamError extends Error {
+	override readonly name = "UpstreamError";
+	constructor(readonly failure: UpstreamFailure) {
+		super(failure.message);
+	}
+	get status(): number | null {
+		return this.failure.status;
+	}
+	get retryable(): boolean {
+		return this.failure.retryable;
+	}
+}
+
+/** Network trouble, timeouts, 408, 429 and 5xx are worth another try; other 4xx are not. */
+export function isRetryableStatus(status: number): boolean {
+	return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * `Retry-After` as ms: delta-seconds or an HTTP date; null when absent or unreadable.
+ *
+ * @example
+ * parseRetryAfter("7", Date.now()) // 7000
+ */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | null {
+	if (!value) return null;
+	const trimmed = value.trim();
+	if (/^\d+$/.test(trimmed)) return Number.parseInt(trimmed, 10) * 1000;
+	const date = Date.parse(trimmed);
+	return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
+}
