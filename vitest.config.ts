@@ -2,15 +2,48 @@
  * Two projects:
  * - `workers`: unit and integration tests inside workerd (the real runtime), through
  *   @cloudflare/vitest-plugin. A global setup starts the Perplexity emulator and a
- *   webhook inbox on loopback for them.
+ *   webhook inbox on loopback for them; the relay's vars point at both.
  * - `node`: the Node-side tools (emulator, inbox) and the end-to-end tests that start
  *   the real stack (wrangler dev + emulator + inbox) and drive it over HTTP.
  */
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_API_KEYS_ALL, TEST_SIGNING_KEY, TEST_UPSTREAM_KEY } from "./test/integration/constants.ts";
 
 export default defineConfig({
 	test: {
 		projects: [
+			{
+				plugins: [
+					cloudflareTest(({ inject }) => ({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: {
+								PERPLEXITY_BASE_URL: inject<string>("emulatorUrl"),
+								PERPLEXITY_API_KEY: TEST_UPSTREAM_KEY,
+								API_KEYS: TEST_API_KEYS_ALL,
+								WEBHOOK_SIGNING_KEY: TEST_SIGNING_KEY,
+								SLACK_SIGNING_SECRET: "test-slack-secret",
+								ALLOW_PRIVATE_CALLBACKS: "true",
+								// Shortened through settings only: the code paths are production's.
+								CREATE_RETRY_INITIAL_MS: "0",
+								POLL_INITIAL_DELAY_MS: "0",
+								POLL_MAX_INTERVAL_MS: "1000",
+								DELIVERY_RETRY_SCHEDULE_MS: "0,0,0,0,0,0",
+								DELIVERY_TIMEOUT_MS: "5000",
+								UPSTREAM_TIMEOUT_MS: "5000",
+								MAX_BODY_BYTES: "65536",
+							},
+						},
+					})),
+				],
+				test: {
+					name: "workers",
+					include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+					globalSetup: ["test/integration/global-setup.ts"],
+					testTimeout: 30_000,
+				},
+			},
 			{
 				test: {
 					name: "node",

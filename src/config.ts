@@ -11,6 +11,8 @@ export interface Settings {
 	upstreamApiKey: string;
 	/** Timeout of one upstream call. @default 10000 */
 	upstreamTimeoutMs: number;
+	/** First delay before retrying a failed create; it doubles, up to 60 s. @default 1000 */
+	createRetryInitialMs: number;
 	/** Delay before the first poll. @default 1000 */
 	pollInitialDelayMs: number;
 	/** The polling back-off (×1.5) stops growing here. @default 30000 */
@@ -57,6 +59,7 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
 		upstreamApiKey: s.PERPLEXITY_API_KEY ?? "",
 		upstreamTimeoutMs: int(s.UPSTREAM_TIMEOUT_MS, 10_000, 1),
+		createRetryInitialMs: int(s.CREATE_RETRY_INITIAL_MS, 1_000),
 		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
 		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
 		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),

@@ -40,6 +40,8 @@ export type CreateJobResult =
 /** Most actions one alarm run performs before re-arming (a safety bound, not a schedule). */
 const MAX_ACTIONS_PER_RUN = 32;
 
+const SUBMIT_ACTIONS: ReadonlySet<Action["type"]> = new Set(["create", "index"]);
+
 /** The upstream idempotency key of a job: retried creates never make a second upstream job. */
 export const upstreamIdempotencyKey = (jobId: string) => `sonar-relay-${jobId}`;
 
@@ -47,6 +49,8 @@ export class Job extends DurableObject<Env> {
 	private state: JobState | null = null;
 	private savedResponse: CompletionResponse | null = null;
 	private armedAt: number | null = null;
+	/** The run in progress: alarm runs and RPCs that act never overlap, so no action is performed twice. */
+	private running: Promise<void> = Promise.resolve();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -93,7 +97,8 @@ export class Job extends DurableObject<Env> {
 		);
 		this.state = state;
 		await this.save();
-		await this.run();
+		// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
+		await this.run(SUBMIT_ACTIONS);
 		const after = this.state as JobState | null;
 		if (after?.lifecycle.phase === "rejected") {
 			const { status, detail } = after.lifecycle;
@@ -112,18 +117,26 @@ export class Job extends DurableObject<Env> {
 
 	override async alarm(): Promise<void> {
 		this.armedAt = null;
-		if (!this.state) return;
-		await this.run();
-		if (!this.state) return;
-		await this.save();
-		await this.arm();
+		await this.exclusive(async () => {
+			if (!this.state) return;
+			await this.run();
+			await this.save();
+			await this.arm();
+		});
 	}
 
-	/** Performs what is due, one action at a time, until nothing is. */
-	private async run(): Promise<void> {
+	/** Runs `work` after any run in progress has finished. */
+	private exclusive(work: () => Promise<void>): Promise<void> {
+		const next = this.running.then(work);
+		this.running = next.catch(() => {});
+		return next;
+	}
+
+	/** Performs what is due, one action at a time, until nothing (of the `allowed` kinds) is. */
+	private async run(allowed?: ReadonlySet<Action["type"]>): Promise<void> {
 		const settings = this.settings;
 		for (let i = 0; i < MAX_ACTIONS_PER_RUN && this.state; i++) {
-			const [action] = dueActions(this.state, Date.now(), settings);
+			const action = dueActions(this.state, Date.now(), settings).find((a) => !allowed || allowed.has(a.type));
 			if (!action) return;
 			const outcome = await this.perform(action, this.state, settings);
 			if (outcome.type === "retired") {

@@ -129,12 +129,12 @@ export type Outcome =
 
 export type Policy = Pick<
 	Settings,
-	"pollInitialDelayMs" | "pollMaxIntervalMs" | "jobTimeoutSeconds" | "deliveryScheduleMs" | "resultTtlSeconds"
+	"createRetryInitialMs" | "pollInitialDelayMs" | "pollMaxIntervalMs" | "jobTimeoutSeconds" | "deliveryScheduleMs" | "resultTtlSeconds"
 >;
 
 /** Growth of the poll interval. */
 export const POLL_BACKOFF = 1.5;
-/** Create retries back off from 1 s, doubling, up to this. */
+/** Create retries back off from `createRetryInitialMs`, doubling, up to this. */
 export const CREATE_MAX_BACKOFF_MS = 60_000;
 /** A receiver's Retry-After is honoured up to this. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
@@ -247,8 +247,13 @@ export function jittered(delayMs: number, random: number): number {
 }
 
 /** Delay before create attempt `attempts + 1`: 1 s, 2 s, 4 s … capped, never sooner than Retry-After. */
-export function nextCreateDelay(attempts: number, retryAfterMs: number | null, random: number): number {
-	const backoff = jittered(Math.min(1000 * 2 ** attempts, CREATE_MAX_BACKOFF_MS), random);
+export function nextCreateDelay(
+	attempts: number,
+	retryAfterMs: number | null,
+	initialMs: number,
+	random: number,
+): number {
+	const backoff = jittered(Math.min(initialMs * 2 ** attempts, CREATE_MAX_BACKOFF_MS), random);
 	return Math.max(backoff, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
@@ -391,7 +396,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle: {
 					phase: "submitting",
 					attempts: lifecycle.attempts + 1,
-					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, random),
+					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
 				},
 			};

@@ -114,7 +114,7 @@ describe("verification", () => {
 		const signed = await signedHeaders([SECRET], "msg_2", Math.floor(Date.now() / 1000), body);
 		await inbox.app.request("/hooks/tampered", {
 			method: "POST",
-			headers: signed,
+			headers: { ...signed },
 			body: body.replace("alarm", "ALARM"),
 		});
 		await inbox.app.request("/hooks/unsigned", { method: "POST", body });
@@ -128,7 +128,7 @@ describe("verification", () => {
 		const inbox = createInbox({ secrets: [SECRET] });
 		const body = JSON.stringify(makeEvent());
 		const stale = await signedHeaders([SECRET], "msg_3", Math.floor(Date.now() / 1000) - 3600, body);
-		await inbox.app.request("/hooks/stale", { method: "POST", headers: stale, body });
+		await inbox.app.request("/hooks/stale", { method: "POST", headers: { ...stale }, body });
 		expect(inbox.events("stale")[0]?.verified).toBe(false);
 	});
 

@@ -1,0 +1,9 @@
+/** Settings shared by vitest.config.ts (Node) and the tests (workerd). */
+export const TEST_UPSTREAM_KEY = "emulator-key";
+export const TEST_SIGNING_KEY = "test-signing-key";
+export const TENANT_A = { tenant: "acme", key: "acme-key" };
+export const TENANT_B = { tenant: "globex", key: "globex-key" };
+export const TEST_API_KEYS = `${TENANT_A.tenant}:${TENANT_A.key},${TENANT_B.tenant}:${TENANT_B.key}`;
+/** A tenant of its own for the list tests, so other tests' jobs never shift its pages. */
+export const TENANT_LIST = { tenant: "lister", key: "lister-key" };
+export const TEST_API_KEYS_ALL = `${TEST_API_KEYS},${TENANT_LIST.tenant}:${TENANT_LIST.key}`;

@@ -1,0 +1,173 @@
+/**
+ * A job's whole life inside workerd: create → alarms poll the emulator →
+ * settle → KV → signed push to the inbox. Also the upstream failure paths and
+ * durability across eviction.
+ */
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { tenantSecret } from "../../src/delivery/sign.ts";
+import type { Job } from "../../src/job/job.ts";
+import type { JobState } from "../../src/job/machine.ts";
+import { AsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
+import { RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
+import { TENANT_A, TEST_SIGNING_KEY } from "./constants.ts";
+import {
+	createJob,
+	driveUntil,
+	emulatorStats,
+	inboxEvents,
+	inboxUrl,
+	jobStub,
+	relay,
+	unique,
+	waitForEvents,
+} from "./helpers.ts";
+
+const settled = (job: RelayJob) => job.status === "COMPLETED" || job.status === "FAILED";
+const delivered = (job: RelayJob) => settled(job) && job.delivery_status !== "pending";
+
+async function upstreamIdOf(id: string): Promise<string> {
+	return runInDurableObject(jobStub(id), async (_instance: Job, state) => {
+		const stored = (await state.storage.get<JobState>("state")) as JobState;
+		if (stored.lifecycle.phase === "polling" || stored.lifecycle.phase === "settled") {
+			return stored.lifecycle.upstreamId ?? "";
+		}
+		return "";
+	});
+}
+
+describe("happy path", () => {
+	it("polls to COMPLETED and pushes exactly one verified event, with metadata echoed", async () => {
+		const name = unique("happy");
+		const created = await createJob({
+			markers: ["steps=2"],
+			callback: inboxUrl(name),
+			metadata: { ticket: "T-42", channel: "support" },
+		});
+		expect(created.status).toBe("CREATED");
+		expect(AsyncApiChatCompletionsResponse.safeParse(created).success).toBe(true);
+
+		const job = await driveUntil(created.id, delivered);
+		expect(job.delivery_status).toBe("delivered");
+
+		const events = await waitForEvents(name, 1);
+		expect(events).toHaveLength(1);
+		const [event] = events;
+		if (!event) throw new Error("no event");
+
+		const secret = await tenantSecret(TEST_SIGNING_KEY, TENANT_A.tenant);
+		const verified = new Webhook(secret).verify(event.body, event.headers) as unknown;
+		const parsed = WebhookEvent.parse(verified);
+		expect(parsed.type).toBe("async_chat_completion.completed");
+		expect(parsed.data.id).toBe(created.id);
+		expect(parsed.data.metadata).toEqual({ ticket: "T-42", channel: "support" });
+		expect(parsed.data.response?.choices[0]?.message.content).toBeTruthy();
+		expect(event.headers["webhook-id"]).toBe(`msg_${created.id}_completed`);
+		expect(event.headers["user-agent"]).toMatch(/^sonar-relay\//);
+		expect(event.headers["content-type"]).toContain("application/json");
+
+		// The same secret is what the API hands the tenant.
+		const secretRes = await relay("/v1/webhook-secret");
+		expect(await secretRes.json()).toEqual({ secret });
+	});
+
+	it("caches the result in KV with the tenant in its metadata, and GET returns it with response", async () => {
+		const created = await createJob({ markers: ["steps=1"], metadata: { a: 1 } });
+		await driveUntil(created.id, (job) => job.status === "COMPLETED");
+		// The KV write happens in the same alarm run that saw COMPLETED.
+		const { value, metadata } = await env.RESULTS.getWithMetadata<RelayJob, { tenant: string }>(
+			`result:${created.id}`,
+			"json",
+		);
+		expect(metadata).toEqual({ tenant: TENANT_A.tenant });
+		expect(value?.status).toBe("COMPLETED");
+
+		const res = await relay(`/async/chat/completions/${created.id}`);
+		expect(res.status).toBe(200);
+		const body = RelayJob.parse(await res.json());
+		expect(body.response?.citations?.length).toBeGreaterThan(0);
+		expect(body.response?.search_results?.length).toBeGreaterThan(0);
+		expect(body.response?.usage?.cost.total_cost).toBeGreaterThan(0);
+		expect(body.completed_at).toBeTypeOf("number");
+		expect(body.metadata).toEqual({ a: 1 });
+		const v1 = await relay(`/v1/async/sonar/${created.id}`);
+		expect(((await v1.json()) as { id: string }).id).toBe(created.id);
+	});
+
+	it("redelivers with the same webhook-id after a receiver 503", async () => {
+		const name = unique("retry");
+		const created = await createJob({ markers: ["steps=1"], callback: inboxUrl(name, "fail=2&status=503") });
+		await driveUntil(created.id, delivered);
+		const events = await waitForEvents(name, 3);
+		expect(events.map((e) => e.headers["webhook-id"])).toEqual(Array(3).fill(`msg_${created.id}_completed`));
+		expect(new Set(events.map((e) => e.body)).size).toBe(1);
+	});
+});
+
+describe("failed upstream job", () => {
+	it("pushes a failed event and GET shows error_message", async () => {
+		const name = unique("failed");
+		const created = await createJob({ markers: ["steps=1", "fail"], callback: inboxUrl(name) });
+		const job = await driveUntil(created.id, delivered);
+		expect(job.status).toBe("FAILED");
+		expect(job.error_message).toBe("Emulated upstream failure");
+		expect(job.failed_at).toBeTypeOf("number");
+
+		const [event] = await waitForEvents(name, 1);
+		const body = WebhookEvent.parse(JSON.parse(event?.body ?? "{}"));
+		expect(body.type).toBe("async_chat_completion.failed");
+		expect(body.data.error_message).toBe("Emulated upstream failure");
+
+		const res = await relay(`/async/chat/completions/${created.id}`);
+		expect(await res.json()).toMatchObject({ status: "FAILED", error_message: "Emulated upstream failure" });
+	});
+});
+
+describe("upstream unavailable", () => {
+	it("accepts the job on a 503 at create, creates it upstream exactly once later, and completes", async () => {
+		const created = await createJob({ markers: ["create=503x1", "steps=1"] });
+		expect(created.status).toBe("CREATED");
+		const job = await driveUntil(created.id, (j) => j.status === "COMPLETED");
+		expect(job.response).toBeTruthy();
+		const stats = await emulatorStats();
+		const upstreamJobs = Object.values(stats.jobs).filter(
+			(j) => j.idempotencyKey === `sonar-relay-${created.id}`,
+		);
+		expect(upstreamJobs).toHaveLength(1);
+	});
+
+	it("does not poll sooner than a 429's Retry-After", async () => {
+		const created = await createJob({ markers: ["get=429x1", "retry-after=7", "steps=1"] });
+		const stub = jobStub(created.id);
+		const upstreamId = await upstreamIdOf(created.id);
+		// Bounded: run the alarm until the one 429 has been answered.
+		for (let round = 0; round < 50 && ((await emulatorStats()).jobs[upstreamId]?.gets ?? 0) < 1; round++) {
+			await runDurableObjectAlarm(stub);
+		}
+		const before = Date.now();
+		const alarm = await runInDurableObject(stub, (_i: Job, state) => state.storage.getAlarm());
+		expect(alarm).not.toBeNull();
+		expect(alarm as number).toBeGreaterThanOrEqual(before + 7000 - 1000);
+		// Running the alarm early does nothing: the poll is not due.
+		await runDurableObjectAlarm(stub);
+		expect((await emulatorStats()).jobs[upstreamId]?.gets).toBe(1);
+		expect(((await stub.view(TENANT_A.tenant)) as RelayJob | null)?.status).toBe("CREATED");
+	});
+});
+
+describe("durability", () => {
+	it("loses nothing when the Job DO is evicted mid-poll", async () => {
+		const name = unique("evict");
+		const created = await createJob({ markers: ["steps=20"], callback: inboxUrl(name), metadata: { k: "v" } });
+		const stub = jobStub(created.id);
+		await driveUntil(created.id, (job) => job.status !== "CREATED");
+		await evictDurableObject(stub);
+		const job = await driveUntil(created.id, delivered);
+		expect(job).toMatchObject({ status: "COMPLETED", delivery_status: "delivered", metadata: { k: "v" } });
+		const events = await waitForEvents(name, 1);
+		expect(events).toHaveLength(1);
+		expect(await inboxEvents(name)).toHaveLength(1);
+	});
+});

@@ -1,0 +1,326 @@
+/**
+ * The job state machine, as plain unit tests: every transition is a pure
+ * function of (state, outcome, now), so no runtime, network or clock is needed.
+ */
+import { describe, expect, it } from "vitest";
+import {
+	type AttemptResult,
+	apply,
+	deliveryStatus,
+	dueActions,
+	eventBody,
+	type JobSpec,
+	type JobState,
+	MAX_LOG_ENTRIES,
+	newJob,
+	nextCreateDelay,
+	nextDeliveryDelay,
+	nextWake,
+	type Outcome,
+	type Policy,
+	toView,
+} from "../../src/job/machine.ts";
+import type { AsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
+import type { UpstreamFailure } from "../../src/upstream/errors.ts";
+
+const T0 = 1_700_000_000_000;
+
+const policy: Policy = {
+	createRetryInitialMs: 1000,
+	pollInitialDelayMs: 1000,
+	pollMaxIntervalMs: 10_000,
+	jobTimeoutSeconds: 600,
+	deliveryScheduleMs: [0, 5000, 300_000],
+	resultTtlSeconds: 3600,
+};
+
+function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
+	return {
+		id: "job1",
+		tenant: "acme",
+		model: "sonar",
+		createdAtMs: T0,
+		bodyHash: "hash",
+		upstreamRequest: { request: { model: "sonar", messages: [] }, idempotency_key: "sonar-relay-job1" },
+		callbackUrl: "https://hooks.example.com/in",
+		callbackEvents: ["completed", "failed"],
+		metadata: { ticket: 7 },
+		...overrides,
+	};
+}
+
+function makeUpstream(overrides: Partial<AsyncApiChatCompletionsResponse> = {}): AsyncApiChatCompletionsResponse {
+	const status = overrides.status ?? "CREATED";
+	return {
+		id: "up-1",
+		model: "sonar",
+		created_at: T0 / 1000,
+		status,
+		response:
+			status === "COMPLETED"
+				? { id: "c1", model: "sonar", created: T0 / 1000, choices: [], citations: ["https://example.com"] }
+				: null,
+		...overrides,
+	};
+}
+
+const failure = (overrides: Partial<UpstreamFailure> = {}): UpstreamFailure => ({
+	kind: "http",
+	status: 503,
+	retryable: true,
+	retryAfterMs: null,
+	message: "upstream answered 503",
+	...overrides,
+});
+
+const attempt = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({
+	ok: true,
+	statusCode: 200,
+	error: null,
+	durationMs: 12,
+	retryAfterMs: null,
+	responseBody: "ok",
+	...overrides,
+});
+
+/** A job in the given phase, built by feeding the machine real outcomes. */
+function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec: Partial<JobSpec> = {}): JobState {
+	let state = newJob(makeSpec(spec), T0);
+	if (phase === "submitting") return state;
+	state = apply(state, { type: "created", upstream: makeUpstream() }, T0, policy, 0.5);
+	if (phase === "polling") return state;
+	const upstream =
+		phase === "completed"
+			? makeUpstream({ status: "COMPLETED", completed_at: T0 / 1000 + 5 })
+			: makeUpstream({ status: "FAILED", error_message: "boom" });
+	return apply(state, { type: "polled", upstream }, T0 + 1000, policy, 0.5);
+}
+
+const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
+
+describe("submitting", () => {
+	it("creates upstream first, and indexes the accepted job", () => {
+		const state = makeJob("submitting");
+		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create", "index"]);
+	});
+
+	it("moves to polling with the upstream id and the first poll about 1 s later", () => {
+		const state = makeJob("polling");
+		expect(state.lifecycle).toMatchObject({ phase: "polling", upstreamId: "up-1", nextAt: T0 + 1000 });
+		expect(nextWake({ ...state, indexed: true }, T0, policy)).toBe(T0 + 1000);
+	});
+
+	it("is rejected, keeping nothing, when the first create gets a terminal 4xx", () => {
+		const state = step(
+			makeJob("submitting"),
+			{ type: "create_failed", failure: failure({ status: 422, retryable: false }) },
+			T0,
+		);
+		expect(state.lifecycle).toMatchObject({ phase: "rejected", status: 422 });
+		expect(dueActions(state, T0, policy)).toEqual([]);
+		expect(nextWake(state, T0, policy)).toBeNull();
+	});
+
+	it("keeps the job and retries the create with backoff when upstream is unavailable", () => {
+		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
+		expect(state.status).toBe("CREATED");
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 1, nextAt: T0 + 1000 });
+		state = step(state, { type: "create_failed", failure: failure() }, T0 + 1000);
+		expect(state.lifecycle).toMatchObject({ attempts: 2, nextAt: T0 + 1000 + 2000 });
+	});
+
+	it("never retries a create sooner than Retry-After", () => {
+		expect(nextCreateDelay(0, 30_000, 1000, 0.5)).toBe(30_000);
+		expect(nextCreateDelay(0, null, 1000, 0.5)).toBe(1000);
+	});
+
+	it("fails an accepted job whose retried create gets a terminal error", () => {
+		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
+		state = step(state, { type: "create_failed", failure: failure({ status: 400, retryable: false }) }, T0 + 1000);
+		expect(state.status).toBe("FAILED");
+		expect(state.errorMessage).toContain("upstream rejected the job");
+		expect(state.lifecycle.phase).toBe("settled");
+	});
+});
+
+describe("polling", () => {
+	it("backs off ×1.5 up to POLL_MAX_INTERVAL_MS", () => {
+		let state = { ...makeJob("polling"), indexed: true };
+		const gaps: number[] = [];
+		let now = T0 + 1000;
+		for (let i = 0; i < 8; i++) {
+			state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, now);
+			const next = nextWake({ ...state, indexed: true }, now, policy) as number;
+			gaps.push(next - now);
+			now = next;
+			state = { ...state, indexed: true };
+		}
+		expect(gaps).toEqual([1500, 2250, 3375, 5063, 7595, 10_000, 10_000, 10_000]);
+	});
+
+	it("waits at least Retry-After after a 429", () => {
+		const state = step(
+			makeJob("polling"),
+			{ type: "poll_failed", failure: failure({ status: 429, retryAfterMs: 7000 }) },
+			T0 + 1000,
+		);
+		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 1000 + 7000 });
+	});
+
+	it("fails the job on a terminal poll error, with the reason", () => {
+		const state = step(
+			makeJob("polling"),
+			{ type: "poll_failed", failure: failure({ status: 404, retryable: false, message: "gone" }) },
+			T0 + 1000,
+		);
+		expect(state.status).toBe("FAILED");
+		expect(state.errorMessage).toContain("gone");
+	});
+
+	it("fails the job at JOB_TIMEOUT_SECONDS", () => {
+		const state = makeJob("polling");
+		const late = T0 + policy.jobTimeoutSeconds * 1000;
+		expect(dueActions(state, late, policy)[0]).toEqual({ type: "expire" });
+		const expired = step(state, { type: "expired" }, late);
+		expect(expired.status).toBe("FAILED");
+		expect(expired.errorMessage).toContain("did not finish within 600 s");
+	});
+
+	it("queues the started event only when asked for, once", () => {
+		const spec = { callbackEvents: ["started", "completed"] as JobSpec["callbackEvents"] };
+		let state = makeJob("polling", spec);
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 1000);
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 2500);
+		expect(state.deliveries.map((d) => d.type)).toEqual(["async_chat_completion.started"]);
+		const plain = step(
+			makeJob("polling"),
+			{ type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) },
+			T0 + 1000,
+		);
+		expect(plain.deliveries).toEqual([]);
+	});
+});
+
+describe("settling", () => {
+	it("writes KV and the index before it pushes the completed event", () => {
+		const state = makeJob("completed");
+		expect(state.status).toBe("COMPLETED");
+		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["cache", "index"]);
+		const cached = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+		expect(dueActions(cached, T0 + 1000, policy)).toEqual([
+			{ type: "deliver", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in" },
+		]);
+	});
+
+	it("pushes a failed event with the error message", () => {
+		const state = makeJob("failed");
+		expect(state.deliveries.map((d) => d.type)).toEqual(["async_chat_completion.failed"]);
+		expect(toView(state)).toMatchObject({ status: "FAILED", error_message: "boom", response: null });
+	});
+
+	it("signs the same body on every attempt, with metadata echoed", () => {
+		const state = makeJob("completed");
+		const delivery = state.deliveries[0];
+		if (!delivery) throw new Error("no delivery");
+		const body = JSON.parse(eventBody(state, delivery));
+		expect(body).toMatchObject({
+			type: "async_chat_completion.completed",
+			data: { id: "job1", status: "COMPLETED", metadata: { ticket: 7 } },
+		});
+		expect(eventBody(state, delivery)).toBe(eventBody(state, delivery));
+	});
+
+	it("queues no event without a callback_url", () => {
+		expect(makeJob("completed", { callbackUrl: null }).deliveries).toEqual([]);
+		expect(deliveryStatus(makeJob("completed", { callbackUrl: null }))).toBeNull();
+	});
+});
+
+describe("delivering", () => {
+	const ready = () => {
+		const state = makeJob("completed");
+		return step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+	};
+	const attempted = (state: JobState, result: AttemptResult, now: number) =>
+		step(
+			state,
+			{ type: "delivery_attempted", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in", result },
+			now,
+		);
+
+	it("is delivered on a 2xx, and the KV copy and index are refreshed", () => {
+		const state = attempted(ready(), attempt(), T0 + 1000);
+		expect(deliveryStatus(state)).toBe("delivered");
+		expect(state.cached).toBe(false);
+		expect(state.log).toHaveLength(1);
+		expect(state.log[0]).toMatchObject({ attempt: 1, status_code: 200, host: "hooks.example.com" });
+	});
+
+	it("retries on the schedule, then dead-letters", () => {
+		let state = ready();
+		state = attempted(state, attempt({ ok: false, statusCode: 500 }), T0 + 1000);
+		expect(state.deliveries[0]).toMatchObject({ status: "pending", attempts: 1, nextAt: T0 + 1000 + 5000 });
+		state = attempted(state, attempt({ ok: false, statusCode: 500 }), T0 + 6000);
+		expect(state.deliveries[0]).toMatchObject({ attempts: 2, nextAt: T0 + 6000 + 300_000 });
+		state = attempted(state, attempt({ ok: false, statusCode: 500 }), T0 + 306_000);
+		expect(deliveryStatus(state)).toBe("failed");
+		expect(state.deliveries[0]?.attempts).toBe(3);
+	});
+
+	it("stops at once on 410 Gone", () => {
+		const state = attempted(ready(), attempt({ ok: false, statusCode: 410 }), T0 + 1000);
+		expect(deliveryStatus(state)).toBe("failed");
+	});
+
+	it("honours Retry-After, capped at one hour", () => {
+		expect(nextDeliveryDelay(1, 120_000, policy.deliveryScheduleMs, 0.5)).toBe(120_000);
+		expect(nextDeliveryDelay(1, 86_400_000, policy.deliveryScheduleMs, 0.5)).toBe(3_600_000);
+		expect(nextDeliveryDelay(3, null, policy.deliveryScheduleMs, 0.5)).toBeNull();
+	});
+
+	it("jitters scheduled delays by at most ±20 %", () => {
+		expect(nextDeliveryDelay(1, null, policy.deliveryScheduleMs, 0)).toBe(4000);
+		expect(nextDeliveryDelay(1, null, policy.deliveryScheduleMs, 0.999_999)).toBe(6000);
+	});
+
+	it("keeps at most the last 50 attempts in the log", () => {
+		let state = ready();
+		const many = Array.from({ length: 60 }, (_, i) => i);
+		const longPolicy = { ...policy, deliveryScheduleMs: many.map(() => 0).concat(0) };
+		for (const i of many) {
+			state = apply(
+				state,
+				{
+					type: "delivery_attempted",
+					webhookId: "msg_job1_completed",
+					url: "https://hooks.example.com/in",
+					result: attempt({ ok: false, statusCode: 500 + (i % 3) }),
+				},
+				T0 + i,
+				longPolicy,
+				0.5,
+			);
+		}
+		expect(state.log).toHaveLength(MAX_LOG_ENTRIES);
+	});
+
+	it("delivers a job's events in order: started settles before completed is sent", () => {
+		const spec = { callbackEvents: ["started", "completed"] as JobSpec["callbackEvents"] };
+		let state = makeJob("polling", spec);
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 1000);
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 2500);
+		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed" }, T0 + 2500);
+		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
+		expect(delivers).toEqual([
+			{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" },
+		]);
+	});
+
+	it("retires after the result TTL once nothing is pending", () => {
+		const state = attempted(ready(), attempt(), T0 + 1000);
+		const done = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
+		expect(nextWake(done, T0 + 1000, policy)).toBe(retireAt);
+		expect(dueActions(done, retireAt, policy)).toEqual([{ type: "retire" }]);
+	});
+});
