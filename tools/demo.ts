@@ -60,7 +60,8 @@ for (const [what, url] of [
 	);
 	if (!reachable) {
 		die(
-			`The ${what} is not reachable at ${new URL(url).origin}.\nStart it in another terminal with \`npm start\`, then run \`npm run demo\` again.`,
+			`The ${what} is not reachable at ${new URL(url).origin}.\n` +
+				"Start it in another terminal with `npm start`, then run `npm run demo` again.",
 		);
 	}
 }
@@ -130,7 +131,8 @@ if (interactive) process.stdout.write("\r\x1b[2K");
 
 if (!event) {
 	die(
-		`No webhook arrived within ${timeoutMs / 1000} s (the job is ${status}). Look at the npm start terminal,\nor at ${relayUrl}/async/chat/completions/${job.id}/deliveries.`,
+		`No webhook arrived within ${timeoutMs / 1000} s (the job is ${status}). Look at the npm start terminal,\n` +
+			`or at ${relayUrl}/async/chat/completions/${job.id}/deliveries.`,
 	);
 }
 
@@ -150,7 +152,7 @@ const payload = parseEvent(event.body);
 console.log(`Pushed    ${payload?.type} after ${elapsed} s`);
 console.log(
 	secret
-		? `Signature ${verified ? "✓ verified" : "✗ does NOT verify"} (Standard Webhooks, secret from GET /v1/webhook-secret)`
+		? `Signature ${verified ? "✓ verified" : "✗ does NOT verify"} (Standard Webhooks; secret: GET /v1/webhook-secret)`
 		: `Signature not checked: GET /v1/webhook-secret answered ${secretAnswer.status}`,
 );
 console.log("");

@@ -306,7 +306,6 @@ async function main(): Promise<void> {
 	let wrangler: WranglerDev | undefined;
 	const overridesFile = join(root, ".wrangler", "start.env");
 	let stopping = false;
-	let ready = false;
 
 	async function shutdown(code: number): Promise<never> {
 		if (stopping) {
@@ -359,8 +358,8 @@ async function main(): Promise<void> {
 		ip: host,
 		persistTo: join(root, ".wrangler", "state"),
 		envFiles: [join(root, ".dev.vars"), overridesFile],
-		// Our own readiness probes are not worth a line each.
-		onLine: (line) => (ready || !line.includes("GET /healthz") ? say(`[relay] ${line}`) : undefined),
+		// Liveness probes (ours, the demo's) are not worth a line each.
+		onLine: (line) => (/\] GET \/healthz \d{3}/.test(line) ? undefined : say(`[relay] ${line}`)),
 	});
 	void wrangler.exited.then((code) => {
 		if (stopping) return;
@@ -376,7 +375,6 @@ async function main(): Promise<void> {
 		await shutdown(1);
 	}
 
-	ready = true;
 	const dev = devTenant(vars);
 	const apiKey = dev?.key ?? "<an API key from API_KEYS>";
 	const auth = shellQuote(`Authorization: Bearer ${apiKey}`);
@@ -427,4 +425,11 @@ function isMainModule(): boolean {
 	}
 }
 
-if (isMainModule()) await main();
+if (isMainModule()) {
+	await main().catch((error: unknown) => {
+		const code = (error as NodeJS.ErrnoException).code;
+		console.error(`npm start: ${code === "EADDRINUSE" ? "a port is in use" : ""} ${String(error)}`.trim());
+		// The "exit" handler takes wrangler's process group down with us.
+		process.exit(1);
+	});
+}

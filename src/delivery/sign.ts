@@ -14,7 +14,7 @@ const encoder = new TextEncoder();
 /** The `whsec_` prefix Standard Webhooks libraries strip before base64-decoding the key. */
 export const SECRET_PREFIX = "whsec_";
 
-async function hmacSha256(key: Uint8Array, message: string): Promise<Uint8Array> {
+async function hmacSha256(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint8Array> {
 	const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 	return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(message)));
 }
@@ -25,7 +25,7 @@ export function toBase64(bytes: Uint8Array): string {
 	return btoa(binary);
 }
 
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
 	const binary = atob(text);
 	const bytes = new Uint8Array(binary.length);
 	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -39,7 +39,7 @@ export function fromBase64(text: string): Uint8Array {
  * await tenantSecret("dev-signing-key-change-me", "dev") // "whsec_…"
  */
 export async function tenantSecret(signingKey: string, tenant: string): Promise<string> {
-	return SECRET_PREFIX + toBase64(await hmacSha256(encoder.encode(signingKey), tenant));
+	return SECRET_PREFIX + toBase64(await hmacSha256(new Uint8Array(encoder.encode(signingKey)), tenant));
 }
 
 /** One `v1,…` signature of a message under one `whsec_` secret. */

@@ -48,7 +48,7 @@ function job(content: string, push: PushFields): CompletionCreateParams & PushFi
 
 /** GETs the job until it is final; bounded, so a stuck job fails the test instead of hanging it. */
 async function settled(id: string, sdk = client) {
-	for (let i = 0; i < 120; i++) {
+	for (let i = 0; i < 80; i++) {
 		const current = await sdk.async.chat.completions.get(id);
 		if (current.status === "COMPLETED" || current.status === "FAILED") return current;
 		await sleep(250);
@@ -58,7 +58,7 @@ async function settled(id: string, sdk = client) {
 
 /** Waits (bounded) until the inbox holds `count` deliveries for `name`. */
 async function deliveries(name: string, count = 1): Promise<Delivery[]> {
-	for (let i = 0; i < 120; i++) {
+	for (let i = 0; i < 80; i++) {
 		const events = stack.inbox.inbox.events(name);
 		if (events.length >= count) return events;
 		await sleep(250);

@@ -184,7 +184,12 @@ function slugOf(topic: string): string {
 /** The number of characters a "long answer" reaches: enough to force message splitting in chat apps. */
 export const LONG_ANSWER_CHARS = 12_000;
 
-function markdownContent(rng: Random, topic: string, citations: readonly string[], long: boolean): string {
+interface Source {
+	name: string;
+	url: string;
+}
+
+function markdownContent(rng: Random, topic: string, sources: readonly Source[], long: boolean): string {
 	const fill = (template: string) => template.replace("{topic}", topic).replace("{Topic}", capitalize(topic));
 	const aspects = pickDistinct(rng, ASPECTS, randomInt(rng, 3, 4));
 	const points = pickDistinct(rng, POINTS, aspects.length);
@@ -195,7 +200,7 @@ function markdownContent(rng: Random, topic: string, citations: readonly string[
 		"",
 		...aspects.map((aspect, i) => `- **${aspect}**: ${points[i]} [${(i % 3) + 1}].`),
 		"",
-		`${pick(rng, CLOSINGS)}, see [${SITES[0].name}](${citations[0]}) [2][3].`,
+		`${pick(rng, CLOSINGS)}, see [${sources[0]?.name}](${sources[0]?.url}) [2][3].`,
 	];
 	let content = lines.join("\n");
 	for (let part = 1; long && content.length < LONG_ANSWER_CHARS; part++) {
@@ -371,7 +376,12 @@ export function buildAnswer(input: AnswerInput): CompletionResponse {
 	const schema = request.response_format?.type === "json_schema" ? request.response_format.json_schema.schema : null;
 	const content = schema
 		? JSON.stringify(sampleFromSchema(rng, { type: "object", ...schema }, topic))
-		: markdownContent(rng, topic, citations, /long answer/i.test(question));
+		: markdownContent(
+				rng,
+				topic,
+				sites.map((site, i) => ({ name: site.name, url: citations[i] as string })),
+				/long answer/i.test(question),
+			);
 
 	const answer: CompletionResponse = {
 		id,
