@@ -50,7 +50,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
 
 /** Parses `value` with `schema`, or throws the 422 with `loc` rooted at `source`. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, source: ValidationSource): z.output<S> {
-	const parsed = schema.safeParse(value);
+	const parsed = schema.safeParse(value, { reportInput: true });
 	if (!parsed.success) throw new RequestValidationError(toValidationError(parsed.error, source));
 	return parsed.data;
 }

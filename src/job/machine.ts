@@ -129,7 +129,12 @@ export type Outcome =
 
 export type Policy = Pick<
 	Settings,
-	"createRetryInitialMs" | "pollInitialDelayMs" | "pollMaxIntervalMs" | "jobTimeoutSeconds" | "deliveryScheduleMs" | "resultTtlSeconds"
+	| "createRetryInitialMs"
+	| "pollInitialDelayMs"
+	| "pollMaxIntervalMs"
+	| "jobTimeoutSeconds"
+	| "deliveryScheduleMs"
+	| "resultTtlSeconds"
 >;
 
 /** Growth of the poll interval. */

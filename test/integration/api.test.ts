@@ -32,13 +32,25 @@ describe("validation", () => {
 	it.each([
 		["missing messages", { request: { model: "sonar" } }, ["body", "request", "messages"]],
 		["missing request", { callback_url: null }, ["body", "request"]],
-		["a bad role", withRequest({ messages: [{ role: "robot", content: "hi" }] }), ["body", "request", "messages", 0, "role"]],
+		[
+			"a bad role",
+			withRequest({ messages: [{ role: "robot", content: "hi" }] }),
+			["body", "request", "messages", 0, "role"],
+		],
 		["max_tokens 0", withRequest({ max_tokens: 0 }), ["body", "request", "max_tokens"]],
 		["max_tokens 128001", withRequest({ max_tokens: 128_001 }), ["body", "request", "max_tokens"]],
 		["n 11", withRequest({ n: 11 }), ["body", "request", "n"]],
 		["stream true", withRequest({ stream: true }), ["body", "request", "stream"]],
-		["a bad search_recency_filter", withRequest({ search_recency_filter: "decade" }), ["body", "request", "search_recency_filter"]],
-		["a bad content chunk", withRequest({ messages: [{ role: "user", content: [{ type: "audio_url" }] }] }), ["body", "request", "messages", 0, "content"]],
+		[
+			"a bad search_recency_filter",
+			withRequest({ search_recency_filter: "decade" }),
+			["body", "request", "search_recency_filter"],
+		],
+		[
+			"a bad content chunk",
+			withRequest({ messages: [{ role: "user", content: [{ type: "audio_url" }] }] }),
+			["body", "request", "messages", 0, "content"],
+		],
 		["an unknown callback event", { ...makeCreateBody(), callback_events: ["done"] }, ["body", "callback_events", 0]],
 		["metadata that is not an object", { ...makeCreateBody(), metadata: [1, 2] }, ["body", "metadata"]],
 	] as const)("answers 422 for %s", async (_name, body, loc) => {
@@ -70,7 +82,12 @@ describe("validation", () => {
 						],
 					},
 				],
-				tools: [{ type: "function", function: { name: "f", description: "d", parameters: { type: "object", properties: {} } } }],
+				tools: [
+					{
+						type: "function",
+						function: { name: "f", description: "d", parameters: { type: "object", properties: {} } },
+					},
+				],
 				response_format: { type: "json_schema", json_schema: { schema: { type: "object" } } },
 				web_search_options: { search_context_size: "high", user_location: { country: "FR" } },
 				search_domain_filter: ["example.com"],
@@ -239,9 +256,7 @@ describe("list", () => {
 			}
 			expect(pages.map((p) => p.length)).toEqual([20, 20, 5]);
 			expect(pages.flat()).toEqual(newestFirst);
-			const defaults = ListAsyncApiChatCompletionsResponse.parse(
-				await (await relay(path, {}, TENANT_LIST.key)).json(),
-			);
+			const defaults = ListAsyncApiChatCompletionsResponse.parse(await (await relay(path, {}, TENANT_LIST.key)).json());
 			expect(defaults.requests.map((r) => r.id)).toEqual(newestFirst.slice(0, 20));
 		}
 	});

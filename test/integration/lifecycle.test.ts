@@ -132,9 +132,7 @@ describe("upstream unavailable", () => {
 		const job = await driveUntil(created.id, (j) => j.status === "COMPLETED");
 		expect(job.response).toBeTruthy();
 		const stats = await emulatorStats();
-		const upstreamJobs = Object.values(stats.jobs).filter(
-			(j) => j.idempotencyKey === `sonar-relay-${created.id}`,
-		);
+		const upstreamJobs = Object.values(stats.jobs).filter((j) => j.idempotencyKey === `sonar-relay-${created.id}`);
 		expect(upstreamJobs).toHaveLength(1);
 	});
 

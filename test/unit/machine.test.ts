@@ -311,9 +311,7 @@ describe("delivering", () => {
 		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 2500);
 		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed" }, T0 + 2500);
 		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
-		expect(delivers).toEqual([
-			{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" },
-		]);
+		expect(delivers).toEqual([{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" }]);
 	});
 
 	it("retires after the result TTL once nothing is pending", () => {

@@ -24,9 +24,9 @@ import {
 	type ApiChatCompletionsRequest,
 	type AsyncApiChatCompletionsResponse,
 	type AsyncApiChatCompletionsResponseSummary,
-	AsyncApiChatCompletionsRequest as CreateBody,
 	type AsyncProcessingStatus,
 	type CompletionResponse,
+	AsyncApiChatCompletionsRequest as CreateBody,
 	type ListAsyncApiChatCompletionsResponse,
 } from "../../src/schemas/perplexity.ts";
 import { toValidationError, validationError } from "../../src/schemas/validation.ts";
@@ -98,6 +98,10 @@ export type JobStatus = AsyncProcessingStatus;
 
 export interface JobStats {
 	model: string;
+	/** The caller's `idempotency_key`, if it sent one. */
+	idempotencyKey: string | null;
+	/** Create calls answered with this job: 1, plus its idempotent replays. */
+	creates: number;
 	/** GETs of this job that reached it (authenticated, found), emulated faults included. */
 	gets: number;
 	createdAtMs: number;
@@ -215,6 +219,8 @@ type FinalStatus = "COMPLETED" | "FAILED";
 interface Job {
 	id: string;
 	tenant: string;
+	idempotencyKey: string | null;
+	creates: number;
 	/** 1-based acceptance order, across tenants: the list's sort key. */
 	seq: number;
 	model: string;
@@ -279,6 +285,12 @@ function decodeToken(token: string): number | undefined {
 		return undefined;
 	}
 }
+
+/**
+ * zod 4 leaves `input` out of issues unless asked; `toValidationError` needs it to tell
+ * a missing field ("Field required") from a wrongly typed one.
+ */
+const PARSE = { reportInput: true } as const;
 
 const ListQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(100).optional(),
@@ -348,7 +360,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 
 	// Two streams, so creating jobs never shifts which calls get faulted.
 	let faultRng: Random = mulberry32(seed);
-	let idRng: Random = mulberry32(seed ^ 0x9e3779b9);
+	const idRng: Random = mulberry32(seed ^ 0x9e3779b9);
 	const newId = () => (options.seed === undefined ? crypto.randomUUID() : randomUuid(idRng));
 
 	let faults: FaultOptions = { ...initialFaults };
@@ -362,7 +374,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 
 	function reset(): void {
 		faultRng = mulberry32(seed);
-		idRng = mulberry32(seed ^ 0x9e3779b9);
+		// The id stream goes on: a relay that outlives the reset must never see an old id again.
 		faults = { ...initialFaults };
 		counters = emptyStats();
 		seq = 0;
@@ -423,6 +435,8 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		const { status, finishedAtMs } = timelineOf(job, now);
 		return {
 			model: job.model,
+			idempotencyKey: job.idempotencyKey,
+			creates: job.creates,
 			gets: job.gets,
 			createdAtMs: job.createdAtMs,
 			finishedAtMs,
@@ -445,7 +459,11 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		const headers: Record<string, string> = {};
 		const wait = retryAfter ?? (status === 429 ? draw(faults.retryAfterSeconds) : undefined);
 		if (wait !== undefined) headers["Retry-After"] = String(Math.max(0, Math.round(wait)));
-		return c.json({ detail: status === 504 ? "Emulated timeout" : "Emulated fault" }, status as ContentfulStatusCode, headers);
+		return c.json(
+			{ detail: status === 504 ? "Emulated timeout" : "Emulated fault" },
+			status as ContentfulStatusCode,
+			headers,
+		);
 	}
 
 	/** One draw decides a call's global fault: hang, 429, 5xx or none. Latency comes first, always. */
@@ -533,7 +551,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		} catch {
 			throw new HTTPException(400, { message: "Malformed JSON body" });
 		}
-		const parsed = CreateBody.safeParse(raw);
+		const parsed = CreateBody.safeParse(raw, PARSE);
 		if (!parsed.success) return c.json(toValidationError(parsed.error, "body"), 422);
 		const { request, idempotency_key } = parsed.data;
 
@@ -554,6 +572,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		const existing = idempotencyKey === undefined ? undefined : byIdempotencyKey.get(idempotencyKey);
 		if (existing) {
 			counters.idempotentReplays++;
+			existing.creates++;
 			return c.json(viewOf(existing, clock()), 200);
 		}
 
@@ -562,6 +581,8 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		const job: Job = {
 			id: newId(),
 			tenant,
+			idempotencyKey: idempotency_key ?? null,
+			creates: 1,
 			seq,
 			model: request.model,
 			request,
@@ -578,7 +599,9 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 			firstSeen: {},
 		};
 		jobs.set(job.id, job);
-		jobsByTenant.set(tenant, [...(jobsByTenant.get(tenant) ?? []), job]);
+		const own = jobsByTenant.get(tenant) ?? [];
+		own.push(job);
+		jobsByTenant.set(tenant, own);
 		if (idempotencyKey !== undefined) byIdempotencyKey.set(idempotencyKey, job);
 		counters.createsAccepted++;
 
@@ -598,7 +621,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 	});
 
 	api.get("/", guard("list"), (c) => {
-		const parsed = ListQuery.safeParse(c.req.query());
+		const parsed = ListQuery.safeParse(c.req.query(), PARSE);
 		if (!parsed.success) return c.json(toValidationError(parsed.error, "query"), 422);
 		const { limit = 20, next_token } = parsed.data;
 		let before = Number.POSITIVE_INFINITY;
@@ -668,7 +691,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		} catch {
 			throw new HTTPException(400, { message: "Malformed JSON body" });
 		}
-		const parsed = FaultsPatch.safeParse(raw);
+		const parsed = FaultsPatch.safeParse(raw, PARSE);
 		if (!parsed.success) return c.json(toValidationError(parsed.error, "body"), 422);
 		setFaults(parsed.data as Partial<FaultOptions>);
 		return c.json(faults);
