@@ -465,7 +465,7 @@ function applyAttempt(
 ): JobState {
 	const index = state.deliveries.findIndex((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
 	const delivery = state.deliveries[index];
-	if (!delivery || delivery.status !== "pending") return state;
+	if (delivery?.status !== "pending") return state;
 	const { result } = outcome;
 	const attempts = delivery.attempts + 1;
 	const gone = result.statusCode === 410;
