@@ -394,7 +394,6 @@ async function main(): Promise<void> {
 			`   relay      ${wrangler.url}   (wrangler dev; state in .wrangler/state)`,
 			`   upstream   ${upstream}`,
 			`   inbox      ${inbox.url}/hooks/<name>   (verifies and prints each push here)`,
-			`   docs       ${wrangler.url}/docs`,
 			"",
 			" Submit a question; the answer is pushed to the inbox and printed below:",
 			"",
