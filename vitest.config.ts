@@ -8,7 +8,13 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_API_KEYS_ALL, TEST_SIGNING_KEY, TEST_UPSTREAM_KEY } from "./test/integration/constants.ts";
+import {
+	TEST_API_KEYS_ALL,
+	TEST_DELIVERY_SCHEDULE_MS,
+	TEST_SIGNING_KEY,
+	TEST_SIGNING_KEY_NEXT,
+	TEST_UPSTREAM_KEY,
+} from "./test/integration/constants.ts";
 
 export default defineConfig({
 	test: {
@@ -23,14 +29,16 @@ export default defineConfig({
 								PERPLEXITY_API_KEY: TEST_UPSTREAM_KEY,
 								API_KEYS: TEST_API_KEYS_ALL,
 								WEBHOOK_SIGNING_KEY: TEST_SIGNING_KEY,
+								// A rotation in progress: every delivery carries both signatures.
+								WEBHOOK_SIGNING_KEY_NEXT: TEST_SIGNING_KEY_NEXT,
 								SLACK_SIGNING_SECRET: "test-slack-secret",
 								ALLOW_PRIVATE_CALLBACKS: "true",
 								// Shortened through settings only: the code paths are production's.
 								CREATE_RETRY_INITIAL_MS: "0",
-								POLL_INITIAL_DELAY_MS: "0",
+								POLL_INITIAL_DELAY_MS: "20",
 								POLL_MAX_INTERVAL_MS: "1000",
-								DELIVERY_RETRY_SCHEDULE_MS: "0,0,0,0,0,0",
-								DELIVERY_TIMEOUT_MS: "5000",
+								DELIVERY_RETRY_SCHEDULE_MS: TEST_DELIVERY_SCHEDULE_MS.join(","),
+								DELIVERY_TIMEOUT_MS: "2000",
 								UPSTREAM_TIMEOUT_MS: "5000",
 								MAX_BODY_BYTES: "65536",
 							},

@@ -28,3 +28,8 @@ export async function getResult(kv: KVNamespace, jobId: string, tenant: string):
 	const { value, metadata } = await kv.getWithMetadata<RelayJob, ResultMetadata>(resultKey(jobId), "json");
 	return value && metadata?.tenant === tenant ? value : null;
 }
+
+/** Removes a retired job's result, so GET agrees with the retired Job DO (KV's TTL has a 60 s floor). */
+export async function deleteResult(kv: KVNamespace, jobId: string): Promise<void> {
+	await kv.delete(resultKey(jobId));
+}

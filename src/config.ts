@@ -31,6 +31,11 @@ export interface Settings {
 	allowPrivateCallbacks: boolean;
 	/** Key every tenant's `whsec_` secret is derived from. */
 	webhookSigningKey: string;
+	/**
+	 * During a key rotation, the next key: every delivery then carries two
+	 * signatures, so receivers can switch secrets without a gap. @default null
+	 */
+	webhookSigningKeyNext: string | null;
 }
 
 export const DEFAULT_DELIVERY_SCHEDULE_MS = [
@@ -69,5 +74,11 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 		maxBodyBytes: int(s.MAX_BODY_BYTES, 262_144, 1),
 		allowPrivateCallbacks: s.ALLOW_PRIVATE_CALLBACKS === "true",
 		webhookSigningKey: s.WEBHOOK_SIGNING_KEY ?? "",
+		webhookSigningKeyNext: s.WEBHOOK_SIGNING_KEY_NEXT || null,
 	};
+}
+
+/** The signing keys in force: the current one, then the next one during a rotation. */
+export function signingKeys(settings: Pick<Settings, "webhookSigningKey" | "webhookSigningKeyNext">): string[] {
+	return [settings.webhookSigningKey, settings.webhookSigningKeyNext].filter((k): k is string => !!k);
 }

@@ -6,8 +6,8 @@
  * that alarm; nothing here sleeps.
  */
 import { DurableObject } from "cloudflare:workers";
-import { putResult } from "../cache.ts";
-import { readSettings, type Settings } from "../config.ts";
+import { deleteResult, putResult } from "../cache.ts";
+import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
@@ -16,13 +16,21 @@ import { upstreamClient } from "../upstream/client.ts";
 import { UpstreamError } from "../upstream/errors.ts";
 import {
 	type Action,
+	type AttemptLogEntry,
 	apply,
+	type Delivery,
+	deliveryStatus,
 	dueActions,
+	emptyStats,
 	eventBody,
+	hostOf,
 	type JobState,
+	type JobStats,
+	MAX_LATENESS_SAMPLES,
 	newJob,
 	nextWake,
 	type Outcome,
+	redeliver,
 	toView,
 } from "./machine.ts";
 
@@ -32,6 +40,36 @@ export interface CreateJobInput {
 	body: CreateJobBody;
 	bodyHash: string;
 }
+
+/** The attempt log and delivery state of one job (`GET …/deliveries`). */
+export interface DeliveryReport {
+	job_id: string;
+	delivery_status: RelayJob["delivery_status"];
+	events: {
+		webhook_id: string;
+		event: Delivery["type"];
+		host: string;
+		status: Delivery["status"];
+		series: number;
+		attempts: number;
+		next_attempt_at: string | null;
+		last_error: string | null;
+	}[];
+	attempts: AttemptLogEntry[];
+	stats: {
+		alarm_runs: number;
+		create_attempts: number;
+		upstream_polls: number;
+		kv_writes: number;
+		index_writes: number;
+		delivery_attempts: number;
+		alarm_lateness_ms: number[];
+	};
+}
+
+export type RedeliverJobResult =
+	| { ok: true; report: DeliveryReport }
+	| { ok: false; status: 404 | 409; detail: string };
 
 export type CreateJobResult =
 	| { ok: true; job: RelayJob; replayed: boolean }
@@ -58,7 +96,7 @@ export class Job extends DurableObject<Env> {
 			const stored = await ctx.storage.get<JobState>("state");
 			if (!stored) return;
 			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
-			this.state = { ...stored, response };
+			this.state = { ...stored, response, stats: { ...emptyStats(), ...stored.stats } };
 			this.savedResponse = response;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
@@ -115,10 +153,46 @@ export class Job extends DurableObject<Env> {
 		return this.state && this.state.spec.tenant === tenant ? toView(this.state) : null;
 	}
 
+	/** The attempt log, for its own tenant only. */
+	async deliveries(tenant: string): Promise<DeliveryReport | null> {
+		return this.state && this.state.spec.tenant === tenant ? deliveryReport(this.state) : null;
+	}
+
+	/** Sends the final event again now (same webhook-id, new attempt series) and reports the attempt. */
+	async redeliver(tenant: string): Promise<RedeliverJobResult> {
+		let result: RedeliverJobResult = { ok: false, status: 404, detail: "Job not found" };
+		await this.exclusive(async () => {
+			if (!this.state || this.state.spec.tenant !== tenant) return;
+			const next = redeliver(this.state, Date.now());
+			if (!next.ok) {
+				result = { ok: false, status: 409, detail: next.reason };
+				return;
+			}
+			this.state = next.state;
+			await this.save();
+			await this.run(REDELIVER_ACTIONS);
+			await this.save();
+			await this.arm();
+			if (this.state) result = { ok: true, report: deliveryReport(this.state) };
+		});
+		return result;
+	}
+
 	override async alarm(): Promise<void> {
+		const scheduledFor = this.armedAt;
 		this.armedAt = null;
 		await this.exclusive(async () => {
 			if (!this.state) return;
+			const { stats } = this.state;
+			const lateness = scheduledFor === null ? [] : [Math.max(0, Date.now() - scheduledFor)];
+			this.state = {
+				...this.state,
+				stats: {
+					...stats,
+					alarmRuns: stats.alarmRuns + 1,
+					alarmLatenessMs: [...stats.alarmLatenessMs, ...lateness].slice(-MAX_LATENESS_SAMPLES),
+				},
+			};
 			await this.run();
 			await this.save();
 			await this.arm();
@@ -139,11 +213,14 @@ export class Job extends DurableObject<Env> {
 			const action = dueActions(this.state, Date.now(), settings).find((a) => !allowed || allowed.has(a.type));
 			if (!action) return;
 			const outcome = await this.perform(action, this.state, settings);
+			// Forgotten while the action's I/O was under way (retired, or rejected): nothing to apply.
+			if (!this.state) return;
 			if (outcome.type === "retired") {
 				await this.forget();
 				return;
 			}
-			this.state = apply(this.state, outcome, Date.now(), settings, Math.random());
+			const next = apply(this.state, outcome, Date.now(), settings, Math.random());
+			this.state = { ...next, stats: countAction(next.stats, action, outcome) };
 		}
 	}
 
@@ -188,7 +265,7 @@ export class Job extends DurableObject<Env> {
 					url: delivery.url,
 					webhookId: delivery.webhookId,
 					body: eventBody(state, delivery),
-					secrets: [await tenantSecret(settings.webhookSigningKey, state.spec.tenant)],
+					secrets: await Promise.all(signingKeys(settings).map((key) => tenantSecret(key, state.spec.tenant))),
 					timeoutMs: settings.deliveryTimeoutMs,
 					allowPrivate: settings.allowPrivateCallbacks,
 				});
@@ -196,6 +273,7 @@ export class Job extends DurableObject<Env> {
 			}
 			case "retire":
 				try {
+					await deleteResult(this.env.RESULTS, state.spec.id);
 					await this.tenantIndex(state.spec.tenant).removeJob(state.spec.id);
 					return { type: "retired" };
 				} catch {
@@ -235,6 +313,54 @@ export class Job extends DurableObject<Env> {
 		await this.ctx.storage.deleteAlarm();
 		await this.ctx.storage.deleteAll();
 	}
+}
+
+const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
+
+/** Counts what an action cost, for the attempt report and the benchmark. */
+function countAction(stats: JobStats, action: Action, outcome: Outcome): JobStats {
+	switch (action.type) {
+		case "create":
+			return { ...stats, createAttempts: stats.createAttempts + 1 };
+		case "poll":
+			return { ...stats, polls: stats.polls + 1 };
+		case "cache":
+			return outcome.type === "cached" ? { ...stats, kvWrites: stats.kvWrites + 1 } : stats;
+		case "index":
+			return outcome.type === "indexed" ? { ...stats, indexWrites: stats.indexWrites + 1 } : stats;
+		case "deliver":
+			return { ...stats, deliveryAttempts: stats.deliveryAttempts + 1 };
+		default:
+			return stats;
+	}
+}
+
+export function deliveryReport(state: JobState): DeliveryReport {
+	const { stats } = state;
+	return {
+		job_id: state.spec.id,
+		delivery_status: deliveryStatus(state),
+		events: state.deliveries.map((d) => ({
+			webhook_id: d.webhookId,
+			event: d.type,
+			host: hostOf(d.url),
+			status: d.status,
+			series: d.series,
+			attempts: d.attempts,
+			next_attempt_at: d.status === "pending" ? new Date(d.nextAt).toISOString() : null,
+			last_error: d.lastError,
+		})),
+		attempts: state.log,
+		stats: {
+			alarm_runs: stats.alarmRuns,
+			create_attempts: stats.createAttempts,
+			upstream_polls: stats.polls,
+			kv_writes: stats.kvWrites,
+			index_writes: stats.indexWrites,
+			delivery_attempts: stats.deliveryAttempts,
+			alarm_lateness_ms: stats.alarmLatenessMs,
+		},
+	};
 }
 
 function asFailure(error: unknown) {

@@ -53,7 +53,10 @@ export interface Delivery {
 	url: string;
 	/** When the event happened (ms); the body's `timestamp`. */
 	eventAt: number;
+	/** Attempts in the current series; a redelivery starts a new series at 0. */
 	attempts: number;
+	/** 1 for the scheduled series, +1 for each redelivery. */
+	series: number;
 	status: DeliveryStatus;
 	nextAt: number;
 	/** The job as it was when the event happened, for events before the final one. */
@@ -66,6 +69,7 @@ export type DeliveryErrorClass = "timeout" | "dns" | "connect" | "tls" | "redire
 /** One entry of the attempt log (`GET …/deliveries`). */
 export interface AttemptLogEntry {
 	attempt: number;
+	series: number;
 	webhook_id: string;
 	event: EventType;
 	at: string;
@@ -93,7 +97,22 @@ export interface JobState {
 	sideEffectRetryAt: number | null;
 	deliveries: Delivery[];
 	log: AttemptLogEntry[];
+	/** Counters kept by the DO shell for operators and the benchmark; no decision reads them. */
+	stats: JobStats;
 }
+
+export interface JobStats {
+	alarmRuns: number;
+	createAttempts: number;
+	polls: number;
+	kvWrites: number;
+	indexWrites: number;
+	deliveryAttempts: number;
+	/** Per alarm run: when it ran minus when it was set for (ms); the last 64. */
+	alarmLatenessMs: number[];
+}
+
+export const MAX_LATENESS_SAMPLES = 64;
 
 // ── Actions and outcomes ─────────────────────────────────────────────────────
 
@@ -168,6 +187,19 @@ export function newJob(spec: JobSpec, now: number): JobState {
 		sideEffectRetryAt: null,
 		deliveries: [],
 		log: [],
+		stats: emptyStats(),
+	};
+}
+
+export function emptyStats(): JobStats {
+	return {
+		alarmRuns: 0,
+		createAttempts: 0,
+		polls: 0,
+		kvWrites: 0,
+		indexWrites: 0,
+		deliveryAttempts: 0,
+		alarmLatenessMs: [],
 	};
 }
 
@@ -299,6 +331,7 @@ function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: Re
 		url: callbackUrl,
 		eventAt: now,
 		attempts: 0,
+		series: 1,
 		status: "pending",
 		nextAt: now,
 		snapshot,
@@ -481,6 +514,7 @@ function applyAttempt(
 	};
 	const entry: AttemptLogEntry = {
 		attempt: attempts,
+		series: delivery.series,
 		webhook_id: delivery.webhookId,
 		event: delivery.type,
 		at: new Date(now).toISOString(),
@@ -500,6 +534,33 @@ function applyAttempt(
 		cached: finalChanged ? false : state.cached,
 		indexed: finalChanged ? false : state.indexed,
 	};
+}
+
+export type RedeliverResult = { ok: true; state: JobState } | { ok: false; reason: string };
+
+/**
+ * Sends the final event to `callback_url` again, now: the same `webhook-id`
+ * (receivers dedupe on it), a new attempt series on the full schedule. Works
+ * for delivered and dead-lettered events alike; refused while one is pending.
+ */
+export function redeliver(state: JobState, now: number): RedeliverResult {
+	if (!isFinal(state) || state.lifecycle.phase !== "settled") {
+		return { ok: false, reason: "the job has not settled yet: there is no final event to send" };
+	}
+	const { callbackUrl } = state.spec;
+	const finals = state.deliveries.filter((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
+	if (!callbackUrl || finals.length === 0) {
+		return { ok: false, reason: "the job has no callback_url for its final event" };
+	}
+	if (state.deliveries.some((d) => d.url === callbackUrl && d.status === "pending")) {
+		return { ok: false, reason: "a delivery is already in flight for this job" };
+	}
+	const deliveries = state.deliveries.map((d) =>
+		finals.includes(d)
+			? { ...d, status: "pending" as const, attempts: 0, series: d.series + 1, nextAt: now, lastError: null }
+			: d,
+	);
+	return { ok: true, state: { ...state, deliveries } };
 }
 
 function describeAttempt(result: AttemptResult): string {

@@ -11,13 +11,13 @@ import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { canonicalJson, readJson, sha256Hex, validate } from "../http.ts";
-import type { CreateJobResult } from "../job/job.ts";
+import type { CreateJobResult, DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { decodeCursor } from "../tenant/tenant.ts";
 
 /** The Job DO stub for an id string; a malformed or foreign id is a 404, never a 500. */
-export function jobStub(env: Env, id: string) {
+export function jobStub(env: Env, id: string): DurableObjectStub<Job> {
 	let doId: DurableObjectId;
 	try {
 		doId = env.JOBS.idFromString(id);
@@ -73,4 +73,16 @@ export const completions = new Hono<AppEnv>()
 		const job = await stub.view(tenant);
 		if (!job) throw new ApiError(404, "Job not found");
 		return c.json(job, 200);
+	})
+
+	.get("/:id/deliveries", async (c) => {
+		const report = (await jobStub(c.env, c.req.param("id")).deliveries(c.get("tenant"))) as DeliveryReport | null;
+		if (!report) throw new ApiError(404, "Job not found");
+		return c.json(report, 200);
+	})
+
+	.post("/:id/redeliver", async (c) => {
+		const result = (await jobStub(c.env, c.req.param("id")).redeliver(c.get("tenant"))) as RedeliverJobResult;
+		if (!result.ok) throw new ApiError(result.status, result.detail);
+		return c.json(result.report, 200);
 	});

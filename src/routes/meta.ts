@@ -12,7 +12,11 @@ export const meta = new Hono<AppEnv>()
 
 	.get("/v1/webhook-secret", async (c) => {
 		const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
-		const { webhookSigningKey } = readSettings(c.env);
+		const { webhookSigningKey, webhookSigningKeyNext } = readSettings(c.env);
 		if (!webhookSigningKey) throw new ApiError(503, "WEBHOOK_SIGNING_KEY is not configured");
-		return c.json({ secret: await tenantSecret(webhookSigningKey, tenant) });
+		return c.json({
+			secret: await tenantSecret(webhookSigningKey, tenant),
+			// Present only during a key rotation: deliveries are signed with both.
+			...(webhookSigningKeyNext ? { next_secret: await tenantSecret(webhookSigningKeyNext, tenant) } : {}),
+		});
 	});

@@ -1,6 +1,9 @@
 /** Settings shared by vitest.config.ts (Node) and the tests (workerd). */
 export const TEST_UPSTREAM_KEY = "emulator-key";
 export const TEST_SIGNING_KEY = "test-signing-key";
+export const TEST_SIGNING_KEY_NEXT = "test-signing-key-next";
+/** The production schedule's shape (immediately, then growing), in tens of ms. */
+export const TEST_DELIVERY_SCHEDULE_MS = [0, 40, 80, 120, 160, 200];
 export const TENANT_A = { tenant: "acme", key: "acme-key" };
 export const TENANT_B = { tenant: "globex", key: "globex-key" };
 export const TEST_API_KEYS = `${TENANT_A.tenant}:${TENANT_A.key},${TENANT_B.tenant}:${TENANT_B.key}`;

@@ -7,7 +7,8 @@
  *   - `fail=N&status=S&retry_after=R`: the first N deliveries to this name answer S
  *     (default 500), with `Retry-After: R` when given; later ones answer 200.
  *   - `status=S` alone: answer S every time (e.g. 410 to stop deliveries).
- *   - `hang_ms=M`: wait M ms (at most 60 000) before answering.
+ *   - `hang_ms=M`: wait M ms (at most 60 000) before answering (with `fail`, only the failing deliveries).
+ *   - `location=URL`: the `Location` header of a scripted 3xx.
  * - `GET /__inbox/events?name=X`: `{ events }`, for one name or all of them.
  * - `DELETE /__inbox/events?name=X`: forget the events (and the counts), of one name or all.
  */
@@ -114,7 +115,7 @@ export function createInbox(options: InboxOptions = {}): Inbox {
 	app.get("/", (c) =>
 		c.json({
 			inbox: "sonar-relay local webhook inbox",
-			receive: "POST /hooks/:name[?fail=N&status=S&retry_after=R&hang_ms=M]",
+			receive: "POST /hooks/:name[?fail=N&status=S&retry_after=R&hang_ms=M&location=URL]",
 			events: "GET /__inbox/events[?name=X]",
 			clear: "DELETE /__inbox/events[?name=X]",
 		}),
@@ -147,6 +148,7 @@ export function createInbox(options: InboxOptions = {}): Inbox {
 
 		if (answer.hangMs > 0) await hang(answer.hangMs, c.req.raw.signal);
 		if (answer.retryAfter !== undefined) c.header("Retry-After", answer.retryAfter);
+		if (answer.location !== undefined) c.header("Location", answer.location);
 		if (answer.status === 200) return c.json({ ok: true });
 		// 204 and 205 may not carry a body.
 		if (answer.status === 204 || answer.status === 205) return c.body(null, answer.status);
@@ -184,6 +186,8 @@ export function createInbox(options: InboxOptions = {}): Inbox {
 interface ScriptedAnswer {
 	status: number;
 	retryAfter?: string;
+	/** `Location` for a scripted 3xx. */
+	location?: string;
 	hangMs: number;
 }
 
@@ -193,11 +197,13 @@ export function scriptedAnswer(query: Record<string, string>, seq: number): Scri
 	const status = toStatus(query.status);
 	const fail = toInt(query.fail);
 	const retryAfter = query.retry_after || undefined;
+	const location = query.location || undefined;
 	if (fail !== undefined) {
-		if (seq <= fail) return { status: status ?? 500, retryAfter, hangMs };
-		return { status: 200, hangMs };
+		// A hang is a way of failing: with `fail`, only the failing deliveries hang.
+		if (seq <= fail) return { status: status ?? 500, retryAfter, location, hangMs };
+		return { status: 200, hangMs: 0 };
 	}
-	if (status !== undefined) return { status, retryAfter, hangMs };
+	if (status !== undefined) return { status, retryAfter, location, hangMs };
 	return { status: 200, hangMs };
 }
 
