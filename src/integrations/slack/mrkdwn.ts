@@ -244,7 +244,13 @@ function splitCells(row: string): string[] {
 	return cells.map((c) => c.trim());
 }
 
-/** Slack's three control characters, as the entities it expects. */
+/**
+ * Slack's three control characters, as the entities it expects. For any text
+ * that goes into mrkdwn without passing through `markdownToMrkdwn`.
+ *
+ * @example
+ * escapeEntities("AT&T <3") // "AT&amp;T &lt;3"
+ */
 export function escapeEntities(text: string): string {
 	return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
@@ -350,8 +356,16 @@ function codeSpan(body: string, run: string): string {
 	return `${ticks}${escapeEntities(content)}${ticks}`;
 }
 
-/** A Slack link `<url|label>`, or just the label when the URL is not one Slack can open. */
-function slackLink(url: string, label: string): string {
+/**
+ * A Slack link `<url|label>`, or just the label when the URL is not one Slack
+ * can open (relative, `javascript:`…). The label must already be mrkdwn, with
+ * its entities escaped.
+ *
+ * @example
+ * slackLink("https://example.com/?a=1&b=2", "Example") // "<https://example.com/?a=1&amp;b=2|Example>"
+ * slackLink("/relative", "Example")                     // "Example"
+ */
+export function slackLink(url: string, label: string): string {
 	if (!/^(?:https?:\/\/|mailto:)/i.test(url)) return label;
 	// `|` and `>` would end the URL early; `&` is escaped like everywhere else and Slack decodes it.
 	const href = url.replace(/&/g, "&amp;").replace(/</g, "%3C").replace(/>/g, "%3E").replace(/\|/g, "%7C");
