@@ -7,13 +7,19 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
+import { slackCommands } from "./integrations/slack/command.ts";
+import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
+import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
 
 export const app = new Hono<AppEnv>()
 	.route("/", meta)
 	.route("/async/chat/completions", completions)
-	.route("/v1/async/sonar", completions);
+	.route("/v1/async/sonar", completions)
+	.route("/v1/ask", ask)
+	.route("/v1/hooks", hooks)
+	.route("/integrations/slack/commands", slackCommands);
 
 app.notFound((c) => c.json({ detail: "Not Found" }, 404));
 

@@ -36,6 +36,16 @@ export interface Settings {
 	 * signatures, so receivers can switch secrets without a gap. @default null
 	 */
 	webhookSigningKeyNext: string | null;
+	/** Verifies Slack's requests; the Slack command answers 503 without it. @default "" */
+	slackSigningSecret: string;
+	/** The model a Slack command asks. @default "sonar-deep-research" */
+	slackModel: string;
+	/** `in_channel` posts answers for everyone; anything else keeps them ephemeral. @default "ephemeral" */
+	slackResponseType: "in_channel" | "ephemeral";
+	/** The model `/v1/ask` uses when the caller names none. @default "sonar" */
+	askModel: string;
+	/** REST-hook subscriptions one tenant may hold. @default 100 */
+	maxSubscriptions: number;
 }
 
 export const DEFAULT_DELIVERY_SCHEDULE_MS = [
@@ -75,6 +85,11 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 		allowPrivateCallbacks: s.ALLOW_PRIVATE_CALLBACKS === "true",
 		webhookSigningKey: s.WEBHOOK_SIGNING_KEY ?? "",
 		webhookSigningKeyNext: s.WEBHOOK_SIGNING_KEY_NEXT || null,
+		slackSigningSecret: s.SLACK_SIGNING_SECRET ?? "",
+		slackModel: s.SLACK_MODEL || "sonar-deep-research",
+		slackResponseType: s.SLACK_RESPONSE_TYPE === "in_channel" ? "in_channel" : "ephemeral",
+		askModel: s.ASK_MODEL || "sonar",
+		maxSubscriptions: int(s.MAX_SUBSCRIPTIONS, 100, 1),
 	};
 }
 

@@ -20,6 +20,8 @@ export interface DeliveryRequest {
 	secrets: readonly string[];
 	timeoutMs: number;
 	allowPrivate: boolean;
+	/** When set, the URL's host must be one of these (or a subdomain). */
+	allowedHosts?: readonly string[];
 }
 
 /**
@@ -37,7 +39,10 @@ export async function deliverEvent(delivery: DeliveryRequest, fetcher: typeof fe
 		retryAfterMs: null,
 		responseBody,
 	});
-	const check = checkCallbackUrl(delivery.url, { allowPrivate: delivery.allowPrivate });
+	const check = checkCallbackUrl(delivery.url, {
+		allowPrivate: delivery.allowPrivate,
+		allowedHosts: delivery.allowedHosts,
+	});
 	if (!check.ok) return failed("blocked", null, check.reason);
 
 	const headers = await signedHeaders(delivery.secrets, delivery.webhookId, Math.floor(started / 1000), delivery.body);

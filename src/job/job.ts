@@ -11,7 +11,7 @@ import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
-import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type RelayJob } from "../schemas/relay.ts";
+import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { upstreamClient } from "../upstream/client.ts";
 import { UpstreamError } from "../upstream/errors.ts";
 import {
@@ -24,6 +24,7 @@ import {
 	emptyStats,
 	eventBody,
 	hostOf,
+	type JobIntegration,
 	type JobState,
 	type JobStats,
 	MAX_LATENESS_SAMPLES,
@@ -39,7 +40,15 @@ export interface CreateJobInput {
 	tenant: string;
 	body: CreateJobBody;
 	bodyHash: string;
+	integration?: JobIntegration | null;
+	/**
+	 * Leave the upstream create to the alarm and answer at once (Slack wants an
+	 * answer within 3 s); an upstream rejection then fails the job instead.
+	 */
+	deferUpstream?: boolean;
 }
+
+export type { JobIntegration };
 
 /** The attempt log and delivery state of one job (`GET …/deliveries`). */
 export interface DeliveryReport {
@@ -75,10 +84,14 @@ export type CreateJobResult =
 	| { ok: true; job: RelayJob; replayed: boolean }
 	| { ok: false; status: 409 | 400 | 422 | 502; detail: string };
 
+/** A safety alarm set while a submit is under way. */
+const SUBMIT_GRACE_MS = 60_000;
+
 /** Most actions one alarm run performs before re-arming (a safety bound, not a schedule). */
 const MAX_ACTIONS_PER_RUN = 32;
 
 const SUBMIT_ACTIONS: ReadonlySet<Action["type"]> = new Set(["create", "index"]);
+const INDEX_ONLY: ReadonlySet<Action["type"]> = new Set(["index"]);
 
 /** The upstream idempotency key of a job: retried creates never make a second upstream job. */
 export const upstreamIdempotencyKey = (jobId: string) => `sonar-relay-${jobId}`;
@@ -130,13 +143,18 @@ export class Job extends DurableObject<Env> {
 				callbackUrl: body.callback_url ?? null,
 				callbackEvents: body.callback_events ?? DEFAULT_CALLBACK_EVENTS,
 				metadata: body.metadata ?? null,
+				integration: input.integration ?? null,
 			},
 			now,
+			!input.deferUpstream,
 		);
 		this.state = state;
 		await this.save();
+		// Should this request die before it arms the real alarm, the job still moves on.
+		await this.ctx.storage.setAlarm(now + SUBMIT_GRACE_MS);
+		this.armedAt = now + SUBMIT_GRACE_MS;
 		// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
-		await this.run(SUBMIT_ACTIONS);
+		await this.run(input.deferUpstream ? INDEX_ONLY : SUBMIT_ACTIONS);
 		const after = this.state as JobState | null;
 		if (after?.lifecycle.phase === "rejected") {
 			const { status, detail } = after.lifecycle;
@@ -183,6 +201,10 @@ export class Job extends DurableObject<Env> {
 		this.armedAt = null;
 		await this.exclusive(async () => {
 			if (!this.state) return;
+			if (this.state.lifecycle.phase === "submitting" && this.state.lifecycle.callerWaiting) {
+				// The submitting request died before it answered: the job is the alarm's now, never a rejection.
+				this.state = { ...this.state, lifecycle: { ...this.state.lifecycle, callerWaiting: false } };
+			}
 			const { stats } = this.state;
 			const lateness = scheduledFor === null ? [] : [Math.max(0, Date.now() - scheduledFor)];
 			this.state = {
@@ -252,8 +274,8 @@ export class Job extends DurableObject<Env> {
 			case "index":
 				try {
 					const { response: _response, metadata: _metadata, error_message: _error, ...summary } = toView(state);
-					await this.tenantIndex(state.spec.tenant).upsertJob(summary);
-					return { type: "indexed" };
+					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(summary, action.fanOut)) as Hook[];
+					return { type: "indexed", hooks: hooks.map((hook) => ({ id: hook.id, url: hook.target_url })) };
 				} catch (error) {
 					console.error("job: index update failed", state.spec.id, String(error));
 					return { type: "side_effect_failed" };
@@ -268,7 +290,15 @@ export class Job extends DurableObject<Env> {
 					secrets: await Promise.all(signingKeys(settings).map((key) => tenantSecret(key, state.spec.tenant))),
 					timeoutMs: settings.deliveryTimeoutMs,
 					allowPrivate: settings.allowPrivateCallbacks,
+					// Slack's response_url may only ever be Slack's (local development lifts it, for a loopback stand-in).
+					allowedHosts: delivery.format === "slack" && !settings.allowPrivateCallbacks ? SLACK_HOSTS : undefined,
 				});
+				if (result.statusCode === 410 && delivery.hookId) {
+					// 410 Gone from a subscription's target: the subscription goes too, as REST hooks expect.
+					await this.tenantIndex(state.spec.tenant)
+						.deleteHook(delivery.hookId)
+						.catch((error: unknown) => console.error("job: could not remove a gone hook", String(error)));
+				}
 				return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
 			}
 			case "retire":
@@ -314,6 +344,8 @@ export class Job extends DurableObject<Env> {
 		await this.ctx.storage.deleteAll();
 	}
 }
+
+const SLACK_HOSTS = ["hooks.slack.com"];
 
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
 

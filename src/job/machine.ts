@@ -14,6 +14,7 @@
  * are an outbox beside the lifecycle: the `started` event is sent while polling.
  */
 import type { Settings } from "../config.ts";
+import { slackResultMessage } from "../integrations/slack/message.ts";
 import type {
 	AsyncApiChatCompletionsRequest,
 	AsyncApiChatCompletionsResponse,
@@ -38,10 +39,31 @@ export interface JobSpec {
 	callbackUrl: string | null;
 	callbackEvents: CallbackEvent[];
 	metadata: Record<string, unknown> | null;
+	/** Delivery through an integration's own format instead of (or beside) Standard Webhooks. */
+	integration?: JobIntegration | null;
 }
 
+/** A Slack slash command's job: the final result is posted to `response_url` as Block Kit. */
+export interface SlackIntegration {
+	kind: "slack";
+	responseUrl: string;
+	responseType: "in_channel" | "ephemeral";
+	question: string;
+	/** The full result is at this base plus the job id: the link for answers cut to fit Slack's limits. */
+	resultBaseUrl: string | null;
+}
+
+export type JobIntegration = SlackIntegration;
+
 export type Lifecycle =
-	| { phase: "submitting"; attempts: number; nextAt: number; lastError: string | null }
+	| {
+			phase: "submitting";
+			attempts: number;
+			nextAt: number;
+			lastError: string | null;
+			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
+			callerWaiting: boolean;
+	  }
 	| { phase: "rejected"; status: number; detail: string }
 	| { phase: "polling"; upstreamId: string; polls: number; intervalMs: number; nextAt: number }
 	| { phase: "settled"; upstreamId: string | null; retireAt: number };
@@ -62,6 +84,16 @@ export interface Delivery {
 	/** The job as it was when the event happened, for events before the final one. */
 	snapshot: RelayJob | null;
 	lastError: string | null;
+	/** Set when the delivery goes to a REST-hook subscription rather than `callback_url`. */
+	hookId: string | null;
+	/** The body: a Standard Webhooks event, or an integration's own message. @default "standard" */
+	format?: "standard" | "slack";
+}
+
+/** A subscription an event fans out to. */
+export interface HookTarget {
+	id: string;
+	url: string;
 }
 
 export type DeliveryErrorClass = "timeout" | "dns" | "connect" | "tls" | "redirect" | "network" | "blocked";
@@ -93,6 +125,8 @@ export interface JobState {
 	cached: boolean;
 	/** The tenant index shows the current summary. */
 	indexed: boolean;
+	/** The final event was matched against the tenant's subscriptions (once, when the index learnt of it). */
+	fannedOut: boolean;
 	/** After a failed KV or index write, when to try again. */
 	sideEffectRetryAt: number | null;
 	deliveries: Delivery[];
@@ -121,7 +155,7 @@ export type Action =
 	| { type: "poll"; upstreamId: string }
 	| { type: "expire" }
 	| { type: "cache" }
-	| { type: "index" }
+	| { type: "index"; fanOut: EventType | null }
 	| { type: "deliver"; webhookId: string; url: string }
 	| { type: "retire" };
 
@@ -141,7 +175,7 @@ export type Outcome =
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	| { type: "expired" }
 	| { type: "cached" }
-	| { type: "indexed" }
+	| { type: "indexed"; hooks: HookTarget[] }
 	| { type: "side_effect_failed" }
 	| { type: "delivery_attempted"; webhookId: string; url: string; result: AttemptResult }
 	| { type: "retired" };
@@ -171,11 +205,14 @@ export const JITTER = 0.2;
 
 // ── Construction ─────────────────────────────────────────────────────────────
 
-/** A fresh job, stored before anything is sent upstream. */
-export function newJob(spec: JobSpec, now: number): JobState {
+/**
+ * A fresh job, stored before anything is sent upstream. `callerWaiting` is
+ * false when the caller was answered before the upstream create (Slack).
+ */
+export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobState {
 	return {
 		spec,
-		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null },
+		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null, callerWaiting },
 		status: "CREATED",
 		startedAt: null,
 		completedAt: null,
@@ -184,6 +221,7 @@ export function newJob(spec: JobSpec, now: number): JobState {
 		response: null,
 		cached: false,
 		indexed: false,
+		fannedOut: false,
 		sideEffectRetryAt: null,
 		deliveries: [],
 		log: [],
@@ -247,7 +285,7 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	}
 	if (sideEffectsAllowed(state, now)) {
 		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
-		if (!state.indexed) actions.push({ type: "index" });
+		if (!state.indexed) actions.push({ type: "index", fanOut: pendingFanOut(state) });
 	}
 	for (const delivery of deliveryHeads(state)) {
 		const isFinalEvent = delivery.type !== "async_chat_completion.started";
@@ -259,6 +297,12 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 		actions.push({ type: "retire" });
 	}
 	return actions;
+}
+
+/** The final event still to be matched against subscriptions, if any. */
+function pendingFanOut(state: JobState): EventType | null {
+	if (!isFinal(state) || state.fannedOut) return null;
+	return eventFor(state.status === "COMPLETED" ? "completed" : "failed");
 }
 
 /** When the alarm should next run; null when nothing is left to do. */
@@ -336,8 +380,36 @@ function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: Re
 		nextAt: now,
 		snapshot,
 		lastError: null,
+		hookId: null,
 	};
 	return { ...state, deliveries: [...state.deliveries, delivery] };
+}
+
+/** Queues the final event for each subscription, once per URL (the callback URL already has it). */
+function fanOut(state: JobState, hooks: HookTarget[], now: number): JobState {
+	const type = pendingFanOut(state);
+	if (!type) return state;
+	const webhookId = `msg_${state.spec.id}_${type.slice("async_chat_completion.".length)}`;
+	const urls = new Set(state.deliveries.filter((d) => d.type === type).map((d) => d.url));
+	const added: Delivery[] = [];
+	for (const hook of hooks) {
+		if (urls.has(hook.url)) continue;
+		urls.add(hook.url);
+		added.push({
+			webhookId,
+			type,
+			url: hook.url,
+			eventAt: now,
+			attempts: 0,
+			series: 1,
+			status: "pending",
+			nextAt: now,
+			snapshot: null,
+			lastError: null,
+			hookId: hook.id,
+		});
+	}
+	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
 }
 
 function settle(state: JobState, now: number, policy: Policy, upstreamId: string | null): JobState {
@@ -347,7 +419,34 @@ function settle(state: JobState, now: number, policy: Policy, upstreamId: string
 		cached: false,
 		indexed: false,
 	};
-	return enqueue(settled, state.status === "COMPLETED" ? "completed" : "failed", now, null);
+	const type = state.status === "COMPLETED" ? "completed" : "failed";
+	return enqueueIntegration(enqueue(settled, type, now, null), type, now);
+}
+
+/** The integration's message for the final event (Slack: the answer, or the error, as Block Kit). */
+function enqueueIntegration(state: JobState, type: CallbackEvent, now: number): JobState {
+	const integration = state.spec.integration;
+	if (!integration) return state;
+	const delivery: Delivery = {
+		webhookId: `msg_${state.spec.id}_${integration.kind}`,
+		type: eventFor(type),
+		url: integration.responseUrl,
+		eventAt: now,
+		attempts: 0,
+		series: 1,
+		status: "pending",
+		nextAt: now,
+		snapshot: null,
+		lastError: null,
+		hookId: null,
+		format: integration.kind,
+	};
+	return { ...state, deliveries: [...state.deliveries, delivery] };
+}
+
+/** Where the job's own final event goes: `callback_url`, or the integration's URL. */
+export function primaryUrl(spec: JobSpec): string | null {
+	return spec.callbackUrl ?? spec.integration?.responseUrl ?? null;
 }
 
 function failJob(state: JobState, now: number, policy: Policy, message: string, upstreamId: string | null): JobState {
@@ -425,7 +524,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		case "create_failed": {
 			if (lifecycle.phase !== "submitting") return state;
 			const { failure } = outcome;
-			if (!failure.retryable && lifecycle.attempts === 0) {
+			if (!failure.retryable && lifecycle.callerWaiting) {
 				return { ...state, lifecycle: { phase: "rejected", status: failure.status ?? 502, detail: failure.message } };
 			}
 			if (!failure.retryable) return failJob(state, now, policy, `upstream rejected the job: ${failure.message}`, null);
@@ -436,6 +535,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					attempts: lifecycle.attempts + 1,
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
+					callerWaiting: false,
 				},
 			};
 		}
@@ -479,7 +579,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		case "cached":
 			return { ...state, cached: true, sideEffectRetryAt: null };
 		case "indexed":
-			return { ...state, indexed: true, sideEffectRetryAt: null };
+			return fanOut({ ...state, indexed: true, sideEffectRetryAt: null }, outcome.hooks, now);
 		case "side_effect_failed":
 			return { ...state, sideEffectRetryAt: now + SIDE_EFFECT_RETRY_MS };
 		case "delivery_attempted":
@@ -547,7 +647,7 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 	if (!isFinal(state) || state.lifecycle.phase !== "settled") {
 		return { ok: false, reason: "the job has not settled yet: there is no final event to send" };
 	}
-	const { callbackUrl } = state.spec;
+	const callbackUrl = primaryUrl(state.spec);
 	const finals = state.deliveries.filter((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
 	if (!callbackUrl || finals.length === 0) {
 		return { ok: false, reason: "the job has no callback_url for its final event" };
@@ -580,7 +680,8 @@ export function hostOf(url: string): string {
 
 /** `delivery_status` of the final event to `callback_url`, or null when there is none to send. */
 export function deliveryStatus(state: JobState): DeliveryStatus | null {
-	const { callbackUrl, callbackEvents } = state.spec;
+	const { callbackEvents } = state.spec;
+	const callbackUrl = primaryUrl(state.spec);
 	if (!callbackUrl) return null;
 	const final = state.deliveries.find((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
 	if (final) return final.status;
@@ -611,6 +712,9 @@ export function toView(state: JobState): RelayJob {
 
 /** The body of one delivery. Deterministic for a settled job, so every attempt sends the same bytes. */
 export function eventBody(state: JobState, delivery: Delivery): string {
+	if (delivery.format === "slack" && state.spec.integration?.kind === "slack") {
+		return JSON.stringify(slackResultMessage(state, state.spec.integration));
+	}
 	const data = delivery.snapshot ?? toEventData(state);
 	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });
 }

@@ -7,13 +7,13 @@ import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
 import { getResult } from "../cache.ts";
 import { readSettings } from "../config.ts";
-import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
-import { canonicalJson, readJson, sha256Hex, validate } from "../http.ts";
-import type { CreateJobResult, DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
+import { readJson, validate } from "../http.ts";
+import type { DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
+import { submitJob } from "../submit.ts";
 import { decodeCursor } from "../tenant/tenant.ts";
 
 /** The Job DO stub for an id string; a malformed or foreign id is a 404, never a 500. */
@@ -34,23 +34,8 @@ export const completions = new Hono<AppEnv>()
 	})
 
 	.post("/", async (c) => {
-		const settings = readSettings(c.env);
-		const body = validate(CreateJobBody, await readJson(c, settings.maxBodyBytes), "body");
-		if (body.callback_url) {
-			const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });
-			if (!check.ok) throw new RequestValidationError(validationError(["body", "callback_url"], check.reason));
-		}
-		const tenant = c.get("tenant");
-		const key = body.idempotency_key;
-		const doId = key ? c.env.JOBS.idFromName(`${tenant}:${key}`) : c.env.JOBS.newUniqueId();
-		const result = (await c.env.JOBS.get(doId).create({
-			id: doId.toString(),
-			tenant,
-			body,
-			bodyHash: await sha256Hex(canonicalJson(body)),
-		})) as CreateJobResult;
-		if (!result.ok) throw new ApiError(result.status, result.detail);
-		return c.json(result.job, 200);
+		const body = validate(CreateJobBody, await readJson(c, readSettings(c.env).maxBodyBytes), "body");
+		return c.json(await submitJob(c.env, c.get("tenant"), body), 200);
 	})
 
 	.get("/", async (c) => {

@@ -90,3 +90,30 @@ export const WebhookEvent = z
 	.object({ type: EventType, timestamp: z.string(), data: RelayJob })
 	.openapi("WebhookEvent");
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
+
+/** What a REST hook subscribes to; `*` is every event a hook receives (completed and failed). */
+export const HookEvent = z
+	.enum(["async_chat_completion.completed", "async_chat_completion.failed", "async_chat_completion.*"])
+	.openapi("HookEvent");
+export type HookEvent = z.infer<typeof HookEvent>;
+
+export const CreateHookBody = z
+	.object({ target_url: z.string().min(1).max(2048), event: HookEvent })
+	.openapi("CreateHook");
+
+export const Hook = z
+	.object({ id: z.string(), target_url: z.string(), event: HookEvent, created_at: z.number().int() })
+	.openapi("Hook");
+export type Hook = z.infer<typeof Hook>;
+
+/** The flat submit for forms and no-code tools (`POST /v1/ask`). */
+export const AskBody = z
+	.object({
+		query: z.string().trim().min(1).max(32_768),
+		model: z.string().min(1).max(200).optional(),
+		system: z.string().max(32_768).optional(),
+		...PushFields,
+		idempotency_key: z.string().min(1).max(255).nullish(),
+	})
+	.openapi("Ask");
+export type AskBody = z.infer<typeof AskBody>;

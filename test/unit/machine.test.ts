@@ -102,6 +102,7 @@ describe("submitting", () => {
 	it("creates upstream first, and indexes the accepted job", () => {
 		const state = makeJob("submitting");
 		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create", "index"]);
+		expect(dueActions(state, T0, policy)[1]).toEqual({ type: "index", fanOut: null });
 	});
 
 	it("moves to polling with the upstream id and the first poll about 1 s later", () => {
@@ -206,7 +207,7 @@ describe("settling", () => {
 		const state = makeJob("completed");
 		expect(state.status).toBe("COMPLETED");
 		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["cache", "index"]);
-		const cached = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+		const cached = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
 		expect(dueActions(cached, T0 + 1000, policy)).toEqual([
 			{ type: "deliver", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in" },
 		]);
@@ -239,7 +240,7 @@ describe("settling", () => {
 describe("delivering", () => {
 	const ready = () => {
 		const state = makeJob("completed");
-		return step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+		return step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
 	};
 	const attempted = (state: JobState, result: AttemptResult, now: number) =>
 		step(
@@ -309,14 +310,14 @@ describe("delivering", () => {
 		let state = makeJob("polling", spec);
 		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 1000);
 		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 2500);
-		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed" }, T0 + 2500);
+		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed", hooks: [] }, T0 + 2500);
 		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
 		expect(delivers).toEqual([{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" }]);
 	});
 
 	it("retires after the result TTL once nothing is pending", () => {
 		const state = attempted(ready(), attempt(), T0 + 1000);
-		const done = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed" }, T0 + 1000);
+		const done = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
 		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
 		expect(nextWake(done, T0 + 1000, policy)).toBe(retireAt);
 		expect(dueActions(done, retireAt, policy)).toEqual([{ type: "retire" }]);

@@ -15,7 +15,7 @@
  * - Nothing inside code (spans or fences) is converted.
  */
 
-/** Wraps a piece of output that later passes must not touch; see `Inline.hold`. */
+/** Wrap a piece of output that later passes must not touch; see `convertInline`. */
 const SLOT_OPEN = "\uE000";
 const SLOT_CLOSE = "\uE001";
 /** Stand-ins for the emphasis markers while the other patterns still run. */
@@ -262,7 +262,9 @@ function decodeEntities(text: string): string {
 	return text.replace(/&(amp|lt|gt|quot|apos|nbsp|#\d{1,6}|#x[0-9a-fA-F]{1,6});/g, (entity, name: string) => {
 		if (name.startsWith("#")) {
 			const code = name[1] === "x" ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10);
-			return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : entity;
+			// The converter's own sentinels stay encoded: decoded, they would forge slots.
+			const usable = code > 0 && code <= 0x10ffff && !(code >= 0xe000 && code <= 0xe004);
+			return usable ? String.fromCodePoint(code) : entity;
 		}
 		return NAMED_ENTITIES[name] ?? entity;
 	});
@@ -294,8 +296,10 @@ function convertInline(text: string, options: InlineOptions = {}): string {
 	});
 	s = emphasis(escapeText(s), options);
 
-	// A link label can hold slots of its own (code, escapes), hence the loop.
-	while (s.includes(SLOT_OPEN)) s = s.replace(SLOT, (_, index: string) => slots[Number(index)] ?? "");
+	// A link label can hold slots of its own (code, escapes), so slots nest two deep, never more.
+	for (let depth = 0; depth < 3 && s.includes(SLOT_OPEN); depth++) {
+		s = s.replace(SLOT, (_, index: string) => slots[Number(index)] ?? "");
+	}
 	return s;
 }
 

@@ -1,0 +1,81 @@
+/**
+ * `POST /integrations/slack/commands`: a Slack slash command (`/ask <question>`).
+ *
+ * It verifies Slack's signature before reading anything, answers within Slack's
+ * 3 s with an ephemeral acknowledgement (the upstream create is left to the
+ * job's alarm), and the job posts the answer to the command's `response_url`
+ * as Block Kit when it settles. Each Slack workspace is a tenant of its own:
+ * `slack:<team_id>`.
+ */
+import { Hono } from "hono";
+import { readSettings } from "../../config.ts";
+import { checkCallbackUrl } from "../../delivery/url-guard.ts";
+import type { AppEnv } from "../../env.ts";
+import { ApiError } from "../../errors.ts";
+import { readBody } from "../../http.ts";
+import { submitJob } from "../../submit.ts";
+import { acknowledgement, usageMessage } from "./blocks.ts";
+import { verifySlackRequest } from "./verify.ts";
+
+/** Slack's own host for `response_url`s. */
+export const SLACK_RESPONSE_HOSTS = ["hooks.slack.com"];
+
+/** Models whose jobs may outlive `response_url`'s 30-minute window. */
+const LONG_RUNNING = /deep-research/;
+
+export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
+	const settings = readSettings(c.env);
+	if (!settings.slackSigningSecret) throw new ApiError(503, "SLACK_SIGNING_SECRET is not configured");
+	const rawBody = await readBody(c, settings.maxBodyBytes);
+	const verified = await verifySlackRequest({
+		signingSecret: settings.slackSigningSecret,
+		timestamp: c.req.header("x-slack-request-timestamp"),
+		signature: c.req.header("x-slack-signature"),
+		rawBody,
+		nowMs: Date.now(),
+	});
+	if (!verified.ok) throw new ApiError(401, `Slack signature check failed: ${verified.reason}`);
+
+	const form = new URLSearchParams(rawBody);
+	const command = form.get("command") || "/ask";
+	const text = (form.get("text") ?? "").trim();
+	if (!text) return c.json(usageMessage(command), 200);
+	const teamId = form.get("team_id") ?? "";
+	if (!/^[A-Z0-9]{1,32}$/i.test(teamId)) throw new ApiError(400, "team_id is missing or malformed");
+	const responseUrl = form.get("response_url") ?? "";
+	const check = checkCallbackUrl(responseUrl, {
+		allowPrivate: settings.allowPrivateCallbacks,
+		allowedHosts: settings.allowPrivateCallbacks ? undefined : SLACK_RESPONSE_HOSTS,
+	});
+	if (!check.ok) throw new ApiError(400, `response_url is not Slack's: ${check.reason}`);
+
+	const origin = new URL(c.req.url).origin;
+	const triggerId = form.get("trigger_id");
+	const job = await submitJob(
+		c.env,
+		`slack:${teamId}`,
+		{
+			request: { model: settings.slackModel, messages: [{ role: "user", content: text }] },
+			// Slack does not retry slash commands, but a proxy might: one job per invocation.
+			idempotency_key: triggerId ? `slack-trigger:${triggerId}` : undefined,
+			metadata: { slack: { team_id: teamId, channel_id: form.get("channel_id"), user_id: form.get("user_id") } },
+		},
+		{
+			integration: {
+				kind: "slack",
+				responseUrl: check.url.toString(),
+				responseType: settings.slackResponseType,
+				question: text,
+				resultBaseUrl: `${origin}/async/chat/completions/`,
+			},
+			deferUpstream: true,
+		},
+	);
+	return c.json(
+		{
+			...acknowledgement(text, { model: settings.slackModel, longRunning: LONG_RUNNING.test(settings.slackModel) }),
+			job_id: job.id,
+		},
+		200,
+	);
+});

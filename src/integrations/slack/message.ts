@@ -1,0 +1,46 @@
+/**
+ * The Slack message for a settled job: the answer as Block Kit (with its
+ * sources), or an ephemeral error. Pure: the Job DO sends what this returns to
+ * the command's `response_url`.
+ */
+import type { JobState, SlackIntegration } from "../../job/machine.ts";
+import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
+
+/** The answer's sources: `search_results` when upstream gave them, else the bare `citations`. */
+export function sourcesOf(state: Pick<JobState, "response">): Source[] {
+	const results = state.response?.search_results ?? [];
+	if (results.length > 0) return results.map((r) => ({ title: r.title, url: r.url }));
+	return (state.response?.citations ?? []).map((url) => ({ url }));
+}
+
+/** The text of the first choice, when it is text. */
+export function answerText(state: Pick<JobState, "response">): string {
+	const content = state.response?.choices[0]?.message.content;
+	if (typeof content === "string") return content;
+	if (Array.isArray(content)) {
+		return content.map((chunk) => (chunk.type === "text" ? chunk.text : "")).join("");
+	}
+	return "";
+}
+
+/**
+ * @example
+ * slackResultMessage(state, state.spec.integration) // { response_type: "in_channel", blocks: [...] }
+ */
+export function slackResultMessage(
+	state: Pick<JobState, "status" | "response" | "errorMessage" | "spec">,
+	slack: SlackIntegration,
+): SlackMessage {
+	const answer = answerText(state);
+	if (state.status !== "COMPLETED" || !answer) {
+		return errorMessage(slack.question, state.errorMessage ?? "the research job failed");
+	}
+	return answerMessage({
+		question: slack.question,
+		answerMarkdown: answer,
+		sources: sourcesOf(state),
+		resultUrl: slack.resultBaseUrl ? `${slack.resultBaseUrl}${state.spec.id}` : undefined,
+		responseType: slack.responseType,
+		model: state.spec.model,
+	});
+}

@@ -1,0 +1,38 @@
+/**
+ * `POST /v1/ask`: the flat submit for forms and no-code tools (Zapier's
+ * "Webhooks by Zapier", Make's HTTP module, n8n's HTTP node), none of which
+ * build nested JSON comfortably. It becomes an ordinary job.
+ */
+import { Hono } from "hono";
+import { authenticate } from "../auth.ts";
+import { readSettings } from "../config.ts";
+import type { AppEnv } from "../env.ts";
+import { readJson, validate } from "../http.ts";
+import { AskBody, type CreateJobBody } from "../schemas/relay.ts";
+import { submitJob } from "../submit.ts";
+
+/**
+ * The Perplexity request a flat ask stands for.
+ *
+ * @example
+ * askToCreateBody({ query: "What is KV?" }, "sonar").request.messages // [{ role: "user", content: "What is KV?" }]
+ */
+export function askToCreateBody(ask: AskBody, defaultModel: string): CreateJobBody {
+	const messages: CreateJobBody["request"]["messages"] = [];
+	if (ask.system) messages.push({ role: "system", content: ask.system });
+	messages.push({ role: "user", content: ask.query });
+	return {
+		request: { model: ask.model ?? defaultModel, messages },
+		callback_url: ask.callback_url,
+		callback_events: ask.callback_events,
+		metadata: ask.metadata,
+		idempotency_key: ask.idempotency_key,
+	};
+}
+
+export const ask = new Hono<AppEnv>().post("/", async (c) => {
+	const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+	const settings = readSettings(c.env);
+	const body = validate(AskBody, await readJson(c, settings.maxBodyBytes), "body");
+	return c.json(await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel)), 200);
+});

@@ -1,0 +1,118 @@
+/**
+ * REST hooks, as Zapier's REST Hook triggers expect them: subscribe a target
+ * URL to an event, list, unsubscribe, and a sample payload in exactly the
+ * shape a hook receives (Zapier's "perform list"). Subscriptions live in the
+ * Tenant DO; every settled job of the tenant fans out to the matching ones.
+ */
+import { z } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import { authenticate } from "../auth.ts";
+import { readSettings } from "../config.ts";
+import { checkCallbackUrl } from "../delivery/url-guard.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError, RequestValidationError } from "../errors.ts";
+import { readJson, validate } from "../http.ts";
+import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
+import { validationError } from "../schemas/validation.ts";
+import type { CreateHookResult } from "../tenant/tenant.ts";
+
+const SampleQuery = z.object({ event: HookEvent.default("async_chat_completion.completed") });
+
+function tenantIndex(env: Env, tenant: string) {
+	return env.TENANTS.get(env.TENANTS.idFromName(tenant));
+}
+
+/** One example event per type, exactly as a subscription receives it. */
+export function sampleEvent(type: EventType): WebhookEvent {
+	const completed = type === "async_chat_completion.completed";
+	const created = 1_763_812_800;
+	return {
+		type,
+		timestamp: new Date((created + 42) * 1000).toISOString(),
+		data: {
+			id: "3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f",
+			model: "sonar",
+			created_at: created,
+			started_at: created + 1,
+			completed_at: completed ? created + 42 : null,
+			failed_at: completed ? null : created + 42,
+			error_message: completed ? null : "upstream reported the job FAILED",
+			status: completed ? "COMPLETED" : "FAILED",
+			metadata: { ticket: "T-42" },
+			response: completed
+				? {
+						id: "b6d1c2e3-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+						model: "sonar",
+						created: created + 42,
+						object: "chat.completion",
+						choices: [
+							{
+								index: 0,
+								finish_reason: "stop",
+								message: { role: "assistant", content: "Durable Object alarms wake an object at a set time [1]." },
+								delta: { role: "assistant", content: "" },
+							},
+						],
+						citations: ["https://developers.cloudflare.com/durable-objects/api/alarms/"],
+						search_results: [
+							{
+								title: "Alarms · Cloudflare Durable Objects docs",
+								url: "https://developers.cloudflare.com/durable-objects/api/alarms/",
+								snippet:
+									"Durable Objects alarms allow you to schedule the Durable Object to be woken up at a time in the future.",
+								source: "web",
+							},
+						],
+						usage: {
+							prompt_tokens: 9,
+							completion_tokens: 14,
+							total_tokens: 23,
+							cost: {
+								input_tokens_cost: 0.000009,
+								output_tokens_cost: 0.000014,
+								request_cost: 0.005,
+								total_cost: 0.005023,
+							},
+						},
+					}
+				: null,
+		},
+	};
+}
+
+export const hooks = new Hono<AppEnv>()
+	.use(async (c, next) => {
+		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		await next();
+	})
+
+	.post("/", async (c) => {
+		const settings = readSettings(c.env);
+		const body = validate(CreateHookBody, await readJson(c, settings.maxBodyBytes), "body");
+		const check = checkCallbackUrl(body.target_url, { allowPrivate: settings.allowPrivateCallbacks });
+		if (!check.ok) throw new RequestValidationError(validationError(["body", "target_url"], check.reason));
+		const result = (await tenantIndex(c.env, c.get("tenant")).createHook(
+			check.url.toString(),
+			body.event,
+			settings.maxSubscriptions,
+		)) as CreateHookResult;
+		if (!result.ok) throw new ApiError(409, `At most ${settings.maxSubscriptions} subscriptions per tenant`);
+		return c.json(result.hook, 201);
+	})
+
+	.get("/", async (c) => {
+		const list = (await tenantIndex(c.env, c.get("tenant")).listHooks()) as Hook[];
+		return c.json({ hooks: list }, 200);
+	})
+
+	.get("/sample", (c) => {
+		const { event } = validate(SampleQuery, c.req.query(), "query");
+		const type: EventType = event === "async_chat_completion.*" ? "async_chat_completion.completed" : event;
+		return c.json([sampleEvent(type)], 200);
+	})
+
+	.delete("/:id", async (c) => {
+		const removed = await tenantIndex(c.env, c.get("tenant")).deleteHook(c.req.param("id"));
+		if (!removed) throw new ApiError(404, "Subscription not found");
+		return c.body(null, 204);
+	});
