@@ -11,8 +11,10 @@ import { defineConfig } from "vitest/config";
 import {
 	TEST_API_KEYS_ALL,
 	TEST_DELIVERY_SCHEDULE_MS,
+	TEST_MAX_SUBSCRIPTIONS,
 	TEST_SIGNING_KEY,
 	TEST_SIGNING_KEY_NEXT,
+	TEST_SLACK_SECRET,
 	TEST_UPSTREAM_KEY,
 } from "./test/integration/constants.ts";
 
@@ -31,7 +33,9 @@ export default defineConfig({
 								WEBHOOK_SIGNING_KEY: TEST_SIGNING_KEY,
 								// A rotation in progress: every delivery carries both signatures.
 								WEBHOOK_SIGNING_KEY_NEXT: TEST_SIGNING_KEY_NEXT,
-								SLACK_SIGNING_SECRET: "test-slack-secret",
+								SLACK_SIGNING_SECRET: TEST_SLACK_SECRET,
+								SLACK_MODEL: "sonar",
+								MAX_SUBSCRIPTIONS: String(TEST_MAX_SUBSCRIPTIONS),
 								ALLOW_PRIVATE_CALLBACKS: "true",
 								// Shortened through settings only: the code paths are production's.
 								CREATE_RETRY_INITIAL_MS: "0",

@@ -9,4 +9,12 @@ export const TENANT_B = { tenant: "globex", key: "globex-key" };
 export const TEST_API_KEYS = `${TENANT_A.tenant}:${TENANT_A.key},${TENANT_B.tenant}:${TENANT_B.key}`;
 /** A tenant of its own for the list tests, so other tests' jobs never shift its pages. */
 export const TENANT_LIST = { tenant: "lister", key: "lister-key" };
-export const TEST_API_KEYS_ALL = `${TEST_API_KEYS},${TENANT_LIST.tenant}:${TENANT_LIST.key}`;
+/** A tenant of its own for REST hooks, so its subscriptions see only its own jobs. */
+export const TENANT_HOOKS = { tenant: "hooker", key: "hooker-key" };
+export const TEST_API_KEYS_ALL = [
+	TEST_API_KEYS,
+	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
+	`${TENANT_HOOKS.tenant}:${TENANT_HOOKS.key}`,
+].join(",");
+export const TEST_SLACK_SECRET = "test-slack-secret";
+export const TEST_MAX_SUBSCRIPTIONS = 5;

@@ -382,13 +382,18 @@ export function slackLink(url: string, label: string): string {
  * parenthesis that has no opening one inside the URL: "(see https://x.y/a)."
  */
 function splitTrailingPunctuation(url: string): [string, string] {
+	const opening = url.split("(").length - 1;
+	let closing = url.split(")").length - 1;
+	// Only `]` and punctuation are ever stripped, so whether a `[` remains never changes.
+	const bracketed = url.includes("[");
 	let end = url.length;
 	while (end > 0) {
 		const last = url[end - 1] ?? "";
-		const body = url.slice(0, end);
 		if (/[.,;:!?'"*_~]/.test(last)) end--;
-		else if (last === ")" && (body.match(/\(/g)?.length ?? 0) < (body.match(/\)/g)?.length ?? 0)) end--;
-		else if (last === "]" && !body.includes("[")) end--;
+		else if (last === ")" && closing > opening) {
+			end--;
+			closing--;
+		} else if (last === "]" && !bracketed) end--;
 		else break;
 	}
 	return [url.slice(0, end), url.slice(end)];
@@ -402,16 +407,20 @@ function escapeText(text: string): string {
  * Markdown emphasis → Slack's: strong (`**`, `__`) → `*`, emphasis (`*`, `_`) →
  * `_`, strikethrough (`~~`) → `~`. Underscores inside words (snake_case) and
  * asterisks with spaces around them (`2 * 3`) are not emphasis.
+ *
+ * A span is at most 1000 characters: an unclosed marker then scans that far
+ * and no further, so a pathological line (thousands of unclosed `**`) costs
+ * time proportional to its length, not to its square.
  */
 function emphasis(text: string, options: InlineOptions): string {
 	const bold = options.strong === "strip" ? "" : BOLD;
 	return text
-		.replace(/\*\*\*(?=\S)([^\n]*?\S)\*\*\*/g, `${bold}${ITALIC}$1${ITALIC}${bold}`)
-		.replace(/\*\*(?=\S)([^\n]*?\S)\*\*/g, `${bold}$1${bold}`)
-		.replace(/(?<!\w)__(?=\S)([^\n]*?\S)__(?!\w)/g, `${bold}$1${bold}`)
-		.replace(/~~(?=\S)([^\n]*?\S)~~/g, `${STRIKE}$1${STRIKE}`)
-		.replace(/(?<![\w*])\*(?=[^\s*])([^\n]*?[^\s*])\*(?![\w*])/g, `${ITALIC}$1${ITALIC}`)
-		.replace(/(?<!\w)_(?=[^\s_])([^\n]*?[^\s_])_(?!\w)/g, `${ITALIC}$1${ITALIC}`)
+		.replace(/\*\*\*(?=\S)([^\n]{0,1000}?\S)\*\*\*/g, `${bold}${ITALIC}$1${ITALIC}${bold}`)
+		.replace(/\*\*(?=\S)([^\n]{0,1000}?\S)\*\*/g, `${bold}$1${bold}`)
+		.replace(/(?<!\w)__(?=\S)([^\n]{0,1000}?\S)__(?!\w)/g, `${bold}$1${bold}`)
+		.replace(/~~(?=\S)([^\n]{0,1000}?\S)~~/g, `${STRIKE}$1${STRIKE}`)
+		.replace(/(?<![\w*])\*(?=[^\s*])([^\n]{0,1000}?[^\s*])\*(?![\w*])/g, `${ITALIC}$1${ITALIC}`)
+		.replace(/(?<!\w)_(?=[^\s_])([^\n]{0,1000}?[^\s_])_(?!\w)/g, `${ITALIC}$1${ITALIC}`)
 		.replace(new RegExp(BOLD, "g"), "*")
 		.replace(new RegExp(ITALIC, "g"), "_")
 		.replace(new RegExp(STRIKE, "g"), "~");
