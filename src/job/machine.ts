@@ -14,7 +14,7 @@
  * are an outbox beside the lifecycle: the `started` event is sent while polling.
  */
 import type { Settings } from "../config.ts";
-import { slackResultMessage } from "../integrations/slack/message.ts";
+import { slackProgressMessage, slackResultMessage } from "../integrations/slack/message.ts";
 import type {
 	AsyncApiChatCompletionsRequest,
 	AsyncApiChatCompletionsResponse,
@@ -87,7 +87,7 @@ export interface Delivery {
 	/** Set when the delivery goes to a REST-hook subscription rather than `callback_url`. */
 	hookId: string | null;
 	/** The body: a Standard Webhooks event, or an integration's own message. @default "standard" */
-	format?: "standard" | "slack";
+	format?: "standard" | "slack" | "slack-progress";
 }
 
 /** A subscription an event fans out to. */
@@ -212,6 +212,7 @@ export const JITTER = 0.2;
 export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobState {
 	return {
 		spec,
+		...(spec.integration?.kind === "slack" ? { deliveries: [slackProgressNotice(spec, spec.integration)] } : {}),
 		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null, callerWaiting },
 		status: "CREATED",
 		startedAt: null,
@@ -223,9 +224,33 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 		indexed: false,
 		fannedOut: false,
 		sideEffectRetryAt: null,
-		deliveries: [],
+		deliveries: spec.integration?.kind === "slack" ? [slackProgressNotice(spec, spec.integration)] : [],
 		log: [],
 		stats: emptyStats(),
+	};
+}
+
+/**
+ * Slack's `response_url` takes posts for 30 minutes only. A job still running
+ * near the end of that window posts a notice with a link to where its answer
+ * will be, while it still can; a job that settles first cancels the notice.
+ */
+export const SLACK_NOTICE_AFTER_MS = 25 * 60_000;
+
+function slackProgressNotice(spec: JobSpec, slack: SlackIntegration): Delivery {
+	return {
+		webhookId: `msg_${spec.id}_slack_notice`,
+		type: "async_chat_completion.started",
+		url: slack.responseUrl,
+		eventAt: spec.createdAtMs,
+		attempts: 0,
+		series: 1,
+		status: "pending",
+		nextAt: spec.createdAtMs + SLACK_NOTICE_AFTER_MS,
+		snapshot: null,
+		lastError: null,
+		hookId: null,
+		format: "slack-progress",
 	};
 }
 
@@ -418,6 +443,10 @@ function settle(state: JobState, now: number, policy: Policy, upstreamId: string
 		lifecycle: { phase: "settled", upstreamId, retireAt: now + policy.resultTtlSeconds * 1000 },
 		cached: false,
 		indexed: false,
+		// A notice not yet sent would only hold the answer back: drop it.
+		deliveries: state.deliveries.filter(
+			(d) => !(d.format === "slack-progress" && d.status === "pending" && d.attempts === 0),
+		),
 	};
 	const type = state.status === "COMPLETED" ? "completed" : "failed";
 	return enqueueIntegration(enqueue(settled, type, now, null), type, now);
@@ -714,6 +743,9 @@ export function toView(state: JobState): RelayJob {
 export function eventBody(state: JobState, delivery: Delivery): string {
 	if (delivery.format === "slack" && state.spec.integration?.kind === "slack") {
 		return JSON.stringify(slackResultMessage(state, state.spec.integration));
+	}
+	if (delivery.format === "slack-progress" && state.spec.integration?.kind === "slack") {
+		return JSON.stringify(slackProgressMessage(state, state.spec.integration));
 	}
 	const data = delivery.snapshot ?? toEventData(state);
 	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });

@@ -58,7 +58,19 @@ function makeUpstream(overrides: Partial<AsyncApiChatCompletionsResponse> = {}):
 		status,
 		response:
 			status === "COMPLETED"
-				? { id: "c1", model: "sonar", created: T0 / 1000, choices: [], citations: ["https://example.com"] }
+				? {
+						id: "c1",
+						model: "sonar",
+						created: T0 / 1000,
+						choices: [
+							{
+								index: 0,
+								message: { role: "assistant", content: "**KV** is eventually consistent [1]." },
+								delta: { role: "assistant", content: "" },
+							},
+						],
+						citations: ["https://example.com"],
+					}
 				: null,
 		...overrides,
 	};
@@ -321,5 +333,65 @@ describe("delivering", () => {
 		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
 		expect(nextWake(done, T0 + 1000, policy)).toBe(retireAt);
 		expect(dueActions(done, retireAt, policy)).toEqual([{ type: "retire" }]);
+	});
+});
+
+describe("integrations", () => {
+	const slack = {
+		kind: "slack" as const,
+		responseUrl: "https://hooks.slack.com/commands/T1/2/3",
+		responseType: "ephemeral" as const,
+		question: "What is KV?",
+		resultBaseUrl: "https://relay.example.com/async/chat/completions/",
+	};
+
+	it("fans a settled job out to its tenant's subscriptions once, skipping the callback URL", () => {
+		let state = makeJob("completed");
+		const index = dueActions(state, T0 + 1000, policy).find((a) => a.type === "index");
+		expect(index).toEqual({ type: "index", fanOut: "async_chat_completion.completed" });
+		state = step(state, { type: "cached" }, T0 + 1000);
+		state = step(
+			state,
+			{
+				type: "indexed",
+				hooks: [
+					{ id: "hook_1", url: "https://zapier.example.com/a" },
+					{ id: "hook_2", url: "https://hooks.example.com/in" },
+				],
+			},
+			T0 + 1000,
+		);
+		expect(state.fannedOut).toBe(true);
+		expect(state.deliveries.map((d) => [d.url, d.hookId])).toEqual([
+			["https://hooks.example.com/in", null],
+			["https://zapier.example.com/a", "hook_1"],
+		]);
+		expect(dueActions({ ...state, indexed: false }, T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
+			type: "index",
+			fanOut: null,
+		});
+	});
+
+	it("posts a Slack job's answer to response_url, and drops the 25-minute notice when it settles first", () => {
+		const state = makeJob("completed", { callbackUrl: null, integration: slack });
+		expect(state.deliveries.map((d) => d.format)).toEqual(["slack"]);
+		expect(deliveryStatus(state)).toBe("pending");
+		const body = JSON.parse(eventBody(state, state.deliveries[0] as (typeof state.deliveries)[0]));
+		expect(body.response_type).toBe("ephemeral");
+		expect(JSON.stringify(body.blocks)).toContain("example.com");
+	});
+
+	it("sends the notice while the job still runs at 25 minutes", () => {
+		const state = { ...makeJob("polling", { callbackUrl: null, integration: slack }), indexed: true };
+		const noticeAt = T0 + 25 * 60_000;
+		expect(dueActions(state, noticeAt - 1, policy).some((a) => a.type === "deliver")).toBe(false);
+		expect(dueActions(state, noticeAt, policy)).toContainEqual({
+			type: "deliver",
+			webhookId: "msg_job1_slack_notice",
+			url: slack.responseUrl,
+		});
+		const notice = state.deliveries[0];
+		if (!notice) throw new Error("no notice");
+		expect(eventBody(state, notice)).toContain("30 minutes");
 	});
 });

@@ -17,6 +17,11 @@ import { submitJob } from "../../submit.ts";
 import { acknowledgement, usageMessage } from "./blocks.ts";
 import { verifySlackRequest } from "./verify.ts";
 
+/** `&amp;`, `&lt;`, `&gt;` back to characters (the only three Slack encodes). */
+export function decodeSlackEntities(text: string): string {
+	return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
 /** Slack's own host for `response_url`s. */
 export const SLACK_RESPONSE_HOSTS = ["hooks.slack.com"];
 
@@ -38,7 +43,8 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 
 	const form = new URLSearchParams(rawBody);
 	const command = form.get("command") || "/ask";
-	const text = (form.get("text") ?? "").trim();
+	// Slack sends `&`, `<` and `>` in command text as entities; the question is plain text from here on.
+	const text = decodeSlackEntities(form.get("text") ?? "").trim();
 	if (!text) return c.json(usageMessage(command), 200);
 	const teamId = form.get("team_id") ?? "";
 	if (!/^[A-Z0-9]{1,32}$/i.test(teamId)) throw new ApiError(400, "team_id is missing or malformed");

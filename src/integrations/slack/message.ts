@@ -5,6 +5,7 @@
  */
 import type { JobState, SlackIntegration } from "../../job/machine.ts";
 import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
+import { escapeEntities, slackLink } from "./mrkdwn.ts";
 
 /** The answer's sources: `search_results` when upstream gave them, else the bare `citations`. */
 export function sourcesOf(state: Pick<JobState, "response">): Source[] {
@@ -43,4 +44,24 @@ export function slackResultMessage(
 		responseType: slack.responseType,
 		model: state.spec.model,
 	});
+}
+
+/**
+ * Posted while `response_url` still works, for a job that may outlive it: the
+ * answer may not reach Slack, so say where it will be.
+ */
+export function slackProgressMessage(state: Pick<JobState, "spec">, slack: SlackIntegration): SlackMessage {
+	const question = escapeEntities(slack.question.slice(0, 200));
+	const where = slack.resultBaseUrl
+		? slackLink(`${slack.resultBaseUrl}${state.spec.id}`, "the job's result")
+		: `job \`${state.spec.id}\``;
+	const text =
+		`:hourglass_flowing_sand: Still researching *${question}*. Slack accepts replies for 30 minutes only, ` +
+		`so if the answer takes longer it will be at ${where}.`;
+	return {
+		response_type: "ephemeral",
+		replace_original: false,
+		text,
+		blocks: [{ type: "section", text: { type: "mrkdwn", text } }],
+	};
 }
