@@ -41,6 +41,11 @@ export default defineConfig({
 								CREATE_RETRY_INITIAL_MS: "0",
 								POLL_INITIAL_DELAY_MS: "20",
 								POLL_MAX_INTERVAL_MS: "1000",
+								POLL_MIN_INTERVAL_MS: "10",
+								// Test jobs take milliseconds: the learnt plans start from that, not from real models' minutes.
+								POLL_PRIOR_MEDIAN_MS: "50",
+								UPSTREAM_CREATE_RPS: "1000",
+								UPSTREAM_GET_RPS: "1000",
 								DELIVERY_RETRY_SCHEDULE_MS: TEST_DELIVERY_SCHEDULE_MS.join(","),
 								DELIVERY_TIMEOUT_MS: "2000",
 								UPSTREAM_TIMEOUT_MS: "5000",

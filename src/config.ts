@@ -15,8 +15,20 @@ export interface Settings {
 	createRetryInitialMs: number;
 	/** Delay before the first poll. @default 1000 */
 	pollInitialDelayMs: number;
-	/** The polling back-off (×1.5) stops growing here. @default 30000 */
+	/** The polling back-off (×1.5) stops growing here, and no planned gap is wider. @default 30000 */
 	pollMaxIntervalMs: number;
+	/** No two planned polls closer than this. @default 250 */
+	pollMinIntervalMs: number;
+	/** Cost of one poll in lag, as a share of the model's median duration: lower polls more. @default 0.02 */
+	pollLagCost: number;
+	/** The first planned poll waits until this share of the model's jobs is done. @default 0.2 */
+	pollFirstQuantile: number;
+	/** The prior median duration of every model without history (ms); unset, a per-model table. @default null */
+	pollPriorMedianMs: number | null;
+	/** Upstream creates per second, across all jobs of this upstream key; 429s lower it (AIMD). @default 50 */
+	upstreamCreateRps: number;
+	/** Upstream polls per second, likewise. @default 100 */
+	upstreamGetRps: number;
 	/** A job not settled this long after submission fails. @default 3600 */
 	jobTimeoutSeconds: number;
 	/** Only a 2xx within this time is a delivered webhook. @default 15000 */
@@ -57,6 +69,16 @@ function int(value: string | undefined, fallback: number, min = 0): number {
 	return Number.isFinite(parsed) && parsed >= min ? parsed : fallback;
 }
 
+function positive(value: string | undefined, fallback: number): number {
+	const parsed = Number.parseFloat(value ?? "");
+	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+function fraction(value: string | undefined, fallback: number): number {
+	const parsed = Number.parseFloat(value ?? "");
+	return Number.isFinite(parsed) && parsed > 0 && parsed < 1 ? parsed : fallback;
+}
+
 function intList(value: string | undefined, fallback: number[]): number[] {
 	if (!value) return fallback;
 	const parts = value.split(",").map((p) => Number.parseInt(p.trim(), 10));
@@ -77,6 +99,12 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 		createRetryInitialMs: int(s.CREATE_RETRY_INITIAL_MS, 1_000),
 		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
 		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
+		pollMinIntervalMs: int(s.POLL_MIN_INTERVAL_MS, 250, 1),
+		pollLagCost: fraction(s.POLL_LAG_COST, 0.02),
+		pollFirstQuantile: fraction(s.POLL_FIRST_QUANTILE, 0.2),
+		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS ? int(s.POLL_PRIOR_MEDIAN_MS, 10_000, 1) : null,
+		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 50),
+		upstreamGetRps: positive(s.UPSTREAM_GET_RPS, 100),
 		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),
 		deliveryTimeoutMs: int(s.DELIVERY_TIMEOUT_MS, 15_000, 1),
 		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),

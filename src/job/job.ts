@@ -14,6 +14,7 @@ import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { upstreamClient } from "../upstream/client.ts";
 import { UpstreamError } from "../upstream/errors.ts";
+import type { Admission, GateKind } from "../upstream/gate.ts";
 import {
 	type Action,
 	type AttemptLogEntry,
@@ -249,18 +250,45 @@ export class Job extends DurableObject<Env> {
 	private async perform(action: Action, state: JobState, settings: Settings): Promise<Outcome> {
 		const upstream = upstreamClient(settings);
 		switch (action.type) {
-			case "create":
-				try {
-					return { type: "created", upstream: await upstream.create(state.spec.upstreamRequest) };
-				} catch (error) {
-					return { type: "create_failed", failure: asFailure(error) };
+			case "create": {
+				let plan: number[] | null = null;
+				if (!action.reserved) {
+					const admission = await this.admit("create", state.spec.model);
+					plan = admission?.plan ?? null;
+					if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
+						return { type: "create_deferred", at: admission.at, plan };
+					}
 				}
-			case "poll":
+				try {
+					return { type: "created", upstream: await upstream.create(state.spec.upstreamRequest), plan };
+				} catch (error) {
+					const failure = asFailure(error);
+					if (failure.status === 429) await this.report429("create", failure.retryAfterMs);
+					return { type: "create_failed", failure };
+				}
+			}
+			case "poll": {
+				if (!action.reserved) {
+					const admission = await this.admit("get");
+					if (admission && admission.at > Date.now() + GATE_SLACK_MS)
+						return { type: "poll_deferred", at: admission.at };
+				}
 				try {
 					return { type: "polled", upstream: await upstream.get(action.upstreamId) };
 				} catch (error) {
-					return { type: "poll_failed", failure: asFailure(error) };
+					const failure = asFailure(error);
+					if (failure.status === 429) await this.report429("get", failure.retryAfterMs);
+					return { type: "poll_failed", failure };
 				}
+			}
+			case "learn":
+				try {
+					await this.gate().record(action.model, action.durationMs);
+				} catch (error) {
+					// Only statistics: the plan stays as it was.
+					console.warn("job: could not report the duration to the gate", String(error));
+				}
+				return { type: "learned" };
 			case "expire":
 				return { type: "expired" };
 			case "cache":
@@ -312,6 +340,26 @@ export class Job extends DurableObject<Env> {
 		}
 	}
 
+	private gate() {
+		return this.env.GATES.get(this.env.GATES.idFromName(UPSTREAM_GATE_NAME));
+	}
+
+	/** A slot from the upstream gate; null when the gate is unreachable (it protects, it must not block). */
+	private async admit(kind: GateKind, model?: string): Promise<Admission | null> {
+		try {
+			return (await this.gate().admit(kind, model)) as Admission;
+		} catch (error) {
+			console.warn("job: upstream gate unavailable, going ahead", String(error));
+			return null;
+		}
+	}
+
+	private async report429(kind: GateKind, retryAfterMs: number | null): Promise<void> {
+		await this.gate()
+			.report429(kind, retryAfterMs)
+			.catch((error: unknown) => console.warn("job: could not report a 429 to the gate", String(error)));
+	}
+
 	private tenantIndex(tenant: string) {
 		return this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
 	}
@@ -347,15 +395,21 @@ export class Job extends DurableObject<Env> {
 
 const SLACK_HOSTS = ["hooks.slack.com"];
 
+/** One gate per upstream key; this relay has one key. */
+export const UPSTREAM_GATE_NAME = "upstream";
+
+/** A slot this close to now is taken at once. */
+const GATE_SLACK_MS = 5;
+
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
 
 /** Counts what an action cost, for the attempt report and the benchmark. */
 function countAction(stats: JobStats, action: Action, outcome: Outcome): JobStats {
 	switch (action.type) {
 		case "create":
-			return { ...stats, createAttempts: stats.createAttempts + 1 };
+			return outcome.type === "create_deferred" ? stats : { ...stats, createAttempts: stats.createAttempts + 1 };
 		case "poll":
-			return { ...stats, polls: stats.polls + 1 };
+			return outcome.type === "poll_deferred" ? stats : { ...stats, polls: stats.polls + 1 };
 		case "cache":
 			return outcome.type === "cached" ? { ...stats, kvWrites: stats.kvWrites + 1 } : stats;
 		case "index":

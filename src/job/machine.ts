@@ -15,6 +15,7 @@
  */
 import type { Settings } from "../config.ts";
 import { slackProgressMessage, slackResultMessage } from "../integrations/slack/message.ts";
+import { observedDuration } from "../polling/sketch.ts";
 import type {
 	AsyncApiChatCompletionsRequest,
 	AsyncApiChatCompletionsResponse,
@@ -63,9 +64,28 @@ export type Lifecycle =
 			lastError: string | null;
 			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
 			callerWaiting: boolean;
+			/** `nextAt` is a slot the upstream gate reserved: go then without asking again. */
+			reserved?: boolean;
+			/** The poll plan the gate gave with the slot (ms after the upstream create). */
+			plan?: number[] | null;
 	  }
 	| { phase: "rejected"; status: number; detail: string }
-	| { phase: "polling"; upstreamId: string; polls: number; intervalMs: number; nextAt: number }
+	| {
+			phase: "polling";
+			upstreamId: string;
+			polls: number;
+			/** The last gap between polls; the back-off grows from it once the plan is used up. */
+			intervalMs: number;
+			nextAt: number;
+			/** When upstream accepted the job (ms): the plan's zero. */
+			acceptedAt?: number;
+			/** When to poll, in ms after `acceptedAt`; null: plain back-off. */
+			plan?: number[] | null;
+			/** `nextAt` is a slot the upstream gate reserved. */
+			reserved?: boolean;
+			/** The last poll that found the job unfinished (ms), for the learnt duration. */
+			lastPendingAt?: number;
+	  }
 	| { phase: "settled"; upstreamId: string | null; retireAt: number };
 
 export interface Delivery {
@@ -133,6 +153,9 @@ export interface JobState {
 	log: AttemptLogEntry[];
 	/** Counters kept by the DO shell for operators and the benchmark; no decision reads them. */
 	stats: JobStats;
+	/** How long upstream took, as the relay saw it (ms); reported once to the gate, which learns from it. */
+	durationMs?: number | null;
+	learned?: boolean;
 }
 
 export interface JobStats {
@@ -151,8 +174,9 @@ export const MAX_LATENESS_SAMPLES = 64;
 // ── Actions and outcomes ─────────────────────────────────────────────────────
 
 export type Action =
-	| { type: "create" }
-	| { type: "poll"; upstreamId: string }
+	| { type: "create"; reserved: boolean }
+	| { type: "poll"; upstreamId: string; reserved: boolean }
+	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cache" }
 	| { type: "index"; fanOut: EventType | null }
@@ -169,10 +193,13 @@ export interface AttemptResult {
 }
 
 export type Outcome =
-	| { type: "created"; upstream: AsyncApiChatCompletionsResponse }
+	| { type: "created"; upstream: AsyncApiChatCompletionsResponse; plan?: number[] | null }
+	| { type: "create_deferred"; at: number; plan: number[] | null }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	| { type: "polled"; upstream: AsyncApiChatCompletionsResponse }
+	| { type: "poll_deferred"; at: number }
 	| { type: "poll_failed"; failure: UpstreamFailure }
+	| { type: "learned" }
 	| { type: "expired" }
 	| { type: "cached" }
 	| { type: "indexed"; hooks: HookTarget[] }
@@ -185,6 +212,7 @@ export type Policy = Pick<
 	| "createRetryInitialMs"
 	| "pollInitialDelayMs"
 	| "pollMaxIntervalMs"
+	| "pollMinIntervalMs"
 	| "jobTimeoutSeconds"
 	| "deliveryScheduleMs"
 	| "resultTtlSeconds"
@@ -304,9 +332,9 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	if (!isFinal(state) && now >= deadline(state, policy)) {
 		actions.push({ type: "expire" });
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
-		actions.push({ type: "create" });
+		actions.push({ type: "create", reserved: lifecycle.reserved === true });
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
-		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId });
+		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId, reserved: lifecycle.reserved === true });
 	}
 	if (sideEffectsAllowed(state, now)) {
 		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
@@ -317,6 +345,9 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 		if (delivery.nextAt <= now && (!isFinalEvent || state.cached)) {
 			actions.push({ type: "deliver", webhookId: delivery.webhookId, url: delivery.url });
 		}
+	}
+	if (isFinal(state) && state.durationMs && !state.learned) {
+		actions.push({ type: "learn", model: state.spec.model, durationMs: state.durationMs });
 	}
 	if (lifecycle.phase === "settled" && now >= lifecycle.retireAt && deliveryHeads(state).length === 0) {
 		actions.push({ type: "retire" });
@@ -339,6 +370,7 @@ export function nextWake(state: JobState, now: number, policy: Policy): number |
 		times.push(Math.min(lifecycle.nextAt, deadline(state, policy)));
 	}
 	if ((isFinal(state) && !state.cached) || !state.indexed) times.push(state.sideEffectRetryAt ?? now);
+	if (isFinal(state) && state.durationMs && !state.learned) times.push(now);
 	const heads = deliveryHeads(state);
 	for (const delivery of heads) times.push(delivery.nextAt);
 	if (lifecycle.phase === "settled" && heads.length === 0) times.push(lifecycle.retireAt);
@@ -363,6 +395,25 @@ export function nextCreateDelay(
 	return Math.max(backoff, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
+/**
+ * When to poll next: the first planned time still ahead, or, past the plan
+ * (or without one), the last gap grown ×1.5 up to POLL_MAX_INTERVAL_MS.
+ */
+export function nextPollAt(
+	lifecycle: Extract<Lifecycle, { phase: "polling" }>,
+	now: number,
+	policy: Policy,
+): { at: number; intervalMs: number } {
+	const { plan, acceptedAt } = lifecycle;
+	if (plan && acceptedAt !== undefined) {
+		const earliest = now + Math.min(policy.pollMinIntervalMs, policy.pollMaxIntervalMs) / 2;
+		const offset = plan.find((o) => acceptedAt + o >= earliest);
+		if (offset !== undefined) return { at: acceptedAt + offset, intervalMs: acceptedAt + offset - now };
+	}
+	const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
+	return { at: now + intervalMs, intervalMs };
+}
+
 /** The interval after one more poll: ×1.5, capped. */
 export function nextPollInterval(intervalMs: number, policy: Policy): number {
 	return Math.min(Math.round(intervalMs * POLL_BACKOFF), policy.pollMaxIntervalMs);
@@ -384,6 +435,21 @@ export function nextDeliveryDelay(
 }
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** The finished job's duration from the polls that bracket its end, for the gate to learn from. */
+function learntDuration(
+	lifecycle: Extract<Lifecycle, { phase: "polling" }>,
+	upstream: AsyncApiChatCompletionsResponse,
+	now: number,
+): number | null {
+	if (lifecycle.acceptedAt === undefined) return null;
+	const finishedAt = upstream.completed_at ?? upstream.failed_at ?? null;
+	return observedDuration({
+		lastPendingMs: (lifecycle.lastPendingAt ?? lifecycle.acceptedAt) - lifecycle.acceptedAt,
+		firstDoneMs: now - lifecycle.acceptedAt,
+		upstreamSeconds: finishedAt !== null ? finishedAt - upstream.created_at : null,
+	});
+}
 
 function eventFor(type: CallbackEvent): EventType {
 	return `async_chat_completion.${type}`;
@@ -538,18 +604,35 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 	switch (outcome.type) {
 		case "created": {
 			if (lifecycle.phase !== "submitting") return state;
+			const plan = outcome.plan ?? lifecycle.plan ?? null;
+			const first = plan?.[0];
+			const nextAt = first !== undefined ? now + first : now + policy.pollInitialDelayMs;
 			const polling: JobState = {
 				...state,
 				lifecycle: {
 					phase: "polling",
 					upstreamId: outcome.upstream.id,
 					polls: 0,
-					intervalMs: policy.pollInitialDelayMs,
-					nextAt: now + policy.pollInitialDelayMs,
+					intervalMs: nextAt - now,
+					nextAt,
+					acceptedAt: now,
+					plan,
+					reserved: false,
+					lastPendingAt: now,
 				},
 			};
 			return observe(polling, outcome.upstream, now, policy, outcome.upstream.id);
 		}
+		case "create_deferred": {
+			if (lifecycle.phase !== "submitting") return state;
+			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reserved: true, plan: outcome.plan } };
+		}
+		case "poll_deferred": {
+			if (lifecycle.phase !== "polling") return state;
+			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reserved: true } };
+		}
+		case "learned":
+			return { ...state, learned: true };
 		case "create_failed": {
 			if (lifecycle.phase !== "submitting") return state;
 			const { failure } = outcome;
@@ -565,15 +648,26 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
 					callerWaiting: false,
+					reserved: false,
+					plan: lifecycle.plan ?? null,
 				},
 			};
 		}
 		case "polled": {
 			if (lifecycle.phase !== "polling") return state;
-			const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
+			const next = nextPollAt(lifecycle, now, policy);
+			const done = outcome.upstream.status === "COMPLETED" || outcome.upstream.status === "FAILED";
 			const polled: JobState = {
 				...state,
-				lifecycle: { ...lifecycle, polls: lifecycle.polls + 1, intervalMs, nextAt: now + intervalMs },
+				lifecycle: {
+					...lifecycle,
+					polls: lifecycle.polls + 1,
+					intervalMs: next.intervalMs,
+					nextAt: next.at,
+					reserved: false,
+					lastPendingAt: done ? lifecycle.lastPendingAt : now,
+				},
+				durationMs: done ? learntDuration(lifecycle, outcome.upstream, now) : state.durationMs,
 			};
 			return observe(polled, outcome.upstream, now, policy, lifecycle.upstreamId);
 		}
@@ -589,11 +683,17 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lifecycle.upstreamId,
 				);
 			}
-			const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
-			const wait = Math.max(intervalMs, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+			const next = nextPollAt(lifecycle, now, policy);
+			const wait = Math.max(next.at - now, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 			return {
 				...state,
-				lifecycle: { ...lifecycle, polls: lifecycle.polls + 1, intervalMs, nextAt: now + wait },
+				lifecycle: {
+					...lifecycle,
+					polls: lifecycle.polls + 1,
+					intervalMs: next.intervalMs,
+					nextAt: now + wait,
+					reserved: false,
+				},
 			};
 		}
 		case "expired": {

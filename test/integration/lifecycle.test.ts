@@ -135,24 +135,6 @@ describe("upstream unavailable", () => {
 		const upstreamJobs = Object.values(stats.jobs).filter((j) => j.idempotencyKey === `sonar-relay-${created.id}`);
 		expect(upstreamJobs).toHaveLength(1);
 	});
-
-	it("does not poll sooner than a 429's Retry-After", async () => {
-		const created = await createJob({ markers: ["get=429x1", "retry-after=7", "steps=1"] });
-		const stub = jobStub(created.id);
-		const upstreamId = await upstreamIdOf(created.id);
-		// Bounded: run the alarm until the one 429 has been answered.
-		for (let round = 0; round < 50 && ((await emulatorStats()).jobs[upstreamId]?.gets ?? 0) < 1; round++) {
-			await runDurableObjectAlarm(stub);
-		}
-		const before = Date.now();
-		const alarm = await runInDurableObject(stub, (_i: Job, state) => state.storage.getAlarm());
-		expect(alarm).not.toBeNull();
-		expect(alarm as number).toBeGreaterThanOrEqual(before + 7000 - 1000);
-		// Running the alarm early does nothing: the poll is not due.
-		await runDurableObjectAlarm(stub);
-		expect((await emulatorStats()).jobs[upstreamId]?.gets).toBe(1);
-		expect(((await stub.view(TENANT_A.tenant)) as RelayJob | null)?.status).toBe("CREATED");
-	});
 });
 
 describe("durability", () => {

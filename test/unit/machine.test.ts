@@ -29,6 +29,7 @@ const policy: Policy = {
 	createRetryInitialMs: 1000,
 	pollInitialDelayMs: 1000,
 	pollMaxIntervalMs: 10_000,
+	pollMinIntervalMs: 100,
 	jobTimeoutSeconds: 600,
 	deliveryScheduleMs: [0, 5000, 300_000],
 	resultTtlSeconds: 3600,
@@ -114,6 +115,7 @@ describe("submitting", () => {
 	it("creates upstream first, and indexes the accepted job", () => {
 		const state = makeJob("submitting");
 		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create", "index"]);
+		expect(dueActions(state, T0, policy)[0]).toEqual({ type: "create", reserved: false });
 		expect(dueActions(state, T0, policy)[1]).toEqual({ type: "index", fanOut: null });
 	});
 
@@ -214,13 +216,53 @@ describe("polling", () => {
 	});
 });
 
+describe("learnt poll plans", () => {
+	const plan = [2000, 3000, 3600, 4100];
+	const planned = () =>
+		apply(newJob(makeSpec(), T0), { type: "created", upstream: makeUpstream(), plan }, T0, policy, 0.5);
+
+	it("polls at the planned times after the upstream create, then backs off from the last gap", () => {
+		let state = planned();
+		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 2000, acceptedAt: T0 });
+		const seen: number[] = [];
+		for (let i = 0; i < 6; i++) {
+			const { lifecycle } = state;
+			if (lifecycle.phase !== "polling") throw new Error("not polling");
+			seen.push(lifecycle.nextAt - T0);
+			state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, lifecycle.nextAt);
+		}
+		expect(seen).toEqual([2000, 3000, 3600, 4100, 4100 + 750, 4100 + 750 + 1125]);
+	});
+
+	it("waits for a reserved gate slot, then goes without asking again", () => {
+		let state = newJob(makeSpec(), T0);
+		state = step(state, { type: "create_deferred", at: T0 + 5000, plan }, T0);
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reserved: true, attempts: 0 });
+		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
+		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", reserved: true });
+		state = step(state, { type: "created", upstream: makeUpstream() }, T0 + 5000);
+		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
+	});
+
+	it("learns the duration bracketed by the last pending and the first done poll, once", () => {
+		let state = planned();
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 2000);
+		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 3000);
+		expect(state.durationMs).toBe(2500);
+		const learn = dueActions(state, T0 + 3000, policy).find((a) => a.type === "learn");
+		expect(learn).toEqual({ type: "learn", model: "sonar", durationMs: 2500 });
+		state = step(state, { type: "learned" }, T0 + 3000);
+		expect(dueActions(state, T0 + 3000, policy).some((a) => a.type === "learn")).toBe(false);
+	});
+});
+
 describe("settling", () => {
 	it("writes KV and the index before it pushes the completed event", () => {
 		const state = makeJob("completed");
 		expect(state.status).toBe("COMPLETED");
-		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["cache", "index"]);
+		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["cache", "index", "learn"]);
 		const cached = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
-		expect(dueActions(cached, T0 + 1000, policy)).toEqual([
+		expect(dueActions(cached, T0 + 1000, policy).filter((a) => a.type !== "learn")).toEqual([
 			{ type: "deliver", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in" },
 		]);
 	});
@@ -329,7 +371,8 @@ describe("delivering", () => {
 
 	it("retires after the result TTL once nothing is pending", () => {
 		const state = attempted(ready(), attempt(), T0 + 1000);
-		const done = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
+		const indexed = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
+		const done = step(indexed, { type: "learned" }, T0 + 1000);
 		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
 		expect(nextWake(done, T0 + 1000, policy)).toBe(retireAt);
 		expect(dueActions(done, retireAt, policy)).toEqual([{ type: "retire" }]);

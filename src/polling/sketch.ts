@@ -1,0 +1,186 @@
+/**
+ * How long upstream jobs take, per model, as a small streaming sketch, and
+ * the poll plan that follows from it.
+ *
+ * The sketch is a histogram over log-spaced buckets (16 per decade, 10 ms to
+ * 12 h), with exponential decay so that it follows upstream as it speeds up or
+ * slows down. Log spacing makes it scale-free: the same 107 numbers describe
+ * 4-second bench jobs and 5-minute deep research alike. An empty sketch starts
+ * from a lognormal prior around a per-model median.
+ *
+ * The plan places polls where completion is likely (Keller's optimal checking
+ * schedule): with hazard h(t) = f(t) / S(t), the density of polls is
+ * sqrt(h(t) / 2c), where c, the cost of one poll in lag, is a fixed share of
+ * the median duration. So there are no polls while completion is improbable,
+ * dense polls around the likely completion times, and a widening spacing in
+ * the long tail, capped by POLL_MAX_INTERVAL_MS.
+ */
+
+/** The smallest bucket edge (ms). */
+export const SKETCH_MIN_MS = 10;
+/** Buckets per factor of ten. */
+export const BUCKETS_PER_DECADE = 16;
+/** Buckets up to 12 h. */
+export const SKETCH_BUCKETS = Math.ceil(Math.log10((12 * 3_600_000) / SKETCH_MIN_MS) * BUCKETS_PER_DECADE);
+/** Each new sample multiplies older weights by this: a half-life of about 140 jobs. */
+export const SKETCH_DECAY = 0.995;
+/** The prior counts as this many jobs, so that a handful of real ones outweigh it. */
+export const PRIOR_WEIGHT = 3;
+/** Spread of the prior (σ of the log-duration). */
+export const PRIOR_SIGMA = 0.7;
+
+export interface DurationSketch {
+	/** Weight per bucket; bucket i spans [edge(i), edge(i + 1)). */
+	weights: number[];
+	/** Real samples seen (not decayed); the prior is not counted. */
+	samples: number;
+}
+
+export function edge(i: number): number {
+	return SKETCH_MIN_MS * 10 ** (i / BUCKETS_PER_DECADE);
+}
+
+export function bucketOf(ms: number): number {
+	if (!(ms > SKETCH_MIN_MS)) return 0;
+	const i = Math.floor(Math.log10(ms / SKETCH_MIN_MS) * BUCKETS_PER_DECADE);
+	return Math.min(SKETCH_BUCKETS - 1, i);
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7). */
+function normalCdf(z: number): number {
+	const t = 1 / (1 + (0.3275911 * Math.abs(z)) / Math.SQRT2);
+	const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+	const erf = 1 - poly * Math.exp(-(z * z) / 2);
+	return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
+
+/**
+ * A sketch holding only a lognormal prior around `medianMs`.
+ *
+ * @example
+ * const sketch = priorSketch(4000); // "about 4 s, give or take a factor of two"
+ */
+export function priorSketch(medianMs: number, weight = PRIOR_WEIGHT, sigma = PRIOR_SIGMA): DurationSketch {
+	const mu = Math.log(Math.max(medianMs, SKETCH_MIN_MS));
+	const weights = Array.from({ length: SKETCH_BUCKETS }, (_, i) => {
+		const lo = normalCdf((Math.log(edge(i)) - mu) / sigma);
+		const hi = normalCdf((Math.log(edge(i + 1)) - mu) / sigma);
+		return (hi - lo) * weight;
+	});
+	return { weights, samples: 0 };
+}
+
+/** The sketch after one more observed duration. */
+export function addSample(sketch: DurationSketch, durationMs: number): DurationSketch {
+	const weights = sketch.weights.map((w) => w * SKETCH_DECAY);
+	const i = bucketOf(durationMs);
+	weights[i] = (weights[i] ?? 0) + 1;
+	return { weights, samples: sketch.samples + 1 };
+}
+
+/** The q-quantile in ms, interpolated log-linearly inside its bucket. */
+export function quantile(sketch: DurationSketch, q: number): number {
+	const total = sketch.weights.reduce((a, b) => a + b, 0);
+	if (total <= 0) return Number.NaN;
+	let below = 0;
+	for (let i = 0; i < sketch.weights.length; i++) {
+		const w = sketch.weights[i] ?? 0;
+		if (w > 0 && below + w >= q * total) {
+			const within = (q * total - below) / w;
+			return edge(i) * (edge(i + 1) / edge(i)) ** within;
+		}
+		below += w;
+	}
+	return edge(SKETCH_BUCKETS);
+}
+
+/** The plan ends once fewer than this share of jobs would still be running. */
+export const TAIL_SURVIVAL = 0.002;
+
+export interface PlanOptions {
+	/** Cost of one poll, as a share of the median duration: lower is denser. */
+	lagCost: number;
+	/** No two polls closer than this (ms). */
+	minGapMs: number;
+	/** No two polls further apart than this (ms): POLL_MAX_INTERVAL_MS. */
+	maxGapMs: number;
+	/** Plan no further than this after the create (ms). */
+	horizonMs: number;
+	/** At most this many polls in the plan; after it, the job backs off on its own. */
+	maxPolls?: number;
+	/**
+	 * The first poll waits for this share of jobs to be done. The few that finish
+	 * earlier wait a little longer; every other job is spared polls that would
+	 * almost surely find it running. @default 0.2
+	 */
+	firstQuantile?: number;
+}
+
+/**
+ * Poll times, in ms after the upstream create, from the sketch.
+ *
+ * @example
+ * planPolls(priorSketch(4000), { lagCost: 0.02, minGapMs: 100, maxGapMs: 30000, horizonMs: 3600000 })
+ * // → [≈2200, ≈3000, ≈3700, …]: nothing early, dense around 4 s, wider in the tail
+ */
+export function planPolls(sketch: DurationSketch, options: PlanOptions): number[] {
+	const total = sketch.weights.reduce((a, b) => a + b, 0);
+	const maxPolls = options.maxPolls ?? 48;
+	if (total <= 0) return [];
+	const c = Math.max(1, options.lagCost * quantile(sketch, 0.5));
+	const first = Math.max(options.minGapMs, quantile(sketch, options.firstQuantile ?? 0.2));
+	const plan: number[] = [Math.round(Math.min(first, options.maxGapMs))];
+	let survival = 1;
+	let credit = 0;
+	let last = plan[0] as number;
+	for (let i = 0; i < sketch.weights.length && plan.length < maxPolls; i++) {
+		const lo = edge(i);
+		const hi = edge(i + 1);
+		const mass = (sketch.weights[i] ?? 0) / total;
+		if (hi <= last) {
+			survival -= mass;
+			continue;
+		}
+		// Past the horizon, or once nearly every job would be done: the job's own back-off takes over.
+		if (lo > options.horizonMs || survival < TAIL_SURVIVAL) break;
+		const width = hi - lo;
+		// Polls this bucket deserves: ∫ sqrt(h / 2c) dt, with h ≈ mass / (survival · width) constant in the bucket.
+		const rate = Math.sqrt(mass / (survival * width) / (2 * c));
+		let t = Math.max(lo, last);
+		while (plan.length < maxPolls) {
+			// The next poll falls where the accumulated credit reaches one, within the gap bounds.
+			const at = rate > 0 ? t + (1 - credit) / rate : Number.POSITIVE_INFINITY;
+			const next = Math.max(Math.min(at, last + options.maxGapMs), last + options.minGapMs);
+			if (next > hi) {
+				credit += rate * (hi - t);
+				break;
+			}
+			plan.push(Math.round(next));
+			last = next;
+			credit = 0;
+			t = next;
+		}
+		survival -= mass;
+	}
+	return plan.filter((at) => at <= options.horizonMs);
+}
+
+/**
+ * A job's duration from what the relay saw: the last poll that found it
+ * pending and the first that found it done bracket the true finish; upstream's
+ * own whole-second timestamps narrow the bracket when they can.
+ */
+export function observedDuration(bracket: {
+	lastPendingMs: number;
+	firstDoneMs: number;
+	upstreamSeconds: number | null;
+}): number {
+	let lo = bracket.lastPendingMs;
+	let hi = bracket.firstDoneMs;
+	if (bracket.upstreamSeconds !== null) {
+		lo = Math.max(lo, (bracket.upstreamSeconds - 1) * 1000);
+		hi = Math.min(hi, (bracket.upstreamSeconds + 1) * 1000);
+		if (lo > hi) return bracket.firstDoneMs;
+	}
+	return Math.max(1, (lo + hi) / 2);
+}

@@ -1,0 +1,174 @@
+/**
+ * The Upstream Gate Durable Object: one per upstream API key, in front of every
+ * Job DO's calls to it.
+ *
+ * - Admission control. Creates and polls each go through a rate gate (GCRA,
+ *   the virtual-scheduling form of a token bucket). A job asks for a slot and
+ *   gets a time; if the time is later than now, the job sleeps on its own alarm
+ *   until then and goes ahead without asking again, so waiting jobs form a
+ *   queue instead of retrying in a herd. The rates start at UPSTREAM_CREATE_RPS
+ *   and UPSTREAM_GET_RPS and adapt: each 429 halves the rate (at most once a
+ *   second) and holds new slots back for its Retry-After; every second without
+ *   one adds back 5 % of the configured rate (AIMD).
+ * - Learning. Jobs report how long they took; per model, a duration sketch
+ *   (src/polling/sketch.ts) turns that into the poll plan new jobs follow.
+ *
+ * It is deliberately the one central piece: an upstream rate limit is per key,
+ * so only one place can pace it. Its work per call is a few arithmetic steps.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { readSettings, type Settings } from "../config.ts";
+import { addSample, type DurationSketch, planPolls, priorSketch, quantile } from "../polling/sketch.ts";
+
+export type GateKind = "create" | "get";
+
+interface Bucket {
+	/** Current rate, per second. */
+	rate: number;
+	/** Theoretical arrival time: the earliest free slot (ms). */
+	tat: number;
+	/** When the rate was last cut (ms). */
+	lastCut: number;
+	/** When the rate was last brought up to date (ms). */
+	updatedAt: number;
+}
+
+export interface Admission {
+	/** When the call may go (ms); now or later. The slot is reserved: go then without asking again. */
+	at: number;
+	/** For creates: when to poll, in ms after the upstream create. */
+	plan?: number[];
+}
+
+/** The slowest a gate will go, per second. */
+export const MIN_RATE = 0.05;
+/** Share of the configured rate won back per second without a 429. */
+export const RECOVERY_PER_SECOND = 0.05;
+
+/** Medians the prior assumes before a model has any history (ms). */
+export const PRIOR_MEDIANS_MS: Readonly<Record<string, number>> = {
+	sonar: 4_000,
+	"sonar-pro": 8_000,
+	"sonar-reasoning": 10_000,
+	"sonar-reasoning-pro": 20_000,
+	"sonar-deep-research": 180_000,
+};
+const DEFAULT_PRIOR_MEDIAN_MS = 10_000;
+
+/** A plan is recomputed after this many new samples of its model. */
+const REPLAN_EVERY = 8;
+
+/** Pure GCRA step: reserves the next slot at `rate` per second. */
+export function reserve(bucket: Bucket, now: number): { bucket: Bucket; at: number } {
+	const at = Math.max(now, bucket.tat);
+	return { bucket: { ...bucket, tat: at + 1000 / bucket.rate }, at };
+}
+
+/** Pure AIMD step: brings the rate back towards `configured`, 5 % of it per second. */
+export function recover(bucket: Bucket, configured: number, now: number): Bucket {
+	const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
+	return {
+		...bucket,
+		rate: Math.min(configured, bucket.rate + configured * RECOVERY_PER_SECOND * elapsed),
+		updatedAt: now,
+	};
+}
+
+/** Pure AIMD step: a 429 halves the rate (once per second) and holds slots back for Retry-After. */
+export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number): Bucket {
+	const cut = now - bucket.lastCut >= 1000;
+	const rate = cut ? Math.max(MIN_RATE, bucket.rate / 2) : bucket.rate;
+	return {
+		...bucket,
+		rate,
+		lastCut: cut ? now : bucket.lastCut,
+		tat: Math.max(bucket.tat, now + (retryAfterMs ?? 1000 / rate)),
+	};
+}
+
+export class UpstreamGate extends DurableObject<Env> {
+	private buckets = new Map<GateKind, Bucket>();
+	private sketches = new Map<string, DurationSketch>();
+	private plans = new Map<string, { plan: number[]; samples: number }>();
+
+	private get settings(): Settings {
+		return readSettings(this.env);
+	}
+
+	private configured(kind: GateKind): number {
+		return kind === "create" ? this.settings.upstreamCreateRps : this.settings.upstreamGetRps;
+	}
+
+	private bucket(kind: GateKind, now: number): Bucket {
+		const configured = this.configured(kind);
+		const current = this.buckets.get(kind) ?? { rate: configured, tat: 0, lastCut: 0, updatedAt: now };
+		return recover(current, configured, now);
+	}
+
+	/** A slot for one call to upstream; for creates, the poll plan of `model` too. */
+	async admit(kind: GateKind, model?: string): Promise<Admission> {
+		const now = Date.now();
+		const { bucket, at } = reserve(this.bucket(kind, now), now);
+		this.buckets.set(kind, bucket);
+		if (kind !== "create" || !model) return { at };
+		return { at, plan: await this.plan(model) };
+	}
+
+	/** Upstream answered 429: slow down for everyone. */
+	report429(kind: GateKind, retryAfterMs: number | null): void {
+		const now = Date.now();
+		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now));
+	}
+
+	/** A settled job's duration, learnt for its model's next plans. */
+	async record(model: string, durationMs: number): Promise<void> {
+		if (!(durationMs > 0) || !Number.isFinite(durationMs)) return;
+		const sketch = addSample(await this.sketch(model), durationMs);
+		this.sketches.set(model, sketch);
+		await this.ctx.storage.put(`sketch:${model}`, sketch);
+	}
+
+	/** What the gate believes now, for operators and the benchmark. */
+	async describe(): Promise<{
+		rates: Record<GateKind, number>;
+		models: Record<string, { samples: number; p50: number; p90: number }>;
+	}> {
+		const now = Date.now();
+		const models: Record<string, { samples: number; p50: number; p90: number }> = {};
+		for (const [model, sketch] of this.sketches) {
+			models[model] = { samples: sketch.samples, p50: quantile(sketch, 0.5), p90: quantile(sketch, 0.9) };
+		}
+		return { rates: { create: this.bucket("create", now).rate, get: this.bucket("get", now).rate }, models };
+	}
+
+	private async sketch(model: string): Promise<DurationSketch> {
+		let sketch = this.sketches.get(model);
+		if (!sketch) {
+			sketch = (await this.ctx.storage.get<DurationSketch>(`sketch:${model}`)) ?? priorSketch(this.priorMedian(model));
+			this.sketches.set(model, sketch);
+		}
+		return sketch;
+	}
+
+	private priorMedian(model: string): number {
+		return this.settings.pollPriorMedianMs ?? PRIOR_MEDIANS_MS[model] ?? DEFAULT_PRIOR_MEDIAN_MS;
+	}
+
+	private async plan(model: string): Promise<number[]> {
+		const sketch = await this.sketch(model);
+		const cached = this.plans.get(model);
+		if (cached && sketch.samples - cached.samples < REPLAN_EVERY && cached.samples <= sketch.samples) {
+			return cached.plan;
+		}
+		const settings = this.settings;
+		const plan = planPolls(sketch, {
+			lagCost: settings.pollLagCost,
+			minGapMs: settings.pollMinIntervalMs,
+			maxGapMs: settings.pollMaxIntervalMs,
+			horizonMs: settings.jobTimeoutSeconds * 1000,
+			firstQuantile: settings.pollFirstQuantile,
+		});
+		this.plans.set(model, { plan, samples: sketch.samples });
+		return plan;
+	}
+}

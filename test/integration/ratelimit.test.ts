@@ -1,0 +1,65 @@
+/**
+ * Upstream rate limits: a 429's Retry-After is honoured by the job that got it
+ * and, through the Upstream Gate DO, by every job of the same upstream key.
+ * (Its own file: the gate it slows down is shared by the file's jobs.)
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Job } from "../../src/job/job.ts";
+import type { JobState } from "../../src/job/machine.ts";
+import type { RelayJob } from "../../src/schemas/relay.ts";
+import type { Admission } from "../../src/upstream/gate.ts";
+import { TENANT_A } from "./constants.ts";
+import { createJob, emulatorStats, jobStub } from "./helpers.ts";
+
+async function stateOf(id: string): Promise<JobState> {
+	return runInDurableObject(
+		jobStub(id),
+		async (_i: Job, state) => (await state.storage.get<JobState>("state")) as JobState,
+	);
+}
+
+describe("upstream 429s", () => {
+	it("does not poll sooner than a 429's Retry-After", async () => {
+		const created = await createJob({ markers: ["get=429x1", "retry-after=7", "steps=1"] });
+		const stub = jobStub(created.id);
+		const lifecycle = (await stateOf(created.id)).lifecycle;
+		if (lifecycle.phase !== "polling") throw new Error(`expected polling, got ${lifecycle.phase}`);
+		const { upstreamId } = lifecycle;
+		// Bounded: run the alarm until the one 429 has been answered.
+		for (let round = 0; round < 200 && ((await emulatorStats()).jobs[upstreamId]?.gets ?? 0) < 1; round++) {
+			await runDurableObjectAlarm(stub);
+			await scheduler.wait(5);
+		}
+		const before = Date.now();
+		const alarm = await runInDurableObject(stub, (_i: Job, state) => state.storage.getAlarm());
+		expect(alarm).not.toBeNull();
+		expect(alarm as number).toBeGreaterThanOrEqual(before + 7000 - 1000);
+		// Running the alarm early does nothing: the poll is not due.
+		await runDurableObjectAlarm(stub);
+		expect((await emulatorStats()).jobs[upstreamId]?.gets).toBe(1);
+		expect(((await stub.view(TENANT_A.tenant)) as RelayJob | null)?.status).toBe("CREATED");
+		// The gate holds every job's polls back for the Retry-After too.
+		const gate = env.GATES.get(env.GATES.idFromName("upstream"));
+		const admission = (await gate.admit("get")) as Admission;
+		expect(admission.at).toBeGreaterThanOrEqual(before + 7000 - 1000);
+	});
+
+	it("makes the next job wait for a create slot on its own alarm after a create 429, without a retry storm", async () => {
+		const first = await createJob({ markers: ["create=429x1", "retry-after=3", "steps=1"] });
+		expect(first.status).toBe("CREATED");
+		const before = Date.now();
+		const second = await createJob({ markers: ["steps=1"] });
+		expect(second.status).toBe("CREATED");
+		const lifecycle = (await stateOf(second.id)).lifecycle;
+		expect(lifecycle).toMatchObject({ phase: "submitting", reserved: true, attempts: 0 });
+		if (lifecycle.phase !== "submitting") throw new Error("not submitting");
+		expect(lifecycle.nextAt).toBeGreaterThanOrEqual(before + 3000 - 1000);
+		const stats = await emulatorStats();
+		// The second job never reached upstream: it waits for its reserved slot.
+		expect(Object.values(stats.jobs).some((j) => j.idempotencyKey === `sonar-relay-${second.id}`)).toBe(false);
+		const alarm = await runInDurableObject(jobStub(second.id), (_i: Job, state) => state.storage.getAlarm());
+		expect(alarm).toBe(lifecycle.nextAt);
+	});
+});

@@ -1,0 +1,133 @@
+/** The duration sketch, the poll plan and the upstream gate's arithmetic: pure functions, plain unit tests. */
+import { describe, expect, it } from "vitest";
+import {
+	addSample,
+	BUCKETS_PER_DECADE,
+	bucketOf,
+	edge,
+	observedDuration,
+	planPolls,
+	priorSketch,
+	quantile,
+	SKETCH_BUCKETS,
+} from "../../src/polling/sketch.ts";
+import { backOff, MIN_RATE, recover, reserve } from "../../src/upstream/gate.ts";
+
+/** A seeded lognormal sample (Park–Miller + Box–Muller), so no test depends on chance. */
+function lognormal(median: number, sigma: number, count: number, seed = 7): number[] {
+	let state = seed;
+	const next = () => {
+		state = (state * 16807) % 2147483647;
+		return state / 2147483647;
+	};
+	return Array.from(
+		{ length: count },
+		() => median * Math.exp(sigma * Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next())),
+	);
+}
+
+const options = { lagCost: 0.02, minGapMs: 100, maxGapMs: 30_000, horizonMs: 3_600_000 };
+
+describe("duration sketch", () => {
+	it("spans 10 ms to 12 h in log buckets", () => {
+		expect(edge(0)).toBe(10);
+		expect(edge(BUCKETS_PER_DECADE)).toBeCloseTo(100, 6);
+		expect(edge(SKETCH_BUCKETS)).toBeGreaterThanOrEqual(12 * 3_600_000);
+		expect(bucketOf(0)).toBe(0);
+		expect(bucketOf(Number.POSITIVE_INFINITY)).toBe(SKETCH_BUCKETS - 1);
+	});
+
+	it("starts from a prior around the model's median", () => {
+		expect(quantile(priorSketch(4000), 0.5)).toBeCloseTo(4000, -2);
+	});
+
+	it("learns the real distribution, whatever the prior said", () => {
+		let sketch = priorSketch(60_000);
+		for (const ms of lognormal(4000, 0.5, 2000)) sketch = addSample(sketch, ms);
+		expect(sketch.samples).toBe(2000);
+		expect(quantile(sketch, 0.5) / 4000).toBeGreaterThan(0.9);
+		expect(quantile(sketch, 0.5) / 4000).toBeLessThan(1.1);
+		expect(quantile(sketch, 0.9) / (4000 * Math.exp(0.5 * 1.2816))).toBeGreaterThan(0.85);
+	});
+});
+
+describe("poll plan", () => {
+	it("does not poll while completion is improbable, polls densely around it, widens in the tail", () => {
+		let sketch = priorSketch(4000);
+		for (const ms of lognormal(4000, 0.5, 1000)) sketch = addSample(sketch, ms);
+		const plan = planPolls(sketch, options);
+		// The first poll waits for a fifth of the jobs to be done.
+		expect(plan[0]).toBeGreaterThan(quantile(sketch, 0.15));
+		expect(plan[0]).toBeLessThan(quantile(sketch, 0.25));
+		const gaps = plan.slice(1).map((at, i) => at - (plan[i] as number));
+		const aroundMedian = gaps[plan.findIndex((at) => at > 4000) - 1] as number;
+		expect(aroundMedian).toBeLessThan(1000);
+		expect(aroundMedian * 2).toBeLessThan(plan[0] as number);
+		const central = plan.filter((at) => at >= quantile(sketch, 0.25) && at <= quantile(sketch, 0.75));
+		expect(central.length).toBeGreaterThanOrEqual(3);
+		// A heavy tail (hazard falling off) gets polls further and further apart.
+		let heavy = priorSketch(4000);
+		for (const ms of lognormal(4000, 1.2, 1000)) heavy = addSample(heavy, ms);
+		const heavyPlan = planPolls(heavy, options);
+		const heavyGaps = heavyPlan.slice(1).map((at, i) => at - (heavyPlan[i] as number));
+		const medianGap = heavyGaps[heavyPlan.findIndex((at) => at > 4000) - 1] as number;
+		expect(heavyGaps.at(-1) as number).toBeGreaterThan(medianGap);
+		for (const gap of gaps) {
+			expect(gap).toBeGreaterThanOrEqual(options.minGapMs - 1);
+			expect(gap).toBeLessThanOrEqual(options.maxGapMs + 1);
+		}
+	});
+
+	it("scales with the jobs: 5-minute jobs get the same shape, 75 times wider", () => {
+		const fast = planPolls(priorSketch(4000), options);
+		const slow = planPolls(priorSketch(300_000), { ...options, maxGapMs: 3_600_000 });
+		expect(slow.length).toBe(fast.length);
+		expect((slow[3] as number) / (fast[3] as number)).toBeCloseTo(75, -1);
+	});
+
+	it("caps every gap at POLL_MAX_INTERVAL_MS", () => {
+		const plan = planPolls(priorSketch(300_000), { ...options, maxGapMs: 20_000 });
+		const gaps = plan.slice(1).map((at, i) => at - (plan[i] as number));
+		expect(Math.max(...gaps)).toBeLessThanOrEqual(20_001);
+		expect(plan[0]).toBeLessThanOrEqual(20_000);
+	});
+
+	it("estimates a duration from the polls around the finish, narrowed by upstream's seconds", () => {
+		expect(observedDuration({ lastPendingMs: 3000, firstDoneMs: 4000, upstreamSeconds: null })).toBe(3500);
+		expect(observedDuration({ lastPendingMs: 1000, firstDoneMs: 9000, upstreamSeconds: 4 })).toBe(4000);
+	});
+});
+
+describe("upstream gate arithmetic", () => {
+	const fresh = { rate: 10, tat: 0, lastCut: 0, updatedAt: 0 };
+
+	it("hands out one slot per 1/rate, queueing callers instead of refusing them", () => {
+		let bucket = fresh;
+		const slots: number[] = [];
+		for (let i = 0; i < 5; i++) {
+			const next = reserve(bucket, 1000);
+			bucket = next.bucket;
+			slots.push(next.at);
+		}
+		expect(slots).toEqual([1000, 1100, 1200, 1300, 1400]);
+	});
+
+	it("halves the rate on a 429 (once a second) and holds slots back for Retry-After", () => {
+		let bucket = backOff(fresh, 3000, 5000);
+		expect(bucket.rate).toBe(5);
+		expect(reserve(bucket, 5000).at).toBe(8000);
+		bucket = backOff(bucket, null, 5500);
+		expect(bucket.rate).toBe(5);
+		bucket = backOff(bucket, null, 6000);
+		expect(bucket.rate).toBe(2.5);
+		let floor = bucket;
+		for (let t = 7000; t < 40_000; t += 1000) floor = backOff(floor, null, t);
+		expect(floor.rate).toBe(MIN_RATE);
+	});
+
+	it("wins the rate back additively, 5 % of the configured rate per second, up to it", () => {
+		const cut = { ...fresh, rate: 2, updatedAt: 0 };
+		expect(recover(cut, 10, 2000).rate).toBeCloseTo(3, 6);
+		expect(recover(cut, 10, 60_000).rate).toBe(10);
+	});
+});
