@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { dashboard } from "./dashboard/index.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
@@ -19,7 +20,8 @@ export const app = new Hono<AppEnv>()
 	.route("/v1/async/sonar", completions)
 	.route("/v1/ask", ask)
 	.route("/v1/hooks", hooks)
-	.route("/integrations/slack/commands", slackCommands);
+	.route("/integrations/slack/commands", slackCommands)
+	.route("/dashboard", dashboard);
 
 app.notFound((c) => c.json({ detail: "Not Found" }, 404));
 
@@ -27,6 +29,15 @@ app.onError((error, c) => {
 	if (error instanceof RequestValidationError) return c.json(error.body, 422);
 	if (error instanceof ApiError) return c.json({ detail: error.message }, error.status, error.headers);
 	if (error instanceof HTTPException) return c.json({ detail: error.message }, error.status);
-	console.error("unexpected error", c.req.method, new URL(c.req.url).pathname, error);
+	console.error(
+		JSON.stringify({
+			level: "error",
+			event: "http.unexpected_error",
+			method: c.req.method,
+			path: new URL(c.req.url).pathname,
+			error: error instanceof Error ? error.name : "unknown",
+			message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
+		}),
+	);
 	return c.json({ detail: "The relay is temporarily unavailable; retry shortly" }, 503, { "retry-after": "1" });
 });

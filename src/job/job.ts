@@ -10,11 +10,13 @@ import { deleteResult, putResult } from "../cache.ts";
 import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
+import { emit } from "../log.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { upstreamClient } from "../upstream/client.ts";
 import { UpstreamError } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
+import { stepLogs } from "./log.ts";
 import {
 	type Action,
 	type AttemptLogEntry,
@@ -242,8 +244,10 @@ export class Job extends DurableObject<Env> {
 				await this.forget();
 				return;
 			}
-			const next = apply(this.state, outcome, Date.now(), settings, Math.random());
+			const before = this.state;
+			const next = apply(before, outcome, Date.now(), settings, Math.random());
 			this.state = { ...next, stats: countAction(next.stats, action, outcome) };
+			for (const record of stepLogs(before, next, action, outcome)) emit(record);
 		}
 	}
 
@@ -286,7 +290,7 @@ export class Job extends DurableObject<Env> {
 					await this.gate().record(action.model, action.durationMs);
 				} catch (error) {
 					// Only statistics: the plan stays as it was.
-					console.warn("job: could not report the duration to the gate", String(error));
+					this.note("warn", "gate.record_failed", state, error);
 				}
 				return { type: "learned" };
 			case "expire":
@@ -296,7 +300,7 @@ export class Job extends DurableObject<Env> {
 					await putResult(this.env.RESULTS, toView(state), state.spec.tenant, settings.resultTtlSeconds);
 					return { type: "cached" };
 				} catch (error) {
-					console.error("job: KV write failed", state.spec.id, String(error));
+					this.note("error", "kv.write_failed", state, error);
 					return { type: "side_effect_failed" };
 				}
 			case "index":
@@ -305,7 +309,7 @@ export class Job extends DurableObject<Env> {
 					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(summary, action.fanOut)) as Hook[];
 					return { type: "indexed", hooks: hooks.map((hook) => ({ id: hook.id, url: hook.target_url })) };
 				} catch (error) {
-					console.error("job: index update failed", state.spec.id, String(error));
+					this.note("error", "index.write_failed", state, error);
 					return { type: "side_effect_failed" };
 				}
 			case "deliver": {
@@ -325,7 +329,7 @@ export class Job extends DurableObject<Env> {
 					// 410 Gone from a subscription's target: the subscription goes too, as REST hooks expect.
 					await this.tenantIndex(state.spec.tenant)
 						.deleteHook(delivery.hookId)
-						.catch((error: unknown) => console.error("job: could not remove a gone hook", String(error)));
+						.catch((error: unknown) => this.note("error", "hook.remove_failed", state, error));
 				}
 				return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
 			}
@@ -340,6 +344,18 @@ export class Job extends DurableObject<Env> {
 		}
 	}
 
+	/** A structured line about a side effect that failed (it is retried or, for statistics, dropped). */
+	private note(level: "warn" | "error", event: string, state: JobState, error: unknown): void {
+		emit({
+			level,
+			event,
+			job: state.spec.id,
+			tenant: state.spec.tenant,
+			error: error instanceof Error ? error.name : "unknown",
+			message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
+		});
+	}
+
 	private gate() {
 		return this.env.GATES.get(this.env.GATES.idFromName(UPSTREAM_GATE_NAME));
 	}
@@ -349,7 +365,7 @@ export class Job extends DurableObject<Env> {
 		try {
 			return (await this.gate().admit(kind, model)) as Admission;
 		} catch (error) {
-			console.warn("job: upstream gate unavailable, going ahead", String(error));
+			if (this.state) this.note("warn", "gate.unavailable", this.state, error);
 			return null;
 		}
 	}
@@ -357,7 +373,9 @@ export class Job extends DurableObject<Env> {
 	private async report429(kind: GateKind, retryAfterMs: number | null): Promise<void> {
 		await this.gate()
 			.report429(kind, retryAfterMs)
-			.catch((error: unknown) => console.warn("job: could not report a 429 to the gate", String(error)));
+			.catch((error: unknown) => {
+				if (this.state) this.note("warn", "gate.report_failed", this.state, error);
+			});
 	}
 
 	private tenantIndex(tenant: string) {

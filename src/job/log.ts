@@ -1,0 +1,59 @@
+/**
+ * What a job's step is worth logging, as pure data: a transition of status or
+ * phase (info), an upstream call that will be retried (warn), each delivery
+ * attempt (info when delivered, warn when it will be retried, error when the
+ * event is dead-lettered). Callback URLs appear as their host only; no body,
+ * header or key is ever part of a record.
+ */
+import type { LogRecord } from "../log.ts";
+import { type Action, hostOf, type JobState, type Outcome } from "./machine.ts";
+
+/**
+ * @example
+ * for (const record of stepLogs(before, after, action, outcome)) emit(record);
+ */
+export function stepLogs(before: JobState, after: JobState, action: Action, outcome: Outcome): LogRecord[] {
+	const base = { job: before.spec.id, tenant: before.spec.tenant };
+	const records: LogRecord[] = [];
+	if (before.status !== after.status || before.lifecycle.phase !== after.lifecycle.phase) {
+		records.push({
+			level: "info",
+			event: "job.transition",
+			...base,
+			from: `${before.status}/${before.lifecycle.phase}`,
+			to: `${after.status}/${after.lifecycle.phase}`,
+			upstream_status: "upstream" in outcome ? outcome.upstream.status : null,
+			model: before.spec.model,
+		});
+	}
+	if ((outcome.type === "create_failed" || outcome.type === "poll_failed") && outcome.failure.retryable) {
+		records.push({
+			level: "warn",
+			event: "upstream.retry",
+			...base,
+			call: action.type,
+			upstream_status: outcome.failure.status,
+			error: outcome.failure.kind,
+			retry_after_ms: outcome.failure.retryAfterMs,
+		});
+	}
+	if (outcome.type === "delivery_attempted") {
+		const delivery = after.deliveries.find((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
+		const status = delivery?.status ?? "pending";
+		records.push({
+			level: status === "delivered" ? "info" : status === "failed" ? "error" : "warn",
+			event: status === "failed" ? "delivery.dead_letter" : "delivery.attempt",
+			...base,
+			webhook_id: outcome.webhookId,
+			type: delivery?.type ?? null,
+			host: hostOf(outcome.url),
+			attempt: delivery?.attempts ?? null,
+			series: delivery?.series ?? null,
+			status_code: outcome.result.statusCode,
+			error: outcome.result.error,
+			duration_ms: outcome.result.durationMs,
+			outcome: status,
+		});
+	}
+	return records;
+}
