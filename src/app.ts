@@ -1,27 +1,34 @@
 /**
- * The Hono app: mounts one router per resource and renders every error in
- * one place. Nothing a caller sends makes it answer 500: unexpected failures
+ * The Hono app: mounts one router per resource, serves the OpenAPI document
+ * generated from the schemas (`/openapi.json`, viewer at `/docs`), and renders
+ * every error in one place. Nothing a caller sends makes it answer 500: unexpected failures
  * (a Durable Object briefly unavailable) become a 503 the caller may retry.
  */
-import { Hono } from "hono";
+
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { dashboard } from "./dashboard/index.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
+import { documentApi } from "./openapi.ts";
 import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
 import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
 
-export const app = new Hono<AppEnv>()
+export const app = new OpenAPIHono<AppEnv>()
 	.route("/", meta)
 	.route("/async/chat/completions", completions)
 	.route("/v1/async/sonar", completions)
 	.route("/v1/ask", ask)
 	.route("/v1/hooks", hooks)
 	.route("/integrations/slack/commands", slackCommands)
-	.route("/dashboard", dashboard);
+	.route("/dashboard", dashboard)
+	.get("/docs", swaggerUI({ url: "/openapi.json", title: "sonar-relay API" }));
+
+documentApi(app as unknown as OpenAPIHono<never>);
 
 app.notFound((c) => c.json({ detail: "Not Found" }, 404));
 

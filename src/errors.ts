@@ -21,7 +21,9 @@ export class ApiError extends HTTPException {
 export class RequestValidationError extends Error {
 	override readonly name = "RequestValidationError";
 	readonly status = 422;
-	constructor(readonly body: HTTPValidationError) {
+	readonly body: HTTPValidationError;
+	constructor(body: HTTPValidationError) {
 		super(body.detail?.[0]?.msg ?? "Validation error");
+		this.body = body;
 	}
 }

@@ -38,14 +38,43 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
 	return new TextDecoder().decode(bytes);
 }
 
-/** The body as JSON; malformed or empty JSON is a 400. */
+/**
+ * The deepest nesting a body may have. The deepest field of a real request
+ * (a message's content chunk's URL) sits at 6; a `json_schema` may nest more.
+ * Deeper bodies are refused before anything recursive (validation, hashing,
+ * the Durable Object's structured clone) sees them.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The body as JSON; malformed or empty JSON is a 400, nesting past MAX_JSON_DEPTH a 422. */
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
 	const text = await readBody(c, maxBytes);
+	let value: unknown;
 	try {
-		return JSON.parse(text);
+		value = JSON.parse(text);
 	} catch {
 		throw new ApiError(400, "Malformed JSON in request body");
 	}
+	if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+		throw new RequestValidationError({
+			detail: [{ loc: ["body"], msg: `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, type: "value_error" }],
+		});
+	}
+	return value;
+}
+
+/** Nesting depth of a parsed JSON value, without recursion; stops counting past `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+	let deepest = 0;
+	const stack: [unknown, number][] = [[value, 1]];
+	while (stack.length > 0) {
+		const [node, depth] = stack.pop() as [unknown, number];
+		if (node === null || typeof node !== "object") continue;
+		deepest = Math.max(deepest, depth);
+		if (deepest > limit) return deepest;
+		for (const child of Object.values(node)) stack.push([child, depth + 1]);
+	}
+	return deepest;
 }
 
 /** Parses `value` with `schema`, or throws the 422 with `loc` rooted at `source`. */

@@ -14,7 +14,7 @@ import type { DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { submitJob } from "../submit.ts";
-import { decodeCursor } from "../tenant/tenant.ts";
+import { decodeCursor } from "../tenant/cursor.ts";
 
 /** The Job DO stub for an id string; a malformed or foreign id is a 404, never a 500. */
 export function jobStub(env: Env, id: string): DurableObjectStub<Job> {

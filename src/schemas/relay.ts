@@ -117,3 +117,61 @@ export const AskBody = z
 	})
 	.openapi("Ask");
 export type AskBody = z.infer<typeof AskBody>;
+
+/** Every error but a 422: `{"detail": "<message>"}`. */
+export const ErrorDetail = z
+	.object({ detail: z.string().openapi({ example: "Job not found" }) })
+	.openapi("ErrorDetail");
+
+export const HookList = z.object({ hooks: z.array(Hook) }).openapi("HookList");
+
+export const WebhookSecret = z
+	.object({
+		secret: z.string().openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
+		next_secret: z.string().optional().openapi({ description: "Only during a key rotation." }),
+	})
+	.openapi("WebhookSecret");
+
+export const DeliveryAttempt = z
+	.object({
+		attempt: z.number().int(),
+		series: z.number().int().openapi({ description: "1 for the scheduled series, +1 per redelivery." }),
+		webhook_id: z.string(),
+		event: EventType,
+		at: z.string().openapi({ format: "date-time" }),
+		host: z.string().openapi({ description: "The callback URL's host only." }),
+		status_code: z.number().int().nullable(),
+		error: z.enum(["timeout", "dns", "connect", "tls", "redirect", "network", "blocked"]).nullable(),
+		duration_ms: z.number(),
+		response_body: z.string().nullable().openapi({ description: "The first 512 bytes of the answer." }),
+	})
+	.openapi("DeliveryAttempt");
+
+export const DeliveryReport = z
+	.object({
+		job_id: z.string(),
+		delivery_status: DeliveryStatus.nullable(),
+		events: z.array(
+			z.object({
+				webhook_id: z.string(),
+				event: EventType,
+				host: z.string(),
+				status: DeliveryStatus,
+				series: z.number().int(),
+				attempts: z.number().int(),
+				next_attempt_at: z.string().nullable(),
+				last_error: z.string().nullable(),
+			}),
+		),
+		attempts: z.array(DeliveryAttempt).openapi({ description: "The last 50 attempts, oldest first." }),
+		stats: z.object({
+			alarm_runs: z.number().int(),
+			create_attempts: z.number().int(),
+			upstream_polls: z.number().int(),
+			kv_writes: z.number().int(),
+			index_writes: z.number().int(),
+			delivery_attempts: z.number().int(),
+			alarm_lateness_ms: z.array(z.number()),
+		}),
+	})
+	.openapi("DeliveryReport");

@@ -12,6 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EventType, Hook, HookEvent, RelayJobList, RelayJobSummary } from "../schemas/relay.ts";
+import { encodeCursor } from "./cursor.ts";
 
 const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 
@@ -145,26 +146,5 @@ export class Tenant extends DurableObject<Env> {
 			requests: page.map(({ seq: _seq, ...row }) => row as RelayJobSummary),
 			next_token: rows.length > limit && last ? encodeCursor(last.seq) : null,
 		};
-	}
-}
-
-/** `next_token` is opaque to callers: a versioned, base64url-wrapped position. */
-export function encodeCursor(seq: number): string {
-	return btoa(JSON.stringify({ v: 1, seq }))
-		.replace(/\+/g, "-")
-		.replace(/\//g, "_")
-		.replace(/=+$/, "");
-}
-
-/** The position in a `next_token`, or null when it is not one of ours. */
-export function decodeCursor(token: string): number | null {
-	try {
-		const json = atob(token.replace(/-/g, "+").replace(/_/g, "/"));
-		const parsed = JSON.parse(json) as { v?: unknown; seq?: unknown };
-		return parsed.v === 1 && Number.isSafeInteger(parsed.seq) && (parsed.seq as number) > 0
-			? (parsed.seq as number)
-			: null;
-	} catch {
-		return null;
 	}
 }

@@ -20,8 +20,10 @@ export interface UpstreamFailure {
 
 export class UpstreamError extends Error {
 	override readonly name = "UpstreamError";
-	constructor(readonly failure: UpstreamFailure) {
+	readonly failure: UpstreamFailure;
+	constructor(failure: UpstreamFailure) {
 		super(failure.message);
+		this.failure = failure;
 	}
 	get status(): number | null {
 		return this.failure.status;

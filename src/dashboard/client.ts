@@ -1,0 +1,1175 @@
+/**
+ * The dashboard's client: a small hand-written script, no framework and no
+ * bundler, served from `/dashboard/app.js` after the Markdown renderer. It talks
+ * to the relay's own JSON API with `Authorization: Bearer <key>`, exactly as any
+ * caller does.
+ *
+ * - The API key lives in `sessionStorage` only (this tab, until it closes). It
+ *   never goes into a URL, a cookie, or the copy-as-curl text unless the user
+ *   asks for it. A 401 anywhere signs the tab out.
+ * - Views are hash routes (`#/jobs`, `#/jobs/<id>`, `#/new`, `#/secret`) over the
+ *   server-rendered shell. Every navigation bumps a token, so late answers and
+ *   timers from a previous view are dropped.
+ * - Live updates are bounded polls with back-off: the job page polls until the
+ *   job settles (COMPLETED or FAILED, and no delivery pending), the list while a
+ *   loaded job is unsettled, each at most `POLL.maxPolls` times.
+ * - The only HTML sink is the answer, through `renderMarkdown` (which escapes
+ *   everything) and, where the browser has it, a Trusted Types policy the CSP
+ *   names: any other `innerHTML` assignment would throw. Everything else is built
+ *   with `textContent`.
+ *
+ * Plain JavaScript kept in a string (no backticks, no `${`): it is served verbatim.
+ */
+export const CLIENT_JS = String.raw`
+(function () {
+	"use strict";
+
+	var KEY_STORAGE = "sonar-relay.dashboard.key";
+	var QUESTIONS_STORAGE = "sonar-relay.dashboard.questions";
+	var API = "/async/chat/completions";
+	var PAGE_SIZE = 20;
+	var MAX_METADATA_BYTES = 4096;
+	var POLL = { firstMs: 1000, factor: 1.5, maxMs: 10000, maxPolls: 60 };
+	var FINAL = { COMPLETED: true, FAILED: true };
+
+	var STATUS = {
+		CREATED: { label: "Created", tone: "gray" },
+		IN_PROGRESS: { label: "In progress", tone: "blue" },
+		COMPLETED: { label: "Completed", tone: "green" },
+		FAILED: { label: "Failed", tone: "red" },
+	};
+	var DELIVERY = {
+		pending: { label: "Delivery pending", tone: "amber" },
+		delivered: { label: "Delivered", tone: "green" },
+		failed: { label: "Delivery failed", tone: "red" },
+		none: { label: "No callback", tone: "quiet" },
+	};
+	var EVENT_STATE = {
+		pending: { label: "Pending", tone: "amber" },
+		delivered: { label: "Delivered", tone: "green" },
+		failed: { label: "Failed", tone: "red" },
+		gone: { label: "Gone (410)", tone: "red" },
+	};
+
+	// ── State ─────────────────────────────────────────────────────────────
+
+	var apiKey = readKey();
+	var routeToken = 0;
+	var pollTimer = null;
+	var list = freshList();
+	var job = freshJob(null);
+	var secrets = { data: null, revealed: {} };
+	var toastTimer = null;
+
+	function freshList() {
+		return { jobs: [], nextToken: null, loaded: false, polls: 0 };
+	}
+	function freshJob(id) {
+		return { id: id, data: null, report: null, polls: 0, newAttempts: {} };
+	}
+
+	function readKey() {
+		try {
+			return sessionStorage.getItem(KEY_STORAGE);
+		} catch (error) {
+			return null;
+		}
+	}
+
+	// ── DOM helpers ───────────────────────────────────────────────────────
+
+	function $(id) {
+		return document.getElementById(id);
+	}
+
+	/** An element with attributes and children; strings become text nodes, never markup. */
+	function h(tag, attrs) {
+		var el = document.createElement(tag);
+		if (attrs) {
+			Object.keys(attrs).forEach(function (name) {
+				var value = attrs[name];
+				if (value === null || value === undefined || value === false) return;
+				if (name === "class") el.className = value;
+				else if (name === "text") el.textContent = value;
+				else if (name.slice(0, 2) === "on") el.addEventListener(name.slice(2), value);
+				else el.setAttribute(name, value === true ? "" : String(value));
+			});
+		}
+		for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+		return el;
+	}
+	function append(el, child) {
+		if (child === null || child === undefined || child === false) return;
+		if (Array.isArray(child)) child.forEach(function (c) { append(el, c); });
+		else el.append(child instanceof Node ? child : String(child));
+	}
+
+	function badge(tone, label, attrs) {
+		var a = attrs || {};
+		a.class = "badge badge-" + tone;
+		a.text = label;
+		return h("span", a);
+	}
+	function statusBadge(status) {
+		var s = STATUS[status] || { label: String(status), tone: "gray" };
+		return badge(s.tone, s.label, { "data-status": status });
+	}
+	function deliveryBadge(deliveryStatus) {
+		var key = deliveryStatus || "none";
+		var d = DELIVERY[key] || { label: String(key), tone: "gray" };
+		return badge(d.tone, d.label, { "data-delivery": key });
+	}
+
+	var dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+	function secondsToDate(seconds) {
+		return new Date(seconds * 1000);
+	}
+	function formatDate(date) {
+		return dateTime.format(date);
+	}
+	function relative(date) {
+		var s = Math.round((Date.now() - date.getTime()) / 1000);
+		if (s < 45) return "just now";
+		if (s < 3600) return Math.round(s / 60) + " min ago";
+		if (s < 86400) return Math.round(s / 3600) + " h ago";
+		return formatDate(date);
+	}
+	function timeEl(date, text) {
+		return h("time", { datetime: date.toISOString(), title: formatDate(date), text: text || formatDate(date) });
+	}
+	function duration(seconds) {
+		if (seconds < 60) return seconds + " s";
+		var m = Math.floor(seconds / 60);
+		return m + " min " + (seconds % 60) + " s";
+	}
+	function shortId(id) {
+		return id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;
+	}
+
+	function announce(text) {
+		var toast = $("toast");
+		toast.textContent = text;
+		toast.classList.add("show");
+		clearTimeout(toastTimer);
+		toastTimer = setTimeout(function () {
+			toast.classList.remove("show");
+		}, 4000);
+	}
+
+	/** The one HTML sink: the answer, rendered and sanitised; a Trusted Types policy where the browser has them. */
+	var answerPolicy = (function () {
+		var create = function (markdown, citations) {
+			return renderMarkdown(markdown, { citations: citations });
+		};
+		if (window.trustedTypes && window.trustedTypes.createPolicy) {
+			return window.trustedTypes.createPolicy("sonar-relay-markdown", { createHTML: create });
+		}
+		return { createHTML: create };
+	})();
+
+	// ── The API ───────────────────────────────────────────────────────────
+
+	function ApiError(status, message, body) {
+		this.name = "ApiError";
+		this.status = status;
+		this.message = message;
+		this.body = body;
+	}
+	ApiError.prototype = Object.create(Error.prototype);
+
+	function describeError(status, body) {
+		var detail = body && body.detail;
+		if (typeof detail === "string") return detail;
+		if (Array.isArray(detail)) return detail.map(describeIssue).join("; ");
+		return "the relay answered " + status;
+	}
+	function describeIssue(issue) {
+		var loc = Array.isArray(issue && issue.loc) ? issue.loc.filter(function (part) { return part !== "body"; }) : [];
+		return (loc.length ? loc.join(" › ") + ": " : "") + (issue && issue.msg ? issue.msg : "invalid");
+	}
+
+	/** Calls the relay; resolves with the JSON body, rejects with an ApiError. A 401 signs out (unless signing in). */
+	function api(method, path, body, keyToTry) {
+		var key = keyToTry === undefined ? apiKey : keyToTry;
+		var init = {
+			method: method,
+			headers: { authorization: "Bearer " + key, accept: "application/json" },
+			cache: "no-store",
+			credentials: "omit",
+			referrerPolicy: "no-referrer",
+		};
+		if (body !== undefined) {
+			init.headers["content-type"] = "application/json";
+			init.body = JSON.stringify(body);
+		}
+		return fetch(path, init).then(
+			function (response) {
+				return response.text().then(function (text) {
+					var data = null;
+					try {
+						data = text ? JSON.parse(text) : null;
+					} catch (error) {
+						data = null;
+					}
+					if (response.ok) return data;
+					var failure = new ApiError(response.status, describeError(response.status, data), data);
+					if (response.status === 401 && keyToTry === undefined) {
+						signOut("The relay no longer accepts this API key (401). Sign in again.");
+					}
+					throw failure;
+				});
+			},
+			function () {
+				throw new ApiError(0, "the relay could not be reached; check the connection and try again", null);
+			},
+		);
+	}
+
+	function jobPath(id) {
+		return API + "/" + encodeURIComponent(id);
+	}
+
+	// ── Routing ───────────────────────────────────────────────────────────
+
+	var VIEWS = ["signin", "jobs", "job", "new", "secret"];
+	var TITLES = { signin: "Sign in", jobs: "Jobs", job: "Job", new: "New job", secret: "Webhook secret" };
+	var firstRender = true;
+
+	function parseRoute(hash) {
+		if (hash === "" || hash === "#" || hash === "#/") return { name: "jobs" };
+		if (hash.slice(0, 2) !== "#/") return null; // an in-page anchor, such as the skip link
+		var path = hash.slice(2);
+		if (path === "jobs" || path === "new" || path === "secret") return { name: path };
+		var m = /^jobs\/([A-Za-z0-9_-]{1,128})$/.exec(path);
+		if (m) return { name: "job", id: m[1] };
+		return { name: "jobs", unknown: true };
+	}
+
+	function showView(name) {
+		VIEWS.forEach(function (view) {
+			$("view-" + view).hidden = view !== name;
+		});
+		var signedIn = name !== "signin";
+		$("nav").hidden = !signedIn;
+		$("sign-out").hidden = !signedIn;
+		Array.prototype.forEach.call(document.querySelectorAll("[data-nav]"), function (link) {
+			if (link.getAttribute("data-nav") === name) link.setAttribute("aria-current", "page");
+			else link.removeAttribute("aria-current");
+		});
+		document.title = TITLES[name] + " · sonar-relay dashboard";
+		// Move focus to the new view's heading, as a page load would, except on the very first render.
+		if (!firstRender) {
+			var heading = $(name === "signin" ? "signin-key" : name + "-title");
+			if (heading) heading.focus({ preventScroll: false });
+		}
+		firstRender = false;
+		window.scrollTo(0, 0);
+	}
+
+	function stopPolling() {
+		clearTimeout(pollTimer);
+		pollTimer = null;
+	}
+
+	function render() {
+		var route = parseRoute(location.hash);
+		if (route === null) return;
+		routeToken++;
+		stopPolling();
+		if (!apiKey) {
+			showView("signin");
+			if (firstRender === false) $("signin-key").focus();
+			return;
+		}
+		if (route.unknown) announce("There is no such page; here are your jobs.");
+		if (route.name === "jobs") openJobs();
+		else if (route.name === "job") openJob(route.id);
+		else if (route.name === "new") openNew();
+		else if (route.name === "secret") openSecret();
+	}
+
+	function navigate(hash) {
+		if (location.hash === hash) render();
+		else location.hash = hash;
+	}
+
+	// ── Sign-in ───────────────────────────────────────────────────────────
+
+	function signIn(event) {
+		event.preventDefault();
+		var input = $("signin-key");
+		var error = $("signin-error");
+		var button = event.target.querySelector("button[type=submit]");
+		var key = input.value.trim();
+		error.textContent = "";
+		input.removeAttribute("aria-invalid");
+		if (!key) {
+			error.textContent = "Enter an API key.";
+			input.setAttribute("aria-invalid", "true");
+			input.focus();
+			return;
+		}
+		button.disabled = true;
+		button.textContent = "Signing in…";
+		api("GET", API + "?limit=1", undefined, key)
+			.then(function () {
+				try {
+					sessionStorage.setItem(KEY_STORAGE, key);
+				} catch (storageError) {
+					// Private modes may refuse storage: the key then lasts until this page reloads.
+				}
+				apiKey = key;
+				input.value = "";
+				list = freshList();
+				render();
+			})
+			.catch(function (failure) {
+				input.setAttribute("aria-invalid", "true");
+				error.textContent =
+					failure.status === 401
+						? "This API key was not accepted. The relay answered 401: " + failure.message + ". Check the key and try again."
+						: "Could not sign in: " + failure.message + ".";
+				input.focus();
+				input.select();
+			})
+			.finally(function () {
+				button.disabled = false;
+				button.textContent = "Sign in";
+			});
+	}
+
+	function signOut(message) {
+		try {
+			sessionStorage.removeItem(KEY_STORAGE);
+		} catch (error) {
+			// nothing stored
+		}
+		apiKey = null;
+		stopPolling();
+		routeToken++;
+		list = freshList();
+		job = freshJob(null);
+		secrets = { data: null, revealed: {} };
+		$("jobs-body").replaceChildren();
+		$("secret-list").replaceChildren();
+		$("job-curl").textContent = "";
+		$("job-curl-key").checked = false;
+		$("signin-error").textContent = message || "";
+		showView("signin");
+		$("signin-key").focus();
+	}
+
+	// ── Job list ──────────────────────────────────────────────────────────
+
+	function openJobs() {
+		showView("jobs");
+		if (list.loaded) {
+			renderJobs();
+			list.polls = 0;
+			refreshFirstPage(routeToken);
+		} else {
+			loadJobs(true);
+		}
+	}
+
+	function loadJobs(reset) {
+		var token = routeToken;
+		var more = $("jobs-more");
+		var refresh = $("jobs-refresh");
+		var query = "?limit=" + PAGE_SIZE + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
+		(reset ? refresh : more).disabled = true;
+		if (reset) $("jobs-table").setAttribute("aria-busy", "true");
+		return api("GET", API + query)
+			.then(function (page) {
+				if (token !== routeToken) return;
+				var requests = (page && page.requests) || [];
+				if (reset) {
+					list.jobs = requests;
+					list.polls = 0;
+				} else {
+					mergeJobs(requests, false);
+				}
+				list.nextToken = (page && page.next_token) || null;
+				list.loaded = true;
+				$("jobs-error").textContent = "";
+				renderJobs();
+				scheduleListPoll(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				$("jobs-error").textContent = "Could not load the jobs: " + failure.message + ".";
+			})
+			.finally(function () {
+				refresh.disabled = false;
+				more.disabled = false;
+				$("jobs-table").removeAttribute("aria-busy");
+			});
+	}
+
+	/** Updates loaded jobs in place; new ones go first (the list is newest first) or last (a further page). */
+	function mergeJobs(fresh, atTop) {
+		var byId = {};
+		list.jobs.forEach(function (j, i) { byId[j.id] = i; });
+		var added = [];
+		fresh.forEach(function (j) {
+			if (byId[j.id] !== undefined) list.jobs[byId[j.id]] = j;
+			else added.push(j);
+		});
+		list.jobs = atTop ? added.concat(list.jobs) : list.jobs.concat(added);
+	}
+
+	function refreshFirstPage(token) {
+		return api("GET", API + "?limit=" + PAGE_SIZE)
+			.then(function (page) {
+				if (token !== routeToken) return;
+				mergeJobs((page && page.requests) || [], true);
+				$("jobs-error").textContent = "";
+				renderJobs();
+				scheduleListPoll(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				$("jobs-error").textContent = "Could not refresh the jobs: " + failure.message + ".";
+				scheduleListPoll(token);
+			});
+	}
+
+	function scheduleListPoll(token) {
+		var running = list.jobs.some(function (j) { return !FINAL[j.status] || j.delivery_status === "pending"; });
+		$("jobs-live").hidden = !running || list.polls >= POLL.maxPolls;
+		if (!running || list.polls >= POLL.maxPolls || token !== routeToken) return;
+		var delay = Math.min(POLL.maxMs, 2 * POLL.firstMs * Math.pow(POLL.factor, list.polls));
+		list.polls++;
+		stopPolling();
+		pollTimer = setTimeout(function () {
+			if (token === routeToken) refreshFirstPage(token);
+		}, delay);
+	}
+
+	function matchesFilter(j, filter) {
+		if (!filter) return true;
+		var parts = filter.split(":");
+		if (parts[0] === "status") return j.status === parts[1];
+		return (j.delivery_status || "none") === parts[1];
+	}
+
+	function previewOf(j) {
+		if (typeof j.request_preview === "string" && j.request_preview) return j.request_preview;
+		var remembered = rememberedQuestion(j.id);
+		if (remembered) return remembered;
+		if (j.metadata && typeof j.metadata === "object") return JSON.stringify(j.metadata);
+		return "";
+	}
+
+	function renderJobs() {
+		var filter = $("jobs-filter").value;
+		var shown = list.jobs.filter(function (j) { return matchesFilter(j, filter); });
+		var body = $("jobs-body");
+		body.replaceChildren.apply(
+			body,
+			shown.map(function (j) {
+				var created = secondsToDate(j.created_at);
+				var preview = previewOf(j);
+				return h(
+					"tr",
+					{ "data-job": j.id },
+					h(
+						"td",
+						{ "data-label": "Job" },
+						h(
+							"div",
+							null,
+							h("a", { class: "job-link", href: "#/jobs/" + j.id, "aria-label": "Job " + j.id, text: shortId(j.id) }),
+							preview ? h("span", { class: "job-preview", text: preview }) : null,
+						),
+					),
+					h("td", { "data-label": "Model", text: j.model }),
+					h("td", { "data-label": "Status" }, statusBadge(j.status)),
+					h("td", { "data-label": "Delivery" }, deliveryBadge(j.delivery_status)),
+					h("td", { "data-label": "Created", class: "nowrap" }, timeEl(created, relative(created))),
+				);
+			}),
+		);
+		var empty = $("jobs-empty");
+		empty.replaceChildren();
+		if (list.jobs.length === 0) {
+			empty.append("No jobs yet. ", h("a", { href: "#/new", text: "Submit your first job" }), ".");
+		} else if (shown.length === 0) {
+			empty.append("No loaded job matches this filter.");
+		}
+		empty.hidden = shown.length > 0;
+		$("jobs-table").hidden = shown.length === 0;
+		$("jobs-more").hidden = !list.nextToken;
+		var loaded = list.jobs.length + " job" + (list.jobs.length === 1 ? "" : "s") + " loaded, newest first";
+		$("jobs-summary").textContent = filter
+			? "Showing " + shown.length + " of " + loaded + ". The filter applies to the loaded jobs" +
+				(list.nextToken ? "; load more to look further back." : ".")
+			: loaded + ".";
+	}
+
+	// ── Job page ──────────────────────────────────────────────────────────
+
+	function openJob(id) {
+		showView("job");
+		if (job.id !== id) {
+			job = freshJob(id);
+			clearJob();
+		}
+		job.polls = 0;
+		$("job-id").textContent = id;
+		$("redeliver-result").textContent = "";
+		$("redeliver-result").className = "alert";
+		renderCurl();
+		refreshJob(routeToken);
+	}
+
+	function clearJob() {
+		["job-badges", "job-question", "job-answer", "job-sources", "job-events", "job-attempts", "job-timeline", "job-details"].forEach(
+			function (id) { $(id).replaceChildren(); },
+		);
+		["job-question", "job-answer"].forEach(function (id) {
+			$(id).replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+		});
+		$("job-sources-empty").hidden = true;
+		$("job-error").textContent = "";
+		$("job-live").hidden = true;
+		$("job-paused").hidden = true;
+		$("job-redeliver").disabled = true;
+	}
+
+	function isSettled(data) {
+		return Boolean(data && FINAL[data.status] && data.delivery_status !== "pending");
+	}
+
+	function refreshJob(token) {
+		var id = job.id;
+		var deliveries = api("GET", jobPath(id) + "/deliveries").catch(function (failure) {
+			if (failure.status === 404) return null;
+			throw failure;
+		});
+		return Promise.all([api("GET", jobPath(id)), deliveries])
+			.then(function (results) {
+				if (token !== routeToken || job.id !== id) return;
+				var before = job.data && job.data.status;
+				job.data = results[0];
+				job.report = results[1];
+				$("job-error").textContent = "";
+				renderJob();
+				if (before && before !== job.data.status) announce("The job is now " + STATUS[job.data.status].label.toLowerCase() + ".");
+				scheduleJobPoll(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				if (failure.status === 404) {
+					clearJob();
+					$("job-error").textContent =
+						"No job with this id is visible to your key (404). It may belong to another tenant, or it was retired.";
+					return;
+				}
+				$("job-error").textContent = "Could not load the job: " + failure.message + ".";
+				scheduleJobPoll(token);
+			});
+	}
+
+	function scheduleJobPoll(token) {
+		var settled = isSettled(job.data);
+		var exhausted = job.polls >= POLL.maxPolls;
+		$("job-live").hidden = settled || exhausted;
+		$("job-paused").hidden = settled || !exhausted;
+		if (settled || exhausted || token !== routeToken) return;
+		var delay = Math.min(POLL.maxMs, POLL.firstMs * Math.pow(POLL.factor, job.polls));
+		job.polls++;
+		stopPolling();
+		pollTimer = setTimeout(function () {
+			if (token === routeToken) refreshJob(token);
+		}, delay);
+	}
+
+	function answerText(data) {
+		var choice = data.response && data.response.choices && data.response.choices[0];
+		var content = choice && choice.message ? choice.message.content : null;
+		if (typeof content === "string") return content;
+		if (Array.isArray(content)) {
+			return content
+				.map(function (chunk) { return chunk && chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : ""; })
+				.filter(Boolean)
+				.join("\n\n");
+		}
+		return null;
+	}
+
+	function renderJob() {
+		var data = job.data;
+		$("job-badges").replaceChildren(statusBadge(data.status), deliveryBadge(data.delivery_status));
+		renderQuestion(data);
+		renderAnswer(data);
+		renderSources(data);
+		renderTimeline(data);
+		renderDetails(data);
+		renderDeliveries();
+	}
+
+	function renderQuestion(data) {
+		var box = $("job-question");
+		if (typeof data.request_preview === "string" && data.request_preview) {
+			box.replaceChildren(h("p", { class: "question", text: data.request_preview }));
+			return;
+		}
+		var remembered = rememberedQuestion(data.id);
+		if (remembered) {
+			box.replaceChildren(
+				h("p", { class: "question", text: remembered }),
+				h("p", { class: "hint", text: "As submitted from this browser tab." }),
+			);
+			return;
+		}
+		box.replaceChildren(
+			h("p", { class: "muted", text: "The relay's API does not return the question of a job." }),
+			data.metadata ? h("p", { class: "hint", text: "Its metadata is under Details." }) : null,
+		);
+	}
+
+	function citationsOf(data) {
+		var response = data.response || {};
+		if (Array.isArray(response.citations) && response.citations.length) return response.citations;
+		if (Array.isArray(response.search_results)) return response.search_results.map(function (r) { return r && r.url; });
+		return [];
+	}
+
+	function renderAnswer(data) {
+		var box = $("job-answer");
+		if (data.status === "COMPLETED") {
+			var text = answerText(data);
+			if (text === null) {
+				box.replaceChildren(h("p", { class: "muted", text: "The job completed without an answer." }));
+			} else {
+				box.innerHTML = answerPolicy.createHTML(text, citationsOf(data));
+			}
+		} else if (data.status === "FAILED") {
+			box.replaceChildren(
+				h("div", { class: "alert alert-error" }, h("p", { text: "The job failed: " + (data.error_message || "no reason given") + "." })),
+			);
+		} else {
+			box.replaceChildren(h("p", { class: "muted", text: "The answer appears here when the job completes." }));
+		}
+	}
+
+	function safeHref(raw) {
+		if (typeof raw !== "string" || !/^https?:\/\//i.test(raw)) return null;
+		try {
+			var url = new URL(raw);
+			return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+		} catch (error) {
+			return null;
+		}
+	}
+	function hostOf(raw) {
+		try {
+			return new URL(raw).host;
+		} catch (error) {
+			return "";
+		}
+	}
+	function externalLink(url, text, cls) {
+		var href = safeHref(url);
+		if (!href) return h("span", { class: cls, text: text });
+		return h("a", { class: cls, href: href, rel: "noopener noreferrer", target: "_blank", text: text });
+	}
+
+	function renderSources(data) {
+		var response = data.response || {};
+		var results = Array.isArray(response.search_results) && response.search_results.length ? response.search_results : null;
+		var citations = Array.isArray(response.citations) ? response.citations : [];
+		var items = results
+			? results.map(function (r) {
+					var meta = [hostOf(r.url), r.date || r.last_updated].filter(Boolean).join(" · ");
+					return h(
+						"li",
+						null,
+						externalLink(r.url, r.title || r.url, "source-title"),
+						meta ? h("span", { class: "source-meta", text: meta }) : null,
+						r.snippet ? h("span", { class: "source-snippet", text: r.snippet }) : null,
+					);
+				})
+			: citations.map(function (url) {
+					return h("li", null, externalLink(url, url, "source-title"));
+				});
+		$("job-sources").replaceChildren.apply($("job-sources"), items);
+		var empty = $("job-sources-empty");
+		empty.hidden = items.length > 0;
+		empty.textContent =
+			data.status === "COMPLETED" ? "The answer cites no sources." : "Sources appear with the answer.";
+	}
+
+	function renderTimeline(data) {
+		var created = data.created_at;
+		var steps = [{ label: "Created", at: created, state: "done" }];
+		steps.push({ label: "Started", at: data.started_at, state: data.started_at ? "done" : "waiting" });
+		if (data.failed_at || data.status === "FAILED") steps.push({ label: "Failed", at: data.failed_at, state: "failed" });
+		else steps.push({ label: "Completed", at: data.completed_at, state: data.completed_at ? "done" : "waiting" });
+		$("job-timeline").replaceChildren.apply(
+			$("job-timeline"),
+			steps.map(function (step) {
+				var when = step.at
+					? [timeEl(secondsToDate(step.at)), step.at !== created ? " (+" + duration(step.at - created) + ")" : ""]
+					: FINAL[data.status]
+						? "—"
+						: "waiting…";
+				return h(
+					"li",
+					{ class: step.state },
+					h("span", { class: "timeline-label", text: step.label }),
+					h("span", { class: "timeline-time" }, when),
+				);
+			}),
+		);
+	}
+
+	function renderDetails(data) {
+		var rows = [["Model", data.model]];
+		var usage = data.response && data.response.usage;
+		if (usage) {
+			rows.push(["Tokens", usage.prompt_tokens + " in · " + usage.completion_tokens + " out · " + usage.total_tokens + " total"]);
+			if (usage.cost && typeof usage.cost.total_cost === "number") rows.push(["Cost", "$" + usage.cost.total_cost.toFixed(4)]);
+		}
+		rows.push(["Metadata", data.metadata ? h("pre", { text: JSON.stringify(data.metadata, null, 2) }) : h("span", { class: "muted", text: "none" })]);
+		var dl = $("job-details");
+		dl.replaceChildren();
+		rows.forEach(function (row) {
+			dl.append(h("dt", { text: row[0] }), h("dd", null, row[1]));
+		});
+	}
+
+	function attemptKey(a) {
+		return a.webhook_id + "/" + a.series + "/" + a.attempt;
+	}
+
+	function renderDeliveries() {
+		var report = job.report;
+		var events = (report && report.events) || [];
+		var attempts = ((report && report.attempts) || []).slice().reverse(); // newest first
+		var hasCallback = Boolean(job.data && job.data.delivery_status);
+		$("job-redeliver").disabled = events.length === 0;
+		$("redeliver-help").textContent =
+			events.length > 0
+				? "Sends the final event to its destination again now, with the same webhook-id."
+				: hasCallback
+					? "The final event is pushed to the callback URL when the job settles."
+					: "This job has no callback URL, so there is nothing to deliver.";
+
+		if (events.length === 0) {
+			$("job-events").replaceChildren();
+			$("job-attempts").replaceChildren();
+			return;
+		}
+
+		$("job-events").replaceChildren(
+			h(
+				"div",
+				{ class: "table-wrap" },
+				h(
+					"table",
+					{ class: "table stack-table", id: "events-table" },
+					h("caption", { class: "visually-hidden", text: "Events" }),
+					h(
+						"thead",
+						null,
+						h("tr", null, ["Event", "Destination", "State", "Attempts", "Next attempt"].map(function (t) { return h("th", { scope: "col", text: t }); })),
+					),
+					h(
+						"tbody",
+						null,
+						events.map(function (e) {
+							var state = EVENT_STATE[e.status] || { label: e.status, tone: "gray" };
+							var next = e.next_attempt_at ? new Date(e.next_attempt_at) : null;
+							return h(
+								"tr",
+								null,
+								h("td", { "data-label": "Event" }, h("code", { text: e.event.replace("async_chat_completion.", "") })),
+								h("td", { "data-label": "Destination", text: e.host }),
+								h("td", { "data-label": "State" }, badge(state.tone, state.label), e.last_error ? h("span", { class: "source-meta", text: e.last_error }) : null),
+								h("td", { "data-label": "Attempts", text: e.attempts + (e.series > 1 ? " (series " + e.series + ")" : "") }),
+								h("td", { "data-label": "Next attempt" }, next ? timeEl(next) : "—"),
+							);
+						}),
+					),
+				),
+			),
+		);
+
+		var rows = attempts.map(function (a) {
+			var ok = a.status_code !== null && a.status_code >= 200 && a.status_code < 300;
+			var result = a.status_code !== null ? String(a.status_code) : a.error || "no answer";
+			var isNew = job.newAttempts[attemptKey(a)] === true;
+			return h(
+				"tr",
+				{ class: isNew ? "is-new" : null, "data-attempt": attemptKey(a) },
+				h("td", { "data-label": "Attempt", class: "nowrap" }, "#" + a.attempt, a.series > 1 ? " · series " + a.series : "", isNew ? h("span", { class: "tag-new", text: "new" }) : null),
+				h("td", { "data-label": "Event" }, h("code", { text: a.event.replace("async_chat_completion.", "") })),
+				h("td", { "data-label": "When" }, timeEl(new Date(a.at))),
+				h("td", { "data-label": "Result" }, badge(ok ? "green" : "red", result)),
+				h("td", { "data-label": "Duration", class: "nowrap", text: a.duration_ms + " ms" }),
+				h("td", { "data-label": "Error", text: a.error ? a.error + (a.response_body ? ": " + a.response_body : "") : a.response_body && !ok ? a.response_body : "—" }),
+			);
+		});
+		$("job-attempts").replaceChildren(
+			h("h3", { text: "Attempts" }),
+			rows.length
+				? h(
+						"div",
+						{ class: "table-wrap" },
+						h(
+							"table",
+							{ class: "table stack-table", id: "attempts-table" },
+							h("caption", { class: "visually-hidden", text: "Delivery attempts, newest first" }),
+							h(
+								"thead",
+								null,
+								h("tr", null, ["Attempt", "Event", "When", "Result", "Duration", "Error"].map(function (t) { return h("th", { scope: "col", text: t }); })),
+							),
+							h("tbody", null, rows),
+						),
+					)
+				: h("p", { class: "muted", text: "No attempt yet." }),
+		);
+	}
+
+	function redeliver() {
+		var button = $("job-redeliver");
+		var result = $("redeliver-result");
+		var id = job.id;
+		var token = routeToken;
+		var seen = {};
+		((job.report && job.report.attempts) || []).forEach(function (a) { seen[attemptKey(a)] = true; });
+		button.disabled = true;
+		button.textContent = "Redelivering…";
+		result.className = "alert";
+		result.textContent = "";
+		api("POST", jobPath(id) + "/redeliver")
+			.then(function (report) {
+				if (token !== routeToken || job.id !== id) return;
+				job.report = report;
+				job.newAttempts = {};
+				var fresh = (report.attempts || []).filter(function (a) { return !seen[attemptKey(a)]; });
+				fresh.forEach(function (a) { job.newAttempts[attemptKey(a)] = true; });
+				renderDeliveries();
+				var latest = fresh[fresh.length - 1];
+				result.className = "alert " + (latest && latest.status_code >= 200 && latest.status_code < 300 ? "alert-success" : "alert-info");
+				result.textContent = latest
+					? "Redelivered: attempt #" + latest.attempt + " of series " + latest.series + " answered " +
+						(latest.status_code !== null ? latest.status_code : latest.error || "nothing") + " in " + latest.duration_ms + " ms."
+					: "Redelivery scheduled; the attempt appears below when it is made.";
+				// The job is live again while the new series is pending.
+				if (job.data) job.data.delivery_status = report.delivery_status;
+				$("job-badges").replaceChildren(statusBadge(job.data.status), deliveryBadge(report.delivery_status));
+				job.polls = 0;
+				scheduleJobPoll(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				result.className = "alert alert-error";
+				result.textContent =
+					(failure.status === 409 ? "Cannot redeliver now (409): " : "Redelivery failed: ") + failure.message + ".";
+			})
+			.finally(function () {
+				button.textContent = "Redeliver";
+				button.disabled = !(job.report && job.report.events && job.report.events.length);
+			});
+	}
+
+	// ── Copying ───────────────────────────────────────────────────────────
+
+	function shellQuote(text) {
+		return "'" + String(text).replace(/'/g, "'\\''") + "'";
+	}
+
+	/** The GET of this job as curl; the key is $SONAR_RELAY_KEY unless the user asked for it. */
+	function curlCommand(id, withKey) {
+		var url = location.origin + jobPath(id);
+		var auth = withKey ? shellQuote("authorization: Bearer " + apiKey) : '"authorization: Bearer $SONAR_RELAY_KEY"';
+		return "curl -s " + shellQuote(url) + " \\\n  -H " + auth;
+	}
+
+	function renderCurl() {
+		if (!job.id) return;
+		$("job-curl").textContent = curlCommand(job.id, $("job-curl-key").checked);
+	}
+
+	function copyText(text, what) {
+		var done = function () { announce(what + " copied to the clipboard."); };
+		var fallback = function () {
+			var area = h("textarea", { class: "visually-hidden", readonly: true, "aria-hidden": "true", tabindex: "-1" });
+			area.value = text;
+			document.body.append(area);
+			area.select();
+			var ok = false;
+			try {
+				ok = document.execCommand("copy");
+			} catch (error) {
+				ok = false;
+			}
+			area.remove();
+			if (ok) done();
+			else announce("Copying failed: select the text and copy it by hand.");
+		};
+		if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(text).then(done, fallback);
+		else fallback();
+	}
+
+	// ── Submit form ───────────────────────────────────────────────────────
+
+	var FIELD_ERRORS = ["f-question", "f-model", "f-callback", "f-events", "f-metadata"];
+
+	function openNew() {
+		showView("new");
+	}
+
+	function clearFormErrors() {
+		$("new-errors").replaceChildren();
+		FIELD_ERRORS.forEach(function (id) {
+			$(id + "-error").textContent = "";
+			$(id).removeAttribute("aria-invalid");
+		});
+	}
+
+	function setFieldError(id, message) {
+		var el = $(id + "-error");
+		el.textContent = el.textContent ? el.textContent + " " + message : message;
+		$(id).setAttribute("aria-invalid", "true");
+	}
+
+	function fieldForLoc(loc) {
+		var path = (Array.isArray(loc) ? loc : []).map(String);
+		if (path.indexOf("callback_url") !== -1) return "f-callback";
+		if (path.indexOf("callback_events") !== -1) return "f-events";
+		if (path.indexOf("metadata") !== -1) return "f-metadata";
+		if (path[1] === "request" && path[2] === "model") return "f-model";
+		if (path[1] === "request" && path[2] === "messages") return "f-question";
+		return null;
+	}
+
+	function focusField(id) {
+		var field = $(id);
+		var target = field.tagName === "FIELDSET" ? field.querySelector("input") : field;
+		if (target) target.focus();
+	}
+
+	function showFormErrors(title, issues) {
+		var box = $("new-errors");
+		var items = issues.map(function (issue) {
+			if (issue.field) setFieldError(issue.field, issue.fieldMessage || issue.message);
+			return h(
+				"li",
+				null,
+				issue.field
+					? h("button", { type: "button", class: "btn-link", text: issue.message, onclick: function () { focusField(issue.field); } })
+					: issue.message,
+			);
+		});
+		box.replaceChildren(h("p", { text: title }), items.length ? h("ul", null, items) : null);
+		box.focus();
+	}
+
+	/** The metadata field as an object, or an error message; empty means none. */
+	function parseMetadata(text) {
+		if (!text.trim()) return { value: undefined };
+		var value;
+		try {
+			value = JSON.parse(text);
+		} catch (error) {
+			return { error: "Metadata is not valid JSON (" + error.message + ")." };
+		}
+		if (value === null || typeof value !== "object" || Array.isArray(value)) {
+			return { error: 'Metadata must be a JSON object, such as {"ticket": "T-42"}.' };
+		}
+		if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
+			return { error: "Metadata must be at most " + MAX_METADATA_BYTES + " bytes as JSON." };
+		}
+		return { value: value };
+	}
+
+	function checkMetadataField() {
+		var parsed = parseMetadata($("f-metadata").value);
+		$("f-metadata-error").textContent = parsed.error || "";
+		if (parsed.error) $("f-metadata").setAttribute("aria-invalid", "true");
+		else $("f-metadata").removeAttribute("aria-invalid");
+	}
+
+	function submitJob(event) {
+		event.preventDefault();
+		clearFormErrors();
+		var question = $("f-question").value.trim();
+		var callback = $("f-callback").value.trim();
+		var events = Array.prototype.map.call(document.querySelectorAll("#f-events input:checked"), function (box) { return box.value; });
+		var metadata = parseMetadata($("f-metadata").value);
+		var issues = [];
+		if (!question) issues.push({ field: "f-question", message: "Enter a question." });
+		if (callback && events.length === 0) issues.push({ field: "f-events", message: "Choose at least one event to push." });
+		if (metadata.error) issues.push({ field: "f-metadata", message: metadata.error });
+		if (issues.length) {
+			showFormErrors("Check " + (issues.length === 1 ? "this field" : "these fields") + ":", issues);
+			return;
+		}
+
+		var body = { request: { model: $("f-model").value, messages: [{ role: "user", content: question }] } };
+		if (callback) {
+			body.callback_url = callback;
+			body.callback_events = events;
+		}
+		if (metadata.value) body.metadata = metadata.value;
+
+		var button = $("new-submit");
+		button.disabled = true;
+		button.textContent = "Submitting…";
+		api("POST", API, body)
+			.then(function (created) {
+				rememberQuestion(created.id, question);
+				$("f-question").value = "";
+				list.loaded = false;
+				announce("Job submitted.");
+				navigate("#/jobs/" + created.id);
+			})
+			.catch(function (failure) {
+				if (failure.status === 401) return;
+				if (failure.status === 422 && failure.body && Array.isArray(failure.body.detail)) {
+					showFormErrors(
+						"The relay did not accept the job (422). Fix the following and submit again:",
+						failure.body.detail.map(function (issue) {
+							return { field: fieldForLoc(issue.loc), message: describeIssue(issue), fieldMessage: issue.msg };
+						}),
+					);
+				} else {
+					showFormErrors("The job was not submitted: " + failure.message + " (" + (failure.status || "network") + ").", []);
+				}
+			})
+			.finally(function () {
+				button.disabled = false;
+				button.textContent = "Submit job";
+			});
+	}
+
+	/** Questions submitted from this tab, so their pages can show them while the API does not. */
+	function rememberQuestion(id, question) {
+		try {
+			var saved = JSON.parse(sessionStorage.getItem(QUESTIONS_STORAGE) || "{}");
+			saved[id] = question.slice(0, 500);
+			var ids = Object.keys(saved);
+			if (ids.length > 100) delete saved[ids[0]];
+			sessionStorage.setItem(QUESTIONS_STORAGE, JSON.stringify(saved));
+		} catch (error) {
+			// best effort only
+		}
+	}
+	function rememberedQuestion(id) {
+		try {
+			var saved = JSON.parse(sessionStorage.getItem(QUESTIONS_STORAGE) || "{}");
+			return typeof saved[id] === "string" ? saved[id] : null;
+		} catch (error) {
+			return null;
+		}
+	}
+
+	// ── Webhook secret ────────────────────────────────────────────────────
+
+	function openSecret() {
+		showView("secret");
+		var token = routeToken;
+		$("secret-list").setAttribute("aria-busy", "true");
+		api("GET", "/v1/webhook-secret")
+			.then(function (data) {
+				if (token !== routeToken) return;
+				secrets.data = data;
+				$("secret-error").textContent = "";
+				renderSecrets();
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				$("secret-list").replaceChildren();
+				$("secret-error").textContent = "Could not load the webhook secret: " + failure.message + ".";
+			})
+			.finally(function () {
+				$("secret-list").removeAttribute("aria-busy");
+			});
+	}
+
+	function masked(secret) {
+		var prefix = secret.indexOf("whsec_") === 0 ? "whsec_" : "";
+		return prefix + "•".repeat(24) + secret.slice(-4);
+	}
+
+	function renderSecrets() {
+		var data = secrets.data || {};
+		var rows = [["secret", "Signing secret", "Verify pushes with this."]];
+		if (data.next_secret) rows.push(["next_secret", "Next secret", "A key rotation is under way: pushes carry a second signature with this one."]);
+		$("secret-list").replaceChildren.apply(
+			$("secret-list"),
+			rows.map(function (row) {
+				var name = row[0];
+				var value = String(data[name] || "");
+				var shown = secrets.revealed[name] === true;
+				var valueId = "secret-value-" + name;
+				return h(
+					"div",
+					{ class: "secret-row" },
+					h("h2", { id: valueId + "-label", text: row[1] }),
+					h("p", { class: "hint", text: row[2] }),
+					h("code", { id: valueId, class: "secret-value", "aria-labelledby": valueId + "-label", text: shown ? value : masked(value) }),
+					h(
+						"div",
+						{ class: "actions" },
+						h("button", {
+							type: "button",
+							class: "btn",
+							"aria-pressed": shown ? "true" : "false",
+							"aria-controls": valueId,
+							"data-secret-toggle": name,
+							text: shown ? "Hide" : "Reveal",
+							onclick: function () {
+								secrets.revealed[name] = !shown;
+								renderSecrets();
+								var again = document.querySelector('[data-secret-toggle="' + name + '"]');
+								if (again) again.focus();
+							},
+						}),
+						h("button", {
+							type: "button",
+							class: "btn",
+							"data-secret-copy": name,
+							text: "Copy",
+							onclick: function () { copyText(value, row[1]); },
+						}),
+					),
+				);
+			}),
+		);
+	}
+
+	// ── Wiring ────────────────────────────────────────────────────────────
+
+	function start() {
+		$("signin-form").addEventListener("submit", signIn);
+		$("sign-out").addEventListener("click", function () { signOut("You are signed out."); });
+		$("jobs-filter").addEventListener("change", renderJobs);
+		$("jobs-refresh").addEventListener("click", function () { loadJobs(true); });
+		$("jobs-more").addEventListener("click", function () { loadJobs(false); });
+		$("job-refresh").addEventListener("click", function () {
+			job.polls = 0;
+			stopPolling();
+			refreshJob(routeToken);
+		});
+		$("job-redeliver").addEventListener("click", redeliver);
+		$("job-curl-key").addEventListener("change", renderCurl);
+		$("job-copy-curl").addEventListener("click", function () {
+			copyText(curlCommand(job.id, $("job-curl-key").checked), "The curl command");
+		});
+		$("job-copy-id").addEventListener("click", function () { copyText(job.id, "The job id"); });
+		$("new-form").addEventListener("submit", submitJob);
+		$("f-metadata").addEventListener("blur", checkMetadataField);
+		window.addEventListener("hashchange", render);
+		render();
+	}
+
+	if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+	else start();
+})();
+`;

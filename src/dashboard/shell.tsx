@@ -1,0 +1,389 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The dashboard's HTML shell, rendered on the server with Hono JSX: every view's
+ * static structure (headings, labelled form fields, table heads, live regions),
+ * hidden until the client script (`client.ts`) shows one and fills in the data it
+ * fetches from the relay's JSON API. No inline script or style anywhere, so the
+ * page runs under a CSP without `'unsafe-inline'`.
+ */
+import type { FC } from "hono/jsx";
+
+export interface ShellAssets {
+	script: string;
+	style: string;
+	icon: string;
+}
+
+/** The models the submit form offers; the relay accepts any model the upstream does. */
+export const DASHBOARD_MODELS = ["sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research"] as const;
+
+const Logo: FC = () => (
+	<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+		<rect width="24" height="24" rx="6" fill="#2454c5" />
+		<circle cx="8" cy="16" r="2" fill="#fff" />
+		<path d="M8 10.5a5.5 5.5 0 0 1 5.5 5.5" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round" />
+		<path d="M8 6a10 10 0 0 1 10 10" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round" />
+	</svg>
+);
+
+const SignIn: FC = () => (
+	<section id="view-signin" class="view view-narrow" aria-labelledby="signin-title" hidden>
+		<div class="card">
+			<h1 id="signin-title" tabindex={-1}>
+				Sign in
+			</h1>
+			<p class="muted">
+				Use one of this relay's API keys. The key stays in this browser tab's session storage: it is never put in a URL
+				or a cookie, and it is forgotten when the tab closes.
+			</p>
+			<form id="signin-form" novalidate>
+				<div class="field">
+					<label for="signin-key">API key</label>
+					<input
+						id="signin-key"
+						name="key"
+						type="password"
+						autocomplete="off"
+						autocapitalize="off"
+						spellcheck={false}
+						required
+						aria-describedby="signin-error"
+					/>
+				</div>
+				<div id="signin-error" class="alert alert-error" role="alert" />
+				<button type="submit" class="btn btn-primary">
+					Sign in
+				</button>
+			</form>
+		</div>
+	</section>
+);
+
+const JobList: FC = () => (
+	<section id="view-jobs" class="view" aria-labelledby="jobs-title" hidden>
+		<div class="view-head">
+			<h1 id="jobs-title" tabindex={-1}>
+				Jobs
+			</h1>
+			<div class="actions">
+				<a class="btn btn-primary" href="#/new">
+					New job
+				</a>
+			</div>
+		</div>
+		<div class="toolbar">
+			<div class="field-inline">
+				<label for="jobs-filter">Show</label>
+				<select id="jobs-filter" aria-describedby="jobs-summary">
+					<option value="">All jobs</option>
+					<optgroup label="Job status">
+						<option value="status:CREATED">Created</option>
+						<option value="status:IN_PROGRESS">In progress</option>
+						<option value="status:COMPLETED">Completed</option>
+						<option value="status:FAILED">Failed</option>
+					</optgroup>
+					<optgroup label="Delivery">
+						<option value="delivery:pending">Delivery pending</option>
+						<option value="delivery:delivered">Delivered</option>
+						<option value="delivery:failed">Delivery failed</option>
+						<option value="delivery:none">No callback</option>
+					</optgroup>
+				</select>
+			</div>
+			<button id="jobs-refresh" type="button" class="btn">
+				Refresh
+			</button>
+			<p id="jobs-live" class="live" hidden>
+				Updating while jobs run
+			</p>
+		</div>
+		<p id="jobs-summary" class="muted small" />
+		<div id="jobs-error" class="alert alert-error" role="alert" />
+		<div class="card table-card">
+			<div class="table-wrap">
+				<table id="jobs-table" class="table jobs-table stack-table">
+					<caption class="visually-hidden">Jobs, newest first</caption>
+					<thead>
+						<tr>
+							<th scope="col">Job</th>
+							<th scope="col">Model</th>
+							<th scope="col">Status</th>
+							<th scope="col">Delivery</th>
+							<th scope="col">Created</th>
+						</tr>
+					</thead>
+					<tbody id="jobs-body" />
+				</table>
+			</div>
+			<p id="jobs-empty" class="empty card-pad" hidden />
+		</div>
+		<div class="pager">
+			<button id="jobs-more" type="button" class="btn" hidden>
+				Load more
+			</button>
+		</div>
+	</section>
+);
+
+const JobPage: FC = () => (
+	<section id="view-job" class="view" aria-labelledby="job-title" hidden>
+		<div>
+			<p class="crumbs">
+				<a href="#/jobs">← All jobs</a>
+			</p>
+			<div class="view-head">
+				<div class="title-row">
+					<h1 id="job-title" tabindex={-1}>
+						Job
+					</h1>
+					<div id="job-badges" class="badges" />
+				</div>
+				<div class="actions">
+					<button id="job-refresh" type="button" class="btn">
+						Refresh
+					</button>
+				</div>
+			</div>
+			<p class="job-id">
+				<code id="job-id" />
+				<button id="job-copy-id" type="button" class="btn btn-small">
+					Copy id
+				</button>
+			</p>
+		</div>
+		<p id="job-live" class="live" hidden>
+			Updating live until the job settles
+		</p>
+		<p id="job-paused" class="muted small" hidden>
+			Stopped checking for updates. Press Refresh to check again.
+		</p>
+		<div id="job-error" class="alert alert-error" role="alert" />
+		<div class="job-grid">
+			<div class="job-main">
+				<section class="card" aria-labelledby="question-title">
+					<h2 id="question-title">Question</h2>
+					<div id="job-question" />
+				</section>
+				<section class="card" aria-labelledby="answer-title">
+					<h2 id="answer-title">Answer</h2>
+					<div id="job-answer" class="markdown" />
+				</section>
+				<section class="card" aria-labelledby="sources-title">
+					<h2 id="sources-title">Sources</h2>
+					<ol id="job-sources" class="sources" />
+					<p id="job-sources-empty" class="muted" hidden />
+				</section>
+				<section class="card" aria-labelledby="deliveries-title">
+					<div class="card-head">
+						<h2 id="deliveries-title">Deliveries</h2>
+						<button id="job-redeliver" type="button" class="btn" aria-describedby="redeliver-help">
+							Redeliver
+						</button>
+					</div>
+					<p id="redeliver-help" class="hint">
+						Sends the final event to the callback again now, with the same <code>webhook-id</code>.
+					</p>
+					<div id="redeliver-result" class="alert" role="status" />
+					<div id="job-events" />
+					<div id="job-attempts" />
+				</section>
+			</div>
+			<aside class="job-side" aria-label="Job details">
+				<section class="card" aria-labelledby="timeline-title">
+					<h2 id="timeline-title">Timeline</h2>
+					<ol id="job-timeline" class="timeline" />
+				</section>
+				<section class="card" aria-labelledby="details-title">
+					<h2 id="details-title">Details</h2>
+					<dl id="job-details" class="details" />
+				</section>
+				<section class="card" aria-labelledby="curl-title">
+					<h2 id="curl-title">Fetch it with curl</h2>
+					<pre id="job-curl" class="snippet" />
+					<label class="check">
+						<input id="job-curl-key" type="checkbox" />
+						Include my API key
+					</label>
+					<p class="hint">
+						Otherwise the command reads the key from <code>$SONAR_RELAY_KEY</code>.
+					</p>
+					<button id="job-copy-curl" type="button" class="btn">
+						Copy as curl
+					</button>
+				</section>
+			</aside>
+		</div>
+	</section>
+);
+
+const NewJob: FC = () => (
+	<section id="view-new" class="view" aria-labelledby="new-title" hidden>
+		<div class="view-head">
+			<h1 id="new-title" tabindex={-1}>
+				New job
+			</h1>
+		</div>
+		<p class="muted">
+			Submits <code>POST /async/chat/completions</code>. With a callback URL, the relay pushes the signed result there
+			when the job settles; either way the job page follows it live.
+		</p>
+		<div id="new-errors" class="alert alert-error" role="alert" tabindex={-1} />
+		<form id="new-form" class="card" novalidate>
+			<div class="field">
+				<label for="f-question">Question</label>
+				<textarea id="f-question" name="question" rows={4} required aria-describedby="f-question-error" />
+				<p id="f-question-error" class="field-error" />
+			</div>
+			<div class="form-grid">
+				<div class="field">
+					<label for="f-model">Model</label>
+					<select id="f-model" name="model" aria-describedby="f-model-error">
+						{DASHBOARD_MODELS.map((model) => (
+							<option value={model} selected={model === "sonar"}>
+								{model}
+							</option>
+						))}
+					</select>
+					<p id="f-model-error" class="field-error" />
+				</div>
+				<div class="field">
+					<label for="f-callback">
+						Callback URL <span class="optional">(optional)</span>
+					</label>
+					<input
+						id="f-callback"
+						name="callback_url"
+						type="url"
+						inputmode="url"
+						placeholder="https://example.com/hooks/perplexity"
+						autocomplete="off"
+						spellcheck={false}
+						aria-describedby="f-callback-hint f-callback-error"
+					/>
+					<p id="f-callback-hint" class="hint">
+						https only, unless the relay allows private callbacks.
+					</p>
+					<p id="f-callback-error" class="field-error" />
+				</div>
+			</div>
+			<fieldset id="f-events" aria-describedby="f-events-error">
+				<legend>Events to push</legend>
+				<div class="checks">
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="started" /> started
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="completed" checked /> completed
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="failed" checked /> failed
+					</label>
+				</div>
+				<p id="f-events-error" class="field-error" />
+			</fieldset>
+			<div class="field">
+				<label for="f-metadata">
+					Metadata <span class="optional">(optional JSON object, echoed in every event)</span>
+				</label>
+				<textarea
+					id="f-metadata"
+					name="metadata"
+					class="code"
+					rows={3}
+					spellcheck={false}
+					placeholder='{"ticket": "T-42"}'
+					aria-describedby="f-metadata-error"
+				/>
+				<p id="f-metadata-error" class="field-error" />
+			</div>
+			<div class="form-actions">
+				<button id="new-submit" type="submit" class="btn btn-primary">
+					Submit job
+				</button>
+			</div>
+		</form>
+	</section>
+);
+
+const WebhookSecret: FC = () => (
+	<section id="view-secret" class="view" aria-labelledby="secret-title" hidden>
+		<div class="view-head">
+			<h1 id="secret-title" tabindex={-1}>
+				Webhook secret
+			</h1>
+		</div>
+		<p class="muted">
+			Every push is signed the Standard Webhooks way with this secret. Verify the <code>webhook-signature</code> header
+			with it (for example with the <code>standardwebhooks</code> package) before trusting a push.
+		</p>
+		<div id="secret-error" class="alert alert-error" role="alert" />
+		<div id="secret-list" class="card" aria-busy="true">
+			<p class="muted">Loading…</p>
+		</div>
+	</section>
+);
+
+/**
+ * The whole page.
+ *
+ * @example
+ * "<!doctype html>" + (<Shell assets={{ script: "/dashboard/app.js", style: "/dashboard/app.css", icon: "/dashboard/icon.svg" }} />)
+ */
+export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
+	<html lang="en">
+		<head>
+			<meta charset="utf-8" />
+			<meta name="viewport" content="width=device-width, initial-scale=1" />
+			<meta name="color-scheme" content="light dark" />
+			<meta name="robots" content="noindex" />
+			<title>sonar-relay dashboard</title>
+			<link rel="icon" href={assets.icon} type="image/svg+xml" />
+			<link rel="stylesheet" href={assets.style} />
+			<script src={assets.script} defer />
+		</head>
+		<body>
+			<a class="skip-link" href="#main">
+				Skip to content
+			</a>
+			<header class="topbar">
+				<div class="topbar-inner">
+					<a class="brand" href="#/jobs">
+						<Logo />
+						<span>sonar-relay</span>
+						<span class="brand-sub">dashboard</span>
+					</a>
+					<nav id="nav" class="nav" aria-label="Dashboard" hidden>
+						<a href="#/jobs" data-nav="jobs">
+							Jobs
+						</a>
+						<a href="#/new" data-nav="new">
+							New job
+						</a>
+						<a href="#/secret" data-nav="secret">
+							Webhook secret
+						</a>
+					</nav>
+					<button id="sign-out" type="button" class="btn btn-small" hidden>
+						Sign out
+					</button>
+				</div>
+			</header>
+			<main id="main" tabindex={-1}>
+				<noscript>
+					<p class="notice">The dashboard needs JavaScript; the relay's API works without it.</p>
+				</noscript>
+				<SignIn />
+				<JobList />
+				<JobPage />
+				<NewJob />
+				<WebhookSecret />
+			</main>
+			<div id="toast" class="toast" role="status" aria-live="polite" aria-atomic="true" />
+		</body>
+	</html>
+);
+
+/** The page as a string, doctype included. */
+export function renderShell(assets: ShellAssets): string {
+	return `<!doctype html>${(<Shell assets={assets} />).toString()}`;
+}

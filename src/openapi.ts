@@ -1,0 +1,311 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas the handlers
+ * validate with (src/schemas/). Each operation is registered here beside its
+ * route; a test fails when a served route is missing from the document or a
+ * documented one is not served, so the two cannot drift apart.
+ *
+ * The upstream's operations keep the spec's schema names
+ * (`AsyncApiChatCompletionsRequest`, `AsyncApiChatCompletionsResponse`, …): the
+ * relay's additions are `allOf` extensions of them, so clients generated from
+ * either document stay compatible.
+ */
+
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { HTTPValidationError } from "./schemas/perplexity.ts";
+import {
+	AskBody,
+	CreateHookBody,
+	CreateJobBody,
+	DeliveryReport,
+	ErrorDetail,
+	Hook,
+	HookEvent,
+	HookList,
+	ListQuery,
+	RelayJob,
+	RelayJobList,
+	WebhookEvent,
+	WebhookSecret,
+} from "./schemas/relay.ts";
+import { VERSION } from "./version.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
+	description,
+	content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
+});
+
+const errors = {
+	401: json(ErrorDetail, "Missing or wrong API key", { detail: "Invalid or missing API key" }),
+	422: json(HTTPValidationError, "Validation error", {
+		detail: [
+			{ loc: ["body", "request", "max_tokens"], msg: "Too small: expected number to be >0", type: "greater_than" },
+		],
+	}),
+} as const;
+
+const notFound = { 404: json(ErrorDetail, "No such job for this tenant", { detail: "Job not found" }) };
+
+const JobId = z.object({
+	id: z.string().openapi({
+		param: { name: "id", in: "path" },
+		example: "3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f",
+		description: "The job id the create returned.",
+	}),
+});
+
+const exampleJob = {
+	id: "3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f",
+	model: "sonar",
+	created_at: 1763812800,
+	started_at: null,
+	completed_at: null,
+	failed_at: null,
+	error_message: null,
+	status: "CREATED",
+	response: null,
+	metadata: { ticket: "T-42" },
+	delivery_status: "pending",
+};
+
+const exampleCreate = {
+	request: { model: "sonar", messages: [{ role: "user", content: "What is a Durable Object alarm?" }] },
+	callback_url: "https://example.com/hooks/perplexity",
+	callback_events: ["completed", "failed"],
+	metadata: { ticket: "T-42" },
+};
+
+/** The operations served on both path families, once per family. */
+function completionsRoutes(base: string, tag: string): RouteConfig[] {
+	const security = [{ bearerAuth: [] }];
+	return [
+		{
+			method: "post",
+			path: base,
+			tags: [tag],
+			summary: "Create an async chat completion (and have it pushed)",
+			description:
+				"The upstream's create, plus the push fields `callback_url`, `callback_events` and `metadata`. " +
+				"The same tenant and `idempotency_key` return the same job; another body under that key is a 409.",
+			security,
+			request: {
+				body: { required: true, content: { "application/json": { schema: CreateJobBody, example: exampleCreate } } },
+			},
+			responses: {
+				200: json(RelayJob, "The job, status CREATED", exampleJob),
+				400: json(ErrorDetail, "Malformed JSON", { detail: "Malformed JSON in request body" }),
+				...errors,
+				409: json(ErrorDetail, "idempotency_key reused with another body"),
+				413: json(ErrorDetail, "Body over MAX_BODY_BYTES"),
+				502: json(ErrorDetail, "Upstream refused the relay"),
+			},
+		},
+		{
+			method: "get",
+			path: base,
+			tags: [tag],
+			summary: "List async chat completions, newest first",
+			security,
+			request: { query: ListQuery },
+			responses: { 200: json(RelayJobList, "One page of job summaries"), ...errors },
+		},
+		{
+			method: "get",
+			path: `${base}/{id}`,
+			tags: [tag],
+			summary: "Get an async chat completion",
+			description: "`response` once COMPLETED, `error_message` once FAILED. Read from KV once settled.",
+			security,
+			request: { params: JobId },
+			responses: { 200: json(RelayJob, "The job"), ...notFound, 401: errors[401] },
+		},
+		{
+			method: "get",
+			path: `${base}/{id}/deliveries`,
+			tags: ["Deliveries"],
+			summary: "The delivery attempt log of a job",
+			security,
+			request: { params: JobId },
+			responses: { 200: json(DeliveryReport, "Attempts, event states and counters"), ...notFound, 401: errors[401] },
+		},
+		{
+			method: "post",
+			path: `${base}/{id}/redeliver`,
+			tags: ["Deliveries"],
+			summary: "Send the final event again now (same webhook-id)",
+			security,
+			request: { params: JobId },
+			responses: {
+				200: json(DeliveryReport, "The delivery report, with the new attempt"),
+				...notFound,
+				401: errors[401],
+				409: json(ErrorDetail, "Not settled yet, no callback, or a delivery still pending"),
+			},
+		},
+	];
+}
+
+/**
+ * Registers every operation the app serves and `GET /openapi.json`.
+ *
+ * @example
+ * documentApi(app); // then GET /openapi.json
+ */
+export function documentApi(app: OpenAPIHono<never>): void {
+	const registry = app.openAPIRegistry;
+	registry.registerComponent("securitySchemes", "bearerAuth", {
+		type: "http",
+		scheme: "bearer",
+		description: "An API key from API_KEYS (`tenant:key` pairs).",
+	});
+	registry.register("WebhookEvent", WebhookEvent);
+	const security = [{ bearerAuth: [] }];
+	const routes: RouteConfig[] = [
+		...completionsRoutes("/async/chat/completions", "Async chat completions"),
+		...completionsRoutes("/v1/async/sonar", "Async chat completions (v1 paths)"),
+		{
+			method: "post",
+			path: "/v1/ask",
+			tags: ["Integrations"],
+			summary: "The flat submit for forms and no-code tools",
+			security,
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/json": {
+							schema: AskBody,
+							example: { query: "What is a Durable Object alarm?", callback_url: "https://example.com/hook" },
+						},
+					},
+				},
+			},
+			responses: { 200: json(RelayJob, "The job, as the main create returns it"), ...errors },
+		},
+		{
+			method: "post",
+			path: "/v1/hooks",
+			tags: ["REST hooks"],
+			summary: "Subscribe a URL to an event (Zapier REST hooks)",
+			security,
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/json": {
+							schema: CreateHookBody,
+							example: {
+								target_url: "https://hooks.zapier.com/hooks/standard/1/2/3",
+								event: "async_chat_completion.completed",
+							},
+						},
+					},
+				},
+			},
+			responses: {
+				201: json(Hook, "The subscription"),
+				...errors,
+				409: json(ErrorDetail, "MAX_SUBSCRIPTIONS reached"),
+			},
+		},
+		{
+			method: "get",
+			path: "/v1/hooks",
+			tags: ["REST hooks"],
+			summary: "List subscriptions",
+			security,
+			responses: { 200: json(HookList, "This tenant's subscriptions"), 401: errors[401] },
+		},
+		{
+			method: "get",
+			path: "/v1/hooks/sample",
+			tags: ["REST hooks"],
+			summary: "One sample payload, exactly as a subscription receives it (Zapier's perform list)",
+			security,
+			request: { query: z.object({ event: HookEvent.optional() }) },
+			responses: { 200: json(z.array(WebhookEvent), "An array of one event"), ...errors },
+		},
+		{
+			method: "delete",
+			path: "/v1/hooks/{id}",
+			tags: ["REST hooks"],
+			summary: "Unsubscribe",
+			security,
+			request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) },
+			responses: {
+				204: { description: "Removed" },
+				401: errors[401],
+				404: json(ErrorDetail, "No such subscription for this tenant"),
+			},
+		},
+		{
+			method: "get",
+			path: "/v1/webhook-secret",
+			tags: ["Deliveries"],
+			summary: "This tenant's Standard Webhooks signing secret",
+			security,
+			responses: { 200: json(WebhookSecret, "The secret (and the next one during a rotation)"), 401: errors[401] },
+		},
+		{
+			method: "post",
+			path: "/integrations/slack/commands",
+			tags: ["Integrations"],
+			summary: "Slack slash command",
+			description: "Signed by Slack (`X-Slack-Signature`, `X-Slack-Request-Timestamp`), not by an API key.",
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/x-www-form-urlencoded": {
+							schema: z.object({
+								text: z.string(),
+								team_id: z.string(),
+								response_url: z.string(),
+								command: z.string().optional(),
+								trigger_id: z.string().optional(),
+							}),
+						},
+					},
+				},
+			},
+			responses: {
+				200: { description: "An ephemeral acknowledgement (Block Kit)" },
+				401: json(ErrorDetail, "Bad or missing Slack signature"),
+			},
+		},
+		{
+			method: "get",
+			path: "/healthz",
+			tags: ["Operations"],
+			summary: "Liveness",
+			responses: {
+				200: json(z.object({ ok: z.boolean(), version: z.string() }), "Alive", { ok: true, version: VERSION }),
+			},
+		},
+		{
+			method: "get",
+			path: "/openapi.json",
+			tags: ["Operations"],
+			summary: "This document",
+			responses: { 200: { description: "OpenAPI 3.1" } },
+		},
+		{
+			method: "get",
+			path: "/docs",
+			tags: ["Operations"],
+			summary: "Interactive API documentation",
+			responses: { 200: { description: "HTML" } },
+		},
+	];
+	for (const route of routes) registry.registerPath(route);
+	app.doc31("/openapi.json", {
+		openapi: "3.1.0",
+		info: {
+			title: "sonar-relay",
+			version: VERSION,
+			description:
+				"Push, not poll: Perplexity's async chat completions API, with results pushed to your callback URL as " +
+				"Standard Webhooks. The Perplexity-compatible operations keep the upstream's schemas.",
+		},
+	});
+}
