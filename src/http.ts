@@ -10,12 +10,17 @@ import type { Context } from "hono";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { toValidationError, type ValidationSource } from "./schemas/validation.ts";
 
-/** Reads the raw body, refusing (413) anything over `maxBytes`, declared or actual. */
+/** Reads the raw body as text, refusing (413) anything over `maxBytes`, declared or actual. */
 export async function readBody(c: Context, maxBytes: number): Promise<string> {
+	return new TextDecoder().decode(await readBodyBytes(c, maxBytes));
+}
+
+/** Reads the raw body's bytes, refusing (413) anything over `maxBytes`, declared or actual. */
+export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array> {
 	const declared = Number(c.req.header("content-length") ?? "0");
 	if (declared > maxBytes) throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
 	const stream = c.req.raw.body;
-	if (!stream) return "";
+	if (!stream) return new Uint8Array(0);
 	const reader = stream.getReader();
 	const chunks: Uint8Array[] = [];
 	let size = 0;
@@ -35,7 +40,7 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
 		bytes.set(chunk, offset);
 		offset += chunk.byteLength;
 	}
-	return new TextDecoder().decode(bytes);
+	return bytes;
 }
 
 /**

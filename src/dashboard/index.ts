@@ -14,6 +14,7 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { trimTrailingSlash } from "hono/trailing-slash";
 import type { AppEnv } from "../env.ts";
 import { CLIENT_JS } from "./client.ts";
 import { MARKDOWN_JS } from "./markdown.ts";
@@ -80,6 +81,8 @@ export const dashboard = new Hono<AppEnv>()
 			// Set after the handler so that every answer, a 404 under /dashboard included, carries it.
 			c.res.headers.set("content-security-policy", DASHBOARD_CSP);
 		},
+		// `/dashboard/` redirects to `/dashboard`.
+		trimTrailingSlash(),
 	)
 
 	.get("/", (c) => {

@@ -22,7 +22,13 @@ import type {
 	AsyncProcessingStatus,
 	CompletionResponse,
 } from "../schemas/perplexity.ts";
-import type { CallbackEvent, DeliveryStatus, EventType, RelayJob } from "../schemas/relay.ts";
+import {
+	type CallbackEvent,
+	type DeliveryStatus,
+	type EventType,
+	REQUEST_PREVIEW_CHARS,
+	type RelayJob,
+} from "../schemas/relay.ts";
 import type { UpstreamFailure } from "../upstream/errors.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
@@ -818,6 +824,21 @@ export function deliveryStatus(state: JobState): DeliveryStatus | null {
 	return wantsFinal && !isFinal(state) ? "pending" : null;
 }
 
+/** The start of the last user message's text. */
+export function requestPreview(spec: JobSpec): string | null {
+	const user = [...spec.upstreamRequest.request.messages].reverse().find((m) => m.role === "user");
+	const content = user?.content;
+	const text =
+		typeof content === "string"
+			? content
+			: Array.isArray(content)
+				? content.map((chunk) => (chunk.type === "text" ? chunk.text : "")).join(" ")
+				: "";
+	const trimmed = text.replace(/\s+/g, " ").trim();
+	if (!trimmed) return null;
+	return trimmed.length > REQUEST_PREVIEW_CHARS ? `${trimmed.slice(0, REQUEST_PREVIEW_CHARS - 1)}…` : trimmed;
+}
+
 /** The job as the event body's `data` carries it. */
 export function toEventData(state: JobState): RelayJob {
 	return {
@@ -831,6 +852,7 @@ export function toEventData(state: JobState): RelayJob {
 		status: state.status,
 		response: state.status === "COMPLETED" ? state.response : null,
 		metadata: state.spec.metadata,
+		request_preview: requestPreview(state.spec),
 	};
 }
 

@@ -58,14 +58,23 @@ export const CreateJobBody = AsyncApiChatCompletionsRequest.extend(PushFields)
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
 /** A job as the relay returns it: the upstream object, with our id, plus metadata and delivery state. */
+/** The start of the job's last user message, so lists and dashboards can say what was asked. */
+export const REQUEST_PREVIEW_CHARS = 200;
+const RequestPreview = z
+	.string()
+	.nullish()
+	.openapi({ description: `The first ${REQUEST_PREVIEW_CHARS} characters of the last user message.` });
+
 export const RelayJob = AsyncApiChatCompletionsResponse.extend({
 	metadata: Metadata.nullish(),
 	delivery_status: DeliveryStatus.nullish(),
+	request_preview: RequestPreview,
 }).openapi("RelayAsyncChatCompletion");
 export type RelayJob = z.infer<typeof RelayJob>;
 
 export const RelayJobSummary = AsyncApiChatCompletionsResponseSummary.extend({
 	delivery_status: DeliveryStatus.nullish(),
+	request_preview: RequestPreview,
 }).openapi("RelayAsyncChatCompletionSummary");
 export type RelayJobSummary = z.infer<typeof RelayJobSummary>;
 

@@ -16,8 +16,14 @@ export type ValidationSource = "body" | "query" | "path" | "header";
  * if (!parsed.success) return c.json(toValidationError(parsed.error, "body"), 422);
  */
 export function toValidationError(error: z.ZodError, source: ValidationSource): HTTPValidationError {
-	return { detail: error.issues.map((issue) => toDetail(issue, source)) };
+	const detail = error.issues.slice(0, MAX_VALIDATION_ERRORS).map((issue) => toDetail(issue, source));
+	const more = error.issues.length - MAX_VALIDATION_ERRORS;
+	if (more > 0) detail.push({ loc: [source], msg: `…and ${more} more errors`, type: "too_many_errors" });
+	return { detail };
 }
+
+/** A 422 lists at most this many errors (and says how many more): a huge bad body gets a small answer. */
+export const MAX_VALIDATION_ERRORS = 50;
 
 /** A single validation error, for checks that are not zod's (the SSRF guard, say). */
 export function validationError(loc: (string | number)[], msg: string, type = "value_error"): HTTPValidationError {

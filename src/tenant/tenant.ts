@@ -37,6 +37,7 @@ interface JobRow extends Record<string, SqlStorageValue> {
 	model: string;
 	status: string;
 	delivery_status: string | null;
+	request_preview: string | null;
 }
 
 export class Tenant extends DurableObject<Env> {
@@ -54,8 +55,14 @@ export class Tenant extends DurableObject<Env> {
 			failed_at INTEGER,
 			model TEXT NOT NULL,
 			status TEXT NOT NULL CHECK (status IN (${STATUSES})),
-			delivery_status TEXT CHECK (delivery_status IN ('pending','delivered','failed'))
+			delivery_status TEXT CHECK (delivery_status IN ('pending','delivered','failed')),
+			request_preview TEXT
 		)`);
+		// Indexes created before request_preview existed (local development state) gain the column.
+		const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(jobs)").toArray();
+		if (!columns.some((c) => c.name === "request_preview")) {
+			this.sql.exec("ALTER TABLE jobs ADD COLUMN request_preview TEXT");
+		}
 		this.sql.exec(`CREATE TABLE IF NOT EXISTS hooks (
 			id TEXT PRIMARY KEY,
 			target_url TEXT NOT NULL,
@@ -111,8 +118,8 @@ export class Tenant extends DurableObject<Env> {
 	 */
 	upsertJob(job: RelayJobSummary, fanOut: EventType | null = null): Hook[] {
 		this.sql.exec(
-			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status, request_preview)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, completed_at = excluded.completed_at,
 			   failed_at = excluded.failed_at, status = excluded.status, delivery_status = excluded.delivery_status`,
 			job.id,
@@ -123,6 +130,7 @@ export class Tenant extends DurableObject<Env> {
 			job.model,
 			job.status,
 			job.delivery_status ?? null,
+			job.request_preview ?? null,
 		);
 		return fanOut ? this.hooksFor(fanOut) : [];
 	}

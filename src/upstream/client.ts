@@ -74,7 +74,7 @@ export function upstreamClient(
 				status: response.status,
 				retryable: isRetryableStatus(response.status),
 				retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
-				message: `upstream answered ${response.status}: ${describeError(text)}`,
+				message: `upstream answered ${response.status}: ${redact(describeError(text), settings.upstreamApiKey)}`,
 			});
 		}
 		const parsed = AsyncApiChatCompletionsResponse.safeParse(safeJson(text));
@@ -94,6 +94,16 @@ export function upstreamClient(
 		create: (body) => call(base, { method: "POST", body: JSON.stringify(body) }),
 		get: (upstreamId) => call(`${base}/${encodeURIComponent(upstreamId)}`, { method: "GET" }),
 	};
+}
+
+/**
+ * Upstream's words reach callers (a 502's detail, a FAILED job's error_message):
+ * never with the key the relay sent, should upstream quote it back.
+ */
+export function redact(text: string, secret: string): string {
+	let out = secret.length >= 4 ? text.split(secret).join("[redacted]") : text;
+	out = out.replace(/\b(Bearer\s+)\S+/gi, "$1[redacted]").replace(/\bpplx-[A-Za-z0-9_-]{8,}/g, "pplx-[redacted]");
+	return out;
 }
 
 function safeJson(text: string): unknown {

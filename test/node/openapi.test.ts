@@ -26,7 +26,7 @@ describe("OpenAPI document", () => {
 	it("is valid OpenAPI 3.1", async () => {
 		const doc = await documentOf();
 		expect(doc.openapi).toBe("3.1.0");
-		const result = await new Validator().validate(doc as unknown as object);
+		const result = await new Validator().validate(doc as unknown as Parameters<Validator["validate"]>[0]);
 		expect(result.errors ?? []).toEqual([]);
 		expect(result.valid).toBe(true);
 	});

@@ -69,7 +69,7 @@ describe("verifySlackRequest", () => {
 
 	it("refuses a request whose body was changed after signing", async () => {
 		const request = await makeSignedRequest();
-		const tampered = { ...request, rawBody: request.rawBody.replace("sky+blue", "sky+green") };
+		const tampered = { ...request, rawBody: String(request.rawBody).replace("sky+blue", "sky+green") };
 		expect(await verifySlackRequest(tampered)).toEqual({ ok: false, reason: "bad_signature" });
 	});
 

@@ -12,7 +12,7 @@ import { readSettings } from "../../config.ts";
 import { checkCallbackUrl } from "../../delivery/url-guard.ts";
 import type { AppEnv } from "../../env.ts";
 import { ApiError } from "../../errors.ts";
-import { readBody } from "../../http.ts";
+import { readBodyBytes } from "../../http.ts";
 import { submitJob } from "../../submit.ts";
 import { acknowledgement, usageMessage } from "./blocks.ts";
 import { verifySlackRequest } from "./verify.ts";
@@ -20,6 +20,11 @@ import { verifySlackRequest } from "./verify.ts";
 /** `&amp;`, `&lt;`, `&gt;` back to characters (the only three Slack encodes). */
 export function decodeSlackEntities(text: string): string {
 	return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+/** A Slack id (`C0123ABCD`), or null for anything that is not one: metadata stays small and clean. */
+function slackId(value: string | null): string | null {
+	return value && /^[A-Z0-9]{1,32}$/i.test(value) ? value : null;
 }
 
 /** Slack's own host for `response_url`s. */
@@ -31,17 +36,17 @@ const LONG_RUNNING = /deep-research/;
 export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 	const settings = readSettings(c.env);
 	if (!settings.slackSigningSecret) throw new ApiError(503, "SLACK_SIGNING_SECRET is not configured");
-	const rawBody = await readBody(c, settings.maxBodyBytes);
+	const rawBytes = await readBodyBytes(c, settings.maxBodyBytes);
 	const verified = await verifySlackRequest({
 		signingSecret: settings.slackSigningSecret,
 		timestamp: c.req.header("x-slack-request-timestamp"),
 		signature: c.req.header("x-slack-signature"),
-		rawBody,
+		rawBody: rawBytes,
 		nowMs: Date.now(),
 	});
 	if (!verified.ok) throw new ApiError(401, `Slack signature check failed: ${verified.reason}`);
 
-	const form = new URLSearchParams(rawBody);
+	const form = new URLSearchParams(new TextDecoder().decode(rawBytes));
 	const command = form.get("command") || "/ask";
 	// Slack sends `&`, `<` and `>` in command text as entities; the question is plain text from here on.
 	const text = decodeSlackEntities(form.get("text") ?? "").trim();
@@ -64,7 +69,9 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 			request: { model: settings.slackModel, messages: [{ role: "user", content: text }] },
 			// Slack does not retry slash commands, but a proxy might: one job per invocation.
 			idempotency_key: triggerId ? `slack-trigger:${triggerId}` : undefined,
-			metadata: { slack: { team_id: teamId, channel_id: form.get("channel_id"), user_id: form.get("user_id") } },
+			metadata: {
+				slack: { team_id: teamId, channel_id: slackId(form.get("channel_id")), user_id: slackId(form.get("user_id")) },
+			},
 		},
 		{
 			integration: {

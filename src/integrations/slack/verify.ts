@@ -39,19 +39,34 @@ export interface SlackVerifyInput {
 	timestamp: string | null | undefined;
 	/** The `X-Slack-Signature` header, `v0=` + 64 hex digits. */
 	signature: string | null | undefined;
-	/** The request body exactly as received (`await c.req.text()`), before any parsing. */
-	rawBody: string;
+	/**
+	 * The request body exactly as received, before any parsing. Prefer the bytes:
+	 * decoding to text drops a BOM and replaces bytes that are not UTF-8, and
+	 * Slack signs the bytes it sent.
+	 */
+	rawBody: string | Uint8Array;
 	/** The current time in milliseconds; passed in so that tests control the clock. */
 	nowMs: number;
 	/** How far, in seconds, the timestamp may be from now in either direction. @default 300 */
 	toleranceSeconds?: number;
 }
 
-async function hmacSha256(secret: string, message: string): Promise<Uint8Array> {
+async function hmacSha256(secret: string, message: string | Uint8Array): Promise<Uint8Array> {
 	const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
 		"sign",
 	]);
-	return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+	const bytes = typeof message === "string" ? encoder.encode(message) : message;
+	return new Uint8Array(await crypto.subtle.sign("HMAC", key, new Uint8Array(bytes)));
+}
+
+/** `v0:<timestamp>:` followed by the body's bytes. */
+function basestring(timestamp: string, rawBody: string | Uint8Array): Uint8Array {
+	const head = encoder.encode(`${VERSION}:${timestamp}:`);
+	const body = typeof rawBody === "string" ? encoder.encode(rawBody) : rawBody;
+	const out = new Uint8Array(head.length + body.length);
+	out.set(head, 0);
+	out.set(body, head.length);
+	return out;
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -93,8 +108,12 @@ function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
  * const timestamp = String(Math.floor(Date.now() / 1000));
  * await signSlackRequest("test-slack-secret", timestamp, body); // "v0=" + 64 hex digits
  */
-export async function signSlackRequest(secret: string, timestamp: string, rawBody: string): Promise<string> {
-	return `${VERSION}=${toHex(await hmacSha256(secret, `${VERSION}:${timestamp}:${rawBody}`))}`;
+export async function signSlackRequest(
+	secret: string,
+	timestamp: string,
+	rawBody: string | Uint8Array,
+): Promise<string> {
+	return `${VERSION}=${toHex(await hmacSha256(secret, basestring(timestamp, rawBody)))}`;
 }
 
 /**
@@ -131,7 +150,7 @@ export async function verifySlackRequest(input: SlackVerifyInput): Promise<Slack
 	// With an empty secret anyone could compute the MAC: a misconfigured relay must refuse, never accept.
 	if (!match?.[1] || signingSecret === "") return { ok: false, reason: "bad_signature" };
 
-	const expected = await hmacSha256(signingSecret, `${VERSION}:${timestamp}:${rawBody}`);
+	const expected = await hmacSha256(signingSecret, basestring(timestamp, rawBody));
 	if (!timingSafeEqual(expected, fromHex(match[1]))) return { ok: false, reason: "bad_signature" };
 	return { ok: true };
 }
