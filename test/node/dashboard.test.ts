@@ -1,0 +1,429 @@
+/**
+ * The dashboard end to end, in real headless Chromium against the real stack
+ * (wrangler dev, the emulator, the inbox): sign-in, the submit form, live
+ * updates, the job page, redelivery, the webhook secret, the job list, and the
+ * security headers. Screenshots go to `test-results/` (artifacts); the README's
+ * `docs/dashboard.png` is written when missing or with UPDATE_SCREENSHOTS=1.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumSkipReason, type LaunchedBrowser, launchChromium } from "./dashboard-browser.ts";
+import { type Stack, startStack } from "./stack.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const ARTIFACTS = join(ROOT, "test-results");
+const README_SCREENSHOT = join(ROOT, "docs", "dashboard.png");
+const KEY_STORAGE = "sonar-relay.dashboard.key";
+const QUESTION = "What is a Cloudflare Durable Object alarm?";
+
+let stack: Stack;
+let browser: LaunchedBrowser | undefined;
+let page: Page;
+/** Uncaught errors and CSP / Trusted Types violations seen by the page: there must be none. */
+const pageProblems: string[] = [];
+/** The job submitted from the form, once the form test has run. */
+let jobId = "";
+
+const CSP_DIRECTIVES = [
+	"default-src 'self'",
+	"script-src 'self'",
+	"style-src 'self'",
+	"connect-src 'self'",
+	"img-src 'self' data:",
+	"frame-ancestors 'none'",
+	"base-uri 'none'",
+	"form-action 'self'",
+];
+
+if (chromiumSkipReason) {
+	it("runs the dashboard in headless Chromium", (ctx) => ctx.skip(chromiumSkipReason ?? ""));
+}
+
+// Skipped only without /usr/bin/chromium outside CI; the reason is the test above.
+describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium", () => {
+	beforeAll(async () => {
+		const [started, launched] = await Promise.allSettled([startStack(), launchChromium({ width: 1280, height: 900 })]);
+		if (started.status === "fulfilled") stack = started.value;
+		if (launched.status === "fulfilled") browser = launched.value;
+		if (started.status === "rejected") throw started.reason;
+		if (launched.status === "rejected") throw launched.reason;
+		const { context } = launched.value;
+		await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.relayUrl });
+		page = context.pages()[0] ?? (await context.newPage());
+		page.setDefaultTimeout(15_000);
+		page.on("pageerror", (error) => pageProblems.push(`page error: ${error.message}`));
+		page.on("console", (message) => {
+			if (/Content Security Policy|Trusted ?Type|TrustedHTML/i.test(message.text())) pageProblems.push(message.text());
+		});
+	}, 120_000);
+
+	afterAll(async () => {
+		await browser?.close();
+		await stack?.stop();
+	}, 30_000);
+
+	const dashboardUrl = () => `${stack.relayUrl}/dashboard`;
+	const sessionKey = () => page.evaluate((name) => sessionStorage.getItem(name), KEY_STORAGE);
+
+	async function signIn(key: string) {
+		await page.getByLabel("API key", { exact: true }).fill(key);
+		await page.getByRole("button", { name: "Sign in" }).click();
+	}
+
+	it("serves every dashboard response with a strict CSP, nosniff and no-referrer, and no inline code", async () => {
+		const html = await (await fetch(dashboardUrl())).text();
+		const assets = [...html.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((m) => m[1] as string);
+		expect(assets.some((a) => a.startsWith("/dashboard/app.js?v="))).toBe(true);
+		expect(assets.some((a) => a.startsWith("/dashboard/app.css?v="))).toBe(true);
+		// No inline script, no style element, no style attribute: nothing the CSP would have to allow.
+		expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+		expect(html).not.toMatch(/<style|\sstyle=/i);
+
+		const expectedTypes: Record<string, RegExp> = {
+			"/dashboard": /^text\/html/,
+			"/dashboard/app.js": /^text\/javascript/,
+			"/dashboard/app.css": /^text\/css/,
+			"/dashboard/icon.svg": /^image\/svg\+xml/,
+		};
+		const slash = await fetch(`${dashboardUrl()}/`, { redirect: "manual" });
+		expect(slash.status).toBe(301);
+		expect(new URL(slash.headers.get("location") ?? "", stack.relayUrl).pathname).toBe("/dashboard");
+
+		for (const path of ["/dashboard", ...assets, "/dashboard/no-such-page"]) {
+			const response = await fetch(`${stack.relayUrl}${path}`);
+			const csp = response.headers.get("content-security-policy") ?? "";
+			for (const directive of CSP_DIRECTIVES) expect(csp, `${path}: ${directive}`).toContain(directive);
+			expect(csp).not.toContain("unsafe-inline");
+			expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+			expect(response.headers.get("referrer-policy"), path).toBe("no-referrer");
+			expect(response.headers.get("set-cookie"), path).toBeNull();
+			const type = expectedTypes[path.split("?")[0] as string];
+			if (type) {
+				expect(response.status, path).toBe(200);
+				expect(response.headers.get("content-type"), path).toMatch(type);
+			} else {
+				expect(response.status, path).toBe(404);
+			}
+		}
+	});
+
+	it("shows a clear error for a wrong key, and keeps the key out of the URL and storage", async () => {
+		await page.goto(dashboardUrl());
+		await expect(page.getByRole("heading", { name: "Sign in" }).isVisible()).resolves.toBe(true);
+
+		await signIn("not-a-valid-key");
+		const error = page.locator("#signin-error");
+		await error.getByText("not accepted").waitFor();
+		expect(await error.textContent()).toMatch(/This API key was not accepted\. The relay answered 401: .+/);
+		expect(await page.getByLabel("API key", { exact: true }).getAttribute("aria-invalid")).toBe("true");
+		expect(await sessionKey()).toBeNull();
+		expect(page.url()).not.toContain("not-a-valid-key");
+		expect(await page.locator("#nav").isVisible()).toBe(false);
+	});
+
+	it("signs in with a valid key, kept in sessionStorage only", async () => {
+		await signIn(stack.apiKey);
+		await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
+		expect(await sessionKey()).toBe(stack.apiKey);
+		expect(page.url()).not.toContain(stack.apiKey);
+		expect(await page.context().cookies()).toEqual([]);
+		expect(await page.locator("#signin-error").textContent()).toBe("");
+	});
+
+	it("checks metadata in the browser and shows the relay's 422 next to the field", async () => {
+		await page.getByRole("navigation").getByRole("link", { name: "New job" }).click();
+		await page.getByRole("heading", { name: "New job", level: 1 }).waitFor();
+		const posts: string[] = [];
+		const countPosts = (request: { method(): string; url(): string }) => {
+			if (request.method() === "POST") posts.push(request.url());
+		};
+		page.on("request", countPosts);
+
+		await page.getByRole("textbox", { name: "Question" }).fill(QUESTION);
+		await page.getByLabel(/^Metadata/).fill('{"ticket": ');
+		await page.getByRole("button", { name: "Submit job" }).click();
+		await page.locator("#f-metadata-error").getByText("not valid JSON").waitFor();
+		expect(await page.getByLabel(/^Metadata/).getAttribute("aria-invalid")).toBe("true");
+		expect(posts).toEqual([]);
+
+		await page.getByLabel(/^Metadata/).fill('{"ticket": "DASH-1"}');
+		await page.getByLabel(/^Callback URL/).fill("ftp://example.com/hook");
+		await page.getByRole("button", { name: "Submit job" }).click();
+		const summary = page.locator("#new-errors");
+		await summary.getByText("422").waitFor();
+		expect(await summary.textContent()).toContain("callback_url");
+		expect(await page.locator("#f-callback-error").textContent()).toMatch(/callback_url must use http or https/);
+		expect(await page.getByLabel(/^Callback URL/).getAttribute("aria-invalid")).toBe("true");
+		expect(posts).toHaveLength(1);
+		page.off("request", countPosts);
+	});
+
+	it("submits from the form and follows the job live until it is COMPLETED and delivered", async () => {
+		// Hold the upstream (every call fails, so the relay keeps retrying) until the page shows the
+		// job in progress: the later COMPLETED can then only have come from the page's own updates.
+		stack.emulator.emulator.setFaults({ errorRate: 1 });
+		try {
+			await page.getByLabel(/^Callback URL/).fill(`${stack.inbox.url}/hooks/dashboard`);
+			await page.getByRole("button", { name: "Submit job" }).click();
+			await page.waitForURL(/#\/jobs\/[0-9a-f]{64}$/);
+			jobId = new URL(page.url()).hash.slice("#/jobs/".length);
+			await page.locator("#job-badges [data-status]").waitFor();
+			expect(await page.locator("#job-badges [data-status]").getAttribute("data-status")).toMatch(
+				/^(CREATED|IN_PROGRESS)$/,
+			);
+			expect(await page.locator("#job-live").isVisible()).toBe(true);
+			expect(await page.locator("#job-answer").textContent()).toContain("appears here when the job completes");
+		} finally {
+			stack.emulator.emulator.setFaults({ errorRate: 0 });
+		}
+
+		let loads = 0;
+		page.on("load", () => loads++);
+		await page.locator('#job-badges [data-status="COMPLETED"]').waitFor({ timeout: 30_000 });
+		await page.locator('#job-badges [data-delivery="delivered"]').waitFor({ timeout: 30_000 });
+		await page.locator("#job-live").waitFor({ state: "hidden" });
+		expect(loads).toBe(0);
+		expect(await page.locator("#job-badges").textContent()).toContain("Completed");
+		expect(stack.inbox.inbox.events("dashboard")).toHaveLength(1);
+	});
+
+	it("shows the question, the rendered answer, the sources, the timeline and the attempt", async () => {
+		expect(await page.locator("#job-question").textContent()).toContain(QUESTION);
+
+		// The emulator's answer opens with "## <question>": rendered, and shifted to an h3 under the h2.
+		const answer = page.locator("#job-answer");
+		await answer.locator("h3").first().waitFor();
+		expect(await answer.locator("h3").first().textContent()).toContain("Durable Object alarm");
+		expect(await answer.locator("li strong").count()).toBeGreaterThan(0);
+		const citations = answer.locator("sup.cite a");
+		expect(await citations.count()).toBeGreaterThan(0);
+		expect(await citations.first().getAttribute("href")).toMatch(/^https:\/\//);
+		expect(await citations.first().getAttribute("rel")).toBe("noopener noreferrer");
+
+		const sources = page.locator("#job-sources li");
+		expect(await sources.count()).toBeGreaterThan(0);
+		const source = sources.first().locator("a");
+		expect(await source.getAttribute("href")).toMatch(/^https:\/\//);
+		expect(await source.getAttribute("rel")).toBe("noopener noreferrer");
+		expect((await source.textContent())?.trim()).not.toBe("");
+
+		const timeline = await page.locator("#job-timeline").textContent();
+		for (const step of ["Created", "Started", "Completed"]) expect(timeline).toContain(step);
+		expect(await page.locator("#job-timeline time").count()).toBe(3);
+
+		const details = await page.locator("#job-details").textContent();
+		expect(details).toContain("DASH-1");
+		expect(details).toContain("sonar");
+
+		const attempts = page.locator("#attempts-table tbody tr");
+		expect(await attempts.count()).toBe(1);
+		expect(await attempts.first().textContent()).toContain("200");
+		expect(await attempts.first().locator('[data-label="Duration"]').textContent()).toMatch(/^\d+ ms$/);
+
+		await page.setViewportSize({ width: 1000, height: 900 });
+		await page.evaluate(() => window.scrollTo(0, 0));
+		await page.mouse.move(0, 0);
+		await page.locator("#toast.show").waitFor({ state: "detached", timeout: 10_000 });
+		mkdirSync(ARTIFACTS, { recursive: true });
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-job.png"), fullPage: true });
+		if (!existsSync(README_SCREENSHOT) || process.env.UPDATE_SCREENSHOTS === "1") {
+			mkdirSync(join(ROOT, "docs"), { recursive: true });
+			await page.screenshot({ path: README_SCREENSHOT, fullPage: true });
+		}
+		await page.setViewportSize({ width: 1280, height: 900 });
+	});
+
+	it("redelivers on request and shows the new attempt", async () => {
+		const attempts = page.locator("#attempts-table tbody tr");
+		const before = await attempts.count();
+		await page.getByRole("button", { name: "Redeliver" }).click();
+		await page.locator("#attempts-table tr.is-new").waitFor();
+		expect(await attempts.count()).toBe(before + 1);
+		const fresh = page.locator("#attempts-table tr.is-new");
+		expect(await fresh.textContent()).toContain("series 2");
+		expect(await fresh.textContent()).toContain("200");
+		expect(await page.locator("#redeliver-result").textContent()).toMatch(
+			/^Redelivered: attempt #1 of series 2 answered 200/,
+		);
+
+		const deliveries = stack.inbox.inbox.events("dashboard");
+		expect(deliveries).toHaveLength(2);
+		expect(deliveries[1]?.verified).toBe(true);
+		expect(deliveries[1]?.headers["webhook-id"]).toBe(deliveries[0]?.headers["webhook-id"]);
+	});
+
+	it("copies the job's GET as curl without the key unless asked", async () => {
+		const readClipboard = () => page.evaluate(() => navigator.clipboard.readText());
+		const expectedUrl = `${stack.relayUrl}/async/chat/completions/${jobId}`;
+
+		const shown = await page.locator("#job-curl").textContent();
+		expect(shown).toContain(expectedUrl);
+		expect(shown).toContain("$SONAR_RELAY_KEY");
+		expect(shown).not.toContain(stack.apiKey);
+		await page.getByRole("button", { name: "Copy as curl" }).click();
+		await page.locator("#toast").getByText("copied").waitFor();
+		const copied = await readClipboard();
+		expect(copied).toBe(shown);
+
+		await page.getByLabel("Include my API key").check();
+		expect(await page.locator("#job-curl").textContent()).toContain(`Bearer ${stack.apiKey}`);
+		await page.getByRole("button", { name: "Copy as curl" }).click();
+		await expect.poll(readClipboard).toContain(`Bearer ${stack.apiKey}`);
+		await page.getByLabel("Include my API key").uncheck();
+
+		// The copied command works as is.
+		const response = await fetch(expectedUrl, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+		expect(((await response.json()) as { status: string }).status).toBe("COMPLETED");
+	});
+
+	it("shows the webhook secret masked, with reveal and copy", async () => {
+		await page.getByRole("navigation").getByRole("link", { name: "Webhook secret" }).click();
+		const value = page.locator("#secret-value-secret");
+		await value.waitFor();
+		const masked = await value.textContent();
+		expect(masked).toMatch(/^whsec_•+.{4}$/);
+		expect(masked).not.toContain(stack.secret.slice(6, 20));
+
+		const reveal = page.getByRole("button", { name: "Reveal" });
+		expect(await reveal.getAttribute("aria-pressed")).toBe("false");
+		await reveal.click();
+		expect(await value.textContent()).toBe(stack.secret);
+		expect(await page.getByRole("button", { name: "Hide" }).getAttribute("aria-pressed")).toBe("true");
+		await page.getByRole("button", { name: "Hide" }).click();
+		expect(await value.textContent()).toBe(masked);
+
+		await page.getByRole("button", { name: "Copy" }).click();
+		await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(stack.secret);
+	});
+
+	it("lists jobs with status and delivery badges, filters them, and pages with Load more", async () => {
+		// 20 newer jobs push the form's job onto the second page.
+		await Promise.all(
+			Array.from({ length: 20 }, (_, i) =>
+				fetch(`${stack.relayUrl}/async/chat/completions`, {
+					method: "POST",
+					headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
+					body: JSON.stringify({
+						request: { model: "sonar", messages: [{ role: "user", content: `List filler ${i}` }] },
+					}),
+				}).then((response) => expect(response.status).toBe(200)),
+			),
+		);
+		await page.getByRole("navigation").getByRole("link", { name: "Jobs" }).click();
+		await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
+		await page.getByRole("button", { name: "Refresh" }).click();
+		await expect.poll(() => page.locator("#jobs-body tr").count()).toBe(20);
+		const row = page.locator(`#jobs-body tr[data-job="${jobId}"]`);
+		expect(await row.count()).toBe(0);
+
+		await page.getByRole("button", { name: "Load more" }).click();
+		await row.waitFor();
+		expect(await row.locator("[data-status]").textContent()).toBe("Completed");
+		expect(await row.locator("[data-delivery]").textContent()).toBe("Delivered");
+		expect(await row.textContent()).toContain(QUESTION);
+
+		await page.getByLabel("Show").selectOption({ label: "Failed" });
+		await row.waitFor({ state: "detached" });
+		expect(await page.locator("#jobs-summary").textContent()).toMatch(/^Showing 0 of \d+ jobs loaded/);
+		await page.getByLabel("Show").selectOption({ label: "Delivered" });
+		await row.waitFor();
+		expect(await page.locator("#jobs-body tr").count()).toBe(1);
+		await page.getByLabel("Show").selectOption({ label: "All jobs" });
+
+		// Keyboard: the row's link opens the job page.
+		await row.getByRole("link").focus();
+		await page.keyboard.press("Enter");
+		await page.waitForURL(new RegExp(`#/jobs/${jobId}$`));
+		await page.locator('#job-badges [data-status="COMPLETED"]').waitFor();
+	});
+
+	it("fits a 375 px wide screen without horizontal scrolling", async () => {
+		await page.setViewportSize({ width: 375, height: 800 });
+		for (const hash of [`#/jobs/${jobId}`, "#/jobs", "#/new", "#/secret"]) {
+			await page.evaluate((next) => {
+				location.hash = next;
+			}, hash);
+			await page.waitForFunction(() => document.querySelector("main section:not([hidden])") !== null);
+			await page.waitForLoadState("networkidle");
+			const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+			expect(overflow, hash).toBeLessThanOrEqual(0);
+		}
+		await page.evaluate((next) => {
+			location.hash = next;
+		}, `#/jobs/${jobId}`);
+		await page.locator('#job-badges [data-status="COMPLETED"]').waitFor();
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-job-375.png"), fullPage: true });
+		await page.setViewportSize({ width: 1280, height: 900 });
+	});
+
+	it("keeps text contrast at 4.5:1 or more, in light and dark mode", async () => {
+		for (const colorScheme of ["light", "dark"] as const) {
+			await page.emulateMedia({ colorScheme });
+			for (const hash of [`#/jobs/${jobId}`, "#/jobs", "#/new", "#/secret"]) {
+				await page.evaluate((next) => {
+					location.hash = next;
+				}, hash);
+				await page.locator("main section:not([hidden]) h1").waitFor();
+				await page.waitForFunction(() => !document.querySelector("[aria-busy=true]"));
+				expect(await lowContrastText(page), `${colorScheme} ${hash}`).toEqual([]);
+			}
+		}
+		await page.emulateMedia({ colorScheme: "light" });
+	});
+
+	it("signs out, forgetting the key; a new tab starts signed out", async () => {
+		await page.getByRole("button", { name: "Sign out" }).click();
+		await page.getByRole("heading", { name: "Sign in" }).waitFor();
+		expect(await sessionKey()).toBeNull();
+		expect(await page.locator("#jobs-body tr").count()).toBe(0);
+
+		const other = await page.context().newPage();
+		await other.goto(`${dashboardUrl()}#/jobs/${jobId}`);
+		await other.getByRole("heading", { name: "Sign in" }).waitFor();
+		await other.close();
+	});
+
+	it("ran without a script error or a CSP violation", () => {
+		expect(pageProblems).toEqual([]);
+	});
+});
+
+/** Visible text whose colour has a WCAG contrast below 4.5:1 against its (first opaque) background. */
+function lowContrastText(page: Page): Promise<string[]> {
+	return page.evaluate(() => {
+		const rgba = (color: string) => (color.match(/[\d.]+/g) ?? []).map(Number);
+		const channel = (value: number) => {
+			const v = value / 255;
+			return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+		};
+		const luminance = ([r = 0, g = 0, b = 0]: number[]) =>
+			0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+		const background = (element: Element) => {
+			for (let e: Element | null = element; e; e = e.parentElement) {
+				const color = rgba(getComputedStyle(e).backgroundColor);
+				if ((color[3] ?? 1) > 0.5) return color;
+			}
+			return [255, 255, 255];
+		};
+		const problems: string[] = [];
+		for (const element of Array.from(document.querySelectorAll("body *"))) {
+			if (!(element instanceof HTMLElement) || element.getClientRects().length === 0) continue;
+			if (element.closest("[hidden], .visually-hidden, .toast, :disabled")) continue;
+			const ownText = Array.from(element.childNodes).some(
+				(node) => node.nodeType === Node.TEXT_NODE && node.textContent?.trim(),
+			);
+			if (!ownText) continue;
+			const [light, dark] = [luminance(rgba(getComputedStyle(element).color)), luminance(background(element))].sort(
+				(a, b) => b - a,
+			) as [number, number];
+			const ratio = (light + 0.05) / (dark + 0.05);
+			if (ratio < 4.5)
+				problems.push(
+					`${element.tagName.toLowerCase()}.${element.className} ${ratio.toFixed(2)}: ${element.textContent?.trim().slice(0, 40)}`,
+				);
+		}
+		return problems;
+	});
+}
