@@ -37,24 +37,39 @@ export interface Submission {
 }
 
 /**
- * POSTs every body to `url`, `concurrency` at a time, and records what each answered.
- * A failed submission is recorded, never retried: the bench reports it.
+ * POSTs `count` bodies to `url`, `concurrency` at a time, and records what each answered.
+ * `bodyFor(index)` is called just before each POST. A failed submission is recorded,
+ * never retried: the bench reports it.
  */
 export async function submitAll(options: {
 	url: string;
 	apiKey: string;
-	bodies: readonly unknown[];
+	count: number;
+	bodyFor: (index: number) => unknown;
 	concurrency: number;
 	timeoutMs?: number;
+	/** `Date.now()` after which no new POST is sent: the rest are recorded as not sent (status -1). */
+	deadlineMs?: number;
 }): Promise<Submission[]> {
-	return pool(options.bodies.length, options.concurrency, async (index) => {
+	return pool(options.count, options.concurrency, async (index) => {
+		if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) {
+			return {
+				index,
+				startedAtMs: Date.now(),
+				latencyMs: 0,
+				status: -1,
+				jobId: null,
+				error: "not sent: load deadline",
+			};
+		}
+		const body = JSON.stringify(options.bodyFor(index));
 		const startedAtMs = Date.now();
 		const started = performance.now();
 		try {
 			const response = await fetch(options.url, {
 				method: "POST",
 				headers: { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" },
-				body: JSON.stringify(options.bodies[index]),
+				body,
 				signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
 			});
 			const text = await response.text();
@@ -84,7 +99,8 @@ export async function submitAll(options: {
 }
 
 /** Submit figures: accepted count, failures by status, throughput and latency. */
-export function submitFigures(submissions: readonly Submission[]) {
+export function submitFigures(all: readonly Submission[]) {
+	const submissions = all.filter((s) => s.status !== -1);
 	const accepted = submissions.filter((s) => s.jobId !== null);
 	const failures: Record<string, number> = {};
 	for (const s of submissions) if (s.jobId === null) failures[String(s.status)] = (failures[String(s.status)] ?? 0) + 1;
@@ -93,6 +109,7 @@ export function submitFigures(submissions: readonly Submission[]) {
 	const latencies = submissions.map((s) => s.latencyMs);
 	return {
 		submitted: submissions.length,
+		not_sent: all.length - submissions.length,
 		accepted: accepted.length,
 		submit_failures: Object.values(failures).reduce((sum, n) => sum + n, 0),
 		submit_failures_by_status: failures,
@@ -124,6 +141,11 @@ export interface JobCounters {
 	index_writes: number;
 	delivery_attempts: number;
 	alarm_lateness_ms: number[];
+	/**
+	 * Optional in the contract: RPCs the Job DO makes into Durable Objects other than the
+	 * tenant index (e.g. a rate gate). Null when the relay does not report it.
+	 */
+	other_do_requests: number | null;
 }
 
 export interface CountersReadBack {
@@ -149,6 +171,7 @@ function parseCounters(body: unknown): JobCounters | null {
 		index_writes: num(stats.index_writes),
 		delivery_attempts: num(stats.delivery_attempts),
 		alarm_lateness_ms: lateness.filter(Number.isFinite),
+		other_do_requests: typeof stats.other_do_requests === "number" ? num(stats.other_do_requests) : null,
 	};
 }
 

@@ -143,3 +143,53 @@ export function sampleTree(rootPid: number | undefined, options: { match: RegExp
 		},
 	};
 }
+
+/** Busy CPU ticks of the whole machine (all cores), from the `cpu` line of /proc/stat; null off Linux. */
+function machineBusyTicks(): number | null {
+	try {
+		const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+		const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+		const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+		return Number.isFinite(busy) ? busy : null;
+	} catch {
+		return null;
+	}
+}
+
+/**
+ * Measures how busy the machine was with processes *outside* this one's tree
+ * (other builds, other tests) over a window: the benchmark shares two cores,
+ * so a busy neighbour shows in every figure, and the report says so. Our own
+ * tree is sampled every second, so processes that exit inside the window
+ * (a scenario's wrangler dev) still count as ours, give or take a second.
+ *
+ * @example
+ * const done = watchForeignLoad();
+ * // …scenario…
+ * done(); // 0.4: other processes kept 0.4 cores busy on average
+ */
+export function watchForeignLoad(): () => number | null {
+	if (!existsSync("/proc/stat")) return () => null;
+	const ticksPerSecond = sysconf("CLK_TCK", 100);
+	const startedAt = Date.now();
+	const busyBefore = machineBusyTicks();
+	const before = new Map<number, number>();
+	const latest = new Map<number, number>();
+	for (const entry of readTree(process.pid)) before.set(entry.pid, entry.ticks);
+	const sample = () => {
+		for (const entry of readTree(process.pid)) latest.set(entry.pid, entry.ticks);
+	};
+	sample();
+	const timer = setInterval(sample, 1000);
+	timer.unref();
+	return () => {
+		clearInterval(timer);
+		sample();
+		const busyAfter = machineBusyTicks();
+		const seconds = (Date.now() - startedAt) / 1000;
+		if (busyBefore === null || busyAfter === null || seconds <= 0) return null;
+		let own = 0;
+		for (const [pid, ticks] of latest) own += ticks - (before.get(pid) ?? 0);
+		return Math.max(0, (busyAfter - busyBefore - own) / ticksPerSecond / seconds);
+	};
+}

@@ -29,6 +29,8 @@ export interface Receiver {
 	finalByJob(): ReadonlyMap<string, Arrival>;
 	/** Deliveries beyond the first, summed over webhook-ids. */
 	duplicates(): number;
+	/** Up to `limit` duplicated webhook-ids, each with its arrival times relative to the first. */
+	duplicateSamples(limit: number): { webhook_id: string; arrivals: number; later_by_ms: number[] }[];
 	/** Called on each final event that is a job's first. */
 	onFinal(listener: (arrival: Arrival) => void): void;
 	close(): Promise<void>;
@@ -115,6 +117,17 @@ export async function startReceiver(options: { secret: string; host?: string }):
 		arrivals: () => arrivals,
 		finalByJob: () => finals,
 		duplicates: () => [...seen.values()].reduce((sum, count) => sum + count - 1, 0),
+		duplicateSamples(limit) {
+			const samples: { webhook_id: string; arrivals: number; later_by_ms: number[] }[] = [];
+			for (const [webhookId, count] of seen) {
+				if (count < 2) continue;
+				const times = arrivals.filter((a) => a.webhookId === webhookId).map((a) => a.arrivedAtMs);
+				const first = times[0] ?? 0;
+				samples.push({ webhook_id: webhookId, arrivals: count, later_by_ms: times.slice(1).map((t) => t - first) });
+				if (samples.length >= limit) break;
+			}
+			return samples;
+		},
 		onFinal: (listener) => listeners.push(listener),
 		close() {
 			closing ??= new Promise<void>((resolve) => {

@@ -4,11 +4,19 @@
  * Worker) on a fresh temporary state directory, with its settings in one
  * temporary `--env-file` (so a developer's `.dev.vars` never leaks in).
  *
+ * wrangler dev runs on a snapshot of the Worker's sources, copied into the
+ * temporary directory at start (with `node_modules` linked): wrangler watches
+ * its sources and reloads the Worker when they change, and other people edit
+ * this tree while a run goes on. A reload mid-run resets every Durable Object,
+ * and would be measured as the relay's doing. The snapshot also gives each
+ * wrangler its own `.wrangler/tmp`, which concurrent instances otherwise share.
+ *
  * Every start registers its stop with a `Cleanup`, which the entry point runs
  * at the end, on an error, and on SIGINT/SIGTERM; wrangler's process group is
  * also SIGKILLed synchronously on process exit, whatever happened.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeEnvFile } from "../../tools/dev-vars.ts";
@@ -16,6 +24,9 @@ import { freePort, spawnWranglerDev, type WranglerDev, waitForHealth } from "../
 import { sampleTree, type TreeSampler } from "./proc.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
+
+/** What the relay is built from: copied for each run (see the module header). */
+export const RELAY_SOURCES = ["src", "wrangler.toml", "package.json", "tsconfig.json"];
 
 /** Stops registered in start order, run in reverse; safe to run twice. */
 export class Cleanup {
@@ -81,8 +92,15 @@ export interface StartWorkerOptions {
 	label: string;
 	/** The settings, written to one temporary `--env-file`. */
 	vars: Record<string, string>;
-	/** @default the relay's wrangler.toml */
-	configPath?: string;
+	/** Files and folders (relative to the repo root) the Worker is built from; copied at start. */
+	sources: string[];
+	/**
+	 * Take `sources` from this git revision (`git archive`) instead of the working tree.
+	 * @default undefined: the working tree as it is at start
+	 */
+	revision?: string;
+	/** The wrangler config, relative to the repo root (and one of `sources`). */
+	config: string;
 	startupTimeoutMs: number;
 	sampleMs: number;
 	verbose: boolean;
@@ -95,23 +113,35 @@ const ERROR_LINE = /\b(error|exception|uncaught|failed)\b/i;
  * Starts a Worker under wrangler dev on free loopback ports and waits for `/healthz`.
  *
  * @example
- * const relay = await startWorker({ label: "relay", vars, startupTimeoutMs: 90_000, sampleMs: 250, verbose: false, cleanup });
+ * const relay = await startWorker({ label: "relay", vars, sources: RELAY_SOURCES, config: "wrangler.toml", startupTimeoutMs: 90_000, sampleMs: 250, verbose: false, cleanup });
  * await fetch(`${relay.url}/healthz`);
  * await relay.stop();
  */
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
 	const dir = mkdtempSync(join(tmpdir(), `sonar-relay-bench-${options.label}-`));
+	const snapshot = join(dir, "worker");
+	if (options.revision === undefined) {
+		for (const source of options.sources) cpSync(join(ROOT, source), join(snapshot, source), { recursive: true });
+	} else {
+		mkdirSync(snapshot, { recursive: true });
+		const tar = join(dir, "sources.tar");
+		execFileSync("git", ["archive", "--format=tar", "-o", tar, options.revision, "--", ...options.sources], {
+			cwd: ROOT,
+		});
+		execFileSync("tar", ["-xf", tar, "-C", snapshot]);
+	}
+	symlinkSync(join(ROOT, "node_modules"), join(snapshot, "node_modules"), "dir");
 	const envFile = join(dir, "bench.env");
 	writeEnvFile(envFile, options.vars);
 	const [port, inspectorPort] = [await freePort(), await freePort()];
 	const errors: string[] = [];
 	let errorCount = 0;
 	const wrangler = spawnWranglerDev({
-		root: ROOT,
+		root: snapshot,
 		port,
 		persistTo: join(dir, "state"),
 		envFiles: [envFile],
-		configPath: options.configPath,
+		configPath: join(snapshot, options.config),
 		inspectorPort,
 		// Per-request log lines cost wrangler CPU on the same two cores; warnings and errors still show.
 		env: options.verbose ? {} : { WRANGLER_LOG: "warn" },

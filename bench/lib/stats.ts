@@ -44,7 +44,12 @@ export function ratio(a: number | null, b: number | null): number | null {
 }
 
 /** p50/p95/p99/max of a sample, rounded to whole units. */
-export function summary(values: readonly number[]): { p50: number | null; p95: number | null; p99: number | null; max: number | null } {
+export function summary(values: readonly number[]): {
+	p50: number | null;
+	p95: number | null;
+	p99: number | null;
+	max: number | null;
+} {
 	return {
 		p50: round(quantile(values, 0.5)),
 		p95: round(quantile(values, 0.95)),
