@@ -58,6 +58,8 @@ export default defineConfig({
 					name: "workers",
 					include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
 					globalSetup: ["test/integration/global-setup.ts"],
+					// Fuzz budget for test/integration/fuzz.test.ts (`npm run fuzz` sets FUZZ_RUNS); read there with inject().
+					provide: { fuzzRuns: Number(process.env.FUZZ_RUNS) || 0, fuzzSeed: Number(process.env.FUZZ_SEED) || 0 },
 					testTimeout: 30_000,
 				},
 			},

@@ -152,10 +152,17 @@ export class Job extends DurableObject<Env> {
 			!input.deferUpstream,
 		);
 		this.state = state;
-		await this.save();
-		// Should this request die before it arms the real alarm, the job still moves on.
-		await this.ctx.storage.setAlarm(now + SUBMIT_GRACE_MS);
-		this.armedAt = now + SUBMIT_GRACE_MS;
+		try {
+			await this.save();
+			// Should this request die before it arms the real alarm, the job still moves on.
+			await this.ctx.storage.setAlarm(now + SUBMIT_GRACE_MS);
+			this.armedAt = now + SUBMIT_GRACE_MS;
+		} catch (error) {
+			// Never stored: keep no phantom of it in memory (a retry with the same key must find nothing).
+			this.state = null;
+			this.savedResponse = null;
+			throw error;
+		}
 		// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
 		await this.run(input.deferUpstream ? INDEX_ONLY : SUBMIT_ACTIONS);
 		const after = this.state as JobState | null;

@@ -11,6 +11,9 @@ import {
 	ListAsyncApiChatCompletionsResponse,
 } from "./perplexity.ts";
 
+/** Longest `idempotency_key` the relay accepts. */
+export const MAX_IDEMPOTENCY_KEY = 255;
+
 /** Largest `metadata`, measured as UTF-8 JSON. */
 export const MAX_METADATA_BYTES = 4096;
 
@@ -46,6 +49,13 @@ export const PushFields = {
 /** Create body: the upstream's request plus the push fields. Async jobs do not stream. */
 export const CreateJobBody = AsyncApiChatCompletionsRequest.extend(PushFields)
 	.superRefine((body, ctx) => {
+		if (typeof body.idempotency_key === "string" && body.idempotency_key.length > MAX_IDEMPOTENCY_KEY) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["idempotency_key"],
+				message: `idempotency_key must be at most ${MAX_IDEMPOTENCY_KEY} characters`,
+			});
+		}
 		if (body.request.stream === true) {
 			ctx.addIssue({
 				code: "custom",

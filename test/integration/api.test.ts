@@ -261,3 +261,14 @@ describe("list", () => {
 		}
 	});
 });
+
+describe("idempotency_key bounds", () => {
+	it("answers 422 for an idempotency_key over 255 characters", async () => {
+		const res = await relay("/async/chat/completions", {
+			method: "POST",
+			body: JSON.stringify(makeCreateBody({ idempotencyKey: "k".repeat(256) })),
+		});
+		expect(res.status).toBe(422);
+		expect(HTTPValidationError.parse(await res.json()).detail?.[0]?.loc).toEqual(["body", "idempotency_key"]);
+	});
+});

@@ -44,7 +44,7 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 		rawBody: rawBytes,
 		nowMs: Date.now(),
 	});
-	if (!verified.ok) throw new ApiError(401, `Slack signature check failed: ${verified.reason}`);
+	if (!verified.ok) throw new ApiError(401, "Invalid Slack signature or timestamp");
 
 	const form = new URLSearchParams(new TextDecoder().decode(rawBytes));
 	const command = form.get("command") || "/ask";
