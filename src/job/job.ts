@@ -262,13 +262,11 @@ export class Job extends DurableObject<Env> {
 		const upstream = upstreamClient(settings);
 		switch (action.type) {
 			case "create": {
-				let plan: number[] | null = null;
-				if (!action.reserved) {
-					const admission = await this.admit("create", state.spec.model);
-					plan = admission?.plan ?? null;
-					if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
-						return { type: "create_deferred", at: admission.at, plan };
-					}
+				const admission = await this.admit("create", state.spec.model, action.heldEpoch);
+				const plan =
+					admission?.plan ?? (state.lifecycle.phase === "submitting" ? (state.lifecycle.plan ?? null) : null);
+				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
+					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, plan };
 				}
 				try {
 					return { type: "created", upstream: await upstream.create(state.spec.upstreamRequest), plan };
@@ -279,10 +277,9 @@ export class Job extends DurableObject<Env> {
 				}
 			}
 			case "poll": {
-				if (!action.reserved) {
-					const admission = await this.admit("get");
-					if (admission && admission.at > Date.now() + GATE_SLACK_MS)
-						return { type: "poll_deferred", at: admission.at };
+				const admission = await this.admit("get", undefined, action.heldEpoch);
+				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
+					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch };
 				}
 				try {
 					return { type: "polled", upstream: await upstream.get(action.upstreamId) };
@@ -368,9 +365,9 @@ export class Job extends DurableObject<Env> {
 	}
 
 	/** A slot from the upstream gate; null when the gate is unreachable (it protects, it must not block). */
-	private async admit(kind: GateKind, model?: string): Promise<Admission | null> {
+	private async admit(kind: GateKind, model?: string, heldEpoch?: number | null): Promise<Admission | null> {
 		try {
-			return (await this.gate().admit(kind, model)) as Admission;
+			return (await this.gate().admit(kind, model, heldEpoch ?? undefined)) as Admission;
 		} catch (error) {
 			if (this.state) this.note("warn", "gate.unavailable", this.state, error);
 			return null;

@@ -70,8 +70,8 @@ export type Lifecycle =
 			lastError: string | null;
 			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
 			callerWaiting: boolean;
-			/** `nextAt` is a slot the upstream gate reserved: go then without asking again. */
-			reserved?: boolean;
+			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch (shown to the gate when it comes due). */
+			reservedEpoch?: number | null;
 			/** The poll plan the gate gave with the slot (ms after the upstream create). */
 			plan?: number[] | null;
 	  }
@@ -87,8 +87,8 @@ export type Lifecycle =
 			acceptedAt?: number;
 			/** When to poll, in ms after `acceptedAt`; null: plain back-off. */
 			plan?: number[] | null;
-			/** `nextAt` is a slot the upstream gate reserved. */
-			reserved?: boolean;
+			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch. */
+			reservedEpoch?: number | null;
 			/** The last poll that found the job unfinished (ms), for the learnt duration. */
 			lastPendingAt?: number;
 	  }
@@ -180,8 +180,8 @@ export const MAX_LATENESS_SAMPLES = 64;
 // ── Actions and outcomes ─────────────────────────────────────────────────────
 
 export type Action =
-	| { type: "create"; reserved: boolean }
-	| { type: "poll"; upstreamId: string; reserved: boolean }
+	| { type: "create"; heldEpoch: number | null }
+	| { type: "poll"; upstreamId: string; heldEpoch: number | null }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cache" }
@@ -200,10 +200,10 @@ export interface AttemptResult {
 
 export type Outcome =
 	| { type: "created"; upstream: AsyncApiChatCompletionsResponse; plan?: number[] | null }
-	| { type: "create_deferred"; at: number; plan: number[] | null }
+	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	| { type: "polled"; upstream: AsyncApiChatCompletionsResponse }
-	| { type: "poll_deferred"; at: number }
+	| { type: "poll_deferred"; at: number; epoch: number }
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	| { type: "learned" }
 	| { type: "expired" }
@@ -338,9 +338,9 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	if (!isFinal(state) && now >= deadline(state, policy)) {
 		actions.push({ type: "expire" });
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
-		actions.push({ type: "create", reserved: lifecycle.reserved === true });
+		actions.push({ type: "create", heldEpoch: lifecycle.reservedEpoch ?? null });
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
-		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId, reserved: lifecycle.reserved === true });
+		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId, heldEpoch: lifecycle.reservedEpoch ?? null });
 	}
 	if (sideEffectsAllowed(state, now)) {
 		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
@@ -623,7 +623,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt,
 					acceptedAt: now,
 					plan,
-					reserved: false,
+					reservedEpoch: null,
 					lastPendingAt: now,
 				},
 			};
@@ -631,11 +631,14 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		}
 		case "create_deferred": {
 			if (lifecycle.phase !== "submitting") return state;
-			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reserved: true, plan: outcome.plan } };
+			return {
+				...state,
+				lifecycle: { ...lifecycle, nextAt: outcome.at, reservedEpoch: outcome.epoch, plan: outcome.plan },
+			};
 		}
 		case "poll_deferred": {
 			if (lifecycle.phase !== "polling") return state;
-			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reserved: true } };
+			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reservedEpoch: outcome.epoch } };
 		}
 		case "learned":
 			return { ...state, learned: true };
@@ -654,7 +657,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
 					callerWaiting: false,
-					reserved: false,
+					reservedEpoch: null,
 					plan: lifecycle.plan ?? null,
 				},
 			};
@@ -670,7 +673,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					polls: lifecycle.polls + 1,
 					intervalMs: next.intervalMs,
 					nextAt: next.at,
-					reserved: false,
+					reservedEpoch: null,
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
 				},
 				durationMs: done ? learntDuration(lifecycle, outcome.upstream, now) : state.durationMs,
@@ -698,7 +701,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					polls: lifecycle.polls + 1,
 					intervalMs: next.intervalMs,
 					nextAt: now + wait,
-					reserved: false,
+					reservedEpoch: null,
 				},
 			};
 		}

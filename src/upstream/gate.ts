@@ -25,6 +25,8 @@ export type GateKind = "create" | "get";
 interface Bucket {
 	/** Current rate, per second. */
 	rate: number;
+	/** Bumped by every cut: slots reserved before it are void, and their holders queue again at the new rate. */
+	epoch: number;
 	/** Theoretical arrival time: the earliest free slot (ms). */
 	tat: number;
 	/** When the rate was last cut (ms). */
@@ -34,16 +36,24 @@ interface Bucket {
 }
 
 export interface Admission {
-	/** When the call may go (ms); now or later. The slot is reserved: go then without asking again. */
+	/** When the call may go (ms); now or later. */
 	at: number;
+	/**
+	 * The rate epoch the slot belongs to. A job holding a future slot shows it
+	 * when the slot comes due: if no 429 has cut the rate since, it goes at once
+	 * without taking another slot; otherwise it queues again at the new rate.
+	 */
+	epoch: number;
 	/** For creates: when to poll, in ms after the upstream create. */
 	plan?: number[];
 }
 
 /** The slowest a gate will go, per second. */
 export const MIN_RATE = 0.05;
-/** Share of the configured rate won back per second without a 429. */
-export const RECOVERY_PER_SECOND = 0.05;
+/** Share of the configured rate won back per second without a 429 (additive increase). */
+export const RECOVERY_PER_SECOND = 0.02;
+/** What a 429 leaves of the rate (multiplicative decrease). */
+export const DECREASE_FACTOR = 0.75;
 
 /** Medians the prior assumes before a model has any history (ms). */
 export const PRIOR_MEDIANS_MS: Readonly<Record<string, number>> = {
@@ -74,15 +84,22 @@ export function recover(bucket: Bucket, configured: number, now: number): Bucket
 	};
 }
 
-/** Pure AIMD step: a 429 halves the rate (once per second) and holds slots back for Retry-After. */
+/**
+ * Pure AIMD step: a 429 cuts the rate to three quarters (at most once a second,
+ * so a burst of 429s from one overload counts once), voids the slots handed out
+ * at the old rate, and holds new slots back for Retry-After.
+ */
 export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number): Bucket {
 	const cut = now - bucket.lastCut >= 1000;
-	const rate = cut ? Math.max(MIN_RATE, bucket.rate / 2) : bucket.rate;
+	const rate = cut ? Math.max(MIN_RATE, bucket.rate * DECREASE_FACTOR) : bucket.rate;
+	const resume = now + (retryAfterMs ?? 1000 / rate);
 	return {
 		...bucket,
 		rate,
+		epoch: cut ? bucket.epoch + 1 : bucket.epoch,
 		lastCut: cut ? now : bucket.lastCut,
-		tat: Math.max(bucket.tat, now + (retryAfterMs ?? 1000 / rate)),
+		// After a cut the queue restarts from the Retry-After; otherwise it only moves later.
+		tat: cut ? resume : Math.max(bucket.tat, resume),
 	};
 }
 
@@ -101,17 +118,30 @@ export class UpstreamGate extends DurableObject<Env> {
 
 	private bucket(kind: GateKind, now: number): Bucket {
 		const configured = this.configured(kind);
-		const current = this.buckets.get(kind) ?? { rate: configured, tat: 0, lastCut: 0, updatedAt: now };
+		const current = this.buckets.get(kind) ?? { rate: configured, epoch: 0, tat: 0, lastCut: 0, updatedAt: now };
 		return recover(current, configured, now);
 	}
 
-	/** A slot for one call to upstream; for creates, the poll plan of `model` too. */
-	async admit(kind: GateKind, model?: string): Promise<Admission> {
+	/**
+	 * A slot for one call to upstream; for creates, the poll plan of `model` too.
+	 * `heldEpoch` is the epoch of a slot the caller reserved earlier and whose time has come.
+	 */
+	async admit(kind: GateKind, model?: string, heldEpoch?: number): Promise<Admission> {
 		const now = Date.now();
-		const { bucket, at } = reserve(this.bucket(kind, now), now);
-		this.buckets.set(kind, bucket);
-		if (kind !== "create" || !model) return { at };
-		return { at, plan: await this.plan(model) };
+		const current = this.bucket(kind, now);
+		let at: number;
+		if (heldEpoch !== undefined && heldEpoch === current.epoch) {
+			// Its slot is still good: it was paid for when it was reserved.
+			this.buckets.set(kind, current);
+			at = now;
+		} else {
+			const next = reserve(current, now);
+			this.buckets.set(kind, next.bucket);
+			at = next.at;
+		}
+		const epoch = current.epoch;
+		if (kind !== "create" || !model) return { at, epoch };
+		return { at, epoch, plan: await this.plan(model) };
 	}
 
 	/** Upstream answered 429: slow down for everyone. */

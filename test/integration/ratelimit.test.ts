@@ -53,7 +53,7 @@ describe("upstream 429s", () => {
 		const second = await createJob({ markers: ["steps=1"] });
 		expect(second.status).toBe("CREATED");
 		const lifecycle = (await stateOf(second.id)).lifecycle;
-		expect(lifecycle).toMatchObject({ phase: "submitting", reserved: true, attempts: 0 });
+		expect(lifecycle).toMatchObject({ phase: "submitting", reservedEpoch: expect.any(Number), attempts: 0 });
 		if (lifecycle.phase !== "submitting") throw new Error("not submitting");
 		expect(lifecycle.nextAt).toBeGreaterThanOrEqual(before + 3000 - 1000);
 		const stats = await emulatorStats();
@@ -61,5 +61,18 @@ describe("upstream 429s", () => {
 		expect(Object.values(stats.jobs).some((j) => j.idempotencyKey === `sonar-relay-${second.id}`)).toBe(false);
 		const alarm = await runInDurableObject(jobStub(second.id), (_i: Job, state) => state.storage.getAlarm());
 		expect(alarm).toBe(lifecycle.nextAt);
+	});
+
+	it("lets a slot's holder go when its epoch is current, and queues it again after a cut", async () => {
+		const gate = env.GATES.get(env.GATES.idFromName("rate-epochs"));
+		const first = (await gate.admit("get")) as Admission;
+		const kept = (await gate.admit("get", undefined, first.epoch)) as Admission;
+		expect(kept.epoch).toBe(first.epoch);
+		expect(kept.at).toBeLessThanOrEqual(Date.now());
+		await gate.report429("get", 2000);
+		const before = Date.now();
+		const voided = (await gate.admit("get", undefined, first.epoch)) as Admission;
+		expect(voided.epoch).toBe(first.epoch + 1);
+		expect(voided.at).toBeGreaterThanOrEqual(before + 2000 - 50);
 	});
 });

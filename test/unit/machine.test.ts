@@ -115,7 +115,7 @@ describe("submitting", () => {
 	it("creates upstream first, and indexes the accepted job", () => {
 		const state = makeJob("submitting");
 		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create", "index"]);
-		expect(dueActions(state, T0, policy)[0]).toEqual({ type: "create", reserved: false });
+		expect(dueActions(state, T0, policy)[0]).toEqual({ type: "create", heldEpoch: null });
 		expect(dueActions(state, T0, policy)[1]).toEqual({ type: "index", fanOut: null });
 	});
 
@@ -234,12 +234,12 @@ describe("learnt poll plans", () => {
 		expect(seen).toEqual([2000, 3000, 3600, 4100, 4100 + 750, 4100 + 750 + 1125]);
 	});
 
-	it("waits for a reserved gate slot, then goes without asking again", () => {
+	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
 		let state = newJob(makeSpec(), T0);
-		state = step(state, { type: "create_deferred", at: T0 + 5000, plan }, T0);
-		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reserved: true, attempts: 0 });
+		state = step(state, { type: "create_deferred", at: T0 + 5000, epoch: 3, plan }, T0);
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reservedEpoch: 3, attempts: 0 });
 		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
-		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", reserved: true });
+		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", heldEpoch: 3 });
 		state = step(state, { type: "created", upstream: makeUpstream() }, T0 + 5000);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
 	});

@@ -99,7 +99,7 @@ describe("poll plan", () => {
 });
 
 describe("upstream gate arithmetic", () => {
-	const fresh = { rate: 10, tat: 0, lastCut: 0, updatedAt: 0 };
+	const fresh = { rate: 10, epoch: 0, tat: 0, lastCut: 0, updatedAt: 0 };
 
 	it("hands out one slot per 1/rate, queueing callers instead of refusing them", () => {
 		let bucket = fresh;
@@ -112,22 +112,25 @@ describe("upstream gate arithmetic", () => {
 		expect(slots).toEqual([1000, 1100, 1200, 1300, 1400]);
 	});
 
-	it("halves the rate on a 429 (once a second) and holds slots back for Retry-After", () => {
-		let bucket = backOff(fresh, 3000, 5000);
-		expect(bucket.rate).toBe(5);
+	it("cuts the rate to 3/4 on a 429 (once a second), voids older slots, and holds new ones for Retry-After", () => {
+		let bucket = backOff({ ...fresh, tat: 60_000 }, 3000, 5000);
+		expect(bucket.rate).toBe(7.5);
+		expect(bucket.epoch).toBe(1);
+		// The queue restarts after the Retry-After, at the new rate: slots handed out before are void.
 		expect(reserve(bucket, 5000).at).toBe(8000);
 		bucket = backOff(bucket, null, 5500);
-		expect(bucket.rate).toBe(5);
+		expect(bucket.rate).toBe(7.5);
+		expect(bucket.epoch).toBe(1);
 		bucket = backOff(bucket, null, 6000);
-		expect(bucket.rate).toBe(2.5);
+		expect(bucket.rate).toBe(5.625);
 		let floor = bucket;
 		for (let t = 7000; t < 40_000; t += 1000) floor = backOff(floor, null, t);
 		expect(floor.rate).toBe(MIN_RATE);
 	});
 
-	it("wins the rate back additively, 5 % of the configured rate per second, up to it", () => {
+	it("wins the rate back additively, 2 % of the configured rate per second, up to it", () => {
 		const cut = { ...fresh, rate: 2, updatedAt: 0 };
-		expect(recover(cut, 10, 2000).rate).toBeCloseTo(3, 6);
+		expect(recover(cut, 10, 5000).rate).toBeCloseTo(3, 6);
 		expect(recover(cut, 10, 60_000).rate).toBe(10);
 	});
 });
