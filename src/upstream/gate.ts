@@ -68,10 +68,15 @@ const DEFAULT_PRIOR_MEDIAN_MS = 10_000;
 /** A plan is recomputed after this many new samples of its model. */
 const REPLAN_EVERY = 8;
 
-/** Pure GCRA step: reserves the next slot at `rate` per second. */
+/**
+ * Pure GCRA step: reserves the next slot at `rate` per second. Slots are whole
+ * milliseconds (rounded up): alarms are, and a fractional time would make a
+ * job wake a fraction too early, find nothing due, and re-arm the very alarm
+ * that is running, which the runtime then drops.
+ */
 export function reserve(bucket: Bucket, now: number): { bucket: Bucket; at: number } {
-	const at = Math.max(now, bucket.tat);
-	return { bucket: { ...bucket, tat: at + 1000 / bucket.rate }, at };
+	const at = Math.ceil(Math.max(now, bucket.tat));
+	return { bucket: { ...bucket, tat: Math.max(now, bucket.tat) + 1000 / bucket.rate }, at };
 }
 
 /** Pure AIMD step: brings the rate back towards `configured`, 5 % of it per second. */

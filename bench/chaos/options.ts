@@ -1,0 +1,141 @@
+/**
+ * Every setting of `npm run chaos`, as command-line flags with their defaults
+ * (issue 6's numbers), and the `--quick` preset: 60 jobs and one crash.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+export interface ChaosOptions {
+	quick: boolean;
+	/** Seeds every random choice: crash moments, receiver faults, job durations, the emulator. */
+	seed: number;
+	/** Jobs submitted. @default 500 (quick: 60) */
+	jobs: number;
+	/** Submissions in flight at once. @default 16 */
+	concurrency: number;
+	/** SIGKILLs of the whole `wrangler dev` tree, each followed by a restart on the same state. @default 2 (quick: 1) */
+	crashes: number;
+	/** The whole run (submit, crash, drain) stops by then; the read-back and the report come after. @default 600 s (quick: 240 s) */
+	deadlineS: number;
+	/** Job durations on the emulator, drawn uniformly (seeded) from this range. @default [1000, 5000] */
+	durationMs: [number, number];
+	/** Share of jobs that end FAILED upstream (`[[emu:fail]]`), so the `failed` event is exercised too. @default 0.05 */
+	failRate: number;
+	/** Upstream faults (emulator), shares of all API calls. */
+	upstreamErrorRate: number;
+	upstreamRateLimitRate: number;
+	upstreamRetryAfterS: [number, number];
+	upstreamHangRate: number;
+	/** How long a hanging upstream call hangs (past `UPSTREAM_TIMEOUT_MS`). @default 4000 */
+	upstreamHangMs: number;
+	/** Receiver faults, shares of events, on an event's first attempt. */
+	receiverFailFirstRate: number;
+	receiverHangRate: number;
+	receiverResetRate: number;
+	/** Share of events the receiver refuses with 500 on every attempt: they must be dead-lettered. @default 0 */
+	receiverDeadRate: number;
+	/** How long a hanging receiver holds the request before dropping the connection (past `DELIVERY_TIMEOUT_MS`). @default 5000 */
+	receiverHangMs: number;
+	/** Relay settings, shortened through vars only. */
+	vars: Record<string, string>;
+	/**
+	 * A cron expression: when set, the harness fires the Worker's `scheduled` handler with it
+	 * (`/cdn-cgi/local/scheduled?cron=…`, which wrangler dev serves) every `sweepEveryS`, from
+	 * the first restart on. For the alarm sweeper. @default null (off)
+	 */
+	sweepCron: string | null;
+	/** @default 5 */
+	sweepEveryS: number;
+	/** Where chaos-latest.json and .md go. @default bench/results */
+	outDir: string;
+	/** Keep the temporary state directory (printed) for a post-mortem. @default false */
+	keepState: boolean;
+	/** Print wrangler's output. @default false */
+	verbose: boolean;
+	/**
+	 * Run this copy of the Worker (a directory with src/ and wrangler.toml) instead of a snapshot
+	 * of the tree, e.g. an instrumented copy for a post-mortem. @default null
+	 */
+	codeDir: string | null;
+}
+
+export const USAGE = `npm run chaos -- [--quick] [--seed N] [--jobs N] [--crashes N] [--deadline-s N]
+                      [--concurrency N] [--receiver-dead-rate X] [--sweep-cron "*/1 * * * *"] [--sweep-every-s N]
+                      [--out DIR] [--keep-state] [--verbose] [--code DIR]
+
+A chaos run on the real stack (wrangler dev on a persisted state directory, the Perplexity
+emulator with faults, a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run.
+Exits 0 only when every accepted job was pushed or dead-lettered (lost = 0) and settled
+(stuck = 0). Writes chaos-latest.json and chaos-latest.md to --out (bench/results).`;
+
+/** Relay settings for the run: the schedules shortened so 500 jobs drain in minutes. */
+export const CHAOS_VARS: Readonly<Record<string, string>> = {
+	POLL_INITIAL_DELAY_MS: "500",
+	POLL_MAX_INTERVAL_MS: "2000",
+	CREATE_RETRY_INITIAL_MS: "200",
+	DELIVERY_RETRY_SCHEDULE_MS: "0,500,1000,2000,4000,8000",
+	DELIVERY_TIMEOUT_MS: "3000",
+	UPSTREAM_TIMEOUT_MS: "2000",
+	JOB_TIMEOUT_SECONDS: "600",
+	ALLOW_PRIVATE_CALLBACKS: "true",
+};
+
+function num(name: string, text: string | undefined, fallback: number, min = 0): number {
+	if (text === undefined) return fallback;
+	const value = Number(text);
+	if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number ≥ ${min}: ${text}`);
+	return value;
+}
+
+export function parseOptions(argv: string[]): ChaosOptions | "help" {
+	const { values } = parseArgs({
+		args: argv,
+		options: {
+			help: { type: "boolean", short: "h" },
+			quick: { type: "boolean", default: false },
+			seed: { type: "string" },
+			jobs: { type: "string" },
+			concurrency: { type: "string" },
+			crashes: { type: "string" },
+			"deadline-s": { type: "string" },
+			"receiver-dead-rate": { type: "string" },
+			"sweep-cron": { type: "string" },
+			"sweep-every-s": { type: "string" },
+			out: { type: "string" },
+			"keep-state": { type: "boolean", default: false },
+			verbose: { type: "boolean", default: false },
+			code: { type: "string" },
+		},
+		strict: true,
+	});
+	if (values.help) return "help";
+	const quick = values.quick ?? false;
+	const seed = Math.floor(num("seed", values.seed, Date.now() % 2 ** 31)) >>> 0;
+	return {
+		quick,
+		seed,
+		jobs: Math.floor(num("jobs", values.jobs, quick ? 60 : 500, 1)),
+		concurrency: Math.floor(num("concurrency", values.concurrency, 16, 1)),
+		crashes: Math.floor(num("crashes", values.crashes, quick ? 1 : 2)),
+		deadlineS: num("deadline-s", values["deadline-s"], quick ? 240 : 600, 10),
+		durationMs: [1000, 5000],
+		failRate: 0.05,
+		upstreamErrorRate: 0.15,
+		upstreamRateLimitRate: 0.1,
+		upstreamRetryAfterS: [1, 3],
+		upstreamHangRate: 0.05,
+		upstreamHangMs: 4000,
+		receiverFailFirstRate: 0.4,
+		receiverHangRate: 0.05,
+		receiverResetRate: 0.02,
+		receiverDeadRate: num("receiver-dead-rate", values["receiver-dead-rate"], 0),
+		receiverHangMs: 5000,
+		vars: { ...CHAOS_VARS },
+		sweepCron: values["sweep-cron"] ?? null,
+		sweepEveryS: num("sweep-every-s", values["sweep-every-s"], 5, 1),
+		outDir: values.out ?? join(import.meta.dirname, "..", "results"),
+		keepState: values["keep-state"] ?? false,
+		verbose: values.verbose ?? false,
+		codeDir: values.code ?? null,
+	};
+}

@@ -1,0 +1,649 @@
+/**
+ * The chaos run's figures, computed from what the caller, the receiver, the relay
+ * (GET and `/deliveries`), the emulator and the state directory on disk each saw,
+ * and their rendering: a console table, `chaos-latest.json` and `chaos-latest.md`.
+ */
+import type { DeliveriesView, JobView, SubmitResult } from "./client.ts";
+import type { EventRecord } from "./receiver.ts";
+import type { CrashRecord } from "./relay.ts";
+import type { StateInspection } from "./state.ts";
+
+export interface CrashMoment extends CrashRecord {
+	/** Jobs accepted when the SIGKILL came. */
+	acceptedBefore: number;
+	/** Accepted jobs whose final event had not been pushed (2xx) yet. */
+	inFlight: number;
+	/** Jobs not yet accepted (submissions still to come or being retried). */
+	notYetAccepted: number;
+}
+
+/** The relay's own log (wrangler dev's output), counted. */
+export interface RelayLogSummary {
+	lines: number;
+	/** Structured records by level and event. */
+	records: Record<string, number>;
+	/** Non-transition records by event and cause (call, status, error). */
+	causes: Record<string, number>;
+	/** Lines that are not records but mention an error. */
+	other_errors: number;
+	other_error_samples: string[];
+}
+
+export interface RunInput {
+	seed: number;
+	quick: boolean;
+	startedAt: string;
+	wallTimeS: number;
+	drained: boolean;
+	settings: Record<string, unknown>;
+	submissions: SubmitResult[];
+	plannedFailures: ReadonlySet<number>;
+	crashes: CrashMoment[];
+	skippedCrashes: string[];
+	receiverEvents: ReadonlyMap<string, EventRecord>;
+	/** Per accepted job id: the final read-back. */
+	views: ReadonlyMap<string, JobView>;
+	deliveries: ReadonlyMap<string, DeliveriesView>;
+	inspection: StateInspection | null;
+	emulator: {
+		creates: number;
+		createsAccepted: number;
+		idempotentReplays: number;
+		gets: number;
+		responses: Record<string, number>;
+		/** Upstream jobs per relay idempotency key (`sonar-relay-<jobId>`). */
+		upstreamJobsByKey: Map<string, number>;
+	};
+	sweeper: { cron: string; fired: number; outcomes: Record<string, number> } | null;
+	relayLog: RelayLogSummary;
+	/** When the drain ended (ms since the epoch). */
+	endedAtMs: number;
+	/** Load on this machine: the run shares its cores with whatever else runs. */
+	machine: { cpus: number; loadavg_start: number[]; loadavg_end: number[]; harness_cpu_s: number };
+	/** ms since the run started, absolute ms of each SIGKILL (for duplicate explanations). */
+	runStartedAtMs: number;
+}
+
+const FINAL = new Set(["async_chat_completion.completed", "async_chat_completion.failed"]);
+
+/** A request written before a SIGKILL can reach the receiver (and be answered) a little after it. */
+const IN_FLIGHT_SLACK_MS = 1000;
+
+function quantile(values: number[], q: number): number | null {
+	if (values.length === 0) return null;
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? null;
+}
+
+function add(counts: Record<string, number>, key: string, n = 1) {
+	counts[key] = (counts[key] ?? 0) + n;
+}
+
+export function computeReport(input: RunInput) {
+	const accepted = input.submissions.filter((s) => s.jobId !== null);
+	const acceptedIds = accepted.map((s) => s.jobId as string);
+	const acceptedSet = new Set(acceptedIds);
+	const indexOf = new Map(accepted.map((s) => [s.jobId as string, s.index]));
+	const killTimes = input.crashes.map((c) => input.runStartedAtMs + c.killedAtMs);
+
+	// ── The receiver's view ──
+	const receiverByOutcome: Record<string, number> = {};
+	const plans: Record<string, number> = {};
+	let arrivals = 0;
+	let unverified = 0;
+	const pushedIds = new Set<string>();
+	const finalPushedJobs = new Map<string, number>(); // job id → first 2xx (absolute ms)
+	const orphanPushes: string[] = [];
+	const duplicates: {
+		webhook_id: string;
+		job_id: string | null;
+		receiver_2xx: number;
+		relay_logged_2xx: number | null;
+		later_by_ms: number[];
+		explanation: string;
+		receiver: string[];
+		relay_log: string[];
+	}[] = [];
+	for (const record of input.receiverEvents.values()) {
+		add(plans, record.plan);
+		arrivals += record.arrivals.length;
+		for (const arrival of record.arrivals) {
+			add(receiverByOutcome, arrival.outcome);
+			if (!arrival.verified) unverified++;
+		}
+		const ok = record.arrivals.filter((a) => a.outcome === "2xx");
+		if (ok.length === 0) continue;
+		pushedIds.add(record.webhookId);
+		if (record.jobId && !acceptedSet.has(record.jobId)) orphanPushes.push(record.webhookId);
+		if (record.jobId && record.type && FINAL.has(record.type)) {
+			const first = ok[0]?.atMs ?? 0;
+			const known = finalPushedJobs.get(record.jobId);
+			if (known === undefined || first < known) finalPushedJobs.set(record.jobId, first);
+		}
+		if (ok.length > 1) {
+			const first = ok[0]?.atMs ?? 0;
+			const last = ok[ok.length - 1]?.atMs ?? 0;
+			const log = record.jobId ? input.deliveries.get(record.jobId) : undefined;
+			const logged = log
+				? log.attempts.filter(
+						(a) =>
+							a.webhook_id === record.webhookId &&
+							a.status_code !== null &&
+							a.status_code >= 200 &&
+							a.status_code < 300,
+					).length
+				: null;
+			const crashBetween = killTimes.some((k) => k >= first && k <= last);
+			// The attempt was on its way when wrangler dev was killed: the receiver's 2xx went to a dead relay.
+			const inFlightKill = killTimes.find((k) => k < first && first - k <= IN_FLIGHT_SLACK_MS && k <= last);
+			// An attempt the relay gave up on (timeout, dropped connection) while the receiver answered it 2xx.
+			const abandoned = (log?.attempts ?? []).find((a) => {
+				if (a.webhook_id !== record.webhookId || a.error === null) return false;
+				const end = Date.parse(a.at);
+				return ok.some((o) => o.atMs >= end - a.duration_ms - 1000 && o.atMs <= end + 1000);
+			});
+			const explanation = crashBetween
+				? `crash: a SIGKILL came between the receiver's 2xx and the Job DO saving it (the DO logged ${logged ?? "?"} 2xx of ${ok.length}); the restarted alarm sent it again`
+				: inFlightKill !== undefined
+					? `crash: the attempt was in flight when wrangler dev was SIGKILLed; the receiver answered 2xx ${first - inFlightKill} ms after the kill, to a dead relay (the DO logged ${logged ?? "?"} 2xx of ${ok.length}); the restarted alarm sent it again`
+					: abandoned
+						? `timeout: the relay gave up on an attempt (${abandoned.error} after ${abandoned.duration_ms} ms) that the receiver did answer 2xx, and retried it`
+						: "UNEXPLAINED: no crash between the 2xx answers, and no abandoned attempt overlapping one";
+			duplicates.push({
+				webhook_id: record.webhookId,
+				job_id: record.jobId,
+				receiver_2xx: ok.length,
+				relay_logged_2xx: logged,
+				later_by_ms: ok.slice(1).map((a) => a.atMs - first),
+				explanation,
+				receiver: record.arrivals.map((a) => `${new Date(a.atMs).toISOString()} ${a.outcome}`),
+				relay_log: (log?.attempts ?? [])
+					.filter((a) => a.webhook_id === record.webhookId)
+					.map((a) => `${a.at} ${a.status_code ?? a.error} ${a.duration_ms} ms`),
+			});
+		}
+	}
+
+	// ── The relay's view, per accepted job ──
+	let completed = 0;
+	let failed = 0;
+	let failedUnplanned = 0;
+	let resultsInKvByGet = 0;
+	let deadLettered = 0;
+	const lost: string[] = [];
+	const stuck: string[] = [];
+	const vanished: string[] = [];
+	const failureReasons: Record<string, number> = {};
+	for (const id of acceptedIds) {
+		const view = input.views.get(id);
+		const pushed = finalPushedJobs.has(id);
+		if (view?.httpStatus !== 200) {
+			if (view?.httpStatus === 404) vanished.push(id);
+			stuck.push(id);
+			if (!pushed) lost.push(id);
+			continue;
+		}
+		if (view.status === "COMPLETED") {
+			completed++;
+			if (view.hasResponse) resultsInKvByGet++;
+		}
+		if (view.status === "FAILED") {
+			failed++;
+			add(failureReasons, (view.errorMessage ?? "none").replace(/[0-9a-f-]{20,}/g, "…").slice(0, 120));
+			if (!input.plannedFailures.has(indexOf.get(id) ?? -1)) failedUnplanned++;
+		}
+		const dead = view.deliveryStatus === "failed";
+		if (dead) deadLettered++;
+		const settled =
+			(view.status === "COMPLETED" || view.status === "FAILED") &&
+			(view.deliveryStatus === "delivered" || view.deliveryStatus === "failed");
+		if (!settled) stuck.push(id);
+		if (!pushed && !dead) lost.push(id);
+	}
+
+	// ── The attempt logs (Job DOs' own counters) ──
+	const attemptTotals = {
+		delivery_attempts: 0,
+		log_entries: 0,
+		log_by_result: {} as Record<string, number>,
+		create_attempts: 0,
+		upstream_polls: 0,
+		alarm_runs: 0,
+		kv_writes: 0,
+		index_writes: 0,
+		jobs_read: 0,
+	};
+	for (const id of acceptedIds) {
+		const report = input.deliveries.get(id);
+		if (report?.httpStatus !== 200 || !report.stats) continue;
+		attemptTotals.jobs_read++;
+		const stat = (name: string) => {
+			const value = report.stats?.[name];
+			return typeof value === "number" ? value : 0;
+		};
+		attemptTotals.delivery_attempts += stat("delivery_attempts");
+		attemptTotals.create_attempts += stat("create_attempts");
+		attemptTotals.upstream_polls += stat("upstream_polls");
+		attemptTotals.alarm_runs += stat("alarm_runs");
+		attemptTotals.kv_writes += stat("kv_writes");
+		attemptTotals.index_writes += stat("index_writes");
+		attemptTotals.log_entries += report.attempts.length;
+		for (const attempt of report.attempts) {
+			add(attemptTotals.log_by_result, attempt.error ?? String(attempt.status_code ?? "none"));
+		}
+	}
+
+	// ── On disk ──
+	let kvDirect: null | {
+		entries_for_accepted: number;
+		completed_with_response: number;
+		failed: number;
+		final_delivery_status: number;
+		other_tenant: number;
+	} = null;
+	const alarmless: string[] = [];
+	const unscheduled: string[] = [];
+	let storedJobs = 0;
+	if (input.inspection?.kv) {
+		kvDirect = {
+			entries_for_accepted: 0,
+			completed_with_response: 0,
+			failed: 0,
+			final_delivery_status: 0,
+			other_tenant: 0,
+		};
+		for (const id of acceptedIds) {
+			const entry = input.inspection.kv.get(id);
+			if (!entry) continue;
+			kvDirect.entries_for_accepted++;
+			if (entry.status === "COMPLETED" && entry.hasResponse) kvDirect.completed_with_response++;
+			if (entry.status === "FAILED") kvDirect.failed++;
+			if (entry.deliveryStatus === "delivered" || entry.deliveryStatus === "failed") kvDirect.final_delivery_status++;
+			if (entry.tenant !== "chaos") kvDirect.other_tenant++;
+		}
+	}
+	if (input.inspection) {
+		for (const id of acceptedIds) {
+			const job = input.inspection.jobs.get(id);
+			if (!job?.stored) continue;
+			storedJobs++;
+			// Every stored job needs an alarm: unsettled ones for their next step, settled ones to retire.
+			if (job.alarmAtMs === null) alarmless.push(id);
+			// workerd keeps a second copy of every alarm, in its scheduler's table: only that one fires.
+			else if (job.schedulerAlarmAtMs !== undefined && job.schedulerAlarmAtMs !== job.alarmAtMs) unscheduled.push(id);
+		}
+	}
+
+	// ── Upstream ──
+	let maxUpstreamJobs = 0;
+	let keysWithTwoJobs = 0;
+	for (const id of acceptedIds) {
+		const n = input.emulator.upstreamJobsByKey.get(`sonar-relay-${id}`) ?? 0;
+		maxUpstreamJobs = Math.max(maxUpstreamJobs, n);
+		if (n > 1) keysWithTwoJobs++;
+	}
+
+	const lagByJob = acceptedIds.flatMap((id) => {
+		const pushedAt = finalPushedJobs.get(id);
+		const submission = accepted.find((s) => s.jobId === id);
+		const acceptedAt = submission?.acceptedAtMs;
+		if (pushedAt === undefined || acceptedAt == null) return [];
+		return [{ id, lag: pushedAt - input.runStartedAtMs - acceptedAt, acceptedAt, tries: submission?.tries ?? 0 }];
+	});
+	const pushLag = lagByJob.map((j) => j.lag);
+	// The slowest pushes, with what the Job DO counted: where the time went.
+	const slowest = [...lagByJob]
+		.sort((a, b) => b.lag - a.lag)
+		.slice(0, 5)
+		.map((j) => {
+			const d = input.deliveries.get(j.id);
+			return {
+				job_id: j.id,
+				push_lag_ms: j.lag,
+				accepted_at_s: Math.round(j.acceptedAt / 100) / 10,
+				submit_posts: j.tries,
+				stats: d?.stats ?? null,
+				attempts: d?.attempts.map((a) => `${a.at} ${a.status_code ?? a.error}`) ?? [],
+			};
+		});
+
+	const refusals: Record<string, number> = {};
+	for (const s of input.submissions) for (const [k, v] of Object.entries(s.refusals)) add(refusals, k, v);
+
+	const notAccepted = input.submissions.length - accepted.length;
+	const figures = {
+		submitted: input.submissions.length,
+		accepted: accepted.length,
+		not_accepted: notAccepted,
+		submit_posts: input.submissions.reduce((sum, s) => sum + s.tries, 0),
+		submit_refusals_by_status: refusals,
+		pushed_webhook_ids: pushedIds.size,
+		pushed_jobs: acceptedIds.filter((id) => finalPushedJobs.has(id)).length,
+		dead_lettered: deadLettered,
+		lost: lost.length,
+		stuck: stuck.length,
+		vanished_404: vanished.length,
+		duplicate_webhook_ids: duplicates.length,
+		duplicate_extra_2xx: duplicates.reduce((sum, d) => sum + d.receiver_2xx - 1, 0),
+		duplicates_by_cause: duplicates.reduce<Record<string, number>>((counts, d) => {
+			add(counts, d.explanation.split(":")[0] ?? "?");
+			return counts;
+		}, {}),
+		completed,
+		failed,
+		failed_planned: input.plannedFailures.size,
+		failed_unplanned: failedUnplanned,
+		failure_reasons: failureReasons,
+		results_in_kv_by_get: resultsInKvByGet,
+		kv_on_disk: kvDirect,
+		stored_jobs_on_disk: input.inspection ? storedJobs : null,
+		stored_jobs_without_alarm: input.inspection ? alarmless.length : null,
+		/** An alarm in the object's storage that workerd's alarm scheduler does not hold: it never fires. */
+		stored_jobs_alarm_not_scheduled: input.inspection ? unscheduled.length : null,
+		attempt_log: attemptTotals,
+		receiver: {
+			arrivals,
+			by_outcome: receiverByOutcome,
+			fault_plans: plans,
+			unverified_signatures: unverified,
+			pushes_for_unknown_jobs: orphanPushes.length,
+		},
+		upstream: {
+			creates: input.emulator.creates,
+			upstream_jobs: input.emulator.createsAccepted,
+			idempotent_replays: input.emulator.idempotentReplays,
+			gets: input.emulator.gets,
+			responses_by_status: input.emulator.responses,
+			max_upstream_jobs_per_relay_job: maxUpstreamJobs,
+			relay_jobs_with_two_upstream_jobs: keysWithTwoJobs,
+		},
+		push_lag_ms: {
+			p50: quantile(pushLag, 0.5),
+			p99: quantile(pushLag, 0.99),
+			max: pushLag.length ? Math.max(...pushLag) : null,
+		},
+		crashes: input.crashes,
+		skipped_crashes: input.skippedCrashes,
+		sweeper: input.sweeper,
+		relay_log: input.relayLog,
+		machine: input.machine,
+		drained_before_deadline: input.drained,
+		wall_time_s: input.wallTimeS,
+		seed: input.seed,
+	};
+
+	const checks = [
+		{ check: "lost = 0", ok: figures.lost === 0, required: true },
+		{ check: "stuck = 0", ok: figures.stuck === 0, required: true },
+		{ check: "every submission accepted", ok: notAccepted === 0, required: true },
+		{
+			check: "every duplicate explained (a crash or an abandoned attempt)",
+			ok: duplicates.every((d) => !d.explanation.startsWith("UNEXPLAINED")),
+			required: false,
+		},
+		{ check: "signatures verify", ok: unverified === 0, required: false },
+		{ check: "one upstream job per relay job", ok: maxUpstreamJobs <= 1, required: false },
+		{ check: "no unplanned FAILED job", ok: failedUnplanned === 0, required: false },
+		{ check: "every stored job has an alarm", ok: alarmless.length === 0, required: false },
+		{ check: "every stored alarm is in workerd's scheduler", ok: unscheduled.length === 0, required: false },
+	];
+
+	// ── Dead letters: the relay's attempts beside what the receiver saw of them ──
+	const byJobFinal = new Map<string, EventRecord>();
+	for (const record of input.receiverEvents.values()) {
+		if (record.jobId && record.type && FINAL.has(record.type)) byJobFinal.set(record.jobId, record);
+	}
+	const deadLetterIds = acceptedIds.filter((id) => input.views.get(id)?.deliveryStatus === "failed");
+	const deadLetters = {
+		count: deadLetterIds.length,
+		/** Dead-lettered although the receiver planned to accept every attempt but the first (or all). */
+		receiver_plan: deadLetterIds.reduce<Record<string, number>>((counts, id) => {
+			add(counts, byJobFinal.get(id)?.plan ?? "never arrived");
+			return counts;
+		}, {}),
+		relay_attempts: deadLetterIds.reduce((sum, id) => sum + (input.deliveries.get(id)?.attempts.length ?? 0), 0),
+		receiver_arrivals: deadLetterIds.reduce((sum, id) => sum + (byJobFinal.get(id)?.arrivals.length ?? 0), 0),
+		samples: deadLetterIds.slice(0, 8).map((id) => ({
+			job_id: id,
+			receiver_plan: byJobFinal.get(id)?.plan ?? null,
+			receiver: (byJobFinal.get(id)?.arrivals ?? []).map((a) => `${new Date(a.atMs).toISOString()} ${a.outcome}`),
+			relay_log: (input.deliveries.get(id)?.attempts ?? []).map(
+				(a) => `${a.at} ${a.status_code ?? a.error} ${a.duration_ms} ms`,
+			),
+		})),
+	};
+
+	// ── Evidence for every job that is lost or stuck, and for alarm-less ones ──
+	const evidenceIds = [...new Set([...lost, ...stuck, ...alarmless, ...unscheduled])].slice(0, 25);
+	const evidence = evidenceIds.map((id) => {
+		const d = input.deliveries.get(id);
+		const stored = input.inspection?.jobs.get(id);
+		return {
+			job_id: id,
+			index: indexOf.get(id),
+			lost: lost.includes(id),
+			stuck: stuck.includes(id),
+			pushed: finalPushedJobs.has(id),
+			get: input.views.get(id) ?? null,
+			deliveries: d
+				? {
+						http_status: d.httpStatus,
+						delivery_status: d.deliveryStatus,
+						events: d.events,
+						last_attempts: d.attempts.slice(-5),
+						stats: d.stats,
+					}
+				: null,
+			on_disk: stored
+				? {
+						stored: stored.stored,
+						phase: stored.phase,
+						status: stored.status,
+						deliveries: stored.deliveries,
+						alarm_at: stored.alarmAtMs === null ? null : new Date(stored.alarmAtMs).toISOString(),
+						alarm_overdue_s_at_end:
+							stored.alarmAtMs === null ? null : Math.round((input.endedAtMs - stored.alarmAtMs) / 100) / 10,
+						scheduler_alarm_at:
+							stored.schedulerAlarmAtMs === undefined
+								? "n/a"
+								: stored.schedulerAlarmAtMs === null
+									? null
+									: new Date(stored.schedulerAlarmAtMs).toISOString(),
+						error: stored.error,
+					}
+				: null,
+		};
+	});
+
+	return {
+		schema: 1 as const,
+		kind: "chaos" as const,
+		date: input.startedAt,
+		quick: input.quick,
+		passed: checks.every((c) => c.ok || !c.required),
+		checks,
+		figures,
+		duplicates: duplicates.slice(0, 50),
+		dead_letters: deadLetters,
+		slowest,
+		evidence,
+		state_notes: input.inspection?.notes ?? [],
+		settings: input.settings,
+	};
+}
+
+export type ChaosReport = ReturnType<typeof computeReport>;
+
+const fmt = (value: unknown): string => {
+	if (value === null || value === undefined) return "n/a";
+	if (typeof value === "object") {
+		if (Object.keys(value).length === 0) return "none";
+		return Object.entries(value as Record<string, unknown>)
+			.map(([k, v]) => `${k} ${fmt(v)}`)
+			.join(", ");
+	}
+	return String(value);
+};
+
+/** The headline rows, shared by the console table and the Markdown. */
+export function tableRows(report: ChaosReport): [string, string][] {
+	const f = report.figures;
+	const crashes = f.crashes
+		.map(
+			(c) =>
+				`at ${(c.killedAtMs / 1000).toFixed(1)} s (${c.inFlight} in flight, ${c.processesKilled} processes, down ${(c.downMs / 1000).toFixed(1)} s)`,
+		)
+		.join("; ");
+	return [
+		["accepted", `${f.accepted} of ${f.submitted} (${f.submit_posts} POSTs)`],
+		["pushed (unique webhook-id with a 2xx)", `${f.pushed_webhook_ids} (final event of ${f.pushed_jobs} jobs)`],
+		["dead-lettered (delivery_status failed)", String(f.dead_lettered)],
+		["lost", String(f.lost)],
+		["stuck", String(f.stuck)],
+		[
+			"duplicate pushes",
+			`${f.duplicate_webhook_ids} webhook-ids, ${f.duplicate_extra_2xx} extra 2xx (by cause: ${fmt(f.duplicates_by_cause)})`,
+		],
+		[
+			"completed / failed",
+			`${f.completed} / ${f.failed} (planned failures ${f.failed_planned}, unplanned ${f.failed_unplanned})`,
+		],
+		["results in KV (GET: COMPLETED with a response)", String(f.results_in_kv_by_get)],
+		[
+			"results in KV (on disk)",
+			f.kv_on_disk
+				? `${f.kv_on_disk.entries_for_accepted} entries: ${f.kv_on_disk.completed_with_response} COMPLETED with a response, ${f.kv_on_disk.failed} FAILED, ${f.kv_on_disk.final_delivery_status} with a final delivery_status`
+				: "n/a",
+		],
+		[
+			"attempt log (sum over jobs)",
+			`${f.attempt_log.delivery_attempts} delivery attempts (${fmt(f.attempt_log.log_by_result)}); ${f.attempt_log.create_attempts} creates, ${f.attempt_log.upstream_polls} polls, ${f.attempt_log.alarm_runs} alarm runs, ${f.attempt_log.kv_writes} KV writes`,
+		],
+		[
+			"receiver arrivals",
+			`${f.receiver.arrivals} (${fmt(f.receiver.by_outcome)}); unverified ${f.receiver.unverified_signatures}`,
+		],
+		[
+			"upstream (emulator)",
+			`${f.upstream.creates} creates → ${f.upstream.upstream_jobs} jobs, ${f.upstream.gets} GETs; answers ${fmt(f.upstream.responses_by_status)}; max upstream jobs per relay job ${f.upstream.max_upstream_jobs_per_relay_job}`,
+		],
+		[
+			"stored jobs without an alarm (on disk)",
+			`${fmt(f.stored_jobs_without_alarm)}; with an alarm workerd's scheduler does not hold: ${fmt(f.stored_jobs_alarm_not_scheduled)}`,
+		],
+		["crashes (SIGKILL of the whole tree)", crashes || "none"],
+		[
+			"push lag after accept",
+			`p50 ${fmt(f.push_lag_ms.p50)} ms, p99 ${fmt(f.push_lag_ms.p99)} ms, max ${fmt(f.push_lag_ms.max)} ms`,
+		],
+		["wall time", `${f.wall_time_s} s${f.drained_before_deadline ? "" : " (deadline reached)"}`],
+		[
+			"machine",
+			`${f.machine.cpus} CPUs, load average ${f.machine.loadavg_start.map((l) => l.toFixed(1)).join("/")} at the start, ${f.machine.loadavg_end.map((l) => l.toFixed(1)).join("/")} at the end; the harness used ${f.machine.harness_cpu_s} CPU s`,
+		],
+		["seed", String(f.seed)],
+	];
+}
+
+export function renderTable(report: ChaosReport): string {
+	const rows = tableRows(report);
+	const width = Math.max(...rows.map(([k]) => k.length));
+	const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+	const checks = report.checks.map((c) => `  ${c.ok ? "ok  " : c.required ? "FAIL" : "warn"}  ${c.check}`);
+	return [...lines, "", ...checks].join("\n");
+}
+
+export function renderMarkdown(report: ChaosReport): string {
+	const f = report.figures;
+	const out: string[] = [];
+	out.push(`# Chaos run: ${report.passed ? "passed" : "FAILED"}`, "");
+	out.push(
+		`${report.date}, seed ${f.seed}${report.quick ? ", --quick" : ""}. Reproduce with \`npm run chaos -- --seed ${f.seed}${report.quick ? " --quick" : ""}\`.`,
+		"",
+	);
+	out.push("| figure | value |", "|---|---|");
+	for (const [k, v] of tableRows(report)) out.push(`| ${k} | ${v.replaceAll("|", "\\|")} |`);
+	out.push("", "| check | result |", "|---|---|");
+	for (const c of report.checks)
+		out.push(`| ${c.check}${c.required ? " (required)" : ""} | ${c.ok ? "ok" : c.required ? "**FAIL**" : "warning"} |`);
+	out.push("", "## Duplicates", "");
+	if (report.duplicates.length === 0) out.push("None.");
+	else {
+		out.push(
+			"At-least-once delivery, with the same `webhook-id` each time (receivers deduplicate on it). *crash*: the Job Durable Object had not yet saved the receiver's 2xx when wrangler dev was killed (or the attempt was still in flight then), so the restarted alarm sent the event again. *timeout*: the relay gave up on an attempt (DELIVERY_TIMEOUT_MS) that the receiver did answer 2xx, and retried.",
+			"",
+			"| webhook-id | 2xx at the receiver | 2xx in the DO's log | later by (ms) | explanation | receiver | relay's attempt log |",
+			"|---|---|---|---|---|---|---|",
+		);
+		for (const d of report.duplicates) {
+			out.push(
+				`| \`${d.webhook_id}\` | ${d.receiver_2xx} | ${d.relay_logged_2xx ?? "n/a"} | ${d.later_by_ms.join(", ")} | ${d.explanation} | ${d.receiver.join("<br>")} | ${d.relay_log.join("<br>")} |`,
+			);
+		}
+	}
+	if (report.slowest.length > 0) {
+		out.push(
+			"",
+			"## Slowest pushes",
+			"",
+			"| job | push lag after accept (ms) | accepted at (s) | submit POSTs | creates | polls | alarm runs |",
+			"|---|---|---|---|---|---|---|",
+		);
+		for (const j of report.slowest) {
+			const stat = (name: string) => fmt(j.stats?.[name]);
+			out.push(
+				`| \`${j.job_id.slice(0, 16)}…\` | ${j.push_lag_ms} | ${j.accepted_at_s} | ${j.submit_posts} | ${stat("create_attempts")} | ${stat("upstream_polls")} | ${stat("alarm_runs")} |`,
+			);
+		}
+	}
+	if (report.dead_letters.count > 0) {
+		const d = report.dead_letters;
+		out.push(
+			"",
+			"## Dead letters",
+			"",
+			`${d.count} final events were dead-lettered (delivery_status \`failed\`) after ${d.relay_attempts} attempts by the relay, of which the receiver saw ${d.receiver_arrivals}. Receiver fault plans of these events: ${fmt(d.receiver_plan)}.`,
+			"",
+			"```json",
+			JSON.stringify(d.samples, null, 2),
+			"```",
+		);
+	}
+	if (report.evidence.length > 0) {
+		out.push("", "## Lost, stuck or alarm-less jobs", "", "```json", JSON.stringify(report.evidence, null, 2), "```");
+	}
+	const relayLog = f.relay_log;
+	if (relayLog.lines > 0) {
+		const top = Object.entries(relayLog.causes)
+			.sort((a, b) => b[1] - a[1])
+			.slice(0, 20);
+		out.push("", "## The relay's log", "", `${relayLog.lines} lines. Records: ${fmt(relayLog.records)}.`, "");
+		out.push(
+			"| record and cause | count |",
+			"|---|---|",
+			...top.map(([k, v]) => `| ${k.replaceAll("|", "\\|")} | ${v} |`),
+		);
+		if (relayLog.other_errors > 0) {
+			out.push(
+				"",
+				`${relayLog.other_errors} other lines mention an error, e.g.:`,
+				"",
+				"```",
+				...relayLog.other_error_samples,
+				"```",
+			);
+		}
+	}
+	if (f.skipped_crashes.length > 0) out.push("", "## Skipped crashes", "", ...f.skipped_crashes.map((s) => `- ${s}`));
+	if (f.sweeper)
+		out.push(
+			"",
+			"## Sweeper trigger",
+			"",
+			`\`${f.sweeper.cron}\` fired ${f.sweeper.fired} times: ${fmt(f.sweeper.outcomes)}.`,
+		);
+	if (report.state_notes.length > 0)
+		out.push("", "## State directory notes", "", ...report.state_notes.map((n) => `- ${n}`));
+	out.push("", "## Settings", "", "```json", JSON.stringify(report.settings, null, 2), "```", "");
+	return out.join("\n");
+}

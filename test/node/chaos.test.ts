@@ -1,0 +1,100 @@
+/**
+ * The chaos run's receiver (bench/chaos/receiver.ts): its faults are a pure function of the seed
+ * and the `webhook-id`, in the shares asked for, and each behaves as `npm run chaos` relies on
+ * (a 500 then a 2xx, a reset, a bounded hang, a dead receiver). The whole run is `npm run chaos`.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { type ChaosReceiver, type FaultPlan, planFor, startChaosReceiver } from "../../bench/chaos/receiver.ts";
+import { signedHeaders, tenantSecret } from "../../src/delivery/sign.ts";
+
+const SECRET = await tenantSecret("chaos-test-signing-key", "chaos");
+const SHARES = { seed: 7, failFirstRate: 0.4, hangRate: 0.05, resetRate: 0.02, deadRate: 0 };
+
+/** The first `webhook-id` of the form msg_<n>_completed whose plan is `plan`. */
+function idWithPlan(faults: typeof SHARES, plan: FaultPlan): string {
+	for (let n = 0; n < 10_000; n++) {
+		const id = `msg_${n}_completed`;
+		if (planFor(faults, id) === plan) return id;
+	}
+	throw new Error(`no id with plan ${plan}`);
+}
+
+async function push(receiver: ChaosReceiver, webhookId: string): Promise<number | "dropped"> {
+	const body = JSON.stringify({
+		type: "async_chat_completion.completed",
+		timestamp: new Date().toISOString(),
+		data: { id: `job_${webhookId}`, status: "COMPLETED" },
+	});
+	const headers = await signedHeaders([SECRET], webhookId, Math.floor(Date.now() / 1000), body);
+	try {
+		const response = await fetch(`${receiver.url}/hooks/chaos`, {
+			method: "POST",
+			headers: { ...headers, "content-type": "application/json" },
+			body,
+			signal: AbortSignal.timeout(5000),
+		});
+		await response.body?.cancel();
+		return response.status;
+	} catch {
+		return "dropped";
+	}
+}
+
+describe("chaos receiver", () => {
+	let receiver: ChaosReceiver | undefined;
+	afterEach(async () => {
+		await receiver?.close();
+		receiver = undefined;
+	});
+
+	it("plans faults per webhook-id, replayably, in the shares asked for", () => {
+		const counts: Record<string, number> = {};
+		for (let n = 0; n < 20_000; n++) {
+			const plan = planFor(SHARES, `msg_${n}_completed`);
+			counts[plan] = (counts[plan] ?? 0) + 1;
+			expect(planFor(SHARES, `msg_${n}_completed`)).toBe(plan);
+		}
+		expect((counts.fail_first ?? 0) / 20_000).toBeCloseTo(0.4, 1);
+		expect((counts.hang ?? 0) / 20_000).toBeCloseTo(0.05, 1);
+		expect((counts.reset ?? 0) / 20_000).toBeCloseTo(0.02, 1);
+		expect(counts.dead).toBeUndefined();
+		// Another seed, other events.
+		const other = Array.from({ length: 200 }, (_, n) => planFor({ ...SHARES, seed: 8 }, `msg_${n}_completed`));
+		const same = Array.from({ length: 200 }, (_, n) => planFor(SHARES, `msg_${n}_completed`));
+		expect(other).not.toEqual(same);
+	});
+
+	it("fails, resets or hangs the first attempt only, and records every 2xx", async () => {
+		receiver = await startChaosReceiver({ secret: SECRET, faults: { ...SHARES, hangMs: 300 } });
+		const failFirst = idWithPlan(SHARES, "fail_first");
+		const reset = idWithPlan(SHARES, "reset");
+		const hang = idWithPlan(SHARES, "hang");
+		const ok = idWithPlan(SHARES, "ok");
+
+		expect(await push(receiver, failFirst)).toBe(500);
+		expect(await push(receiver, failFirst)).toBe(204);
+		expect(await push(receiver, reset)).toBe("dropped");
+		expect(await push(receiver, reset)).toBe(204);
+		const started = Date.now();
+		expect(await push(receiver, hang)).toBe("dropped");
+		expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+		expect(await push(receiver, hang)).toBe(204);
+		expect(await push(receiver, ok)).toBe(204);
+		expect(await push(receiver, ok)).toBe(204);
+
+		const events = receiver.events();
+		expect(events.get(failFirst)?.arrivals.map((a) => a.outcome)).toEqual(["500", "2xx"]);
+		expect(events.get(reset)?.arrivals.map((a) => a.outcome)).toEqual(["reset", "2xx"]);
+		expect(events.get(hang)?.arrivals.map((a) => a.outcome)).toEqual(["hang", "2xx"]);
+		expect(events.get(ok)?.arrivals.map((a) => a.outcome)).toEqual(["2xx", "2xx"]);
+		expect([...events.values()].every((e) => e.arrivals.every((a) => a.verified))).toBe(true);
+		expect(receiver.finalPushed(`job_${ok}`)).toBe(true);
+	});
+
+	it("refuses every attempt of a dead event", async () => {
+		const faults = { ...SHARES, deadRate: 1 };
+		receiver = await startChaosReceiver({ secret: SECRET, faults: { ...faults, hangMs: 300 } });
+		for (let i = 0; i < 3; i++) expect(await push(receiver, "msg_dead_completed")).toBe(500);
+		expect(receiver.finalPushed("job_msg_dead_completed")).toBe(false);
+	});
+});
