@@ -48,8 +48,14 @@ export interface Admission {
 	plan?: number[];
 }
 
-/** The slowest a gate will go, per second. */
+/** The slowest a gate will go, per second, whatever its configured rate. */
 export const MIN_RATE = 0.05;
+/**
+ * Cuts stop at this share of the configured rate: a noisy upstream that answers
+ * a few random 429s must not talk the gate down to a crawl (the chaos run's 10 %
+ * random 429s did, with no floor).
+ */
+export const FLOOR_SHARE = 0.1;
 /** Share of the configured rate won back per second without a 429 (additive increase). */
 export const RECOVERY_PER_SECOND = 0.02;
 /** What a 429 leaves of the rate (multiplicative decrease). */
@@ -94,9 +100,9 @@ export function recover(bucket: Bucket, configured: number, now: number): Bucket
  * so a burst of 429s from one overload counts once), voids the slots handed out
  * at the old rate, and holds new slots back for Retry-After.
  */
-export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number): Bucket {
+export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number, floor = MIN_RATE): Bucket {
 	const cut = now - bucket.lastCut >= 1000;
-	const rate = cut ? Math.max(MIN_RATE, bucket.rate * DECREASE_FACTOR) : bucket.rate;
+	const rate = cut ? Math.max(MIN_RATE, floor, bucket.rate * DECREASE_FACTOR) : bucket.rate;
 	const resume = now + (retryAfterMs ?? 1000 / rate);
 	return {
 		...bucket,
@@ -152,7 +158,7 @@ export class UpstreamGate extends DurableObject<Env> {
 	/** Upstream answered 429: slow down for everyone. */
 	report429(kind: GateKind, retryAfterMs: number | null): void {
 		const now = Date.now();
-		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now));
+		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now, this.configured(kind) * FLOOR_SHARE));
 	}
 
 	/** A settled job's duration, learnt for its model's next plans. */

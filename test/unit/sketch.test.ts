@@ -126,6 +126,10 @@ describe("upstream gate arithmetic", () => {
 		let floor = bucket;
 		for (let t = 7000; t < 40_000; t += 1000) floor = backOff(floor, null, t);
 		expect(floor.rate).toBe(MIN_RATE);
+		// With a floor (10 % of the configured rate in the gate), cuts stop there.
+		let floored = bucket;
+		for (let t = 7000; t < 40_000; t += 1000) floored = backOff(floored, null, t, 1);
+		expect(floored.rate).toBe(1);
 	});
 
 	it("wins the rate back additively, 2 % of the configured rate per second, up to it", () => {
