@@ -124,6 +124,29 @@ export interface PlanOptions {
  * // → [≈2200, ≈3000, ≈3700, …]: nothing early, dense around 4 s, wider in the tail
  */
 export function planPolls(sketch: DurationSketch, options: PlanOptions): number[] {
+	// A few dozen samples leave empty buckets between full ones; read as zero hazard they would open
+	// gaps in the plan. Plan from a smoothed copy (a Gaussian kernel, σ = 2 buckets ≈ ±30 %).
+	const smoothed = { ...sketch, weights: smooth(sketch.weights) };
+	return planFrom(smoothed, options);
+}
+
+const KERNEL = [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6].map((k) => ({ k, w: Math.exp(-(k * k) / 8) }));
+
+function smooth(weights: number[]): number[] {
+	return weights.map((_, i) => {
+		let sum = 0;
+		let norm = 0;
+		for (const { k, w } of KERNEL) {
+			const j = i + k;
+			if (j < 0 || j >= weights.length) continue;
+			sum += (weights[j] ?? 0) * w;
+			norm += w;
+		}
+		return norm > 0 ? sum / norm : 0;
+	});
+}
+
+function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 	const total = sketch.weights.reduce((a, b) => a + b, 0);
 	const maxPolls = options.maxPolls ?? 48;
 	if (total <= 0) return [];
