@@ -1,0 +1,235 @@
+/**
+ * Every setting of `npm run bench`, as command-line flags with their defaults
+ * (the issue's), and the `--quick` preset: a light run of about a minute that
+ * the test suite uses as a smoke test of the harness.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+export const SCENARIOS = ["ceiling", "steady", "baseline", "ratelimited", "scale"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+	quick: boolean;
+	/** Where latest.json, latest.md and frontier.svg go. */
+	outDir: string;
+	scenarios: ScenarioName[];
+	seed: number;
+	model: string;
+	/** Workload of steady, ceiling, baseline and ratelimited: lognormal job durations. */
+	medianMs: number;
+	sigma: number;
+	jobs: number;
+	concurrency: number;
+	/** Baseline polling intervals, in seconds. */
+	baselineIntervalsS: number[];
+	ratelimitedJobs: number;
+	/** Upstream creates admitted per second in `ratelimited`. */
+	rate: number;
+	scaleJobs: number;
+	scaleConcurrency: number;
+	scaleMedianMs: number;
+	scaleSigma: number;
+	/** Stop sending `scale` submissions after this long (the rest are reported as not sent). */
+	scaleLoadTimeoutMs: number;
+	/** How long to wait for pushes beyond the longest job (and, in `ratelimited`, beyond the ideal drain). */
+	graceMs: number;
+	/** After the last expected push, how long to keep listening for duplicates. */
+	dupWindowMs: number;
+	sampleMs: number;
+	/** Run nothing: re-render the report of this results file into `outDir`. */
+	reportFrom: string | undefined;
+	/** The relay to measure: a git revision, or undefined for the working tree. */
+	relayRevision: string | undefined;
+	/** Relay settings on top of production defaults (`NAME=VALUE`). */
+	relayVars: Record<string, string>;
+	/** Assumed active (billed) wall time of one Durable Object request, for the duration cost. */
+	costDoActiveMs: number;
+	startupTimeoutMs: number;
+	verbose: boolean;
+}
+
+const FLAGS = {
+	help: { type: "boolean", short: "h" },
+	quick: { type: "boolean" },
+	out: { type: "string" },
+	scenarios: { type: "string" },
+	seed: { type: "string" },
+	model: { type: "string" },
+	"median-ms": { type: "string" },
+	sigma: { type: "string" },
+	jobs: { type: "string" },
+	concurrency: { type: "string" },
+	"baseline-intervals": { type: "string" },
+	"ratelimited-jobs": { type: "string" },
+	rate: { type: "string" },
+	"scale-jobs": { type: "string" },
+	"scale-concurrency": { type: "string" },
+	"scale-median-ms": { type: "string" },
+	"scale-sigma": { type: "string" },
+	"scale-load-timeout-ms": { type: "string" },
+	"grace-ms": { type: "string" },
+	"dup-window-ms": { type: "string" },
+	"sample-ms": { type: "string" },
+	"relay-var": { type: "string", multiple: true },
+	"relay-rev": { type: "string" },
+	"report-from": { type: "string" },
+	"cost-do-active-ms": { type: "string" },
+	"startup-timeout-ms": { type: "string" },
+	verbose: { type: "boolean" },
+} as const;
+
+type NumericFlag = Exclude<
+	keyof typeof FLAGS,
+	| "help"
+	| "quick"
+	| "out"
+	| "scenarios"
+	| "model"
+	| "baseline-intervals"
+	| "relay-var"
+	| "relay-rev"
+	| "report-from"
+	| "verbose"
+>;
+
+const DEFAULTS: Record<NumericFlag, number> = {
+	seed: 42,
+	"median-ms": 4000,
+	sigma: 0.5,
+	jobs: 1000,
+	concurrency: 32,
+	"ratelimited-jobs": 600,
+	rate: 20,
+	"scale-jobs": 10_000,
+	"scale-concurrency": 64,
+	"scale-median-ms": 60_000,
+	"scale-sigma": 0.25,
+	"scale-load-timeout-ms": 1_200_000,
+	"grace-ms": 90_000,
+	"dup-window-ms": 3000,
+	"sample-ms": 250,
+	"cost-do-active-ms": 200,
+	"startup-timeout-ms": 90_000,
+};
+
+/** What `--quick` changes; any flag given explicitly still wins. */
+const QUICK: Partial<Record<NumericFlag, number>> & { "baseline-intervals": string } = {
+	"median-ms": 2000,
+	jobs: 60,
+	"ratelimited-jobs": 60,
+	rate: 20,
+	"scale-jobs": 200,
+	"scale-median-ms": 6000,
+	"grace-ms": 60_000,
+	"dup-window-ms": 1000,
+	"baseline-intervals": "1,2",
+};
+
+export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see bench/README.md)
+
+  --quick                      light run (~1 min): steady 60 jobs, baseline at 1 s and 2 s,
+                               ratelimited 60 jobs, scale 200 jobs, median 2 s
+  --out DIR                    results directory (default bench/results)
+  --scenarios LIST             any of ${SCENARIOS.join(",")} (default: all)
+  --seed N                     workload seed (42)
+  --model NAME                 model of every job (sonar)
+  --median-ms MS --sigma S     lognormal job durations (4000, 0.5)
+  --jobs N --concurrency C     steady/ceiling/baseline jobs and submissions in flight (1000, 32)
+  --baseline-intervals LIST    fixed poller intervals in seconds (0.5,1,2,4)
+  --ratelimited-jobs N         jobs submitted at once in ratelimited (600)
+  --rate R                     upstream creates admitted per second in ratelimited (20)
+  --scale-jobs N               jobs in flight at once in scale (10000)
+  --scale-concurrency C        submissions in flight while loading scale (64)
+  --scale-median-ms MS         scale durations: lognormal median (60000), counted from the end
+  --scale-sigma S              of the load (upstream time is paused while it loads) and sigma (0.25)
+  --scale-load-timeout-ms MS   stop sending scale submissions after this long (1200000)
+  --grace-ms MS                wait for pushes this long beyond the longest job (90000)
+  --dup-window-ms MS           keep listening for duplicates after the last push (3000)
+  --sample-ms MS               workerd RSS/CPU sampling period (250)
+  --relay-var NAME=VALUE       a relay setting over production defaults (repeatable)
+  --relay-rev REV              measure the relay at this git revision (default: the working tree)
+  --report-from FILE           run nothing; re-render latest.md, frontier.svg and the targets
+                               of a results file into --out
+  --cost-do-active-ms MS       assumed billed wall time per Durable Object request (200)
+  --startup-timeout-ms MS      wrangler dev start-up limit (90000)
+  --verbose                    print wrangler's output
+  -h, --help`;
+
+function parseNumber(name: string, text: string): number {
+	const value = Number(text);
+	if (!Number.isFinite(value) || value < 0) throw new Error(`--${name}: not a non-negative number: ${text}`);
+	return value;
+}
+
+/**
+ * Parses `argv` (without node and the script); throws on unknown or malformed flags.
+ *
+ * @example
+ * parseOptions(["--quick", "--out", "/tmp/bench"]).jobs; // 60
+ */
+export function parseOptions(argv: string[], root: string): BenchOptions | "help" {
+	const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+	if (values.help) return "help";
+	const quick = values.quick ?? false;
+	const numberOf = (name: NumericFlag): number => {
+		const given = values[name];
+		if (given !== undefined) return parseNumber(name, given);
+		return (quick ? QUICK[name] : undefined) ?? DEFAULTS[name];
+	};
+	const count = (name: NumericFlag, min = 1): number => {
+		const value = Math.floor(numberOf(name));
+		if (value < min) throw new Error(`--${name} must be at least ${min}`);
+		return value;
+	};
+
+	const scenarios = (values.scenarios ?? SCENARIOS.join(","))
+		.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
+	for (const name of scenarios) {
+		if (!(SCENARIOS as readonly string[]).includes(name)) {
+			throw new Error(`--scenarios: unknown scenario "${name}" (known: ${SCENARIOS.join(", ")})`);
+		}
+	}
+	const intervals = (values["baseline-intervals"] ?? (quick ? QUICK["baseline-intervals"] : "0.5,1,2,4"))
+		.split(",")
+		.map((s) => parseNumber("baseline-intervals", s.trim()));
+	if (intervals.some((s) => s <= 0)) throw new Error("--baseline-intervals: every interval must be above 0");
+
+	const relayVars: Record<string, string> = {};
+	for (const pair of values["relay-var"] ?? []) {
+		const match = pair.match(/^([A-Z][A-Z0-9_]*)=(.*)$/);
+		if (!match) throw new Error(`--relay-var: expected NAME=VALUE, got ${pair}`);
+		relayVars[match[1] as string] = match[2] as string;
+	}
+
+	return {
+		quick,
+		outDir: values.out ?? join(root, "bench", "results"),
+		scenarios: SCENARIOS.filter((name) => scenarios.includes(name)),
+		seed: count("seed", 0),
+		model: values.model ?? "sonar",
+		medianMs: numberOf("median-ms"),
+		sigma: numberOf("sigma"),
+		jobs: count("jobs"),
+		concurrency: count("concurrency"),
+		baselineIntervalsS: intervals,
+		ratelimitedJobs: count("ratelimited-jobs"),
+		rate: numberOf("rate"),
+		scaleJobs: count("scale-jobs"),
+		scaleConcurrency: count("scale-concurrency"),
+		scaleMedianMs: numberOf("scale-median-ms"),
+		scaleSigma: numberOf("scale-sigma"),
+		scaleLoadTimeoutMs: numberOf("scale-load-timeout-ms"),
+		graceMs: numberOf("grace-ms"),
+		dupWindowMs: numberOf("dup-window-ms"),
+		sampleMs: count("sample-ms", 20),
+		relayVars,
+		relayRevision: values["relay-rev"],
+		reportFrom: values["report-from"],
+		costDoActiveMs: numberOf("cost-do-active-ms"),
+		startupTimeoutMs: count("startup-timeout-ms", 1000),
+		verbose: values.verbose ?? false,
+	};
+}

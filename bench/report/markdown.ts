@@ -1,0 +1,245 @@
+/**
+ * The Markdown report (`latest.md`, also printed at the end of a run): one
+ * table per scenario, the frontier, the targets of issue 5, the prices and the
+ * machine. "n/a" marks what this run could not measure.
+ */
+import type { BenchResults, Target } from "./results.ts";
+
+type Cell = string | number | boolean | null | undefined;
+
+const show = (value: Cell, unit = ""): string => {
+	if (value === null || value === undefined) return "n/a";
+	if (typeof value === "boolean") return value ? "yes" : "no";
+	return `${value}${unit}`;
+};
+
+function table(head: string[], rows: Cell[][]): string {
+	const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+	return [line(head), line(head.map(() => "---")), ...rows.map((row) => line(row.map((c) => show(c))))].join("\n");
+}
+
+const figures = (rows: [string, Cell, string?][]) =>
+	table(
+		["figure", "value"],
+		rows.map(([name, value, unit]) => [name, show(value, unit ?? "")]),
+	);
+
+const metMark = (target: Target) => (target.met === null ? "n/a" : target.met ? "✅ met" : "❌ not met");
+
+/**
+ * @example
+ * writeFileSync("latest.md", renderMarkdown(results));
+ */
+export function renderMarkdown(results: BenchResults): string {
+	const out: string[] = [];
+	const { machine, steady, ceiling, baseline, ratelimited, scale } = results;
+	out.push("# sonar-relay benchmark");
+	out.push("");
+	if (!results.complete) out.push("**Partial results: the run is under way, or was cut short.**", "");
+	out.push(
+		`${results.date}, ${results.settings.quick ? "`--quick` run" : "full run"}, wall time ${show(results.wall_time_s, " s")}. ` +
+			`Machine: ${machine.cpu_count} × ${machine.cpu_model}, ${machine.total_memory_gib} GiB, ${machine.os}; ` +
+			`Node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}. ` +
+			"Everything runs on this one machine, on loopback: the relay under `wrangler dev` (local workerd), the emulator, the receiver and the load generator share its cores.",
+	);
+	out.push("");
+	const source = results.relay_source;
+	out.push(
+		`Relay measured: ${source.source === "working tree" ? "the working tree at" : `\`${source.source}\` =`} commit \`${source.commit.slice(0, 12)}\`${source.uncommitted_changes.length > 0 ? ` plus uncommitted changes (${source.uncommitted_changes.join(", ")})` : ""}.`,
+	);
+	out.push(
+		`Relay settings: production defaults (\`wrangler.toml\` [vars]) except ${Object.entries(
+			(results.settings.relay_overrides as Record<string, string>) ?? {},
+		)
+			.map(([k, v]) => `\`${k}=${v}\``)
+			.join(", ")}.`,
+	);
+
+	const foreign = Object.entries(results.foreign_cpu_cores);
+	if (foreign.length > 0) {
+		out.push(
+			"",
+			`Other processes on the machine (outside the bench) kept busy on average, in cores: ${foreign
+				.map(([name, cores]) => `${name} ${show(cores)}`)
+				.join(", ")}. Scenario wall times: ${Object.entries(results.scenario_wall_time_s)
+				.map(([name, s]) => `${name} ${s} s`)
+				.join(", ")}.`,
+		);
+	}
+
+	if (steady) {
+		out.push("", `## steady: ${steady.jobs} jobs, ${steady.concurrency} submissions in flight`, "");
+		const cost = steady.cost_per_1000_jobs;
+		out.push(
+			figures([
+				["submit throughput", steady.submit.throughput_per_s, " jobs/s"],
+				[
+					"submit latency p50 / p99",
+					`${show(steady.submit.latency_p50_ms)} / ${show(steady.submit.latency_p99_ms)}`,
+					" ms",
+				],
+				["submit failures", steady.submit.failures],
+				[
+					"push lag p50 / p95 / p99",
+					`${show(steady.push_lag_ms.p50)} / ${show(steady.push_lag_ms.p95)} / ${show(steady.push_lag_ms.p99)}`,
+					" ms",
+				],
+				["push lag max", steady.push_lag_ms.max, " ms"],
+				["upstream GETs per job", steady.upstream_gets_per_job],
+				["upstream creates per job", steady.upstream_creates_per_job],
+				["Job DO alarm runs per job", steady.alarm_runs_per_job],
+				[
+					"alarm lateness p50 / p99",
+					`${show(steady.alarm_lateness_ms.p50)} / ${show(steady.alarm_lateness_ms.p99)}`,
+					" ms",
+				],
+				["KV writes per job", steady.kv_writes_per_job],
+				["tenant index writes per job", steady.index_writes_per_job],
+				["lost (accepted, never pushed)", steady.lost],
+				["duplicates (same webhook-id again)", steady.duplicates],
+				["unverified signatures", steady.unverified],
+				["workerd peak RSS", steady.workerd_peak_rss_mb, " MiB"],
+				[
+					"workerd CPU per job",
+					steady.workerd_cpu_s_per_job === null ? null : (steady.workerd_cpu_s_per_job * 1000).toFixed(2),
+					" ms",
+				],
+				["est. Cloudflare cost per 1000 jobs", cost?.total_usd === undefined ? null : `$${cost.total_usd}`],
+				["first submit → last push", steady.drain_s, " s"],
+			]),
+		);
+		if (cost) {
+			out.push(
+				"",
+				`Cost basis per job: ${cost.counted.worker_requests_per_job} Worker request, ${cost.counted.do_requests_per_job} DO requests counted ` +
+					`(create RPC + tenant index RPCs + alarm runs${steady.other_do_requests_per_job === null ? "; the relay reports no other DO RPCs (`stats.other_do_requests`), so none are counted" : ` + ${steady.other_do_requests_per_job} other DO RPCs`}) + ${cost.counted.deferred_do_requests_per_job} deferred (retirement alarm and index removal), ` +
+					`${cost.counted.kv_writes_per_job} KV writes + ${cost.counted.deferred_kv_deletes_per_job} deferred KV delete (billed as a write), ${cost.counted.kv_reads_per_job} KV reads, ` +
+					`${cost.counted.do_gb_s_per_job} GB-s DO duration (assumed ${results.settings.cost_do_active_ms} ms active per DO request at 128 MB). ` +
+					`Split per 1000 jobs: Workers $${cost.worker_requests_usd}, DO requests $${cost.do_requests_usd}, DO duration $${cost.do_duration_usd}, KV writes $${cost.kv_writes_usd}, KV reads $${cost.kv_reads_usd}.`,
+			);
+		} else {
+			out.push("", `Cost: n/a (${steady.counters_note ?? "no DO/KV counters"}).`);
+		}
+	}
+
+	if (ceiling) {
+		out.push("", `## ceiling: a bare Worker forwarding the same POSTs, ${ceiling.concurrency} in flight`, "");
+		out.push(
+			figures([
+				["ingest (bare Worker)", ceiling.throughput_per_s, " jobs/s"],
+				["latency p50 / p99", `${show(ceiling.latency_p50_ms)} / ${show(ceiling.latency_p99_ms)}`, " ms"],
+				["failures", ceiling.submit_failures],
+				["relay ingest / ceiling", results.ingest_relay_over_ceiling],
+			]),
+		);
+	}
+
+	if (baseline && baseline.length > 0) {
+		out.push("", "## the fixed-poller frontier (official SDK, same jobs, polling the upstream directly)", "");
+		const rows: Cell[][] = baseline.map((p) => [
+			`SDK, every ${p.interval_s} s`,
+			p.lag_p50_ms,
+			p.lag_p95_ms,
+			p.lag_p99_ms,
+			p.gets_per_job,
+			p.lost,
+		]);
+		if (steady) {
+			rows.push([
+				"**sonar-relay** (push)",
+				steady.push_lag_ms.p50,
+				steady.push_lag_ms.p95,
+				steady.push_lag_ms.p99,
+				steady.upstream_gets_per_job,
+				steady.lost,
+			]);
+		}
+		out.push(table(["poller", "lag p50 (ms)", "lag p95 (ms)", "lag p99 (ms)", "GETs per job", "lost"], rows));
+		out.push(
+			"",
+			"Lag: for the SDK, the moment a GET first shows COMPLETED; for the relay, the push's arrival at the receiver; both minus the instant the emulator completed the job. " +
+				`The frontier needs ${show(results.frontier_gets_at_relay_lag === null || results.frontier_gets_at_relay_lag === undefined ? null : results.frontier_gets_at_relay_lag.toFixed(2))} GETs per job at the relay's lag p50 (linear between its points). Plot: \`frontier.svg\`.`,
+		);
+	}
+
+	if (ratelimited) {
+		out.push(
+			"",
+			`## ratelimited: ${ratelimited.jobs} jobs at once, upstream admits ${ratelimited.rate_per_s} creates/s`,
+			"",
+		);
+		out.push(
+			figures([
+				["drain time (first submit → last push)", ratelimited.drain_s, " s"],
+				["ideal drain (jobs / rate)", ratelimited.ideal_drain_s, " s"],
+				["drain / ideal", ratelimited.drain_over_ideal],
+				["last upstream create admitted after", ratelimited.last_create_admitted_s, " s"],
+				["upstream create calls", ratelimited.upstream_create_calls],
+				["upstream 429s", ratelimited.upstream_429s],
+				[
+					"429s as a share of creates",
+					ratelimited.upstream_429_share_of_creates === null
+						? null
+						: `${Math.round(ratelimited.upstream_429_share_of_creates * 1000) / 10} %`,
+				],
+				["upstream GETs per job", ratelimited.upstream_gets_per_job],
+				["submit failures", ratelimited.submit.failures],
+				["push lag p50 / p99", `${show(ratelimited.push_lag_ms.p50)} / ${show(ratelimited.push_lag_ms.p99)}`, " ms"],
+				["lost", ratelimited.lost],
+				["duplicates", ratelimited.duplicates],
+			]),
+		);
+	}
+
+	if (scale) {
+		out.push("", `## scale: ${scale.jobs} jobs in flight at once`, "");
+		out.push(
+			figures([
+				["peak jobs in flight (accepted, not yet pushed)", scale.peak_in_flight],
+				["all in flight at once", scale.all_in_flight_at_once],
+				["load time (all submissions)", scale.submit.load_s, " s"],
+				["not sent (load deadline)", scale.submit.not_sent],
+				["submit throughput", scale.submit.throughput_per_s, " jobs/s"],
+				["submit failures", scale.submit.failures],
+				["workerd peak RSS", scale.workerd_peak_rss_mb, " MiB"],
+				[
+					"alarm lateness p50 / p99",
+					`${show(scale.alarm_lateness_ms.p50)} / ${show(scale.alarm_lateness_ms.p99)}`,
+					" ms",
+				],
+				["alarm lateness max", scale.alarm_lateness_ms.max, " ms"],
+				["push lag p50 / p99", `${show(scale.push_lag_ms.p50)} / ${show(scale.push_lag_ms.p99)}`, " ms"],
+				["upstream GETs per job", scale.upstream_gets_per_job],
+				["lost", scale.lost],
+				["duplicates", scale.duplicates],
+			]),
+		);
+	}
+
+	if (results.targets.length > 0) {
+		out.push("", "## targets (issue 5)", "");
+		out.push(
+			table(
+				["figure", "target", "measured", "met"],
+				results.targets.map((t) => [t.figure, t.target, t.measured, metMark(t)]),
+			),
+		);
+	}
+
+	const errors = Object.entries(results.errors);
+	if (errors.length > 0) {
+		out.push("", "## scenarios that failed", "");
+		for (const [name, error] of errors) out.push(`- **${name}**: ${error.split("\n")[0]}`);
+	}
+
+	const p = results.prices;
+	out.push(
+		"",
+		"## prices used",
+		"",
+		`${p.note}, as of ${p.as_of}: Workers requests $${p.workers_requests_per_million}/M, Durable Object requests $${p.do_requests_per_million}/M, ` +
+			`DO duration $${p.do_duration_per_million_gb_s}/M GB-s (${p.do_memory_gb * 1000} MB per active object), KV writes $${p.kv_writes_per_million}/M, KV reads $${p.kv_reads_per_million}/M.`,
+		"",
+	);
+	return out.join("\n");
+}

@@ -1,0 +1,109 @@
+/**
+ * The baseline: what a user would write without the relay. The official
+ * `@perplexity-ai/perplexity_ai` SDK creates each job directly on the emulator,
+ * then `get`s it every X seconds until it is COMPLETED (or FAILED), as the
+ * SDK's async example does. The same workload (seed, durations) as `steady`, at
+ * several intervals X: each gives one point (GETs per job, lag p50) of the
+ * fixed-poller frontier the relay is compared with.
+ */
+import Perplexity from "@perplexity-ai/perplexity_ai";
+import { startEmulator } from "../../tools/emulator/server.ts";
+import { pool, sleep } from "../lib/load.ts";
+import { mean, round, summary } from "../lib/stats.ts";
+import { jobText } from "../lib/workload.ts";
+import { EMULATOR_API_KEY, type ScenarioContext } from "./common.ts";
+
+interface PolledJob {
+	upstreamId: string | null;
+	/** `Date.now()` when a GET first showed the final status. */
+	seenFinalAtMs: number | null;
+	error: string | null;
+}
+
+/** One interval of the fixed poller over the whole workload, on a fresh emulator. */
+async function runInterval(ctx: ScenarioContext, durations: readonly number[], intervalS: number) {
+	const { options, cleanup } = ctx;
+	const emulator = await startEmulator({
+		host: "127.0.0.1",
+		port: 0,
+		apiKey: EMULATOR_API_KEY,
+		quiet: true,
+		seed: options.seed,
+	});
+	const stop = cleanup.add(`emulator (baseline ${intervalS} s)`, () => emulator.close());
+	try {
+		const client = new Perplexity({ baseURL: emulator.url, apiKey: EMULATOR_API_KEY, timeout: 30_000 });
+		const intervalMs = intervalS * 1000;
+		// Bounded: no job is polled past its duration plus the grace period.
+		const maxPolls = Math.ceil((Math.max(...durations) + options.graceMs) / intervalMs) + 1;
+		const jobs: PolledJob[] = durations.map(() => ({ upstreamId: null, seenFinalAtMs: null, error: null }));
+		const polling: Promise<void>[] = [];
+
+		const pollUntilFinal = async (job: PolledJob, id: string) => {
+			for (let polls = 0; polls < maxPolls; polls++) {
+				await sleep(intervalMs);
+				try {
+					const current = await client.async.chat.completions.get(id);
+					if (current.status === "COMPLETED" || current.status === "FAILED") {
+						job.seenFinalAtMs = Date.now();
+						return;
+					}
+				} catch (error) {
+					job.error = String(error);
+				}
+			}
+		};
+
+		// Creates go C at a time, as the relay's submissions do; each job then polls on its own.
+		await pool(durations.length, options.concurrency, async (index) => {
+			const job = jobs[index] as PolledJob;
+			try {
+				const created = await client.async.chat.completions.create({
+					request: {
+						model: options.model,
+						messages: [{ role: "user", content: jobText("steady", index, durations[index] as number) }],
+					},
+				});
+				job.upstreamId = created.id;
+				polling.push(pollUntilFinal(job, created.id));
+			} catch (error) {
+				job.error = String(error);
+			}
+		});
+		await Promise.all(polling);
+
+		const stats = emulator.emulator.stats().jobs;
+		const lags: number[] = [];
+		const gets: number[] = [];
+		for (const job of jobs) {
+			const upstream = job.upstreamId ? stats[job.upstreamId] : undefined;
+			if (!upstream) continue;
+			gets.push(upstream.gets);
+			if (job.seenFinalAtMs !== null && upstream.finishedAtMs !== null)
+				lags.push(job.seenFinalAtMs - upstream.finishedAtMs);
+		}
+		const created = jobs.filter((j) => j.upstreamId !== null).length;
+		const lag = summary(lags);
+		return {
+			interval_s: intervalS,
+			jobs: durations.length,
+			created,
+			lost: created - lags.length,
+			lag_p50_ms: lag.p50,
+			lag_p95_ms: lag.p95,
+			lag_p99_ms: lag.p99,
+			gets_per_job: round(mean(gets), 2),
+		};
+	} finally {
+		await stop();
+	}
+}
+
+export async function runBaseline(ctx: ScenarioContext, durations: readonly number[]) {
+	const points = [];
+	for (const intervalS of ctx.options.baselineIntervalsS) {
+		ctx.log(`baseline: SDK polling every ${intervalS} s, ${durations.length} jobs`);
+		points.push(await runInterval(ctx, durations, intervalS));
+	}
+	return points;
+}
