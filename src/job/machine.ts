@@ -264,6 +264,23 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 	};
 }
 
+/** A new pending delivery, due at `at`: the one place the outbox entry's defaults live. */
+function newDelivery(
+	fields: Pick<Delivery, "webhookId" | "type" | "url" | "eventAt"> & Partial<Delivery>,
+	at: number,
+): Delivery {
+	return {
+		attempts: 0,
+		series: 1,
+		status: "pending",
+		nextAt: at,
+		snapshot: null,
+		lastError: null,
+		hookId: null,
+		...fields,
+	};
+}
+
 /**
  * Slack's `response_url` takes posts for 30 minutes only. A job still running
  * near the end of that window posts a notice with a link to where its answer
@@ -272,20 +289,16 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 export const SLACK_NOTICE_AFTER_MS = 25 * 60_000;
 
 function slackProgressNotice(spec: JobSpec, slack: SlackIntegration): Delivery {
-	return {
-		webhookId: `msg_${spec.id}_slack_notice`,
-		type: "async_chat_completion.started",
-		url: slack.responseUrl,
-		eventAt: spec.createdAtMs,
-		attempts: 0,
-		series: 1,
-		status: "pending",
-		nextAt: spec.createdAtMs + SLACK_NOTICE_AFTER_MS,
-		snapshot: null,
-		lastError: null,
-		hookId: null,
-		format: "slack-progress",
-	};
+	return newDelivery(
+		{
+			webhookId: `msg_${spec.id}_slack_notice`,
+			type: "async_chat_completion.started",
+			url: slack.responseUrl,
+			eventAt: spec.createdAtMs,
+			format: "slack-progress",
+		},
+		spec.createdAtMs + SLACK_NOTICE_AFTER_MS,
+	);
 }
 
 export function emptyStats(): JobStats {
@@ -466,19 +479,7 @@ function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: Re
 	if (!callbackUrl || !callbackEvents.includes(type)) return state;
 	const webhookId = `msg_${id}_${type}`;
 	if (state.deliveries.some((d) => d.webhookId === webhookId && d.url === callbackUrl)) return state;
-	const delivery: Delivery = {
-		webhookId,
-		type: eventFor(type),
-		url: callbackUrl,
-		eventAt: now,
-		attempts: 0,
-		series: 1,
-		status: "pending",
-		nextAt: now,
-		snapshot,
-		lastError: null,
-		hookId: null,
-	};
+	const delivery = newDelivery({ webhookId, type: eventFor(type), url: callbackUrl, eventAt: now, snapshot }, now);
 	return { ...state, deliveries: [...state.deliveries, delivery] };
 }
 
@@ -492,19 +493,7 @@ function fanOut(state: JobState, hooks: HookTarget[], now: number): JobState {
 	for (const hook of hooks) {
 		if (urls.has(hook.url)) continue;
 		urls.add(hook.url);
-		added.push({
-			webhookId,
-			type,
-			url: hook.url,
-			eventAt: now,
-			attempts: 0,
-			series: 1,
-			status: "pending",
-			nextAt: now,
-			snapshot: null,
-			lastError: null,
-			hookId: hook.id,
-		});
+		added.push(newDelivery({ webhookId, type, url: hook.url, eventAt: now, hookId: hook.id }, now));
 	}
 	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
 }
@@ -528,20 +517,16 @@ function settle(state: JobState, now: number, policy: Policy, upstreamId: string
 function enqueueIntegration(state: JobState, type: CallbackEvent, now: number): JobState {
 	const integration = state.spec.integration;
 	if (!integration) return state;
-	const delivery: Delivery = {
-		webhookId: `msg_${state.spec.id}_${integration.kind}`,
-		type: eventFor(type),
-		url: integration.responseUrl,
-		eventAt: now,
-		attempts: 0,
-		series: 1,
-		status: "pending",
-		nextAt: now,
-		snapshot: null,
-		lastError: null,
-		hookId: null,
-		format: integration.kind,
-	};
+	const delivery = newDelivery(
+		{
+			webhookId: `msg_${state.spec.id}_${integration.kind}`,
+			type: eventFor(type),
+			url: integration.responseUrl,
+			eventAt: now,
+			format: integration.kind,
+		},
+		now,
+	);
 	return { ...state, deliveries: [...state.deliveries, delivery] };
 }
 
