@@ -20,6 +20,8 @@ export interface BenchOptions {
 	medianMs: number;
 	sigma: number;
 	jobs: number;
+	/** Jobs in `steady`'s ingest burst (and the ceiling's POSTs). */
+	burstJobs: number;
 	concurrency: number;
 	/** Baseline polling intervals, in seconds. */
 	baselineIntervalsS: number[];
@@ -59,6 +61,7 @@ const FLAGS = {
 	"median-ms": { type: "string" },
 	sigma: { type: "string" },
 	jobs: { type: "string" },
+	"burst-jobs": { type: "string" },
 	concurrency: { type: "string" },
 	"baseline-intervals": { type: "string" },
 	"ratelimited-jobs": { type: "string" },
@@ -98,6 +101,7 @@ const DEFAULTS: Record<NumericFlag, number> = {
 	"median-ms": 4000,
 	sigma: 0.5,
 	jobs: 1000,
+	"burst-jobs": 500,
 	concurrency: 32,
 	"ratelimited-jobs": 600,
 	rate: 20,
@@ -117,6 +121,7 @@ const DEFAULTS: Record<NumericFlag, number> = {
 const QUICK: Partial<Record<NumericFlag, number>> & { "baseline-intervals": string } = {
 	"median-ms": 2000,
 	jobs: 60,
+	"burst-jobs": 40,
 	"ratelimited-jobs": 60,
 	rate: 20,
 	"scale-jobs": 200,
@@ -128,14 +133,16 @@ const QUICK: Partial<Record<NumericFlag, number>> & { "baseline-intervals": stri
 
 export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see bench/README.md)
 
-  --quick                      light run (~1 min): steady 60 jobs, baseline at 1 s and 2 s,
+  --quick                      light run (~1 min): steady 40 + 60 jobs, baseline at 1 s and 2 s,
                                ratelimited 60 jobs, scale 200 jobs, median 2 s
   --out DIR                    results directory (default bench/results)
   --scenarios LIST             any of ${SCENARIOS.join(",")} (default: all)
   --seed N                     workload seed (42)
   --model NAME                 model of every job (sonar)
   --median-ms MS --sigma S     lognormal job durations (4000, 0.5)
-  --jobs N --concurrency C     steady/ceiling/baseline jobs and submissions in flight (1000, 32)
+  --jobs N --concurrency C     steady (steady state) and baseline: N jobs, C in flight (1000, 32)
+  --burst-jobs B               steady's ingest burst and the ceiling: B jobs, C submissions
+                               in flight (500)
   --baseline-intervals LIST    fixed poller intervals in seconds (0.5,1,2,4)
   --ratelimited-jobs N         jobs submitted at once in ratelimited (600)
   --rate R                     upstream creates admitted per second in ratelimited (20)
@@ -213,6 +220,7 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 		medianMs: numberOf("median-ms"),
 		sigma: numberOf("sigma"),
 		jobs: count("jobs"),
+		burstJobs: count("burst-jobs"),
 		concurrency: count("concurrency"),
 		baselineIntervalsS: intervals,
 		ratelimitedJobs: count("ratelimited-jobs"),

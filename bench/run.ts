@@ -104,7 +104,7 @@ function writeResults(results: BenchResults, options: BenchOptions, started: num
 	results.complete = complete;
 	if (results.steady && results.ceiling) {
 		results.ingest_relay_over_ceiling = round(
-			ratio(results.steady.submit.throughput_per_s, results.ceiling.throughput_per_s),
+			ratio(results.steady.burst.throughput_per_s, results.ceiling.throughput_per_s),
 			2,
 		);
 	}
@@ -185,6 +185,12 @@ async function main(): Promise<number> {
 		foreign_cpu_cores: {},
 	};
 	const durations = lognormalDurations(opts.jobs, { medianMs: opts.medianMs, sigma: opts.sigma, seed: opts.seed });
+	// The ingest burst (steady's first phase, and the ceiling): its own jobs, from the next seed.
+	const burstDurations = lognormalDurations(opts.burstJobs, {
+		medianMs: opts.medianMs,
+		sigma: opts.sigma,
+		seed: opts.seed + 1,
+	});
 	const ratelimitedDurations =
 		durations.length >= opts.ratelimitedJobs
 			? durations.slice(0, opts.ratelimitedJobs)
@@ -218,11 +224,11 @@ async function main(): Promise<number> {
 			`machine: ${results.machine.cpu_count} × ${results.machine.cpu_model}; scenarios: ${opts.scenarios.join(", ")}`,
 		);
 		if (opts.scenarios.includes("ceiling")) {
-			results.ceiling = await attempt("ceiling", () => runCeiling(ctx, durations));
+			results.ceiling = await attempt("ceiling", () => runCeiling(ctx, burstDurations));
 			checkpoint();
 		}
 		if (opts.scenarios.includes("steady")) {
-			results.steady = await attempt("steady", () => runSteady(ctx, durations));
+			results.steady = await attempt("steady", () => runSteady(ctx, durations, burstDurations));
 			checkpoint();
 		}
 		if (opts.scenarios.includes("baseline")) {

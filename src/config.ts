@@ -85,12 +85,24 @@ function intList(value: string | undefined, fallback: number[]): number[] {
 	return parts.length > 0 && parts.every((n) => Number.isFinite(n) && n >= 0) ? parts : fallback;
 }
 
+/** Settings per env object: bindings do not change while an isolate lives, and parsing them on every action showed in profiles. */
+const parsed = new WeakMap<object, Settings>();
+
 /**
  * @example
  * const settings = readSettings(env);
  * settings.pollMaxIntervalMs // 30000 unless POLL_MAX_INTERVAL_MS says otherwise
  */
 export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
+	let settings = parsed.get(env);
+	if (!settings) {
+		settings = Object.freeze(parseSettings(env));
+		parsed.set(env, settings);
+	}
+	return settings;
+}
+
+function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 	const s = env as Partial<Record<string, string>>;
 	return {
 		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
@@ -100,7 +112,7 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
 		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
 		pollMinIntervalMs: int(s.POLL_MIN_INTERVAL_MS, 250, 1),
-		pollLagCost: fraction(s.POLL_LAG_COST, 0.02),
+		pollLagCost: fraction(s.POLL_LAG_COST, 0.01),
 		pollFirstQuantile: fraction(s.POLL_FIRST_QUANTILE, 0.2),
 		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS ? int(s.POLL_PRIOR_MEDIAN_MS, 10_000, 1) : null,
 		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 50),

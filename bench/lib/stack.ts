@@ -16,7 +16,7 @@
  * also SIGKILLed synchronously on process exit, whatever happened.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeEnvFile } from "../../tools/dev-vars.ts";
@@ -80,6 +80,8 @@ export class Cleanup {
 
 export interface RunningWorker {
 	url: string;
+	/** The DevTools inspector of the Worker (`bench/profile.ts` takes CPU profiles through it). */
+	inspectorPort: number;
 	wrangler: WranglerDev;
 	/** Samples workerd (RSS, CPU) under this wrangler dev. */
 	sampler: TreeSampler;
@@ -107,6 +109,20 @@ export interface StartWorkerOptions {
 	cleanup: Cleanup;
 }
 
+/**
+ * Where each run's snapshot and local state go: memory (`/dev/shm`) when there is one, so
+ * that the Durable Objects' SQLite writes cost what they cost in workerd, not this VM's disk
+ * flushes (on Cloudflare, storage is not a local disk). `BENCH_STATE_ROOT` overrides it.
+ */
+function stateRoot(): string {
+	const chosen = process.env.BENCH_STATE_ROOT;
+	if (chosen) return chosen;
+	return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+}
+
+/** `scale` keeps 10 000 Durable Objects open at once, each with its SQLite files (tools/start.ts). */
+const MAX_OPEN_FILES = 262_144;
+
 const ERROR_LINE = /\b(error|exception|uncaught|failed)\b/i;
 
 /**
@@ -118,7 +134,7 @@ const ERROR_LINE = /\b(error|exception|uncaught|failed)\b/i;
  * await relay.stop();
  */
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
-	const dir = mkdtempSync(join(tmpdir(), `sonar-relay-bench-${options.label}-`));
+	const dir = mkdtempSync(join(stateRoot(), `sonar-relay-bench-${options.label}-`));
 	const snapshot = join(dir, "worker");
 	if (options.revision === undefined) {
 		for (const source of options.sources) cpSync(join(ROOT, source), join(snapshot, source), { recursive: true });
@@ -143,6 +159,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 		envFiles: [envFile],
 		configPath: join(snapshot, options.config),
 		inspectorPort,
+		maxOpenFiles: MAX_OPEN_FILES,
 		// Per-request log lines cost wrangler CPU on the same two cores; warnings and errors still show.
 		env: options.verbose ? {} : { WRANGLER_LOG: "warn" },
 		onLine: (line) => {
@@ -180,6 +197,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 	const running = sampler;
 	return {
 		url: wrangler.url,
+		inspectorPort,
 		wrangler,
 		sampler: running,
 		errorLines: () => ({ count: errorCount, last: [...errors] }),

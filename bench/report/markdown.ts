@@ -68,7 +68,30 @@ export function renderMarkdown(results: BenchResults): string {
 	}
 
 	if (steady) {
-		out.push("", `## steady: ${steady.jobs} jobs, ${steady.concurrency} submissions in flight`, "");
+		const { burst } = steady;
+		out.push(
+			"",
+			`## steady, phase 1: an ingest burst of ${burst.jobs} jobs, ${steady.concurrency} submissions in flight`,
+			"",
+		);
+		out.push(
+			figures([
+				["submit throughput (ingest)", burst.throughput_per_s, " jobs/s"],
+				["submit latency p50 / p99", `${show(burst.latency_p50_ms)} / ${show(burst.latency_p99_ms)}`, " ms"],
+				["submit failures", burst.failures],
+				[
+					"push lag p50 / p95 / p99 (machine saturated)",
+					`${show(burst.push_lag_ms.p50)} / ${show(burst.push_lag_ms.p95)} / ${show(burst.push_lag_ms.p99)}`,
+					" ms",
+				],
+				["lost", burst.lost],
+			]),
+		);
+		out.push(
+			"",
+			`## steady, phase 2: ${steady.jobs} jobs, ${steady.concurrency} in flight (each caller submits, waits for its push, submits the next)`,
+			"",
+		);
 		const cost = steady.cost_per_1000_jobs;
 		out.push(
 			figures([
@@ -95,12 +118,12 @@ export function renderMarkdown(results: BenchResults): string {
 				],
 				["KV writes per job", steady.kv_writes_per_job],
 				["tenant index writes per job", steady.index_writes_per_job],
-				["lost (accepted, never pushed)", steady.lost],
-				["duplicates (same webhook-id again)", steady.duplicates],
+				["lost (accepted, never pushed), both phases", steady.lost_all],
+				["duplicates (same webhook-id again), both phases", steady.duplicates],
 				["unverified signatures", steady.unverified],
-				["workerd peak RSS", steady.workerd_peak_rss_mb, " MiB"],
+				["workerd peak RSS (both phases)", steady.workerd_peak_rss_mb, " MiB"],
 				[
-					"workerd CPU per job",
+					"workerd CPU per job (both phases)",
 					steady.workerd_cpu_s_per_job === null ? null : (steady.workerd_cpu_s_per_job * 1000).toFixed(2),
 					" ms",
 				],
@@ -123,7 +146,7 @@ export function renderMarkdown(results: BenchResults): string {
 	}
 
 	if (ceiling) {
-		out.push("", `## ceiling: a bare Worker forwarding the same POSTs, ${ceiling.concurrency} in flight`, "");
+		out.push("", `## ceiling: a bare Worker forwarding the burst's POSTs, ${ceiling.concurrency} in flight`, "");
 		out.push(
 			figures([
 				["ingest (bare Worker)", ceiling.throughput_per_s, " jobs/s"],
@@ -165,7 +188,7 @@ export function renderMarkdown(results: BenchResults): string {
 	if (ratelimited) {
 		out.push(
 			"",
-			`## ratelimited: ${ratelimited.jobs} jobs at once, upstream admits ${ratelimited.rate_per_s} creates/s`,
+			`## ratelimited: ${ratelimited.jobs} jobs at once, upstream admits ${ratelimited.rate_per_s} creates/s, the relay is set to ${show(ratelimited.relay_create_rps)}/s`,
 			"",
 		);
 		out.push(

@@ -152,6 +152,11 @@ const fmt = (value: number | null | undefined, unit = "") =>
 const check = (value: number | null | undefined, ok: (v: number) => boolean): boolean | null =>
 	value === null || value === undefined ? null : ok(value);
 
+/** Lost jobs of a scenario: steady counts both of its phases. */
+function lostOf(result: { lost: number; lost_all?: number }): number {
+	return result.lost_all ?? result.lost;
+}
+
 /** The targets table of issue 5, from this run's figures. */
 export function evaluateTargets(results: BenchResults): Target[] {
 	const targets: Target[] = [];
@@ -162,8 +167,8 @@ export function evaluateTargets(results: BenchResults): Target[] {
 		targets.push({
 			figure: `${name}: lost, duplicates`,
 			target: "0, 0",
-			measured: `${result.lost}, ${result.duplicates}`,
-			met: result.lost === 0 && result.duplicates === 0,
+			measured: `${lostOf(result)}, ${result.duplicates}`,
+			met: lostOf(result) === 0 && result.duplicates === 0,
 		});
 	}
 	for (const point of results.baseline ?? []) {
@@ -205,7 +210,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
 		targets.push({
 			figure: "ingest, relay / bare Worker",
 			target: "≥ 0.5",
-			measured: `${fmt(steady?.submit.throughput_per_s, " jobs/s")} / ${fmt(results.ceiling?.throughput_per_s, " jobs/s")} = ${fmt(results.ingest_relay_over_ceiling)}`,
+			measured: `${fmt(steady?.burst.throughput_per_s, " jobs/s")} / ${fmt(results.ceiling?.throughput_per_s, " jobs/s")} = ${fmt(results.ingest_relay_over_ceiling)}`,
 			met: check(results.ingest_relay_over_ceiling, (v) => v >= 0.5),
 		});
 	}

@@ -62,6 +62,8 @@ export async function startRelayStack(
 	label: string,
 	faults: Partial<FaultOptions> = {},
 	emulatorOptions: Partial<StartEmulatorOptions> = {},
+	/** This scenario's relay settings; `--relay-var` still wins over them. */
+	scenarioVars: Record<string, string> = {},
 ): Promise<RelayStack> {
 	const { options, cleanup } = ctx;
 	const emulator = await startEmulator({
@@ -78,7 +80,7 @@ export async function startRelayStack(
 	const stopReceiver = cleanup.add(`receiver (${label})`, () => receiver.close());
 	const relay = await startWorker({
 		label,
-		vars: relayVars(emulator.url, options.relayVars),
+		vars: relayVars(emulator.url, { ...scenarioVars, ...options.relayVars }),
 		sources: RELAY_SOURCES,
 		revision: options.relayRevision,
 		config: "wrangler.toml",

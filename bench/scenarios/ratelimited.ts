@@ -19,7 +19,16 @@ import {
 export async function runRatelimited(ctx: ScenarioContext, durations: readonly number[]) {
 	const { options } = ctx;
 	if (!(options.rate > 0)) throw new Error("ratelimited: --rate must be above 0");
-	const stack = await startRelayStack(ctx, "ratelimited", { createRateLimitPerSecond: options.rate });
+	// The relay is told the limit, as an operator sets UPSTREAM_CREATE_RPS to their plan's; `--relay-var
+	// UPSTREAM_CREATE_RPS=…` measures it told wrong, learning the limit from 429s alone.
+	const relayCreateRps = options.relayVars.UPSTREAM_CREATE_RPS ?? String(options.rate);
+	const stack = await startRelayStack(
+		ctx,
+		"ratelimited",
+		{ createRateLimitPerSecond: options.rate },
+		{},
+		{ UPSTREAM_CREATE_RPS: relayCreateRps },
+	);
 	try {
 		const { relay, receiver, emulator } = stack;
 		const bodies = durations.map((d, i) => relayBody(options.model, jobText("ratelimited", i, d), stack.callbackUrl));
@@ -51,6 +60,7 @@ export async function runRatelimited(ctx: ScenarioContext, durations: readonly n
 		return {
 			jobs: bodies.length,
 			rate_per_s: options.rate,
+			relay_create_rps: Number(relayCreateRps),
 			drained,
 			drain_s: round(drainS, 1),
 			ideal_drain_s: round(idealS, 1),

@@ -269,7 +269,8 @@ export class Job extends DurableObject<Env> {
 					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, plan };
 				}
 				try {
-					return { type: "created", upstream: await upstream.create(state.spec.upstreamRequest), plan };
+					const created = await upstream.create(state.spec.upstreamRequest);
+					return { type: "created", upstream: created, plan, getsPaced: admission?.getsPaced ?? false };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (failure.status === 429) await this.report429("create", failure.retryAfterMs);
@@ -277,12 +278,14 @@ export class Job extends DurableObject<Env> {
 				}
 			}
 			case "poll": {
-				const admission = await this.admit("get", undefined, action.heldEpoch);
+				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after a GET 429.
+				const admission = action.paced ? await this.admit("get", undefined, action.heldEpoch) : null;
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
 					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch };
 				}
 				try {
-					return { type: "polled", upstream: await upstream.get(action.upstreamId) };
+					const polled = await upstream.get(action.upstreamId);
+					return { type: "polled", upstream: polled, paced: admission ? admission.getsPaced : undefined };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (failure.status === 429) await this.report429("get", failure.retryAfterMs);

@@ -89,6 +89,11 @@ export type Lifecycle =
 			plan?: number[] | null;
 			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch. */
 			reservedEpoch?: number | null;
+			/**
+			 * Polls ask the upstream gate for a slot first. Off until upstream pushes back: set by a GET 429 (this
+			 * job's own, or one the gate heard of), cleared when the gate says its GET rate has recovered.
+			 */
+			paced?: boolean;
 			/** The last poll that found the job unfinished (ms), for the learnt duration. */
 			lastPendingAt?: number;
 	  }
@@ -181,7 +186,7 @@ export const MAX_LATENESS_SAMPLES = 64;
 
 export type Action =
 	| { type: "create"; heldEpoch: number | null }
-	| { type: "poll"; upstreamId: string; heldEpoch: number | null }
+	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cache" }
@@ -199,10 +204,21 @@ export interface AttemptResult {
 }
 
 export type Outcome =
-	| { type: "created"; upstream: AsyncApiChatCompletionsResponse; plan?: number[] | null }
+	| {
+			type: "created";
+			upstream: AsyncApiChatCompletionsResponse;
+			plan?: number[] | null;
+			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
+			getsPaced?: boolean;
+	  }
 	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null }
 	| { type: "create_failed"; failure: UpstreamFailure }
-	| { type: "polled"; upstream: AsyncApiChatCompletionsResponse }
+	| {
+			type: "polled";
+			upstream: AsyncApiChatCompletionsResponse;
+			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
+			paced?: boolean;
+	  }
 	| { type: "poll_deferred"; at: number; epoch: number }
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	| { type: "learned" }
@@ -340,9 +356,23 @@ function sideEffectsAllowed(state: JobState, now: number): boolean {
 }
 
 /**
- * What is due now, in the order it should run: upstream first, then the KV
- * result and the index, then deliveries (so a receiver that GETs the job on
- * receipt finds the result), then retirement.
+ * The first attempt of a final event is due: it goes before the KV result and
+ * the index, so that the push, which is what the caller waits for, waits on
+ * nothing, and so that KV and the index are written once, with the delivery
+ * status the attempt settled on, instead of twice. A receiver that GETs the job
+ * on receipt still finds the result: until KV has it, GET reads the Job DO.
+ */
+function firstFinalAttemptDue(state: JobState, now: number): boolean {
+	if (!isFinal(state)) return false;
+	return deliveryHeads(state).some(
+		(d) => d.type !== "async_chat_completion.started" && d.attempts === 0 && d.nextAt <= now,
+	);
+}
+
+/**
+ * What is due now, in the order it should run: upstream first, then the first
+ * attempt of a final event, then the KV result and the index, then the other
+ * deliveries, then retirement.
  */
 export function dueActions(state: JobState, now: number, policy: Policy): Action[] {
 	const actions: Action[] = [];
@@ -353,17 +383,19 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
 		actions.push({ type: "create", heldEpoch: lifecycle.reservedEpoch ?? null });
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
-		actions.push({ type: "poll", upstreamId: lifecycle.upstreamId, heldEpoch: lifecycle.reservedEpoch ?? null });
+		actions.push({
+			type: "poll",
+			upstreamId: lifecycle.upstreamId,
+			heldEpoch: lifecycle.reservedEpoch ?? null,
+			paced: lifecycle.paced === true,
+		});
 	}
-	if (sideEffectsAllowed(state, now)) {
+	if (sideEffectsAllowed(state, now) && !firstFinalAttemptDue(state, now)) {
 		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
 		if (!state.indexed) actions.push({ type: "index", fanOut: pendingFanOut(state) });
 	}
 	for (const delivery of deliveryHeads(state)) {
-		const isFinalEvent = delivery.type !== "async_chat_completion.started";
-		if (delivery.nextAt <= now && (!isFinalEvent || state.cached)) {
-			actions.push({ type: "deliver", webhookId: delivery.webhookId, url: delivery.url });
-		}
+		if (delivery.nextAt <= now) actions.push({ type: "deliver", webhookId: delivery.webhookId, url: delivery.url });
 	}
 	if (isFinal(state) && state.durationMs && !state.learned) {
 		actions.push({ type: "learn", model: state.spec.model, durationMs: state.durationMs });
@@ -610,6 +642,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					plan,
 					reservedEpoch: null,
 					lastPendingAt: now,
+					paced: outcome.getsPaced === true,
 				},
 			};
 			return observe(polling, outcome.upstream, now, policy, outcome.upstream.id);
@@ -660,6 +693,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: next.at,
 					reservedEpoch: null,
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
+					paced: outcome.paced ?? lifecycle.paced,
 				},
 				durationMs: done ? learntDuration(lifecycle, outcome.upstream, now) : state.durationMs,
 			};
@@ -687,6 +721,8 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					intervalMs: next.intervalMs,
 					nextAt: now + wait,
 					reservedEpoch: null,
+					// Upstream pushed back on GETs: from now on this job's polls queue at the gate.
+					paced: lifecycle.paced === true || failure.status === 429,
 				},
 			};
 		}

@@ -2,14 +2,18 @@
  * The Upstream Gate Durable Object: one per upstream API key, in front of every
  * Job DO's calls to it.
  *
- * - Admission control. Creates and polls each go through a rate gate (GCRA,
- *   the virtual-scheduling form of a token bucket). A job asks for a slot and
+ * - Admission control. Creates go through a rate gate (GCRA, the
+ *   virtual-scheduling form of a token bucket); polls do too once upstream has
+ *   answered a GET with 429, until the GET rate has recovered (a poll plan
+ *   already spreads polls, and asking first would double every poll's cost in
+ *   Durable Object requests and latency). A job asks for a slot and
  *   gets a time; if the time is later than now, the job sleeps on its own alarm
  *   until then and goes ahead without asking again, so waiting jobs form a
  *   queue instead of retrying in a herd. The rates start at UPSTREAM_CREATE_RPS
- *   and UPSTREAM_GET_RPS and adapt: each 429 halves the rate (at most once a
- *   second) and holds new slots back for its Retry-After; every second without
- *   one adds back 5 % of the configured rate (AIMD).
+ *   and UPSTREAM_GET_RPS and adapt: each 429 cuts the rate to three quarters
+ *   (at most once a second, never below a tenth of the configured rate) and
+ *   holds new slots back for its Retry-After; every second without one adds
+ *   back 2 % of the configured rate (AIMD).
  * - Learning. Jobs report how long they took; per model, a duration sketch
  *   (src/polling/sketch.ts) turns that into the poll plan new jobs follow.
  *
@@ -27,8 +31,17 @@ interface Bucket {
 	rate: number;
 	/** Bumped by every cut: slots reserved before it are void, and their holders queue again at the new rate. */
 	epoch: number;
-	/** Theoretical arrival time: the earliest free slot (ms). */
+	/** Theoretical arrival time of the queue: the earliest free slot for a newcomer (ms). */
 	tat: number;
+	/**
+	 * Theoretical arrival time of the calls actually let through (ms). Slots say
+	 * when to wake; this says whether to go. A holder that wakes late (a busy
+	 * machine delays alarms) would otherwise go together with the holders after
+	 * it, and a run of late wakers is a burst upstream answers with 429s.
+	 */
+	sentTat: number;
+	/** Where the next holder sent back by `confirm` is told to come again (ms): they come back spread out, not as a herd. */
+	deferTat: number;
 	/** When the rate was last cut (ms). */
 	lastCut: number;
 	/** When the rate was last brought up to date (ms). */
@@ -46,6 +59,12 @@ export interface Admission {
 	epoch: number;
 	/** For creates: when to poll, in ms after the upstream create. */
 	plan?: number[];
+	/**
+	 * Whether polls should queue here. GETs go straight to upstream until it
+	 * answers one with 429; from then until the GET rate has climbed back to
+	 * UPSTREAM_GET_RPS, polls ask for slots like creates do.
+	 */
+	getsPaced: boolean;
 }
 
 /** The slowest a gate will go, per second, whatever its configured rate. */
@@ -85,7 +104,22 @@ export function reserve(bucket: Bucket, now: number): { bucket: Bucket; at: numb
 	return { bucket: { ...bucket, tat: Math.max(now, bucket.tat) + 1000 / bucket.rate }, at };
 }
 
-/** Pure AIMD step: brings the rate back towards `configured`, 5 % of it per second. */
+/** Calls let through at once, beyond the rate, as a share of a second: a late waker may catch up this much. */
+export const SEND_TOLERANCE_S = 0.25;
+
+/**
+ * Pure GCRA step on the calls actually let through: go now if that keeps
+ * them within the rate (with `SEND_TOLERANCE_S` of slack), else come back at `at`.
+ */
+export function confirm(bucket: Bucket, now: number): { bucket: Bucket; at: number } {
+	const interval = 1000 / bucket.rate;
+	const earliest = bucket.sentTat - SEND_TOLERANCE_S * 1000;
+	if (now >= earliest) return { bucket: { ...bucket, sentTat: Math.max(now, bucket.sentTat) + interval }, at: now };
+	const at = Math.ceil(Math.max(earliest, bucket.deferTat));
+	return { bucket: { ...bucket, deferTat: at + interval }, at };
+}
+
+/** Pure AIMD step: brings the rate back towards `configured`, 2 % of it per second. */
 export function recover(bucket: Bucket, configured: number, now: number): Bucket {
 	const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
 	return {
@@ -111,6 +145,8 @@ export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number
 		lastCut: cut ? now : bucket.lastCut,
 		// After a cut the queue restarts from the Retry-After; otherwise it only moves later.
 		tat: cut ? resume : Math.max(bucket.tat, resume),
+		sentTat: Math.max(bucket.sentTat, resume),
+		deferTat: Math.max(bucket.deferTat, resume),
 	};
 }
 
@@ -129,7 +165,15 @@ export class UpstreamGate extends DurableObject<Env> {
 
 	private bucket(kind: GateKind, now: number): Bucket {
 		const configured = this.configured(kind);
-		const current = this.buckets.get(kind) ?? { rate: configured, epoch: 0, tat: 0, lastCut: 0, updatedAt: now };
+		const current = this.buckets.get(kind) ?? {
+			rate: configured,
+			epoch: 0,
+			tat: 0,
+			sentTat: 0,
+			deferTat: 0,
+			lastCut: 0,
+			updatedAt: now,
+		};
 		return recover(current, configured, now);
 	}
 
@@ -142,17 +186,31 @@ export class UpstreamGate extends DurableObject<Env> {
 		const current = this.bucket(kind, now);
 		let at: number;
 		if (heldEpoch !== undefined && heldEpoch === current.epoch) {
-			// Its slot is still good: it was paid for when it was reserved.
-			this.buckets.set(kind, current);
-			at = now;
+			// Its slot is still good (it was paid for when it was reserved): it goes, unless that would be a burst.
+			const go = confirm(current, now);
+			this.buckets.set(kind, go.bucket);
+			at = go.at;
 		} else {
 			const next = reserve(current, now);
-			this.buckets.set(kind, next.bucket);
-			at = next.at;
+			if (next.at <= now) {
+				const go = confirm(next.bucket, now);
+				this.buckets.set(kind, go.bucket);
+				at = go.at;
+			} else {
+				this.buckets.set(kind, next.bucket);
+				at = next.at;
+			}
 		}
 		const epoch = current.epoch;
-		if (kind !== "create" || !model) return { at, epoch };
-		return { at, epoch, plan: await this.plan(model) };
+		const getsPaced = this.getsPaced(now);
+		if (kind !== "create" || !model) return { at, epoch, getsPaced };
+		return { at, epoch, getsPaced, plan: await this.plan(model) };
+	}
+
+	/** Polls queue here while the GET rate is below the configured one: after a GET 429, until AIMD has won it back. */
+	private getsPaced(now: number): boolean {
+		const gets = this.buckets.get("get");
+		return gets !== undefined && this.bucket("get", now).rate < this.configured("get");
 	}
 
 	/** Upstream answered 429: slow down for everyone. */

@@ -3,13 +3,11 @@
  * settle → KV → signed push to the inbox. Also the upstream failure paths and
  * durability across eviction.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { tenantSecret } from "../../src/delivery/sign.ts";
-import type { Job } from "../../src/job/job.ts";
-import type { JobState } from "../../src/job/machine.ts";
 import { AsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
 import { RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
 import { TENANT_A, TEST_SIGNING_KEY } from "./constants.ts";
@@ -27,16 +25,6 @@ import {
 
 const settled = (job: RelayJob) => job.status === "COMPLETED" || job.status === "FAILED";
 const delivered = (job: RelayJob) => settled(job) && job.delivery_status !== "pending";
-
-async function upstreamIdOf(id: string): Promise<string> {
-	return runInDurableObject(jobStub(id), async (_instance: Job, state) => {
-		const stored = (await state.storage.get<JobState>("state")) as JobState;
-		if (stored.lifecycle.phase === "polling" || stored.lifecycle.phase === "settled") {
-			return stored.lifecycle.upstreamId ?? "";
-		}
-		return "";
-	});
-}
 
 describe("happy path", () => {
 	it("polls to COMPLETED and pushes exactly one verified event, with metadata echoed", async () => {

@@ -52,6 +52,9 @@ const REQUIRED_FIGURES = [
 	"ceiling.latency_p50_ms",
 	"ceiling.latency_p99_ms",
 	"ingest_relay_over_ceiling",
+	"steady.burst.throughput_per_s",
+	"steady.burst.latency_p50_ms",
+	"steady.burst.push_lag_ms.p50",
 	"steady.submit.throughput_per_s",
 	"steady.submit.latency_p50_ms",
 	"steady.submit.latency_p99_ms",
@@ -89,6 +92,9 @@ describe("npm run bench -- --quick", () => {
 			expect(at(results, `${scenario}.unverified`), `${scenario}.unverified`).toBe(0);
 			expect(at(results, `${scenario}.submit.failures`), `${scenario}.submit.failures`).toBe(0);
 		}
+		// steady's ingest burst too.
+		expect(at(results, "steady.lost_all")).toBe(0);
+		expect(at(results, "steady.burst.failures")).toBe(0);
 		const baseline = results.baseline as { lost: number; lag_p50_ms: unknown; gets_per_job: unknown }[];
 		expect(baseline).toHaveLength(2);
 		for (const point of baseline) {

@@ -111,6 +111,13 @@ function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec:
 
 const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
 
+/** The address of a job's first delivery, for a `delivery_attempted` outcome. */
+function firstAttempt(state: JobState): { webhookId: string; url: string } {
+	const delivery = state.deliveries[0];
+	if (!delivery) throw new Error("no delivery");
+	return { webhookId: delivery.webhookId, url: delivery.url };
+}
+
 describe("submitting", () => {
 	it("creates upstream first, and indexes the accepted job", () => {
 		const state = makeJob("submitting");
@@ -180,6 +187,26 @@ describe("polling", () => {
 			T0 + 1000,
 		);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 1000 + 7000 });
+	});
+
+	it("polls without asking the upstream gate until upstream answers a GET with 429", () => {
+		let state = makeJob("polling");
+		const poll = () => dueActions(state, T0 + 60_000, policy).find((a) => a.type === "poll");
+		expect(poll()).toMatchObject({ type: "poll", paced: false });
+		state = step(state, { type: "poll_failed", failure: failure({ status: 429, retryAfterMs: 2000 }) }, T0 + 1000);
+		expect(poll()).toMatchObject({ type: "poll", paced: true });
+		// A paced poll that hears from the gate that GETs have recovered goes straight out again.
+		state = step(state, { type: "polled", upstream: makeUpstream(), paced: false }, T0 + 3000);
+		expect(poll()).toMatchObject({ type: "poll", paced: false });
+		// A job created while the gate paces GETs starts paced.
+		const created = apply(
+			makeJob("submitting"),
+			{ type: "created", upstream: makeUpstream(), getsPaced: true },
+			T0,
+			policy,
+			0.5,
+		);
+		expect(created.lifecycle).toMatchObject({ phase: "polling", paced: true });
 	});
 
 	it("fails the job on a terminal poll error, with the reason", () => {
@@ -257,14 +284,27 @@ describe("learnt poll plans", () => {
 });
 
 describe("settling", () => {
-	it("writes KV and the index before it pushes the completed event", () => {
+	it("pushes the completed event first, then writes KV and the index once, with the attempt's delivery status", () => {
 		const state = makeJob("completed");
 		expect(state.status).toBe("COMPLETED");
-		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["cache", "index", "learn"]);
-		const cached = step(step(state, { type: "cached" }, T0 + 1000), { type: "indexed", hooks: [] }, T0 + 1000);
-		expect(dueActions(cached, T0 + 1000, policy).filter((a) => a.type !== "learn")).toEqual([
-			{ type: "deliver", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in" },
-		]);
+		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["deliver", "learn"]);
+		expect(nextWake(state, T0 + 1000, policy)).toBe(T0 + 1000);
+		const pushed = step(state, { type: "delivery_attempted", ...firstAttempt(state), result: attempt() }, T0 + 1010);
+		expect(deliveryStatus(pushed)).toBe("delivered");
+		expect(dueActions(pushed, T0 + 1010, policy).map((a) => a.type)).toEqual(["cache", "index", "learn"]);
+		const written = step(step(pushed, { type: "cached" }, T0 + 1020), { type: "indexed", hooks: [] }, T0 + 1020);
+		expect(dueActions(written, T0 + 1020, policy).filter((a) => a.type !== "learn")).toEqual([]);
+	});
+
+	it("still writes KV and the index when the first attempt fails, and retries the push after them", () => {
+		const state = makeJob("completed");
+		const failed = step(
+			state,
+			{ type: "delivery_attempted", ...firstAttempt(state), result: attempt({ ok: false, statusCode: 503 }) },
+			T0 + 1010,
+		);
+		expect(deliveryStatus(failed)).toBe("pending");
+		expect(dueActions(failed, T0 + 1010, policy).map((a) => a.type)).toEqual(["cache", "index", "learn"]);
 	});
 
 	it("pushes a failed event with the error message", () => {
@@ -390,6 +430,7 @@ describe("integrations", () => {
 
 	it("fans a settled job out to its tenant's subscriptions once, skipping the callback URL", () => {
 		let state = makeJob("completed");
+		state = step(state, { type: "delivery_attempted", ...firstAttempt(state), result: attempt() }, T0 + 1000);
 		const index = dueActions(state, T0 + 1000, policy).find((a) => a.type === "index");
 		expect(index).toEqual({ type: "index", fanOut: "async_chat_completion.completed" });
 		state = step(state, { type: "cached" }, T0 + 1000);
@@ -409,6 +450,14 @@ describe("integrations", () => {
 			["https://hooks.example.com/in", null],
 			["https://zapier.example.com/a", "hook_1"],
 		]);
+		const hook = state.deliveries[1];
+		if (!hook) throw new Error("no subscription delivery");
+		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toContain("deliver");
+		state = step(
+			state,
+			{ type: "delivery_attempted", webhookId: hook.webhookId, url: hook.url, result: attempt() },
+			T0 + 1000,
+		);
 		expect(dueActions({ ...state, indexed: false }, T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
 			type: "index",
 			fanOut: null,

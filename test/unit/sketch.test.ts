@@ -11,7 +11,7 @@ import {
 	quantile,
 	SKETCH_BUCKETS,
 } from "../../src/polling/sketch.ts";
-import { backOff, MIN_RATE, recover, reserve } from "../../src/upstream/gate.ts";
+import { backOff, confirm, MIN_RATE, recover, reserve, SEND_TOLERANCE_S } from "../../src/upstream/gate.ts";
 
 /** A seeded lognormal sample (Park–Miller + Box–Muller), so no test depends on chance. */
 function lognormal(median: number, sigma: number, count: number, seed = 7): number[] {
@@ -99,7 +99,7 @@ describe("poll plan", () => {
 });
 
 describe("upstream gate arithmetic", () => {
-	const fresh = { rate: 10, epoch: 0, tat: 0, lastCut: 0, updatedAt: 0 };
+	const fresh = { rate: 10, epoch: 0, tat: 0, sentTat: 0, deferTat: 0, lastCut: 0, updatedAt: 0 };
 
 	it("hands out one slot per 1/rate, queueing callers instead of refusing them", () => {
 		let bucket = fresh;
@@ -130,6 +130,22 @@ describe("upstream gate arithmetic", () => {
 		let floored = bucket;
 		for (let t = 7000; t < 40_000; t += 1000) floored = backOff(floored, null, t, 1);
 		expect(floored.rate).toBe(1);
+	});
+
+	it("lets late wakers through at the rate, not as a burst, and sends the rest back spread out", () => {
+		// Ten holders were due at 1000, 1100, … 1900, and all wake late, together, at 3000.
+		let bucket = { ...fresh, sentTat: 1000 };
+		const outcomes: number[] = [];
+		for (let i = 0; i < 10; i++) {
+			const go = confirm(bucket, 3000);
+			bucket = go.bucket;
+			outcomes.push(go.at);
+		}
+		// A quarter second of slack lets 3 go at once (10/s), then one per 100 ms; the others come back one by one.
+		expect(outcomes.filter((at) => at === 3000)).toHaveLength(3);
+		expect(outcomes.filter((at) => at > 3000)).toEqual([3050, 3150, 3250, 3350, 3450, 3550, 3650]);
+		// Calls let through never run ahead of the rate by more than the slack.
+		expect(bucket.sentTat - 3000).toBeLessThanOrEqual(SEND_TOLERANCE_S * 1000 + 100);
 	});
 
 	it("wins the rate back additively, 2 % of the configured rate per second, up to it", () => {
