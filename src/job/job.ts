@@ -75,6 +75,8 @@ export interface DeliveryReport {
 		kv_writes: number;
 		index_writes: number;
 		delivery_attempts: number;
+		/** RPCs into other Durable Objects than the Tenant index (the Upstream Gate). */
+		other_do_requests: number;
 		alarm_lateness_ms: number[];
 	};
 }
@@ -431,8 +433,18 @@ const GATE_SLACK_MS = 5;
 
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
 
+/** RPCs into the Upstream Gate an action made: its slot, a 429 report, a learnt duration. */
+function gateCallsOf(action: Action, outcome: Outcome): number {
+	const reported429 =
+		(outcome.type === "create_failed" || outcome.type === "poll_failed") && outcome.failure.status === 429 ? 1 : 0;
+	if (action.type === "create") return 1 + reported429;
+	if (action.type === "poll") return (action.paced ? 1 : 0) + reported429;
+	return action.type === "learn" ? 1 : 0;
+}
+
 /** Counts what an action cost, for the attempt report and the benchmark. */
-function countAction(stats: JobStats, action: Action, outcome: Outcome): JobStats {
+function countAction(counted: JobStats, action: Action, outcome: Outcome): JobStats {
+	const stats = { ...counted, gateCalls: (counted.gateCalls ?? 0) + gateCallsOf(action, outcome) };
 	switch (action.type) {
 		case "create":
 			return outcome.type === "create_deferred" ? stats : { ...stats, createAttempts: stats.createAttempts + 1 };
@@ -472,6 +484,7 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			kv_writes: stats.kvWrites,
 			index_writes: stats.indexWrites,
 			delivery_attempts: stats.deliveryAttempts,
+			other_do_requests: stats.gateCalls ?? 0,
 			alarm_lateness_ms: stats.alarmLatenessMs,
 		},
 	};

@@ -176,6 +176,8 @@ export interface JobStats {
 	kvWrites: number;
 	indexWrites: number;
 	deliveryAttempts: number;
+	/** RPCs into the Upstream Gate DO (slots, 429 reports, learnt durations): billed as DO requests. */
+	gateCalls?: number;
 	/** Per alarm run: when it ran minus when it was set for (ms); the last 64. */
 	alarmLatenessMs: number[];
 }
@@ -325,6 +327,7 @@ export function emptyStats(): JobStats {
 		kvWrites: 0,
 		indexWrites: 0,
 		deliveryAttempts: 0,
+		gateCalls: 0,
 		alarmLatenessMs: [],
 	};
 }

@@ -190,6 +190,10 @@ export const DeliveryReport = z
 			kv_writes: z.number().int(),
 			index_writes: z.number().int(),
 			delivery_attempts: z.number().int(),
+			other_do_requests: z
+				.number()
+				.int()
+				.openapi({ description: "RPCs into the Upstream Gate Durable Object (slots, 429 reports, learnt durations)." }),
 			alarm_lateness_ms: z.array(z.number()),
 		}),
 	})
