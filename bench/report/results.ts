@@ -200,9 +200,15 @@ export function evaluateTargets(results: BenchResults): Target[] {
 			met: check(ratelimited.upstream_429_share_of_creates, (v) => v <= 0.1),
 		});
 		targets.push({
-			figure: "ratelimited: drain time",
-			target: "≤ 1.2 × ideal",
-			measured: `${fmt(ratelimited.drain_s, " s")} vs ideal ${ratelimited.ideal_drain_s} s (× ${fmt(ratelimited.drain_over_ideal)})`,
+			figure: "ratelimited: drain time (the create queue: last upstream create)",
+			target: "≤ 1.2 × ideal (jobs / rate)",
+			measured: `${fmt(ratelimited.last_create_admitted_s, " s")} vs ideal ${ratelimited.ideal_drain_s} s (× ${fmt(ratelimited.create_drain_over_ideal)})`,
+			met: check(ratelimited.create_drain_over_ideal, (v) => v <= 1.2),
+		});
+		targets.push({
+			figure: "ratelimited: drain time (the last push)",
+			target: "≤ 1.2 × ideal (creates at the rate, longest jobs first, plus their durations)",
+			measured: `${fmt(ratelimited.drain_s, " s")} vs ideal ${fmt(ratelimited.ideal_last_push_s, " s")} (× ${fmt(ratelimited.drain_over_ideal)})`,
 			met: check(ratelimited.drain_over_ideal, (v) => v <= 1.2),
 		});
 	}
