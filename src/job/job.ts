@@ -264,11 +264,11 @@ export class Job extends DurableObject<Env> {
 		const upstream = upstreamClient(settings);
 		switch (action.type) {
 			case "create": {
-				const admission = await this.admit("create", state.spec.model, action.heldEpoch);
+				const admission = await this.admit("create", state.spec.model, action.heldEpoch, action.heldSend);
 				const plan =
 					admission?.plan ?? (state.lifecycle.phase === "submitting" ? (state.lifecycle.plan ?? null) : null);
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
-					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, plan };
+					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, send: admission.send, plan };
 				}
 				try {
 					const created = await upstream.create(state.spec.upstreamRequest);
@@ -281,9 +281,9 @@ export class Job extends DurableObject<Env> {
 			}
 			case "poll": {
 				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after a GET 429.
-				const admission = action.paced ? await this.admit("get", undefined, action.heldEpoch) : null;
+				const admission = action.paced ? await this.admit("get", undefined, action.heldEpoch, action.heldSend) : null;
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
-					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch };
+					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch, send: admission.send };
 				}
 				try {
 					const polled = await upstream.get(action.upstreamId);
@@ -370,9 +370,14 @@ export class Job extends DurableObject<Env> {
 	}
 
 	/** A slot from the upstream gate; null when the gate is unreachable (it protects, it must not block). */
-	private async admit(kind: GateKind, model?: string, heldEpoch?: number | null): Promise<Admission | null> {
+	private async admit(
+		kind: GateKind,
+		model?: string,
+		heldEpoch?: number | null,
+		heldSend?: boolean,
+	): Promise<Admission | null> {
 		try {
-			return (await this.gate().admit(kind, model, heldEpoch ?? undefined)) as Admission;
+			return (await this.gate().admit(kind, model, heldEpoch ?? undefined, heldSend === true)) as Admission;
 		} catch (error) {
 			if (this.state) this.note("warn", "gate.unavailable", this.state, error);
 			return null;

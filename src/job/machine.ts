@@ -72,6 +72,8 @@ export type Lifecycle =
 			callerWaiting: boolean;
 			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch (shown to the gate when it comes due). */
 			reservedEpoch?: number | null;
+			/** The slot is a send the gate booked: it goes when due, if the epoch still holds. */
+			reservedSend?: boolean;
 			/** The poll plan the gate gave with the slot (ms after the upstream create). */
 			plan?: number[] | null;
 	  }
@@ -89,6 +91,8 @@ export type Lifecycle =
 			plan?: number[] | null;
 			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch. */
 			reservedEpoch?: number | null;
+			/** The slot is a send the gate booked. */
+			reservedSend?: boolean;
 			/**
 			 * Polls ask the upstream gate for a slot first. Off until upstream pushes back: set by a GET 429 (this
 			 * job's own, or one the gate heard of), cleared when the gate says its GET rate has recovered.
@@ -187,8 +191,8 @@ export const MAX_LATENESS_SAMPLES = 64;
 // ── Actions and outcomes ─────────────────────────────────────────────────────
 
 export type Action =
-	| { type: "create"; heldEpoch: number | null }
-	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean }
+	| { type: "create"; heldEpoch: number | null; heldSend?: true }
+	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean; heldSend?: true }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cache" }
@@ -213,7 +217,7 @@ export type Outcome =
 			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
 			getsPaced?: boolean;
 	  }
-	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null }
+	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null; send?: boolean }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	| {
 			type: "polled";
@@ -221,7 +225,7 @@ export type Outcome =
 			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
 			paced?: boolean;
 	  }
-	| { type: "poll_deferred"; at: number; epoch: number }
+	| { type: "poll_deferred"; at: number; epoch: number; send?: boolean }
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	| { type: "learned" }
 	| { type: "expired" }
@@ -384,13 +388,18 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	if (!isFinal(state) && now >= deadline(state, policy)) {
 		actions.push({ type: "expire" });
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
-		actions.push({ type: "create", heldEpoch: lifecycle.reservedEpoch ?? null });
+		actions.push({
+			type: "create",
+			heldEpoch: lifecycle.reservedEpoch ?? null,
+			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
+		});
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
 		actions.push({
 			type: "poll",
 			upstreamId: lifecycle.upstreamId,
 			heldEpoch: lifecycle.reservedEpoch ?? null,
 			paced: lifecycle.paced === true,
+			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
 		});
 	}
 	if (sideEffectsAllowed(state, now) && !firstFinalAttemptDue(state, now)) {
@@ -644,6 +653,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					acceptedAt: now,
 					plan,
 					reservedEpoch: null,
+					reservedSend: false,
 					lastPendingAt: now,
 					paced: outcome.getsPaced === true,
 				},
@@ -654,12 +664,26 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			if (lifecycle.phase !== "submitting") return state;
 			return {
 				...state,
-				lifecycle: { ...lifecycle, nextAt: outcome.at, reservedEpoch: outcome.epoch, plan: outcome.plan },
+				lifecycle: {
+					...lifecycle,
+					nextAt: outcome.at,
+					reservedEpoch: outcome.epoch,
+					reservedSend: outcome.send === true,
+					plan: outcome.plan,
+				},
 			};
 		}
 		case "poll_deferred": {
 			if (lifecycle.phase !== "polling") return state;
-			return { ...state, lifecycle: { ...lifecycle, nextAt: outcome.at, reservedEpoch: outcome.epoch } };
+			return {
+				...state,
+				lifecycle: {
+					...lifecycle,
+					nextAt: outcome.at,
+					reservedEpoch: outcome.epoch,
+					reservedSend: outcome.send === true,
+				},
+			};
 		}
 		case "learned":
 			return { ...state, learned: true };
@@ -679,6 +703,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lastError: failure.message,
 					callerWaiting: false,
 					reservedEpoch: null,
+					reservedSend: false,
 					plan: lifecycle.plan ?? null,
 				},
 			};
@@ -695,6 +720,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					intervalMs: next.intervalMs,
 					nextAt: next.at,
 					reservedEpoch: null,
+					reservedSend: false,
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
 					paced: outcome.paced ?? lifecycle.paced,
 				},
@@ -724,6 +750,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					intervalMs: next.intervalMs,
 					nextAt: now + wait,
 					reservedEpoch: null,
+					reservedSend: false,
 					// Upstream pushed back on GETs: from now on this job's polls queue at the gate.
 					paced: lifecycle.paced === true || failure.status === 429,
 				},

@@ -40,8 +40,6 @@ interface Bucket {
 	 * it, and a run of late wakers is a burst upstream answers with 429s.
 	 */
 	sentTat: number;
-	/** Where the next holder sent back by `confirm` is told to come again (ms): they come back spread out, not as a herd. */
-	deferTat: number;
 	/** When the rate was last cut (ms). */
 	lastCut: number;
 	/** When the rate was last brought up to date (ms). */
@@ -57,6 +55,11 @@ export interface Admission {
 	 * without taking another slot; otherwise it queues again at the new rate.
 	 */
 	epoch: number;
+	/**
+	 * The call at `at` is already booked among the calls let through (a late waker the gate sent
+	 * back): when `at` comes, it goes without being checked again, if the epoch still holds.
+	 */
+	send: boolean;
 	/** For creates: when to poll, in ms after the upstream create. */
 	plan?: number[];
 	/**
@@ -109,14 +112,19 @@ export const SEND_TOLERANCE_S = 0.25;
 
 /**
  * Pure GCRA step on the calls actually let through: go now if that keeps
- * them within the rate (with `SEND_TOLERANCE_S` of slack), else come back at `at`.
+ * them within the rate (with `SEND_TOLERANCE_S` of slack), else book the next
+ * free send and come back then (`send: true`), to go without asking again.
+ * Booking matters: a waker sent back to queue again would compete with the
+ * holders due after it, be sent back again, and so on (a 4000-job run made
+ * 17 alarm runs per job that way).
  */
-export function confirm(bucket: Bucket, now: number): { bucket: Bucket; at: number } {
+export function confirm(bucket: Bucket, now: number): { bucket: Bucket; at: number; send: boolean } {
 	const interval = 1000 / bucket.rate;
 	const earliest = bucket.sentTat - SEND_TOLERANCE_S * 1000;
-	if (now >= earliest) return { bucket: { ...bucket, sentTat: Math.max(now, bucket.sentTat) + interval }, at: now };
-	const at = Math.ceil(Math.max(earliest, bucket.deferTat));
-	return { bucket: { ...bucket, deferTat: at + interval }, at };
+	if (now >= earliest) {
+		return { bucket: { ...bucket, sentTat: Math.max(now, bucket.sentTat) + interval }, at: now, send: false };
+	}
+	return { bucket: { ...bucket, sentTat: bucket.sentTat + interval }, at: Math.ceil(earliest), send: true };
 }
 
 /** Pure AIMD step: brings the rate back towards `configured`, 2 % of it per second. */
@@ -146,7 +154,6 @@ export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number
 		// After a cut the queue restarts from the Retry-After; otherwise it only moves later.
 		tat: cut ? resume : Math.max(bucket.tat, resume),
 		sentTat: Math.max(bucket.sentTat, resume),
-		deferTat: Math.max(bucket.deferTat, resume),
 	};
 }
 
@@ -170,7 +177,6 @@ export class UpstreamGate extends DurableObject<Env> {
 			epoch: 0,
 			tat: 0,
 			sentTat: 0,
-			deferTat: 0,
 			lastCut: 0,
 			updatedAt: now,
 		};
@@ -179,32 +185,30 @@ export class UpstreamGate extends DurableObject<Env> {
 
 	/**
 	 * A slot for one call to upstream; for creates, the poll plan of `model` too.
-	 * `heldEpoch` is the epoch of a slot the caller reserved earlier and whose time has come.
+	 * `heldEpoch` is the epoch of a slot the caller reserved earlier and whose time has come;
+	 * `heldSend`, that the slot was a booked send (`Admission.send`).
 	 */
-	async admit(kind: GateKind, model?: string, heldEpoch?: number): Promise<Admission> {
+	async admit(kind: GateKind, model?: string, heldEpoch?: number, heldSend?: boolean): Promise<Admission> {
 		const now = Date.now();
 		const current = this.bucket(kind, now);
-		let at: number;
-		if (heldEpoch !== undefined && heldEpoch === current.epoch) {
+		const held = heldEpoch !== undefined && heldEpoch === current.epoch;
+		let slot: { bucket: Bucket; at: number; send: boolean };
+		if (held && heldSend) {
+			// A send booked earlier: it was counted among the calls let through when it was booked.
+			slot = { bucket: current, at: now, send: false };
+		} else if (held) {
 			// Its slot is still good (it was paid for when it was reserved): it goes, unless that would be a burst.
-			const go = confirm(current, now);
-			this.buckets.set(kind, go.bucket);
-			at = go.at;
+			slot = confirm(current, now);
 		} else {
 			const next = reserve(current, now);
-			if (next.at <= now) {
-				const go = confirm(next.bucket, now);
-				this.buckets.set(kind, go.bucket);
-				at = go.at;
-			} else {
-				this.buckets.set(kind, next.bucket);
-				at = next.at;
-			}
+			slot = next.at <= now ? confirm(next.bucket, now) : { ...next, send: false };
 		}
+		this.buckets.set(kind, slot.bucket);
+		const { at, send } = slot;
 		const epoch = current.epoch;
 		const getsPaced = this.getsPaced(now);
-		if (kind !== "create" || !model) return { at, epoch, getsPaced };
-		return { at, epoch, getsPaced, plan: await this.plan(model) };
+		if (kind !== "create" || !model) return { at, epoch, send, getsPaced };
+		return { at, epoch, send, getsPaced, plan: await this.plan(model) };
 	}
 
 	/** Polls queue here while the GET rate is below the configured one: after a GET 429, until AIMD has won it back. */

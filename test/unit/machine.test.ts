@@ -271,6 +271,14 @@ describe("learnt poll plans", () => {
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
 	});
 
+	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
+		let state = newJob(makeSpec(), T0);
+		state = step(state, { type: "create_deferred", at: T0 + 300, epoch: 2, plan, send: true }, T0);
+		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", heldEpoch: 2, heldSend: true });
+		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);
+		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", heldEpoch: null });
+	});
+
 	it("learns the duration bracketed by the last pending and the first done poll, once", () => {
 		let state = planned();
 		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 2000);
