@@ -17,13 +17,13 @@ import {
 } from "./common.ts";
 
 /**
- * The earliest the last push can arrive: creates go at `rate` per second from the first
- * submission, and the best order sends the longest jobs first, so the last push comes at
- * max over i of (i / rate + the i-th longest duration).
+ * The earliest the last push can arrive for a relay that cannot see the future: creates go
+ * at `rate` per second from the first submission, in submission order, and each job then takes
+ * its duration, so the last push comes at max over i of (i / rate + duration i). (An oracle
+ * that knew the durations would send the longest first; no relay can.)
  */
 export function idealLastPushS(durations: readonly number[], rate: number): number {
-	const longestFirst = [...durations].sort((a, b) => b - a);
-	return Math.max(...longestFirst.map((d, i) => i / rate + d / 1000));
+	return Math.max(...durations.map((d, i) => i / rate + d / 1000));
 }
 
 export async function runRatelimited(ctx: ScenarioContext, durations: readonly number[]) {

@@ -14,7 +14,7 @@ import { emit } from "../log.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { upstreamClient } from "../upstream/client.ts";
-import { UpstreamError } from "../upstream/errors.ts";
+import { isPushback, UpstreamError } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
 import { stepLogs } from "./log.ts";
 import {
@@ -290,7 +290,7 @@ export class Job extends DurableObject<Env> {
 					return { type: "polled", upstream: polled, paced: admission ? admission.getsPaced : undefined };
 				} catch (error) {
 					const failure = asFailure(error);
-					if (failure.status === 429) await this.report429("get", failure.retryAfterMs);
+					if (isPushback(failure)) await this.report429("get", failure.retryAfterMs);
 					return { type: "poll_failed", failure };
 				}
 			}
@@ -441,7 +441,10 @@ const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cach
 /** RPCs into the Upstream Gate an action made: its slot, a 429 report, a learnt duration. */
 function gateCallsOf(action: Action, outcome: Outcome): number {
 	const reported429 =
-		(outcome.type === "create_failed" || outcome.type === "poll_failed") && outcome.failure.status === 429 ? 1 : 0;
+		(outcome.type === "create_failed" && outcome.failure.status === 429) ||
+		(outcome.type === "poll_failed" && isPushback(outcome.failure))
+			? 1
+			: 0;
 	if (action.type === "create") return 1 + reported429;
 	if (action.type === "poll") return (action.paced ? 1 : 0) + reported429;
 	return action.type === "learn" ? 1 : 0;

@@ -29,7 +29,7 @@ import {
 	REQUEST_PREVIEW_CHARS,
 	type RelayJob,
 } from "../schemas/relay.ts";
-import type { UpstreamFailure } from "../upstream/errors.ts";
+import { isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
 
@@ -751,8 +751,8 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: now + wait,
 					reservedEpoch: null,
 					reservedSend: false,
-					// Upstream pushed back on GETs: from now on this job's polls queue at the gate.
-					paced: lifecycle.paced === true || failure.status === 429,
+					// Upstream pushed back on GETs (429, 503, no answer in time): from now on this job's polls queue at the gate.
+					paced: lifecycle.paced === true || isPushback(failure),
 				},
 			};
 		}

@@ -51,3 +51,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
 	const date = Date.parse(trimmed);
 	return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
+
+/**
+ * Upstream pushing back: a 429, a 503, or no answer in time (a timeout, a dropped connection).
+ * Polls slow down for every job on any of these, not only on a 429: an overloaded upstream
+ * (or a path to it) that just stops answering must not be met with more polls.
+ */
+export function isPushback(failure: UpstreamFailure): boolean {
+	return failure.status === 429 || failure.status === 503 || failure.kind === "timeout" || failure.kind === "network";
+}

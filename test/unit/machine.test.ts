@@ -198,6 +198,15 @@ describe("polling", () => {
 		// A paced poll that hears from the gate that GETs have recovered goes straight out again.
 		state = step(state, { type: "polled", upstream: makeUpstream(), paced: false }, T0 + 3000);
 		expect(poll()).toMatchObject({ type: "poll", paced: false });
+		// A timeout or a 503 is pushback too; a plain 500 is not.
+		const timedOut = step(
+			makeJob("polling"),
+			{ type: "poll_failed", failure: failure({ kind: "timeout", status: null }) },
+			T0 + 1000,
+		);
+		expect(timedOut.lifecycle).toMatchObject({ phase: "polling", paced: true });
+		const broken = step(makeJob("polling"), { type: "poll_failed", failure: failure({ status: 500 }) }, T0 + 1000);
+		expect(broken.lifecycle).toMatchObject({ phase: "polling", paced: false });
 		// A job created while the gate paces GETs starts paced.
 		const created = apply(
 			makeJob("submitting"),
