@@ -194,7 +194,11 @@ export function renderMarkdown(results: BenchResults): string {
 		out.push(
 			figures([
 				["drain time (first submit → last push)", ratelimited.drain_s, " s"],
-				["ideal last push (creates at the rate in submission order, plus durations)", ratelimited.ideal_last_push_s, " s"],
+				[
+					"ideal last push (creates at the rate in submission order, plus durations)",
+					ratelimited.ideal_last_push_s,
+					" s",
+				],
 				["drain / ideal", ratelimited.drain_over_ideal],
 				["last upstream create admitted after (the create queue's drain)", ratelimited.last_create_admitted_s, " s"],
 				["ideal create drain (jobs / rate)", ratelimited.ideal_drain_s, " s"],
