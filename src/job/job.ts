@@ -14,7 +14,7 @@ import { emit } from "../log.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { upstreamClient } from "../upstream/client.ts";
-import { isPushback, UpstreamError } from "../upstream/errors.ts";
+import { isPushback, UpstreamError, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
 import { stepLogs } from "./log.ts";
 import {
@@ -275,12 +275,12 @@ export class Job extends DurableObject<Env> {
 					return { type: "created", upstream: created, plan, getsPaced: admission?.getsPaced ?? false };
 				} catch (error) {
 					const failure = asFailure(error);
-					if (failure.status === 429) await this.report429("create", failure.retryAfterMs);
+					if (reportsPushback("create", failure)) await this.report429("create", failure.retryAfterMs);
 					return { type: "create_failed", failure };
 				}
 			}
 			case "poll": {
-				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after a GET 429.
+				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after pushback.
 				const admission = action.paced ? await this.admit("get", undefined, action.heldEpoch, action.heldSend) : null;
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
 					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch, send: admission.send };
@@ -290,7 +290,7 @@ export class Job extends DurableObject<Env> {
 					return { type: "polled", upstream: polled, paced: admission ? admission.getsPaced : undefined };
 				} catch (error) {
 					const failure = asFailure(error);
-					if (isPushback(failure)) await this.report429("get", failure.retryAfterMs);
+					if (reportsPushback("get", failure)) await this.report429("get", failure.retryAfterMs);
 					return { type: "poll_failed", failure };
 				}
 			}
@@ -438,15 +438,20 @@ const GATE_SLACK_MS = 5;
 
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
 
-/** RPCs into the Upstream Gate an action made: its slot, a 429 report, a learnt duration. */
+/** Which failures slow the gate down for everyone: a 429 for creates; for polls, any pushback (`isPushback`). */
+function reportsPushback(kind: GateKind, failure: UpstreamFailure): boolean {
+	return kind === "create" ? failure.status === 429 : isPushback(failure);
+}
+
+/** RPCs into the Upstream Gate an action made: its slot, a pushback report, a learnt duration. */
 function gateCallsOf(action: Action, outcome: Outcome): number {
-	const reported429 =
-		(outcome.type === "create_failed" && outcome.failure.status === 429) ||
-		(outcome.type === "poll_failed" && isPushback(outcome.failure))
+	const reported =
+		(outcome.type === "create_failed" && reportsPushback("create", outcome.failure)) ||
+		(outcome.type === "poll_failed" && reportsPushback("get", outcome.failure))
 			? 1
 			: 0;
-	if (action.type === "create") return 1 + reported429;
-	if (action.type === "poll") return (action.paced ? 1 : 0) + reported429;
+	if (action.type === "create") return 1 + reported;
+	if (action.type === "poll") return (action.paced ? 1 : 0) + reported;
 	return action.type === "learn" ? 1 : 0;
 }
 

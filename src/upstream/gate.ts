@@ -4,12 +4,13 @@
  *
  * - Admission control. Creates go through a rate gate (GCRA, the
  *   virtual-scheduling form of a token bucket); polls do too once upstream has
- *   answered a GET with 429, until the GET rate has recovered (a poll plan
+ *   pushed back on a GET (429, 503, timeout), until the GET rate has recovered (a poll plan
  *   already spreads polls, and asking first would double every poll's cost in
  *   Durable Object requests and latency). A job asks for a slot and
  *   gets a time; if the time is later than now, the job sleeps on its own alarm
- *   until then and goes ahead without asking again, so waiting jobs form a
- *   queue instead of retrying in a herd. The rates start at UPSTREAM_CREATE_RPS
+ *   until then and shows its slot when it wakes (the gate lets it go unless
+ *   late wakers would make a burst), so waiting jobs form a queue instead of
+ *   retrying in a herd. The rates start at UPSTREAM_CREATE_RPS
  *   and UPSTREAM_GET_RPS and adapt: each 429 cuts the rate to three quarters
  *   (at most once a second, never below a tenth of the configured rate) and
  *   holds new slots back for its Retry-After; every second without one adds
@@ -64,7 +65,7 @@ export interface Admission {
 	plan?: number[];
 	/**
 	 * Whether polls should queue here. GETs go straight to upstream until it
-	 * answers one with 429; from then until the GET rate has climbed back to
+	 * pushes back on one (429, 503, timeout); from then until the GET rate has climbed back to
 	 * UPSTREAM_GET_RPS, polls ask for slots like creates do.
 	 */
 	getsPaced: boolean;
@@ -211,13 +212,13 @@ export class UpstreamGate extends DurableObject<Env> {
 		return { at, epoch, send, getsPaced, plan: await this.plan(model) };
 	}
 
-	/** Polls queue here while the GET rate is below the configured one: after a GET 429, until AIMD has won it back. */
+	/** Polls queue here while the GET rate is below the configured one: after GET pushback, until AIMD has won it back. */
 	private getsPaced(now: number): boolean {
 		const gets = this.buckets.get("get");
 		return gets !== undefined && this.bucket("get", now).rate < this.configured("get");
 	}
 
-	/** Upstream answered 429: slow down for everyone. */
+	/** Upstream pushed back (a 429; for GETs also a 503 or a timeout): slow down for everyone. */
 	report429(kind: GateKind, retryAfterMs: number | null): void {
 		const now = Date.now();
 		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now, this.configured(kind) * FLOOR_SHARE));
