@@ -34,6 +34,7 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 			call: action.type,
 			upstream_status: outcome.failure.status,
 			error: outcome.failure.kind,
+			detail: outcome.failure.message,
 			retry_after_ms: outcome.failure.retryAfterMs,
 		});
 	}

@@ -21,6 +21,11 @@ export interface UpstreamClient {
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
 
+/** An abort by the call's own timeout signal (workerd names it TimeoutError; some runtimes say AbortError). */
+function isTimeout(error: unknown): boolean {
+	return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+}
+
 /**
  * @example
  * const upstream = upstreamClient(readSettings(env));
@@ -45,7 +50,7 @@ export function upstreamClient(
 				signal: AbortSignal.timeout(settings.upstreamTimeoutMs),
 			});
 		} catch (error) {
-			const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+			const timedOut = isTimeout(error);
 			throw new UpstreamError({
 				kind: timedOut ? "timeout" : "network",
 				status: null,
@@ -59,13 +64,17 @@ export function upstreamClient(
 		let text: string;
 		try {
 			text = await response.text();
-		} catch {
+		} catch (error) {
+			// The timeout covers the body too: one that fires mid-body is a timeout, not a dropped connection.
+			const timedOut = isTimeout(error);
 			throw new UpstreamError({
-				kind: "network",
+				kind: timedOut ? "timeout" : "network",
 				status: response.status,
 				retryable: true,
 				retryAfterMs: null,
-				message: "upstream connection dropped while reading the answer",
+				message: timedOut
+					? `upstream did not finish its answer within ${settings.upstreamTimeoutMs} ms`
+					: "upstream connection dropped while reading the answer",
 			});
 		}
 		if (!response.ok) {

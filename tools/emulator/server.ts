@@ -57,6 +57,13 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
 		listening.once("error", reject);
 	});
 
+	// Node closes an idle keep-alive connection after 5 s by default. A client that picks that
+	// connection from its pool just then gets a reset, which the relay rightly reads as a network
+	// failure (and as pushback). The real API sits behind load balancers that keep idle connections
+	// for a minute or more; so does the emulator.
+	server.keepAliveTimeout = 65_000;
+	server.headersTimeout = 66_000;
+
 	const { port } = server.address() as AddressInfo;
 	const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 	let closing: Promise<void> | undefined;
