@@ -740,18 +740,21 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lifecycle.upstreamId,
 				);
 			}
+			// A failed poll backs off: the next planned time, but no sooner than the last gap ×1.5, so that
+			// failures in a row space out (up to POLL_MAX_INTERVAL_MS) instead of following a dense plan.
 			const next = nextPollAt(lifecycle, now, policy);
-			const wait = Math.max(next.at - now, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+			const backoff = nextPollInterval(Math.max(lifecycle.intervalMs, policy.pollMinIntervalMs), policy);
+			const wait = Math.max(next.at - now, backoff, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 			return {
 				...state,
 				lifecycle: {
 					...lifecycle,
 					polls: lifecycle.polls + 1,
-					intervalMs: next.intervalMs,
+					intervalMs: wait,
 					nextAt: now + wait,
 					reservedEpoch: null,
 					reservedSend: false,
-					// Upstream pushed back on GETs (429, 503, no answer in time): from now on this job's polls queue at the gate.
+					// Upstream said slow down (429, 503): from now on this job's polls queue at the gate.
 					paced: lifecycle.paced === true || isPushback(failure),
 				},
 			};

@@ -198,15 +198,17 @@ describe("polling", () => {
 		// A paced poll that hears from the gate that GETs have recovered goes straight out again.
 		state = step(state, { type: "polled", upstream: makeUpstream(), paced: false }, T0 + 3000);
 		expect(poll()).toMatchObject({ type: "poll", paced: false });
-		// A timeout or a 503 is pushback too; a plain 500 is not.
-		const timedOut = step(
-			makeJob("polling"),
-			{ type: "poll_failed", failure: failure({ kind: "timeout", status: null }) },
-			T0 + 1000,
-		);
-		expect(timedOut.lifecycle).toMatchObject({ phase: "polling", paced: true });
-		const broken = step(makeJob("polling"), { type: "poll_failed", failure: failure({ status: 500 }) }, T0 + 1000);
-		expect(broken.lifecycle).toMatchObject({ phase: "polling", paced: false });
+		// A 503 is pushback too; a plain 500, a timeout or a dropped connection is not (the job backs off alone).
+		const unavailable = step(makeJob("polling"), { type: "poll_failed", failure: failure({ status: 503 }) }, T0 + 1000);
+		expect(unavailable.lifecycle).toMatchObject({ phase: "polling", paced: true });
+		for (const notPushback of [
+			failure({ status: 500 }),
+			failure({ kind: "timeout", status: null }),
+			failure({ kind: "network", status: null }),
+		]) {
+			const after = step(makeJob("polling"), { type: "poll_failed", failure: notPushback }, T0 + 1000);
+			expect(after.lifecycle).toMatchObject({ phase: "polling", paced: false });
+		}
 		// A job created while the gate paces GETs starts paced.
 		const created = apply(
 			makeJob("submitting"),
@@ -216,6 +218,32 @@ describe("polling", () => {
 			0.5,
 		);
 		expect(created.lifecycle).toMatchObject({ phase: "polling", paced: true });
+	});
+
+	it("backs off polls that fail in a row, even inside a dense plan, and follows the plan again once one succeeds", () => {
+		const plan = Array.from({ length: 40 }, (_, i) => 1000 + 100 * i);
+		let state = apply(
+			newJob(makeSpec(), T0),
+			{ type: "created", upstream: makeUpstream(), plan },
+			T0,
+			policy,
+			0.5,
+		);
+		let now = T0 + 1000;
+		const waits: number[] = [];
+		for (let i = 0; i < 8; i++) {
+			state = step(state, { type: "poll_failed", failure: failure({ kind: "timeout", status: null }) }, now);
+			const next = state.lifecycle.phase === "polling" ? state.lifecycle.nextAt : Number.NaN;
+			waits.push(next - now);
+			now = next;
+		}
+		for (let i = 1; i < waits.length; i++) {
+			expect(waits[i]).toBeGreaterThanOrEqual(Math.min(1.5 * (waits[i - 1] as number), policy.pollMaxIntervalMs) - 1);
+		}
+		expect(waits.at(-1)).toBe(policy.pollMaxIntervalMs);
+		// A success puts the job back on its plan (here used up: the back-off from the last gap).
+		state = step(state, { type: "polled", upstream: makeUpstream() }, now);
+		expect(state.lifecycle).toMatchObject({ phase: "polling", paced: false });
 	});
 
 	it("fails the job on a terminal poll error, with the reason", () => {
