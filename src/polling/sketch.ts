@@ -11,9 +11,12 @@
  * The plan places polls where completion is likely (Keller's optimal checking
  * schedule): with hazard h(t) = f(t) / S(t), the density of polls is
  * sqrt(h(t) / 2c), where c, the cost of one poll in lag, is a fixed share of
- * the median duration. So there are no polls while completion is improbable,
- * dense polls around the likely completion times, and a widening spacing in
- * the long tail, capped by POLL_MAX_INTERVAL_MS.
+ * the median duration, and past the median the same share of the job's age.
+ * So there are no polls while completion is improbable, dense polls around the
+ * likely completion times, and a widening spacing in the long tail, capped by
+ * POLL_MAX_INTERVAL_MS. The age term keeps a job that outlives what the sketch
+ * expects (a wrong prior, a slow day) from being polled at the sketch's edge
+ * density: 30 polls for a 60 s job under the 4 s `sonar` prior instead of 53.
  */
 
 /** The smallest bucket edge (ms). */
@@ -98,7 +101,7 @@ export function quantile(sketch: DurationSketch, q: number): number {
 export const TAIL_SURVIVAL = 0.002;
 
 export interface PlanOptions {
-	/** Cost of one poll, as a share of the median duration: lower is denser. */
+	/** Cost of one poll, as a share of the median duration (of the job's age past it): lower is denser. */
 	lagCost: number;
 	/** No two polls closer than this (ms). */
 	minGapMs: number;
@@ -168,7 +171,10 @@ function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 		if (lo > options.horizonMs || survival < TAIL_SURVIVAL) break;
 		const width = hi - lo;
 		// Polls this bucket deserves: ∫ sqrt(h / 2c) dt, with h ≈ mass / (survival · width) constant in the bucket.
-		const rate = Math.sqrt(mass / (survival * width) / (2 * c));
+		// Past the median a poll is worth a share of the job's age in lag instead: the older the job, the
+		// wider the gaps, so a job that outlives its sketch is polled about log(age) times, not age / gap.
+		const cost = Math.max(c, options.lagCost * Math.sqrt(lo * hi));
+		const rate = Math.sqrt(mass / (survival * width) / (2 * cost));
 		let t = Math.max(lo, last);
 		while (plan.length < maxPolls) {
 			// The next poll falls where the accumulated credit reaches one, within the gap bounds.

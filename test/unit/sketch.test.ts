@@ -85,6 +85,21 @@ describe("poll plan", () => {
 		expect((slow[3] as number) / (fast[3] as number)).toBeCloseTo(75, -1);
 	});
 
+	it("past the median, spaces polls by the job's age, so a job that outlives its sketch is not polled at its edge's density", () => {
+		const plan = planPolls(priorSketch(4000), options);
+		const gaps = plan.slice(1).map((at, i) => ({ at: plan[i + 1] as number, gap: at - (plan[i] as number) }));
+		// Around the median nothing changes: the gap is set by the lag cost of the median.
+		const nearMedian = gaps.find((g) => g.at > 4000)?.gap as number;
+		expect(nearMedian).toBeLessThan(1000);
+		// Further out, every gap is at least a fixed share of the age it is placed at…
+		const late = gaps.filter((g) => g.at > 12_000);
+		expect(late.length).toBeGreaterThan(0);
+		for (const { at, gap } of late) expect(gap / at).toBeGreaterThan(0.1);
+		// …so the polls up to 9 × the median grow as log(age), not as age / gap.
+		const upTo = (ms: number) => plan.filter((at) => at <= ms).length;
+		expect(upTo(36_000) - upTo(12_000)).toBeLessThan(2 * (upTo(12_000) - upTo(4_000)));
+	});
+
 	it("caps every gap at POLL_MAX_INTERVAL_MS", () => {
 		const plan = planPolls(priorSketch(300_000), { ...options, maxGapMs: 20_000 });
 		const gaps = plan.slice(1).map((at, i) => at - (plan[i] as number));
