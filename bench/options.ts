@@ -49,6 +49,8 @@ export interface BenchOptions {
 	costDoActiveMs: number;
 	startupTimeoutMs: number;
 	verbose: boolean;
+	/** Write a V8 CPU profile of the relay's isolate per scenario into this directory. */
+	cpuProfileDir: string | undefined;
 }
 
 const FLAGS = {
@@ -80,6 +82,7 @@ const FLAGS = {
 	"cost-do-active-ms": { type: "string" },
 	"startup-timeout-ms": { type: "string" },
 	verbose: { type: "boolean" },
+	"cpu-profile": { type: "string" },
 } as const;
 
 type NumericFlag = Exclude<
@@ -94,6 +97,7 @@ type NumericFlag = Exclude<
 	| "relay-rev"
 	| "report-from"
 	| "verbose"
+	| "cpu-profile"
 >;
 
 const DEFAULTS: Record<NumericFlag, number> = {
@@ -161,6 +165,8 @@ export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see be
   --cost-do-active-ms MS       assumed billed wall time per Durable Object request (200)
   --startup-timeout-ms MS      wrangler dev start-up limit (90000)
   --verbose                    print wrangler's output
+  --cpu-profile DIR            write a V8 CPU profile of the relay per scenario to DIR/<scenario>.cpuprofile
+                               and print its top functions by self time (sampling costs the relay CPU)
   -h, --help`;
 
 function parseNumber(name: string, text: string): number {
@@ -239,5 +245,6 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 		costDoActiveMs: numberOf("cost-do-active-ms"),
 		startupTimeoutMs: count("startup-timeout-ms", 1000),
 		verbose: values.verbose ?? false,
+		cpuProfileDir: values["cpu-profile"],
 	};
 }

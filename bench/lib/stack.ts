@@ -86,7 +86,13 @@ export interface RunningWorker {
 	/** Samples workerd (RSS, CPU) under this wrangler dev. */
 	sampler: TreeSampler;
 	/** Lines wrangler printed that look like errors, with how many there were. */
-	errorLines(): { count: number; last: string[] };
+	/** Warning and error lines: how many, tallied by kind (see `errorKind`), the first of each kind, and the last 20. */
+	errorLines(): {
+		count: number;
+		by_kind: Record<string, number>;
+		first_of_kind: Record<string, string>;
+		last: string[];
+	};
 	stop(): Promise<void>;
 }
 
@@ -152,6 +158,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 	const [port, inspectorPort] = [await freePort(), await freePort()];
 	const errors: string[] = [];
 	let errorCount = 0;
+	const errorKinds = new Map<string, number>();
+	const errorSamples = new Map<string, string>();
 	const wrangler = spawnWranglerDev({
 		root: snapshot,
 		port,
@@ -166,6 +174,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 			if (options.verbose) console.log(`[${options.label}] ${line}`);
 			if (ERROR_LINE.test(line)) {
 				errorCount++;
+				const kind = errorKind(line);
+				errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+				if (!errorSamples.has(kind)) errorSamples.set(kind, line.slice(0, 400));
 				errors.push(line);
 				if (errors.length > 20) errors.shift();
 			}
@@ -200,7 +211,37 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 		inspectorPort,
 		wrangler,
 		sampler: running,
-		errorLines: () => ({ count: errorCount, last: [...errors] }),
+		errorLines: () => ({
+			count: errorCount,
+			by_kind: Object.fromEntries([...errorKinds].sort((a, b) => b[1] - a[1])),
+			first_of_kind: Object.fromEntries(errorSamples),
+			last: [...errors],
+		}),
 		stop,
 	};
+}
+
+/**
+ * What a warning line is about, for a tally: the relay's structured records by
+ * event, call and error (`upstream.retry poll timeout`), anything else by its
+ * first words.
+ *
+ * @example
+ * errorKind('▲ [WARNING] {"event":"upstream.retry","call":"poll","error":"timeout"}'); // "upstream.retry poll timeout"
+ */
+export function errorKind(line: string): string {
+	const json = line.indexOf("{");
+	if (json >= 0) {
+		try {
+			const record = JSON.parse(line.slice(json)) as Record<string, unknown>;
+			if (typeof record.event === "string") {
+				return [record.event, record.call, record.error ?? record.outcome]
+					.filter((part) => typeof part === "string")
+					.join(" ");
+			}
+		} catch {
+			// Not a record of ours: fall through to its words.
+		}
+	}
+	return line.replace(/\s+/g, " ").trim().split(" ").slice(0, 4).join(" ");
 }

@@ -3,9 +3,12 @@
  * stack (emulator + receiver + relay under wrangler dev), the join of relay
  * jobs to upstream jobs, and the push figures (lag, lost, duplicates).
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import type { FaultOptions, JobStats } from "../../tools/emulator/app.ts";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../../tools/emulator/server.ts";
+import { selfTimes, startCpuProfile } from "../lib/inspector.ts";
 import { type Arrival, type Receiver, startReceiver } from "../lib/receiver.ts";
 import { type Cleanup, RELAY_SOURCES, type RunningWorker, startWorker } from "../lib/stack.ts";
 import { mean, quantile, round, summary } from "../lib/stats.ts";
@@ -89,12 +92,23 @@ export async function startRelayStack(
 		verbose: options.verbose,
 		cleanup,
 	});
+	const profiling = options.cpuProfileDir ? await startCpuProfile(relay.inspectorPort) : null;
 	return {
 		emulator,
 		receiver,
 		relay,
 		callbackUrl: `${receiver.url}/hooks/${label}`,
 		async stop() {
+			if (profiling && options.cpuProfileDir) {
+				const profile = await profiling.stop();
+				mkdirSync(options.cpuProfileDir, { recursive: true });
+				const file = join(options.cpuProfileDir, `${label}.cpuprofile`);
+				writeFileSync(file, JSON.stringify(profile));
+				const top = selfTimes(profile).slice(0, 25);
+				ctx.log(
+					`${label}: CPU profile in ${file}; most self time:\n${top.map((t) => `${t.ms.toFixed(0).padStart(8)} ms  ${t.name}`).join("\n")}`,
+				);
+			}
 			await relay.stop();
 			await Promise.allSettled([stopReceiver(), stopEmulator()]);
 		},

@@ -11,6 +11,10 @@
  * `--scale-sigma`). The relay keeps polling during the load, as it would; it
  * just sees CREATED. Completion instants are shifted back to real time (by the
  * pause) for the push lag.
+ *
+ * The relay's duration prior is set to the scenario's median (POLL_PRIOR_MEDIAN_MS):
+ * what is measured here is many live Durable Objects, not how fast a fresh
+ * sketch unlearns a 4-second prior while upstream time stands still.
  */
 import { readCounters, sleep, submitAll, submitFigures, waitUntil } from "../lib/load.ts";
 import { jobText, lognormalDurations, relayBody } from "../lib/workload.ts";
@@ -53,7 +57,15 @@ export async function runScale(ctx: ScenarioContext) {
 		seed: options.seed,
 	});
 	const clock = pausableClock();
-	const stack = await startRelayStack(ctx, "scale", {}, { now: clock.now });
+	// The relay is told how long these jobs run, as an operator who knows the model would (its sketch starts
+	// empty in a fresh state directory). `--relay-var POLL_PRIOR_MEDIAN_MS=4000` shows a wrong prior instead.
+	const stack = await startRelayStack(
+		ctx,
+		"scale",
+		{},
+		{ now: clock.now },
+		{ POLL_PRIOR_MEDIAN_MS: String(options.scaleMedianMs) },
+	);
 	try {
 		const { relay, receiver, emulator } = stack;
 		relay.sampler.resetPeak();
@@ -101,11 +113,15 @@ export async function runScale(ctx: ScenarioContext) {
 		const { lags: _lags, ...push } = pushFigures(jobIds, receiver, upstream, clock.shiftMs());
 		ctx.log(`scale: reading each job's counters back from the relay`);
 		const counters = await readCounters({ relayUrl: relay.url, apiKey: BENCH_API_KEY, jobIds, concurrency: 16 });
-		const lateness = [...counters.byJob.values()].flatMap((c) => c.alarm_lateness_ms);
+		const all = [...counters.byJob.values()];
+		const lateness = all.flatMap((c) => c.alarm_lateness_ms);
+		const perJob = (pick: (c: (typeof all)[number]) => number | null) =>
+			all.length === 0 ? null : round(all.reduce((sum, c) => sum + (pick(c) ?? 0), 0) / all.length, 2);
 		return {
 			jobs: count,
 			submit_concurrency: options.scaleConcurrency,
 			upstream_paused_s: round(clock.shiftMs() / 1000, 1),
+			poll_prior_median_ms: Number(options.relayVars.POLL_PRIOR_MEDIAN_MS ?? options.scaleMedianMs),
 			drained,
 			peak_in_flight: peakInFlight,
 			all_in_flight_at_once: peakInFlight === count,
@@ -126,6 +142,13 @@ export async function runScale(ctx: ScenarioContext) {
 			wrangler_tree_peak_rss_mb: peakTreeRss === null ? null : round(peakTreeRss / 2 ** 20, 1),
 			counters_available: counters.available,
 			counters_note: counters.note,
+			per_job: {
+				alarm_runs: perJob((c) => c.alarm_runs),
+				create_attempts: perJob((c) => c.create_attempts),
+				upstream_polls: perJob((c) => c.upstream_polls),
+				delivery_attempts: perJob((c) => c.delivery_attempts),
+				other_do_requests: perJob((c) => c.other_do_requests),
+			},
 			alarm_lateness_samples: lateness.length,
 			alarm_lateness_ms: {
 				p50: counters.available ? round(quantile(lateness, 0.5)) : null,
