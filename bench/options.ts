@@ -111,7 +111,7 @@ const DEFAULTS: Record<NumericFlag, number> = {
 	rate: 20,
 	"scale-jobs": 10_000,
 	"scale-concurrency": 64,
-	"scale-median-ms": 60_000,
+	"scale-median-ms": 300_000,
 	"scale-sigma": 0.25,
 	"scale-load-timeout-ms": 1_200_000,
 	"grace-ms": 90_000,
@@ -152,7 +152,7 @@ export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see be
   --rate R                     upstream creates admitted per second in ratelimited (20)
   --scale-jobs N               jobs in flight at once in scale (10000)
   --scale-concurrency C        submissions in flight while loading scale (64)
-  --scale-median-ms MS         scale durations: lognormal median (60000), counted from the end
+  --scale-median-ms MS         scale durations: lognormal median (300000), counted from the end
   --scale-sigma S              of the load (upstream time is paused while it loads) and sigma (0.25)
   --scale-load-timeout-ms MS   stop sending scale submissions after this long (1200000)
   --grace-ms MS                wait for pushes this long beyond the longest job (90000)
