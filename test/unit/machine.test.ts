@@ -222,13 +222,7 @@ describe("polling", () => {
 
 	it("backs off polls that fail in a row, even inside a dense plan, and follows the plan again once one succeeds", () => {
 		const plan = Array.from({ length: 40 }, (_, i) => 1000 + 100 * i);
-		let state = apply(
-			newJob(makeSpec(), T0),
-			{ type: "created", upstream: makeUpstream(), plan },
-			T0,
-			policy,
-			0.5,
-		);
+		let state = apply(newJob(makeSpec(), T0), { type: "created", upstream: makeUpstream(), plan }, T0, policy, 0.5);
 		let now = T0 + 1000;
 		const waits: number[] = [];
 		for (let i = 0; i < 8; i++) {
