@@ -239,6 +239,8 @@ export function renderMarkdown(results: BenchResults): string {
 				["alarm lateness max", scale.alarm_lateness_ms.max, " ms"],
 				["push lag p50 / p99", `${show(scale.push_lag_ms.p50)} / ${show(scale.push_lag_ms.p99)}`, " ms"],
 				["upstream GETs per job", scale.upstream_gets_per_job],
+				["Job DO alarm runs per job", scale.per_job?.alarm_runs ?? null],
+				["relay's prior median (POLL_PRIOR_MEDIAN_MS)", scale.poll_prior_median_ms ?? null, " ms"],
 				["lost", scale.lost],
 				["duplicates", scale.duplicates],
 			]),
