@@ -7,8 +7,14 @@
  * DevTools or speedscope).
  *
  *   npm run bench:profile -- --jobs 300 --concurrency 32 --out /tmp/relay.cpuprofile
+ *
+ * `--submit-only` profiles the submissions alone: the jobs get `--median-ms`
+ * (default 600000) durations, so none completes and no poll is due while they
+ * are submitted, and the profile stops when the last one is answered. That is
+ * the submit path's own cost, without the polls and pushes of earlier jobs.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { selfTimes, startCpuProfile } from "./lib/inspector.ts";
 import { submitAll, submitFigures, waitUntil } from "./lib/load.ts";
@@ -24,22 +30,31 @@ const { values } = parseArgs({
 		out: { type: "string", default: "/tmp/sonar-relay.cpuprofile" },
 		top: { type: "string", default: "30" },
 		"relay-var": { type: "string", multiple: true },
+		"submit-only": { type: "boolean", default: false },
+		"median-ms": { type: "string" },
+		"no-profile": { type: "boolean", default: false },
 	},
 });
+const submitOnly = values["submit-only"] === true;
 const jobs = Number(values.jobs);
 const concurrency = Number(values.concurrency);
 
 const cleanup = new Cleanup();
 const options = parseOptions(
-	(values["relay-var"] ?? []).flatMap((v) => ["--relay-var", v]),
+	[
+		...(values["relay-var"] ?? []).flatMap((v) => ["--relay-var", v]),
+		...(values["median-ms"] || submitOnly ? ["--median-ms", values["median-ms"] ?? "600000"] : []),
+	],
 	ROOT,
 );
 if (options === "help") process.exit(0);
 try {
 	const ctx = { options, cleanup, log: (line: string) => console.log(line) };
 	const stack = await startRelayStack(ctx, "profile");
-	const profiling = await startCpuProfile(stack.relay.inspectorPort);
+	const profiling = values["no-profile"] ? null : await startCpuProfile(stack.relay.inspectorPort);
+	const machineBefore = machineCpu();
 	const cpuBefore = stack.relay.sampler.snapshot();
+	const harnessBefore = process.cpuUsage();
 	const durations = lognormalDurations(jobs, { medianMs: options.medianMs, sigma: options.sigma, seed: options.seed });
 	const submissions = await submitAll({
 		url: `${stack.relay.url}/async/chat/completions`,
@@ -51,21 +66,36 @@ try {
 	const submit = submitFigures(submissions);
 	const ids = submissions.flatMap((s) => (s.jobId ? [s.jobId] : []));
 	const finals = stack.receiver.finalByJob();
-	await waitUntil(() => ids.every((id) => finals.has(id)), 120_000);
-	const profile = await profiling.stop();
+	if (!submitOnly) await waitUntil(() => ids.every((id) => finals.has(id)), 120_000);
+	const profile = profiling ? await profiling.stop() : null;
+	const machine = machineCpu();
+	const machineBusy = (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total);
 	const cpu = stack.relay.sampler.cpuSeconds(cpuBefore, stack.relay.sampler.snapshot()) ?? Number.NaN;
-	writeFileSync(values.out, JSON.stringify(profile));
-	const sampled = (profile.endTime - profile.startTime) / 1000;
-	const times = selfTimes(profile);
+	const harness = process.cpuUsage(harnessBefore);
+	const harnessMs = (harness.user + harness.system) / 1000;
+	if (profile) writeFileSync(values.out, JSON.stringify(profile));
+	const sampled = profile ? (profile.endTime - profile.startTime) / 1000 : 0;
+	const times = profile ? selfTimes(profile) : [];
 	const busy = times.filter((t) => !/^\((idle|program|garbage collector)\)/.test(t.name));
 	const busyMs = busy.reduce((sum, t) => sum + t.ms, 0);
 	console.log(
-		`submit ${submit.throughput_per_s} jobs/s, p50 ${submit.latency_p50_ms} ms; ${finals.size}/${ids.length} pushed; ` +
-			`workerd CPU ${((cpu * 1000) / ids.length).toFixed(1)} ms/job; JS in the isolate ${(busyMs / ids.length).toFixed(1)} ms/job ` +
-			`(profile ${sampled.toFixed(0)} ms, written to ${values.out})`,
+		`submit ${submit.throughput_per_s} jobs/s, p50 ${submit.latency_p50_ms} ms; ` +
+			(submitOnly ? "submissions only; " : `${finals.size}/${ids.length} pushed; `) +
+			`workerd CPU ${((cpu * 1000) / ids.length).toFixed(1)} ms/job; JS in the isolate ${(busyMs / ids.length).toFixed(1)} ms/job; ` +
+			`this process (emulator, receiver, load) ${(harnessMs / ids.length).toFixed(1)} ms/job; ` +
+			`machine ${(machineBusy * 100).toFixed(0)} % busy over ${cpus().length} cores` +
+			(profile ? ` (profile ${sampled.toFixed(0)} ms, written to ${values.out})` : " (not profiled)"),
 	);
 	for (const t of times.slice(0, Number(values.top))) console.log(`${t.ms.toFixed(0).padStart(8)} ms  ${t.name}`);
 	await stack.stop();
 } finally {
 	await cleanup.run();
+}
+
+/** Jiffies the whole machine spent busy and in all, from /proc/stat (Linux). */
+function machineCpu(): { busy: number; total: number } {
+	const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+	const total = fields.reduce((sum, n) => sum + n, 0);
+	const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+	return { busy: total - idle, total };
 }
