@@ -4,7 +4,7 @@
  *
  * - Admission control. Creates go through a rate gate (GCRA, the
  *   virtual-scheduling form of a token bucket); polls do too once upstream has
- *   pushed back on a GET (429, 503, timeout), until the GET rate has recovered (a poll plan
+ *   pushed back on a GET (a 429 or a 503), until the GET rate has recovered (a poll plan
  *   already spreads polls, and asking first would double every poll's cost in
  *   Durable Object requests and latency). A job asks for a slot and
  *   gets a time; if the time is later than now, the job sleeps on its own alarm
@@ -65,7 +65,7 @@ export interface Admission {
 	plan?: number[];
 	/**
 	 * Whether polls should queue here. GETs go straight to upstream until it
-	 * pushes back on one (429, 503, timeout); from then until the GET rate has climbed back to
+	 * pushes back on one (a 429 or a 503); from then until the GET rate has climbed back to
 	 * UPSTREAM_GET_RPS, polls ask for slots like creates do.
 	 */
 	getsPaced: boolean;
@@ -218,7 +218,7 @@ export class UpstreamGate extends DurableObject<Env> {
 		return gets !== undefined && this.bucket("get", now).rate < this.configured("get");
 	}
 
-	/** Upstream pushed back (a 429; for GETs also a 503 or a timeout): slow down for everyone. */
+	/** Upstream pushed back (a 429; for GETs also a 503): slow down for everyone. */
 	report429(kind: GateKind, retryAfterMs: number | null): void {
 		const now = Date.now();
 		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now, this.configured(kind) * FLOOR_SHARE));
