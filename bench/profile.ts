@@ -13,11 +13,12 @@
  * are submitted, and the profile stops when the last one is answered. That is
  * the submit path's own cost, without the polls and pushes of earlier jobs.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { selfTimes, startCpuProfile } from "./lib/inspector.ts";
 import { submitAll, submitFigures, waitUntil } from "./lib/load.ts";
+import { watchMachineLoad } from "./lib/proc.ts";
 import { Cleanup, ROOT } from "./lib/stack.ts";
 import { jobText, lognormalDurations, relayBody } from "./lib/workload.ts";
 import { parseOptions } from "./options.ts";
@@ -52,7 +53,7 @@ try {
 	const ctx = { options, cleanup, log: (line: string) => console.log(line) };
 	const stack = await startRelayStack(ctx, "profile");
 	const profiling = values["no-profile"] ? null : await startCpuProfile(stack.relay.inspectorPort);
-	const machineBefore = machineCpu();
+	const machineLoad = watchMachineLoad();
 	const cpuBefore = stack.relay.sampler.snapshot();
 	const harnessBefore = process.cpuUsage();
 	const durations = lognormalDurations(jobs, { medianMs: options.medianMs, sigma: options.sigma, seed: options.seed });
@@ -68,8 +69,7 @@ try {
 	const finals = stack.receiver.finalByJob();
 	if (!submitOnly) await waitUntil(() => ids.every((id) => finals.has(id)), 120_000);
 	const profile = profiling ? await profiling.stop() : null;
-	const machine = machineCpu();
-	const machineBusy = (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total);
+	const machineCores = machineLoad();
 	const cpu = stack.relay.sampler.cpuSeconds(cpuBefore, stack.relay.sampler.snapshot()) ?? Number.NaN;
 	const harness = process.cpuUsage(harnessBefore);
 	const harnessMs = (harness.user + harness.system) / 1000;
@@ -83,19 +83,11 @@ try {
 			(submitOnly ? "submissions only; " : `${finals.size}/${ids.length} pushed; `) +
 			`workerd CPU ${((cpu * 1000) / ids.length).toFixed(1)} ms/job; JS in the isolate ${(busyMs / ids.length).toFixed(1)} ms/job; ` +
 			`this process (emulator, receiver, load) ${(harnessMs / ids.length).toFixed(1)} ms/job; ` +
-			`machine ${(machineBusy * 100).toFixed(0)} % busy over ${cpus().length} cores` +
+			`machine ${machineCores === null ? "n/a" : machineCores.toFixed(2)} of ${cpus().length} cores busy` +
 			(profile ? ` (profile ${sampled.toFixed(0)} ms, written to ${values.out})` : " (not profiled)"),
 	);
 	for (const t of times.slice(0, Number(values.top))) console.log(`${t.ms.toFixed(0).padStart(8)} ms  ${t.name}`);
 	await stack.stop();
 } finally {
 	await cleanup.run();
-}
-
-/** Jiffies the whole machine spent busy and in all, from /proc/stat (Linux). */
-function machineCpu(): { busy: number; total: number } {
-	const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-	const total = fields.reduce((sum, n) => sum + n, 0);
-	const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-	return { busy: total - idle, total };
 }

@@ -157,6 +157,27 @@ function machineBusyTicks(): number | null {
 }
 
 /**
+ * Measures how busy the whole machine was over a window, in cores (every
+ * process, this one's tree included); null off Linux.
+ *
+ * @example
+ * const done = watchMachineLoad();
+ * // …work…
+ * done(); // 1.6: the machine kept 1.6 cores busy on average
+ */
+export function watchMachineLoad(): () => number | null {
+	const ticksPerSecond = sysconf("CLK_TCK", 100);
+	const startedAt = Date.now();
+	const busyBefore = machineBusyTicks();
+	return () => {
+		const busyAfter = machineBusyTicks();
+		const seconds = (Date.now() - startedAt) / 1000;
+		if (busyBefore === null || busyAfter === null || seconds <= 0) return null;
+		return (busyAfter - busyBefore) / ticksPerSecond / seconds;
+	};
+}
+
+/**
  * Measures how busy the machine was with processes *outside* this one's tree
  * (other builds, other tests) over a window: the benchmark shares two cores,
  * so a busy neighbour shows in every figure, and the report says so. Our own
