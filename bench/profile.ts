@@ -81,7 +81,7 @@ try {
 	console.log(
 		`submit ${submit.throughput_per_s} jobs/s, p50 ${submit.latency_p50_ms} ms; ` +
 			(submitOnly ? "submissions only; " : `${finals.size}/${ids.length} pushed; `) +
-			`workerd CPU ${((cpu * 1000) / ids.length).toFixed(1)} ms/job; JS in the isolate ${(busyMs / ids.length).toFixed(1)} ms/job; ` +
+			`workerd CPU ${((cpu * 1000) / ids.length).toFixed(1)} ms/job; JS in the isolate ${profile ? `${(busyMs / ids.length).toFixed(1)} ms/job` : "n/a"}; ` +
 			`this process (emulator, receiver, load) ${(harnessMs / ids.length).toFixed(1)} ms/job; ` +
 			`machine ${machineCores === null ? "n/a" : machineCores.toFixed(2)} of ${cpus().length} cores busy` +
 			(profile ? ` (profile ${sampled.toFixed(0)} ms, written to ${values.out})` : " (not profiled)"),
