@@ -1,17 +1,23 @@
 /**
- * The Perplexity emulator against the upstream schemas: every body it answers
- * must parse with the same zod schemas the relay uses. Time is an injected
- * clock and waits are an injected sleep: nothing here depends on wall time.
+ * The Perplexity emulator's Sonar side (the retired async API) and what both
+ * APIs share: control routes, counters, global faults, markers, the Node server.
+ * Every Sonar body it answers must parse with the relay's own transcription of
+ * the seed schemas: a check from the outside (the emulator itself never imports
+ * the relay). Time is an injected clock and waits are an injected sleep:
+ * nothing here depends on wall time. The Agent API has its own files
+ * (`emulator-agent*.test.ts`).
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
 	AsyncApiChatCompletionsResponse,
 	HTTPValidationError,
 	ListAsyncApiChatCompletionsResponse,
 } from "../../src/schemas/perplexity.ts";
-import { buildAnswer } from "../../tools/emulator/answers.ts";
 import { createEmulator, type EmulatorOptions, parseMarkers } from "../../tools/emulator/app.ts";
 import { startEmulator } from "../../tools/emulator/server.ts";
+import { buildAnswer } from "../../tools/emulator/sonar/answer.ts";
 
 const KEY = "test-key";
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -642,6 +648,82 @@ describe("emulator: answers", () => {
 		});
 		const parsed = JSON.parse(String(res.choices[0]?.message.content));
 		expect(parsed).toMatchObject({ title: expect.any(String), score: expect.any(Number), tags: expect.any(Array) });
+	});
+});
+
+describe("emulator: both APIs, one emulator", () => {
+	it("records what the caller sent and asked, per job, on both APIs", async () => {
+		const emu = makeEmulator();
+		const body = makeBody("Which body? [[emu:steps=1]]", {}, { idempotency_key: "k-9" });
+		const sonar = await jobId(await emu.create(body));
+		const agentBody = { model: "perplexity/sonar", input: "And this one?", background: true };
+		const agent = await emu.call("/v1/agent", { method: "POST", body: JSON.stringify(agentBody) });
+		const agentId = ((await agent.json()) as { id: string }).id;
+
+		const stats = emu.emulator.stats();
+		expect(stats).toMatchObject({ creates: 2, createsAccepted: 2, cancels: 0, streams: 0 });
+		expect(stats.jobs[sonar]).toEqual({
+			api: "sonar",
+			model: "sonar",
+			preset: null,
+			question: "Which body?",
+			idempotencyKey: "k-9",
+			creates: 1,
+			gets: 0,
+			cancels: 0,
+			streams: 0,
+			body,
+			createdAtMs: T0,
+			finishedAtMs: null,
+			status: "CREATED",
+			firstSeen: {},
+		});
+		expect(stats.jobs[agentId]).toMatchObject({
+			api: "agent",
+			body: agentBody,
+			idempotencyKey: null,
+			status: "queued",
+		});
+	});
+
+	it("pads a Sonar answer to about [[emu:size=BYTES]]", async () => {
+		const emu = makeEmulator();
+		const id = await jobId(await emu.create(makeBody("Huge [[emu:size=50000]] [[emu:steps=1]]")));
+		const content = String((await job(await emu.get(id))).response?.choices[0]?.message.content);
+		expect(Buffer.byteLength(content)).toBeGreaterThan(49_000);
+		expect(Buffer.byteLength(content)).toBeLessThanOrEqual(50_000);
+	});
+
+	it("parses the Agent API markers", () => {
+		expect(
+			parseMarkers(
+				"[[emu:incomplete]] [[emu:cancelled]] [[emu:drift]] [[emu:unusable]] [[emu:size=2048]] [[emu:stream-drop=5x2]]",
+			),
+		).toEqual({
+			fail: false,
+			incomplete: true,
+			cancelled: true,
+			drift: true,
+			unusable: true,
+			sizeBytes: 2048,
+			streamDrop: { afterEvents: 5, connections: 2 },
+		});
+		expect(parseMarkers("[[emu:stream-drop=3]] [[emu:size=0]] [[emu:size=1e9]]")).toEqual({
+			fail: false,
+			streamDrop: { afterEvents: 3, connections: 1 },
+		});
+		expect(parseMarkers("[[emu:size=999999999999]]").sizeBytes).toBe(32 * 1024 * 1024);
+	});
+
+	it("never imports the relay's code: the emulator must not share what it tests", () => {
+		const root = join(import.meta.dirname, "../../tools/emulator");
+		const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+		expect(files.length).toBeGreaterThan(10);
+		for (const file of files) {
+			const source = readFileSync(join(root, file), "utf8");
+			const imports = [...source.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1] as string);
+			for (const spec of imports) expect(spec, `${file} imports ${spec}`).not.toMatch(/(^|\/)src\//);
+		}
 	});
 });
 

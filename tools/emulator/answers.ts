@@ -1,13 +1,13 @@
 /**
- * Deterministic answers for the Perplexity emulator.
+ * Deterministic answers for the Perplexity emulator, for either API.
  *
- * Everything an answer says (content, citations, search results, token counts,
- * cost) is drawn from a PRNG seeded with a hash of the model and the question,
- * so the same question to the same model always gets the same answer, whatever
- * the order in which concurrent tests ask. Only the completion `id` and
- * `created` belong to the job.
+ * Everything an answer says (text, sources, dates) is drawn from a PRNG seeded
+ * with a hash of a key (the model, or the preset) and the question, so the same
+ * question always gets the same answer, whatever the order in which concurrent
+ * tests ask. Each API wraps it in its own shape: `sonar/answer.ts` builds a
+ * `CompletionResponse`, `agent/answer.ts` the Agent API's output items. The
+ * PRNG helpers are shared with the benchmarks.
  */
-import type { ApiChatCompletionsRequest, ChatMessage, CompletionResponse } from "../../src/schemas/perplexity.ts";
 
 /** A random number in [0, 1). */
 export type Random = () => number;
@@ -54,6 +54,13 @@ export function randomUuid(rng: Random): string {
 	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** `length` lowercase hex digits from `rng`: the random part of an Agent API id. */
+export function randomHex(rng: Random, length: number): string {
+	let out = "";
+	for (let i = 0; i < length; i++) out += Math.floor(rng() * 16).toString(16);
+	return out;
+}
+
 function pick<T>(rng: Random, items: readonly T[]): T {
 	const item = items[Math.floor(rng() * items.length)];
 	if (item === undefined) throw new Error("pick from an empty list");
@@ -68,35 +75,6 @@ function pickDistinct<T>(rng: Random, items: readonly T[], count: number): T[] {
 		out.push(...pool.splice(Math.floor(rng() * pool.length), 1));
 	}
 	return out;
-}
-
-// ── Questions ────────────────────────────────────────────────────────────────
-
-const MARKER = /\[\[emu:[^\]]*\]\]/gi;
-
-/** The text of a message: its string content, or its text chunks joined. */
-export function messageText(message: ChatMessage): string {
-	const { content } = message;
-	if (typeof content === "string") return content;
-	if (!Array.isArray(content)) return "";
-	return content
-		.map((chunk) => (chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : ""))
-		.filter((text) => text !== "")
-		.join("\n");
-}
-
-/** The text of the last user message, markers included: what the emulator reads its markers from. */
-export function lastUserText(messages: readonly ChatMessage[]): string {
-	for (let i = messages.length - 1; i >= 0; i--) {
-		const message = messages[i];
-		if (message?.role === "user") return messageText(message);
-	}
-	return "";
-}
-
-/** The question as the answer sees it: the last user message without emulator markers. */
-export function questionOf(messages: readonly ChatMessage[]): string {
-	return lastUserText(messages).replace(MARKER, " ").replace(/\s+/g, " ").trim();
 }
 
 // ── Content ──────────────────────────────────────────────────────────────────
@@ -189,25 +167,30 @@ interface Source {
 	url: string;
 }
 
-function markdownContent(rng: Random, topic: string, sources: readonly Source[], long: boolean): string {
+/** Citation markers like ` [2]`, for a run that did not search and so has nothing to cite. */
+const CITATION = / ?\[\d+\]/g;
+
+function markdownContent(rng: Random, topic: string, sources: readonly Source[], long: boolean, cite: boolean): string {
 	const fill = (template: string) => template.replace("{topic}", topic).replace("{Topic}", capitalize(topic));
 	const aspects = pickDistinct(rng, ASPECTS, randomInt(rng, 3, 4));
 	const points = pickDistinct(rng, POINTS, aspects.length);
+	// Drawn in this order since the first release: the same question keeps the same answer.
+	const lead = fill(pick(rng, LEADS));
+	const closing = pick(rng, CLOSINGS);
 	const lines = [
 		`## ${capitalize(topic)}`,
 		"",
-		`${fill(pick(rng, LEADS))} [1].`,
+		`${lead} [1].`,
 		"",
 		...aspects.map((aspect, i) => `- **${aspect}**: ${points[i]} [${(i % 3) + 1}].`),
-		"",
-		`${pick(rng, CLOSINGS)}, see [${sources[0]?.name}](${sources[0]?.url}) [2][3].`,
+		...(cite ? ["", `${closing}, see [${sources[0]?.name}](${sources[0]?.url}) [2][3].`] : []),
 	];
 	let content = lines.join("\n");
 	for (let part = 1; long && content.length < LONG_ANSWER_CHARS; part++) {
 		const sentences = pickDistinct(rng, FILLER, 5).join(" ");
 		content += `\n\n### Part ${part}: ${pick(rng, ASPECTS)}\n\n${sentences} [${(part % 3) + 1}]\n\n${sentences}`;
 	}
-	return content;
+	return cite ? content : content.replace(CITATION, "");
 }
 
 /** A small sample value for a JSON schema, so `response_format: json_schema` gets parseable JSON back. */
@@ -241,102 +224,43 @@ function sampleFromSchema(rng: Random, schema: unknown, topic: string, depth = 0
 	}
 }
 
-// ── Usage and cost ───────────────────────────────────────────────────────────
+// ── The neutral answer ───────────────────────────────────────────────────────
 
-/** USD per million tokens, and per request by search context size (published list prices, rounded). */
-interface Price {
-	input: number;
-	output: number;
-	reasoning?: number;
-	citation?: number;
-	perSearchQuery?: number;
-	request: { low: number; medium: number; high: number };
+/** One web source an answer cites, in the order of its `[n]` markers. */
+export interface AnswerSource {
+	title: string;
+	url: string;
+	/** `YYYY-MM-DD`. */
+	date: string;
+	/** `YYYY-MM-DD`, on or after `date`. */
+	last_updated: string;
+	snippet: string;
+	siteName: string;
 }
 
-const PRICES: Record<string, Price> = {
-	sonar: { input: 1, output: 1, request: { low: 0.005, medium: 0.008, high: 0.012 } },
-	"sonar-pro": { input: 3, output: 15, request: { low: 0.006, medium: 0.01, high: 0.014 } },
-	"sonar-reasoning": { input: 1, output: 5, request: { low: 0.005, medium: 0.008, high: 0.012 } },
-	"sonar-reasoning-pro": { input: 2, output: 8, request: { low: 0.006, medium: 0.01, high: 0.014 } },
-	"sonar-deep-research": {
-		input: 2,
-		output: 8,
-		reasoning: 3,
-		citation: 2,
-		perSearchQuery: 0.005,
-		request: { low: 0, medium: 0, high: 0 },
-	},
-};
-
-/** Whether a model spends reasoning tokens (and so reports them). */
-export function isReasoningModel(model: string): boolean {
-	return model.includes("reasoning") || model.includes("deep-research");
+export interface ComposeInput {
+	/** What, beside the question, the answer depends on: the model, or the Agent run's preset. */
+	key: string;
+	/** The question, markers stripped. */
+	question: string;
+	/** A `response_format` JSON schema: the text is then JSON following it. */
+	jsonSchema?: Record<string, unknown> | null;
+	/** Whether the text cites its sources with `[n]` markers. @default true */
+	cite?: boolean;
+	/** Pad (or cut) the text to about this many UTF-8 bytes (`[[emu:size]]`). */
+	sizeBytes?: number;
 }
 
-const usd = (value: number) => Math.round(value * 1e6) / 1e6;
-const tokensOf = (text: string) => Math.ceil(text.length / 4);
-
-function usageOf(
-	rng: Random,
-	model: string,
-	request: ApiChatCompletionsRequest,
-	content: string,
-	citationCount: number,
-): NonNullable<CompletionResponse["usage"]> {
-	const price = PRICES[model] ?? (PRICES.sonar as Price);
-	const contextSize = request.web_search_options?.search_context_size ?? "low";
-	const deep = model.includes("deep-research");
-	const prompt_tokens = request.messages.reduce((sum, message) => sum + 4 + tokensOf(messageText(message)), 0);
-	const completion_tokens = tokensOf(content);
-	const reasoning_tokens = isReasoningModel(model) ? randomInt(rng, 2, 8) * completion_tokens : undefined;
-	const citation_tokens = citationCount * randomInt(rng, 150, deep ? 4_000 : 900);
-	const num_search_queries = deep ? randomInt(rng, 10, 30) : randomInt(rng, 1, 3);
-
-	const input_tokens_cost = usd((prompt_tokens * price.input) / 1e6);
-	const output_tokens_cost = usd((completion_tokens * price.output) / 1e6);
-	const reasoning_tokens_cost =
-		price.reasoning !== undefined && reasoning_tokens ? usd((reasoning_tokens * price.reasoning) / 1e6) : undefined;
-	const citation_tokens_cost = price.citation !== undefined ? usd((citation_tokens * price.citation) / 1e6) : undefined;
-	const search_queries_cost =
-		price.perSearchQuery !== undefined ? usd(num_search_queries * price.perSearchQuery) : undefined;
-	const request_cost = usd(price.request[contextSize]);
-	const total_cost = usd(
-		input_tokens_cost +
-			output_tokens_cost +
-			request_cost +
-			(reasoning_tokens_cost ?? 0) +
-			(citation_tokens_cost ?? 0) +
-			(search_queries_cost ?? 0),
-	);
-	return {
-		prompt_tokens,
-		completion_tokens,
-		total_tokens: prompt_tokens + completion_tokens,
-		search_context_size: contextSize,
-		citation_tokens,
-		num_search_queries,
-		...(reasoning_tokens !== undefined && { reasoning_tokens }),
-		cost: {
-			input_tokens_cost,
-			output_tokens_cost,
-			...(reasoning_tokens_cost !== undefined && { reasoning_tokens_cost }),
-			request_cost,
-			...(citation_tokens_cost !== undefined && { citation_tokens_cost }),
-			...(search_queries_cost !== undefined && { search_queries_cost }),
-			total_cost,
-		},
-	};
-}
-
-// ── The answer ───────────────────────────────────────────────────────────────
-
-export interface AnswerInput {
-	/** The completion id (not the job id). */
-	id: string;
-	model: string;
-	request: ApiChatCompletionsRequest;
-	/** Unix seconds at which the answer was produced. */
-	created: number;
+export interface ComposedAnswer {
+	topic: string;
+	/** URL-safe form of the topic. */
+	slug: string;
+	/** 3 to 5 distinct sources; `[n]` in the text cites `sources[n - 1]`. */
+	sources: AnswerSource[];
+	/** Markdown (or JSON under a schema). */
+	text: string;
+	/** The answer's PRNG, where the text left it: callers draw their usage figures from it. */
+	rng: Random;
 }
 
 function isoDate(rng: Random, after?: string): string {
@@ -345,83 +269,72 @@ function isoDate(rng: Random, after?: string): string {
 	return new Date(base + days * 86_400_000).toISOString().slice(0, 10);
 }
 
+/** Appends filler parts until the text reaches `bytes` UTF-8 bytes, then cuts it there. */
+function sizeTo(text: string, bytes: number, rng: Random, cite: boolean): string {
+	const chunks = [text];
+	let length = Buffer.byteLength(text);
+	for (let part = 1; length < bytes; part++) {
+		const sentences = pickDistinct(rng, FILLER, 5).join(" ");
+		const chunk = `\n\n### Part ${part}: ${pick(rng, ASPECTS)}\n\n${sentences}${cite ? ` [${(part % 3) + 1}]` : ""}`;
+		chunks.push(chunk);
+		length += Buffer.byteLength(chunk);
+	}
+	const whole = chunks.join("");
+	if (length <= bytes) return whole;
+	// Cut by bytes, then drop a split multi-byte character at the end, if any.
+	return Buffer.from(whole)
+		.subarray(0, bytes)
+		.toString("utf8")
+		.replace(/\uFFFD$/, "");
+}
+
 /**
- * The full `CompletionResponse` for a job, deterministic in (model, question, request flags).
+ * The answer to a question: sources, and a markdown text citing them (or JSON under a schema).
  *
  * @example
- * const answer = buildAnswer({ id: crypto.randomUUID(), model: "sonar", request, created: 1_700_000_000 });
- * answer.choices[0].message.content; // "## What is Hono\n\n..."
+ * const answer = composeAnswer({ key: "sonar", question: "What is Hono?" });
+ * answer.text; // "## What is Hono\n\n... [1].\n..."
+ * answer.sources[0].url; // "https://docs.example.org/articles/what-is-hono-1"
  */
-export function buildAnswer(input: AnswerInput): CompletionResponse {
-	const { id, model, request, created } = input;
-	const question = questionOf(request.messages);
-	const rng = mulberry32(hashString(`${model}\n${question}`));
+export function composeAnswer(input: ComposeInput): ComposedAnswer {
+	const { key, question, jsonSchema, cite = true, sizeBytes } = input;
+	const rng = mulberry32(hashString(`${key}\n${question}`));
 	const topic = topicOf(question);
 	const slug = slugOf(topic);
 
 	const sites = pickDistinct(rng, SITES, randomInt(rng, 3, 5));
-	const citations = sites.map((site, i) => `${site.host}/articles/${slug}-${i + 1}`);
-	const search_results = sites.map((site, i) => {
+	const sources: AnswerSource[] = sites.map((site, i) => {
 		const date = isoDate(rng);
 		return {
 			title: `${capitalize(topic)} | ${site.name}`,
-			url: citations[i] as string,
+			url: `${site.host}/articles/${slug}-${i + 1}`,
 			date,
 			last_updated: isoDate(rng, date),
 			snippet: `${capitalize(topic)}: ${pick(rng, POINTS)}.`,
-			source: "web" as const,
+			siteName: site.name,
 		};
 	});
 
-	const schema = request.response_format?.type === "json_schema" ? request.response_format.json_schema.schema : null;
-	const content = schema
-		? JSON.stringify(sampleFromSchema(rng, { type: "object", ...schema }, topic))
+	let text = jsonSchema
+		? JSON.stringify(sampleFromSchema(rng, { type: "object", ...jsonSchema }, topic))
 		: markdownContent(
 				rng,
 				topic,
-				sites.map((site, i) => ({ name: site.name, url: citations[i] as string })),
+				sources.map((source) => ({ name: source.siteName, url: source.url })),
 				/long answer/i.test(question),
+				cite,
 			);
-
-	const answer: CompletionResponse = {
-		id,
-		model,
-		created,
-		usage: usageOf(rng, model, request, content, citations.length),
-		object: "chat.completion",
-		citations,
-		search_results,
-		choices: [
-			{
-				index: 0,
-				finish_reason: "stop",
-				message: { role: "assistant", content },
-				delta: { role: "assistant", content },
-			},
-		],
-	};
-	if (request.return_images) {
-		const count = Math.min(Math.max(request.num_images ?? 5, 0), 20);
-		answer.images = Array.from({ length: count }, (_, i) => ({
-			image_url: `https://images.example.com/${slug}/${i + 1}.jpg`,
-			origin_url: citations[i % citations.length] as string,
-			title: `${capitalize(topic)} (image ${i + 1})`,
-			width: pick(rng, [640, 800, 1024, 1280]),
-			height: pick(rng, [480, 600, 768, 720]),
-		}));
+	if (sizeBytes !== undefined) {
+		// Its own PRNG: asking for a size must not change the figures drawn after the text.
+		text = sizeTo(text, sizeBytes, mulberry32(hashString(`${key}\n${question}\nsize`)), cite && !jsonSchema);
 	}
-	if (request.return_related_questions) {
-		answer.related_questions = pickDistinct(
-			rng,
-			[
-				`What are the main criticisms of ${topic}?`,
-				`How has ${topic} changed recently?`,
-				`Where can I learn more about ${topic}?`,
-				`How does ${topic} compare to the alternatives?`,
-				`What are common misconceptions about ${topic}?`,
-			],
-			randomInt(rng, 3, 5),
-		);
-	}
-	return answer;
+	return { topic, slug, sources, text, rng };
 }
+
+/** Tokens in a text, the usual rough way: a token is about four characters. */
+export const tokensOf = (text: string): number => Math.ceil(text.length / 4);
+
+/** Rounds to a millionth of a dollar, as the API's cost figures are. */
+export const usd = (value: number): number => Math.round(value * 1e6) / 1e6;
+
+export { capitalize, POINTS, pick, pickDistinct };

@@ -1,6 +1,8 @@
 /**
  * Serves the Perplexity emulator on Node (`@hono/node-server`), on loopback by
  * default. Used by the CLI (`main.ts`), test global setups and the benchmarks.
+ * The Node request and response reach the app as its bindings, so a dropped
+ * event stream can cut the socket itself.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,7 +34,7 @@ export interface RunningEmulator {
  *
  * @example
  * const upstream = await startEmulator({ apiKey: "k", port: 0, quiet: true });
- * await fetch(`${upstream.url}/async/chat/completions`, { headers: { authorization: "Bearer k" } });
+ * await fetch(`${upstream.url}/v1/responses/resp_…`, { headers: { authorization: "Bearer k" } });
  * await upstream.close();
  */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
@@ -40,9 +42,9 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
 	const host = options.host ?? "127.0.0.1";
 	const log = options.log ?? ((line: string) => console.log(line));
 
-	const fetch = async (request: Request): Promise<Response> => {
+	const fetch = async (request: Request, env: unknown): Promise<Response> => {
 		const started = performance.now();
-		const response = await emulator.app.fetch(request);
+		const response = await emulator.app.fetch(request, env);
 		if (!options.quiet) {
 			// Method, path and status only: never the headers, which carry the API key.
 			const { pathname, search } = new URL(request.url);
