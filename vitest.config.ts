@@ -1,8 +1,9 @@
 /**
- * Two projects:
+ * Three projects:
  * - `workers`: unit and integration tests inside workerd (the real runtime), through
  *   @cloudflare/vitest-plugin. A global setup starts the Perplexity emulator and a
  *   webhook inbox on loopback for them; the relay's vars point at both.
+ * - `workers-sonar`: the same relay on the retired Sonar async API (`UPSTREAM_API=sonar`).
  * - `node`: the Node-side tools (emulator, inbox) and the end-to-end tests that start
  *   the real stack (wrangler dev + emulator + inbox) and drive it over HTTP.
  */
@@ -18,51 +19,59 @@ import {
 	TEST_UPSTREAM_KEY,
 } from "./test/integration/constants.ts";
 
+/** The relay's settings in the workerd tests; `extra` adds to them (the Sonar adapter's project). */
+function workersProject(name: string, include: string[], extra: Record<string, string> = {}) {
+	return {
+		plugins: [
+			cloudflareTest(({ inject }) => ({
+				wrangler: { configPath: "./wrangler.toml" },
+				miniflare: {
+					bindings: {
+						PERPLEXITY_BASE_URL: inject<string>("emulatorUrl"),
+						PERPLEXITY_API_KEY: TEST_UPSTREAM_KEY,
+						API_KEYS: TEST_API_KEYS_ALL,
+						WEBHOOK_SIGNING_KEY: TEST_SIGNING_KEY,
+						// A rotation in progress: every delivery carries both signatures.
+						WEBHOOK_SIGNING_KEY_NEXT: TEST_SIGNING_KEY_NEXT,
+						SLACK_SIGNING_SECRET: TEST_SLACK_SECRET,
+						SLACK_MODEL: "sonar",
+						MAX_SUBSCRIPTIONS: String(TEST_MAX_SUBSCRIPTIONS),
+						ALLOW_PRIVATE_CALLBACKS: "true",
+						// Shortened through settings only: the code paths are production's.
+						CREATE_RETRY_INITIAL_MS: "0",
+						POLL_INITIAL_DELAY_MS: "20",
+						POLL_MAX_INTERVAL_MS: "1000",
+						POLL_MIN_INTERVAL_MS: "10",
+						// Test jobs take milliseconds: the learnt plans start from that, not from real models' minutes.
+						POLL_PRIOR_MEDIAN_MS: "50",
+						UPSTREAM_CREATE_RPS: "1000",
+						UPSTREAM_GET_RPS: "1000",
+						DELIVERY_RETRY_SCHEDULE_MS: TEST_DELIVERY_SCHEDULE_MS.join(","),
+						DELIVERY_TIMEOUT_MS: "2000",
+						UPSTREAM_TIMEOUT_MS: "5000",
+						MAX_BODY_BYTES: "65536",
+						...extra,
+					},
+				},
+			})),
+		],
+		test: {
+			name,
+			include,
+			globalSetup: ["test/integration/global-setup.ts"],
+			// Fuzz budget for test/integration/fuzz.test.ts (`npm run fuzz` sets FUZZ_RUNS); read there with inject().
+			provide: { fuzzRuns: Number(process.env.FUZZ_RUNS) || 0, fuzzSeed: Number(process.env.FUZZ_SEED) || 0 },
+			testTimeout: 30_000,
+		},
+	};
+}
+
 export default defineConfig({
 	test: {
 		projects: [
-			{
-				plugins: [
-					cloudflareTest(({ inject }) => ({
-						wrangler: { configPath: "./wrangler.toml" },
-						miniflare: {
-							bindings: {
-								PERPLEXITY_BASE_URL: inject<string>("emulatorUrl"),
-								PERPLEXITY_API_KEY: TEST_UPSTREAM_KEY,
-								API_KEYS: TEST_API_KEYS_ALL,
-								WEBHOOK_SIGNING_KEY: TEST_SIGNING_KEY,
-								// A rotation in progress: every delivery carries both signatures.
-								WEBHOOK_SIGNING_KEY_NEXT: TEST_SIGNING_KEY_NEXT,
-								SLACK_SIGNING_SECRET: TEST_SLACK_SECRET,
-								SLACK_MODEL: "sonar",
-								MAX_SUBSCRIPTIONS: String(TEST_MAX_SUBSCRIPTIONS),
-								ALLOW_PRIVATE_CALLBACKS: "true",
-								// Shortened through settings only: the code paths are production's.
-								CREATE_RETRY_INITIAL_MS: "0",
-								POLL_INITIAL_DELAY_MS: "20",
-								POLL_MAX_INTERVAL_MS: "1000",
-								POLL_MIN_INTERVAL_MS: "10",
-								// Test jobs take milliseconds: the learnt plans start from that, not from real models' minutes.
-								POLL_PRIOR_MEDIAN_MS: "50",
-								UPSTREAM_CREATE_RPS: "1000",
-								UPSTREAM_GET_RPS: "1000",
-								DELIVERY_RETRY_SCHEDULE_MS: TEST_DELIVERY_SCHEDULE_MS.join(","),
-								DELIVERY_TIMEOUT_MS: "2000",
-								UPSTREAM_TIMEOUT_MS: "5000",
-								MAX_BODY_BYTES: "65536",
-							},
-						},
-					})),
-				],
-				test: {
-					name: "workers",
-					include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
-					globalSetup: ["test/integration/global-setup.ts"],
-					// Fuzz budget for test/integration/fuzz.test.ts (`npm run fuzz` sets FUZZ_RUNS); read there with inject().
-					provide: { fuzzRuns: Number(process.env.FUZZ_RUNS) || 0, fuzzSeed: Number(process.env.FUZZ_SEED) || 0 },
-					testTimeout: 30_000,
-				},
-			},
+			workersProject("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"]),
+			// The retired Sonar async API, for gateways that still serve it: the same relay with UPSTREAM_API=sonar.
+			workersProject("workers-sonar", ["test/integration-sonar/**/*.test.ts"], { UPSTREAM_API: "sonar" }),
 			{
 				test: {
 					name: "node",

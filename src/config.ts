@@ -4,7 +4,24 @@
  * malformed value falls back to it, so a typo in a var never takes the relay down.
  */
 
+import { parseModelMap } from "./upstream/models.ts";
+
 export interface Settings {
+	/**
+	 * Which upstream API runs the jobs: `agent`, Perplexity's Agent API in background mode, or `sonar`,
+	 * the retired async chat completions API, for gateways that still serve it. @default "agent"
+	 */
+	upstreamApi: "agent" | "sonar";
+	/**
+	 * `MODEL_MAP`: the caller's model names onto Agent API runs, over the built-in map (a JSON object
+	 * from name to a preset or a provider/model slug). @default {} (the built-in map only)
+	 */
+	modelMap: Readonly<Record<string, string>>;
+	/**
+	 * Retries of a create whose answer was lost (a timeout, a dropped connection, a 500): each may
+	 * have started a billed run, since the Agent API has no idempotency key. @default 2
+	 */
+	ambiguousCreateRetries: number;
 	/** Upstream base URL. @default "https://api.perplexity.ai" */
 	upstreamBaseUrl: string;
 	/** Upstream API key; empty when only the emulator is used. @default "" */
@@ -19,15 +36,19 @@ export interface Settings {
 	pollMaxIntervalMs: number;
 	/** No two planned polls closer than this. @default 250 */
 	pollMinIntervalMs: number;
-	/** Cost of one poll in lag, as a share of the model's median duration: lower polls more. @default 0.02 */
+	/** Cost of one poll in lag, as a share of the model's median duration: lower polls more. @default 0.01 */
 	pollLagCost: number;
 	/** The first planned poll waits until this share of the model's jobs is done. @default 0.2 */
 	pollFirstQuantile: number;
 	/** The prior median duration of every model without history (ms); unset, a per-model table. @default null */
 	pollPriorMedianMs: number | null;
-	/** Upstream creates per second, across all jobs of this upstream key; 429s lower it (AIMD). @default 50 */
+	/**
+	 * Upstream creates per second, across all jobs of this upstream key, until upstream's rate-limit
+	 * headers say what the account allows; 429s lower it (AIMD). The default is safe for the lowest
+	 * tier (Agent API tier 0: 50 requests a minute, shared by every call). @default 0.4
+	 */
 	upstreamCreateRps: number;
-	/** Upstream polls per second, likewise. @default 100 */
+	/** Upstream polls per second once upstream has pushed back, likewise. @default 0.4 */
 	upstreamGetRps: number;
 	/** A job not settled this long after submission fails. @default 3600 */
 	jobTimeoutSeconds: number;
@@ -105,6 +126,9 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 	const s = env as Partial<Record<string, string>>;
 	return {
+		upstreamApi: s.UPSTREAM_API === "sonar" ? "sonar" : "agent",
+		modelMap: Object.freeze(parseModelMap(s.MODEL_MAP).map),
+		ambiguousCreateRetries: int(s.UPSTREAM_AMBIGUOUS_CREATE_RETRIES, 2),
 		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
 		upstreamApiKey: s.PERPLEXITY_API_KEY ?? "",
 		upstreamTimeoutMs: int(s.UPSTREAM_TIMEOUT_MS, 10_000, 1),
@@ -115,8 +139,8 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		pollLagCost: fraction(s.POLL_LAG_COST, 0.01),
 		pollFirstQuantile: fraction(s.POLL_FIRST_QUANTILE, 0.2),
 		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS ? int(s.POLL_PRIOR_MEDIAN_MS, 10_000, 1) : null,
-		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 50),
-		upstreamGetRps: positive(s.UPSTREAM_GET_RPS, 100),
+		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 0.4),
+		upstreamGetRps: positive(s.UPSTREAM_GET_RPS, 0.4),
 		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),
 		deliveryTimeoutMs: int(s.DELIVERY_TIMEOUT_MS, 15_000, 1),
 		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),

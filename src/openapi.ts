@@ -279,7 +279,17 @@ export function documentApi(app: OpenAPIHono<never>): void {
 			tags: ["Operations"],
 			summary: "Liveness",
 			responses: {
-				200: json(z.object({ ok: z.boolean(), version: z.string() }), "Alive", { ok: true, version: VERSION }),
+				200: json(
+					z.object({
+						ok: z.boolean(),
+						version: z.string(),
+						upstream_api: z
+							.enum(["agent", "sonar"])
+							.openapi({ description: "The upstream API jobs run on (`UPSTREAM_API`)." }),
+					}),
+					"Alive",
+					{ ok: true, version: VERSION, upstream_api: "agent" },
+				),
 			},
 		},
 		{

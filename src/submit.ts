@@ -1,7 +1,7 @@
 /**
  * Submitting a job: the one path every entry point takes (the Perplexity-
- * compatible create, the flat `/v1/ask`, the Slack command). It checks the
- * callback URL, picks the Job DO (by idempotency key when there is one), and
+ * compatible create, the flat `/v1/ask`, the Slack command). It asks the
+ * upstream port what it cannot run, checks the callback URL, picks the Job DO (by idempotency key when there is one), and
  * lets the DO store the job and create it upstream.
  */
 import { readSettings } from "./config.ts";
@@ -11,6 +11,7 @@ import { canonicalJson, sha256Hex } from "./http.ts";
 import type { CreateJobResult, JobIntegration } from "./job/job.ts";
 import type { CreateJobBody, RelayJob } from "./schemas/relay.ts";
 import { validationError } from "./schemas/validation.ts";
+import { upstreamPort } from "./upstream/port.ts";
 
 export interface SubmitOptions {
 	/** Where the body's fields sit in the caller's request, for 422 `loc`s. @default ["body"] */
@@ -32,12 +33,18 @@ export async function submitJob(
 	options: SubmitOptions = {},
 ): Promise<RelayJob> {
 	const settings = readSettings(env);
+	const locPrefix = options.locPrefix ?? ["body"];
+	// What upstream cannot run is refused now, in the caller's request, never failed later.
+	const issues = upstreamPort(settings).check(body.request);
+	if (issues.length > 0) {
+		throw new RequestValidationError({
+			detail: issues.map((issue) => ({ ...issue, loc: [...locPrefix, "request", ...issue.loc] })),
+		});
+	}
 	if (body.callback_url) {
 		const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) {
-			throw new RequestValidationError(
-				validationError([...(options.locPrefix ?? ["body"]), "callback_url"], check.reason),
-			);
+			throw new RequestValidationError(validationError([...locPrefix, "callback_url"], check.reason));
 		}
 	}
 	const key = body.idempotency_key;

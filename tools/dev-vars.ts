@@ -146,6 +146,8 @@ export function parseApiKeys(value: string | undefined): { tenant: string; key: 
 export const RELAY_VAR_NAMES = [
 	"PERPLEXITY_API_KEY",
 	"PERPLEXITY_BASE_URL",
+	"UPSTREAM_API",
+	"MODEL_MAP",
 	"API_KEYS",
 	"WEBHOOK_SIGNING_KEY",
 	"SLACK_SIGNING_SECRET",

@@ -403,9 +403,13 @@ async function main(): Promise<void> {
 		request: { model: "sonar", messages: [{ role: "user", content: "What is a Cloudflare Durable Object alarm?" }] },
 		callback_url: `${inbox.url}/hooks/curl`,
 	};
+	const api =
+		(vars.UPSTREAM_API ?? overrides.UPSTREAM_API) === "sonar"
+			? "the retired Sonar async API (UPSTREAM_API=sonar)"
+			: "the Agent API, background mode";
 	const upstream = useEmulator
-		? `${emulator?.url}  (Perplexity emulator: no account needed)`
-		: `${vars.PERPLEXITY_BASE_URL || "https://api.perplexity.ai (wrangler.toml)"}  (real Perplexity API; key set)`;
+		? `${emulator?.url}  (Perplexity emulator of ${api}: no account needed)`
+		: `${vars.PERPLEXITY_BASE_URL || "https://api.perplexity.ai (wrangler.toml)"}  (real Perplexity: ${api}; key set)`;
 	say(
 		[
 			"",

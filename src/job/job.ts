@@ -13,9 +13,10 @@ import { tenantSecret } from "../delivery/sign.ts";
 import { emit } from "../log.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
-import { upstreamClient } from "../upstream/client.ts";
-import { isPushback, UpstreamError, type UpstreamFailure } from "../upstream/errors.ts";
+import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
+import type { RateLimitHint } from "../upstream/http.ts";
+import { type UpstreamJob, upstreamPort } from "../upstream/port.ts";
 import { stepLogs } from "./log.ts";
 import {
 	type Action,
@@ -77,6 +78,10 @@ export interface DeliveryReport {
 		delivery_attempts: number;
 		/** RPCs into other Durable Objects than the Tenant index (the Upstream Gate). */
 		other_do_requests: number;
+		/** Creates whose answer was lost: each may have started a run upstream the relay does not follow (billed). */
+		possible_duplicate_runs: number;
+		/** Cancel calls made upstream (a timed-out job stops its run). */
+		upstream_cancels: number;
 		alarm_lateness_ms: number[];
 	};
 }
@@ -98,9 +103,6 @@ const MAX_ACTIONS_PER_RUN = 32;
 const SUBMIT_ACTIONS: ReadonlySet<Action["type"]> = new Set(["create", "index"]);
 const INDEX_ONLY: ReadonlySet<Action["type"]> = new Set(["index"]);
 
-/** The upstream idempotency key of a job: retried creates never make a second upstream job. */
-export const upstreamIdempotencyKey = (jobId: string) => `sonar-relay-${jobId}`;
-
 export class Job extends DurableObject<Env> {
 	private state: JobState | null = null;
 	private savedResponse: CompletionResponse | null = null;
@@ -114,7 +116,7 @@ export class Job extends DurableObject<Env> {
 			const stored = await ctx.storage.get<JobState>("state");
 			if (!stored) return;
 			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
-			this.state = { ...stored, response, stats: { ...emptyStats(), ...stored.stats } };
+			this.state = { ...stored, spec: migrateSpec(stored.spec), response, stats: { ...emptyStats(), ...stored.stats } };
 			this.savedResponse = response;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
@@ -144,7 +146,7 @@ export class Job extends DurableObject<Env> {
 				model: body.request.model,
 				createdAtMs: now,
 				bodyHash: input.bodyHash,
-				upstreamRequest: { request: body.request, idempotency_key: upstreamIdempotencyKey(input.id) },
+				request: body.request,
 				callbackUrl: body.callback_url ?? null,
 				callbackEvents: body.callback_events ?? DEFAULT_CALLBACK_EVENTS,
 				metadata: body.metadata ?? null,
@@ -256,12 +258,30 @@ export class Job extends DurableObject<Env> {
 			const before = this.state;
 			const next = apply(before, outcome, Date.now(), settings, Math.random());
 			this.state = { ...next, stats: countAction(next.stats, action, outcome) };
-			for (const record of stepLogs(before, next, action, outcome)) emit(record);
+			for (const record of stepLogs(before, this.state, action, outcome)) emit(record);
 		}
 	}
 
 	private async perform(action: Action, state: JobState, settings: Settings): Promise<Outcome> {
-		const upstream = upstreamClient(settings);
+		let limits: RateLimitHint | null = null;
+		const upstream = upstreamPort(settings, {
+			onLimits: (hint) => {
+				limits = hint;
+			},
+		});
+		const job: UpstreamJob = { jobId: state.spec.id, request: state.spec.request };
+		const outcome = await this.performWith(action, state, settings, upstream, job);
+		if (limits) await this.reportLimits(limits);
+		return outcome;
+	}
+
+	private async performWith(
+		action: Action,
+		state: JobState,
+		settings: Settings,
+		upstream: ReturnType<typeof upstreamPort>,
+		job: UpstreamJob,
+	): Promise<Outcome> {
 		switch (action.type) {
 			case "create": {
 				const admission = await this.admit("create", state.spec.model, action.heldEpoch, action.heldSend);
@@ -271,8 +291,8 @@ export class Job extends DurableObject<Env> {
 					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, send: admission.send, plan };
 				}
 				try {
-					const created = await upstream.create(state.spec.upstreamRequest);
-					return { type: "created", upstream: created, plan, getsPaced: admission?.getsPaced ?? false };
+					const run = await upstream.create(job);
+					return { type: "created", run, plan, getsPaced: admission?.getsPaced ?? false };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (reportsPushback("create", failure)) await this.report429("create", failure.retryAfterMs);
@@ -286,8 +306,8 @@ export class Job extends DurableObject<Env> {
 					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch, send: admission.send };
 				}
 				try {
-					const polled = await upstream.get(action.upstreamId);
-					return { type: "polled", upstream: polled, paced: admission ? admission.getsPaced : undefined };
+					const run = await upstream.read(job, action.upstreamId);
+					return { type: "polled", run, paced: admission ? admission.getsPaced : undefined };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (reportsPushback("get", failure)) await this.report429("get", failure.retryAfterMs);
@@ -304,6 +324,13 @@ export class Job extends DurableObject<Env> {
 				return { type: "learned" };
 			case "expire":
 				return { type: "expired" };
+			case "cancel_upstream":
+				try {
+					await upstream.cancel(action.upstreamId);
+					return { type: "upstream_cancelled" };
+				} catch (error) {
+					return { type: "cancel_failed", failure: asFailure(error) };
+				}
 			case "cache":
 				try {
 					await putResult(this.env.RESULTS, toView(state), state.spec.tenant, settings.resultTtlSeconds);
@@ -392,6 +419,23 @@ export class Job extends DurableObject<Env> {
 			});
 	}
 
+	/**
+	 * Tells the gate what upstream's rate-limit headers said, when it matters: a limit this isolate
+	 * has not told it lately (so it follows the account's real limit, up or down), or a window
+	 * nearly spent (so it slows down before upstream answers 429). Otherwise it costs nothing.
+	 */
+	private async reportLimits(hint: RateLimitHint): Promise<void> {
+		if (!this.state || !shouldReportLimits(hint, Date.now())) return;
+		const { stats } = this.state;
+		// Counted here, not from the outcome: only the shell knows the call was made.
+		this.state = { ...this.state, stats: { ...stats, gateCalls: (stats.gateCalls ?? 0) + 1 } };
+		await this.gate()
+			.observeLimits(hint)
+			.catch((error: unknown) => {
+				if (this.state) this.note("warn", "gate.report_failed", this.state, error);
+			});
+	}
+
 	private tenantIndex(tenant: string) {
 		return this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
 	}
@@ -459,8 +503,17 @@ function gateCallsOf(action: Action, outcome: Outcome): number {
 function countAction(counted: JobStats, action: Action, outcome: Outcome): JobStats {
 	const stats = { ...counted, gateCalls: (counted.gateCalls ?? 0) + gateCallsOf(action, outcome) };
 	switch (action.type) {
-		case "create":
-			return outcome.type === "create_deferred" ? stats : { ...stats, createAttempts: stats.createAttempts + 1 };
+		case "create": {
+			if (outcome.type === "create_deferred") return stats;
+			const lost = outcome.type === "create_failed" && outcome.failure.ambiguous === true ? 1 : 0;
+			return {
+				...stats,
+				createAttempts: stats.createAttempts + 1,
+				possibleDuplicates: (stats.possibleDuplicates ?? 0) + lost,
+			};
+		}
+		case "cancel_upstream":
+			return { ...stats, upstreamCancels: (stats.upstreamCancels ?? 0) + 1 };
 		case "poll":
 			return outcome.type === "poll_deferred" ? stats : { ...stats, polls: stats.polls + 1 };
 		case "cache":
@@ -498,18 +551,36 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			index_writes: stats.indexWrites,
 			delivery_attempts: stats.deliveryAttempts,
 			other_do_requests: stats.gateCalls ?? 0,
+			possible_duplicate_runs: stats.possibleDuplicates ?? 0,
+			upstream_cancels: stats.upstreamCancels ?? 0,
 			alarm_lateness_ms: stats.alarmLatenessMs,
 		},
 	};
 }
 
-function asFailure(error: unknown) {
-	if (error instanceof UpstreamError) return error.failure;
-	return {
-		kind: "network" as const,
-		status: null,
-		retryable: true,
-		retryAfterMs: null,
-		message: error instanceof Error ? error.message : String(error),
-	};
+/** A job stored before the upstream port kept the caller's request as `upstreamRequest.request`. */
+function migrateSpec(spec: JobState["spec"]): JobState["spec"] {
+	const legacy = spec as JobState["spec"] & { upstreamRequest?: { request: JobState["spec"]["request"] } };
+	if (legacy.request || !legacy.upstreamRequest) return spec;
+	const { upstreamRequest, ...rest } = legacy;
+	return { ...rest, request: upstreamRequest.request };
+}
+
+/** A window this nearly spent is worth telling the gate about at once. */
+const LOW_REMAINING_SHARE = 0.1;
+/** A limit is told to the gate again after this long, so a gate that lost it (evicted) hears it again. */
+const LIMIT_REPORT_EVERY_MS = 60_000;
+/** What this isolate last told the gate about the limit, and when. */
+let reportedLimit: { perSecond: number; at: number } | null = null;
+
+/** Whether an answer's rate-limit headers are worth a gate call (see `Job.reportLimits`). */
+export function shouldReportLimits(hint: RateLimitHint, now: number): boolean {
+	const { limitPerSecond, remaining, remainingShare } = hint;
+	if (remaining === 0 || (remainingShare !== null && remainingShare <= LOW_REMAINING_SHARE)) return true;
+	if (limitPerSecond === null) return false;
+	if (reportedLimit && reportedLimit.perSecond === limitPerSecond && now - reportedLimit.at < LIMIT_REPORT_EVERY_MS) {
+		return false;
+	}
+	reportedLimit = { perSecond: limitPerSecond, at: now };
+	return true;
 }

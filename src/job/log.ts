@@ -22,7 +22,7 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 			...base,
 			from: `${before.status}/${before.lifecycle.phase}`,
 			to: `${after.status}/${after.lifecycle.phase}`,
-			upstream_status: "upstream" in outcome ? outcome.upstream.status : null,
+			upstream_status: "run" in outcome ? outcome.run.status : null,
 			model: before.spec.model,
 		});
 	}
@@ -36,6 +36,23 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 			error: outcome.failure.kind,
 			detail: outcome.failure.message,
 			retry_after_ms: outcome.failure.retryAfterMs,
+			// A create whose answer was lost may have started a run upstream: retrying it may start another.
+			...(outcome.type === "create_failed" && outcome.failure.ambiguous
+				? { possible_duplicate: true, possible_duplicates: after.stats.possibleDuplicates ?? 0 }
+				: {}),
+		});
+	}
+	if (outcome.type === "upstream_cancelled") {
+		records.push({ level: "info", event: "upstream.cancelled", ...base });
+	}
+	if (outcome.type === "cancel_failed") {
+		// A 4xx: nothing left to cancel (the run had finished); worth a line, not a warning.
+		const refused = !outcome.failure.retryable;
+		records.push({
+			level: refused ? "info" : "warn",
+			event: refused ? "upstream.cancel_refused" : "upstream.cancel_failed",
+			...base,
+			detail: outcome.failure.message,
 		});
 	}
 	if (outcome.type === "delivery_attempted") {

@@ -16,12 +16,7 @@
 import type { Settings } from "../config.ts";
 import { slackProgressMessage, slackResultMessage } from "../integrations/slack/message.ts";
 import { observedDuration } from "../polling/sketch.ts";
-import type {
-	AsyncApiChatCompletionsRequest,
-	AsyncApiChatCompletionsResponse,
-	AsyncProcessingStatus,
-	CompletionResponse,
-} from "../schemas/perplexity.ts";
+import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
 import {
 	type CallbackEvent,
 	type DeliveryStatus,
@@ -30,6 +25,7 @@ import {
 	type RelayJob,
 } from "../schemas/relay.ts";
 import { isPushback, type UpstreamFailure } from "../upstream/errors.ts";
+import type { UpstreamRun } from "../upstream/port.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
 
@@ -41,8 +37,8 @@ export interface JobSpec {
 	createdAtMs: number;
 	/** SHA-256 of the canonical create body: the same idempotency key with another body is a 409. */
 	bodyHash: string;
-	/** What is sent upstream, with the idempotency key derived from the job id. */
-	upstreamRequest: AsyncApiChatCompletionsRequest & { idempotency_key: string };
+	/** What the caller asked upstream to run, in the seeds' shape; the upstream port translates it. */
+	request: ApiChatCompletionsRequest;
 	callbackUrl: string | null;
 	callbackEvents: CallbackEvent[];
 	metadata: Record<string, unknown> | null;
@@ -66,6 +62,11 @@ export type Lifecycle =
 	| {
 			phase: "submitting";
 			attempts: number;
+			/**
+			 * Creates that failed after they may have started a run (their answer was lost): each retry of
+			 * one may start a second, billed run, so they are bounded. @default 0
+			 */
+			ambiguous?: number;
 			nextAt: number;
 			lastError: string | null;
 			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
@@ -101,7 +102,13 @@ export type Lifecycle =
 			/** The last poll that found the job unfinished (ms), for the learnt duration. */
 			lastPendingAt?: number;
 	  }
-	| { phase: "settled"; upstreamId: string | null; retireAt: number };
+	| {
+			phase: "settled";
+			upstreamId: string | null;
+			retireAt: number;
+			/** An upstream run to stop (the job timed out while it ran): cancelled best effort, a few tries. */
+			cancel?: { attempts: number; nextAt: number } | null;
+	  };
 
 export interface Delivery {
 	/** `webhook-id`: stable for one event across all its attempts. */
@@ -182,6 +189,13 @@ export interface JobStats {
 	deliveryAttempts: number;
 	/** RPCs into the Upstream Gate DO (slots, 429 reports, learnt durations): billed as DO requests. */
 	gateCalls?: number;
+	/**
+	 * Creates retried after a failure that may have started a run upstream: each may be an extra,
+	 * billed run (the Agent API has no idempotency key). @default 0
+	 */
+	possibleDuplicates?: number;
+	/** Cancel calls made upstream (a timed-out job stops its run). @default 0 */
+	upstreamCancels?: number;
 	/** Per alarm run: when it ran minus when it was set for (ms); the last 64. */
 	alarmLatenessMs: number[];
 }
@@ -195,6 +209,7 @@ export type Action =
 	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean; heldSend?: true }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
+	| { type: "cancel_upstream"; upstreamId: string }
 	| { type: "cache" }
 	| { type: "index"; fanOut: EventType | null }
 	| { type: "deliver"; webhookId: string; url: string }
@@ -212,7 +227,7 @@ export interface AttemptResult {
 export type Outcome =
 	| {
 			type: "created";
-			upstream: AsyncApiChatCompletionsResponse;
+			run: UpstreamRun;
 			plan?: number[] | null;
 			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
 			getsPaced?: boolean;
@@ -221,7 +236,7 @@ export type Outcome =
 	| { type: "create_failed"; failure: UpstreamFailure }
 	| {
 			type: "polled";
-			upstream: AsyncApiChatCompletionsResponse;
+			run: UpstreamRun;
 			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
 			paced?: boolean;
 	  }
@@ -229,6 +244,8 @@ export type Outcome =
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	| { type: "learned" }
 	| { type: "expired" }
+	| { type: "upstream_cancelled" }
+	| { type: "cancel_failed"; failure: UpstreamFailure }
 	| { type: "cached" }
 	| { type: "indexed"; hooks: HookTarget[] }
 	| { type: "side_effect_failed" }
@@ -244,7 +261,8 @@ export type Policy = Pick<
 	| "jobTimeoutSeconds"
 	| "deliveryScheduleMs"
 	| "resultTtlSeconds"
->;
+> &
+	Partial<Pick<Settings, "ambiguousCreateRetries">>;
 
 /** Growth of the poll interval. */
 export const POLL_BACKOFF = 1.5;
@@ -252,6 +270,11 @@ export const POLL_BACKOFF = 1.5;
 export const CREATE_MAX_BACKOFF_MS = 60_000;
 /** A receiver's Retry-After is honoured up to this. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
+/** A timed-out job's upstream run is cancelled in at most this many tries, this far apart at first (doubling). */
+export const CANCEL_ATTEMPTS = 3;
+export const CANCEL_RETRY_MS = 5_000;
+/** Retries of an ambiguous create when the policy does not say. */
+export const DEFAULT_AMBIGUOUS_CREATE_RETRIES = 2;
 /** KV or index write failed: try again after this. */
 export const SIDE_EFFECT_RETRY_MS = 5_000;
 /** The attempt log keeps this many entries. */
@@ -412,7 +435,15 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	if (isFinal(state) && state.durationMs && !state.learned) {
 		actions.push({ type: "learn", model: state.spec.model, durationMs: state.durationMs });
 	}
-	if (lifecycle.phase === "settled" && now >= lifecycle.retireAt && deliveryHeads(state).length === 0) {
+	if (lifecycle.phase === "settled" && lifecycle.upstreamId && lifecycle.cancel && lifecycle.cancel.nextAt <= now) {
+		actions.push({ type: "cancel_upstream", upstreamId: lifecycle.upstreamId });
+	}
+	if (
+		lifecycle.phase === "settled" &&
+		now >= lifecycle.retireAt &&
+		deliveryHeads(state).length === 0 &&
+		!lifecycle.cancel
+	) {
 		actions.push({ type: "retire" });
 	}
 	return actions;
@@ -436,6 +467,7 @@ export function nextWake(state: JobState, now: number, policy: Policy): number |
 	if (isFinal(state) && state.durationMs && !state.learned) times.push(now);
 	const heads = deliveryHeads(state);
 	for (const delivery of heads) times.push(delivery.nextAt);
+	if (lifecycle.phase === "settled" && lifecycle.cancel) times.push(lifecycle.cancel.nextAt);
 	if (lifecycle.phase === "settled" && heads.length === 0) times.push(lifecycle.retireAt);
 	return times.length === 0 ? null : Math.max(now, Math.min(...times));
 }
@@ -502,15 +534,14 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 /** The finished job's duration from the polls that bracket its end, for the gate to learn from. */
 function learntDuration(
 	lifecycle: Extract<Lifecycle, { phase: "polling" }>,
-	upstream: AsyncApiChatCompletionsResponse,
+	run: UpstreamRun,
 	now: number,
 ): number | null {
 	if (lifecycle.acceptedAt === undefined) return null;
-	const finishedAt = upstream.completed_at ?? upstream.failed_at ?? null;
 	return observedDuration({
 		lastPendingMs: (lifecycle.lastPendingAt ?? lifecycle.acceptedAt) - lifecycle.acceptedAt,
 		firstDoneMs: now - lifecycle.acceptedAt,
-		upstreamSeconds: finishedAt !== null ? finishedAt - upstream.created_at : null,
+		upstreamSeconds: run.finishedAt !== null && run.createdAt !== null ? run.finishedAt - run.createdAt : null,
 	});
 }
 
@@ -542,10 +573,15 @@ function fanOut(state: JobState, hooks: HookTarget[], now: number): JobState {
 	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
 }
 
-function settle(state: JobState, now: number, policy: Policy, upstreamId: string | null): JobState {
+function settle(state: JobState, now: number, policy: Policy, upstreamId: string | null, cancelRun = false): JobState {
 	const settled: JobState = {
 		...state,
-		lifecycle: { phase: "settled", upstreamId, retireAt: now + policy.resultTtlSeconds * 1000 },
+		lifecycle: {
+			phase: "settled",
+			upstreamId,
+			retireAt: now + policy.resultTtlSeconds * 1000,
+			cancel: cancelRun && upstreamId ? { attempts: 0, nextAt: now } : null,
+		},
 		cached: false,
 		indexed: false,
 		// A notice not yet sent would only hold the answer back: drop it.
@@ -579,48 +615,74 @@ export function primaryUrl(spec: JobSpec): string | null {
 	return spec.callbackUrl ?? spec.integration?.responseUrl ?? null;
 }
 
-function failJob(state: JobState, now: number, policy: Policy, message: string, upstreamId: string | null): JobState {
+/**
+ * Fails the job. `cancelRun`: the upstream run may still be going (the job timed out, or the
+ * relay can no longer follow it), so it is cancelled rather than left to run and bill.
+ */
+function failJob(
+	state: JobState,
+	now: number,
+	policy: Policy,
+	message: string,
+	upstreamId: string | null,
+	cancelRun = false,
+): JobState {
 	return settle(
 		{ ...state, status: "FAILED", failedAt: seconds(now), errorMessage: message, response: null },
 		now,
 		policy,
 		upstreamId,
+		cancelRun,
 	);
 }
 
-/** Takes in what upstream says about the job; settles it when upstream is done. */
-function observe(
-	state: JobState,
-	upstream: AsyncApiChatCompletionsResponse,
-	now: number,
-	policy: Policy,
-	upstreamId: string,
-): JobState {
+/**
+ * The seeds' status for an upstream run: `incomplete` (a token cap) is a completed answer cut
+ * short (`finish_reason: "length"`) when it has text, and a failure when it has none; `cancelled`
+ * is a failure.
+ */
+export function contractStatus(run: UpstreamRun): AsyncProcessingStatus {
+	switch (run.status) {
+		case "queued":
+			return "CREATED";
+		case "in_progress":
+			return "IN_PROGRESS";
+		case "completed":
+			return "COMPLETED";
+		case "incomplete":
+			return run.result ? "COMPLETED" : "FAILED";
+		case "failed":
+		case "cancelled":
+			return "FAILED";
+	}
+}
+
+/** Takes in what upstream says about the run; settles the job when the run is done. */
+function observe(state: JobState, run: UpstreamRun, now: number, policy: Policy, upstreamId: string): JobState {
 	const previous = state.status;
+	const status = contractStatus(run);
 	let next: JobState = {
 		...state,
-		status: upstream.status,
-		startedAt: upstream.started_at ?? state.startedAt,
-		completedAt: upstream.completed_at ?? state.completedAt,
-		failedAt: upstream.failed_at ?? state.failedAt,
-		errorMessage: upstream.error_message ?? state.errorMessage,
-		response: upstream.response ?? state.response,
+		status,
+		startedAt: run.startedAt ?? state.startedAt,
+		response: run.result ?? state.response,
 	};
-	if (upstream.status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
+	if (status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
 	if (next.status !== previous) next.indexed = false;
-	if (previous !== "IN_PROGRESS" && upstream.status === "IN_PROGRESS") {
+	if (previous !== "IN_PROGRESS" && status === "IN_PROGRESS") {
 		next = enqueue(next, "started", now, toEventData(next));
 	}
-	if (upstream.status === "COMPLETED") {
-		if (next.completedAt === null) next.completedAt = seconds(now);
+	if (status === "COMPLETED") {
+		next.completedAt = run.finishedAt ?? next.completedAt ?? seconds(now);
 		if (next.response === null) {
-			return failJob(next, now, policy, "upstream reported COMPLETED without a response", upstreamId);
+			return failJob(next, now, policy, "upstream reported the run completed without an answer", upstreamId);
 		}
 		return settle(next, now, policy, upstreamId);
 	}
-	if (upstream.status === "FAILED") {
-		if (next.failedAt === null) next.failedAt = seconds(now);
-		if (next.errorMessage === null) next.errorMessage = "upstream reported the job FAILED";
+	if (status === "FAILED") {
+		next.failedAt = run.finishedAt ?? next.failedAt ?? seconds(now);
+		next.errorMessage = run.error ?? next.errorMessage ?? "upstream reported the job FAILED";
+		next.response = null;
 		return settle(next, now, policy, upstreamId);
 	}
 	return next;
@@ -646,7 +708,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				...state,
 				lifecycle: {
 					phase: "polling",
-					upstreamId: outcome.upstream.id,
+					upstreamId: outcome.run.id,
 					polls: 0,
 					intervalMs: nextAt - now,
 					nextAt,
@@ -658,7 +720,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					paced: outcome.getsPaced === true,
 				},
 			};
-			return observe(polling, outcome.upstream, now, policy, outcome.upstream.id);
+			return observe(polling, outcome.run, now, policy, outcome.run.id);
 		}
 		case "create_deferred": {
 			if (lifecycle.phase !== "submitting") return state;
@@ -694,11 +756,23 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				return { ...state, lifecycle: { phase: "rejected", status: failure.status ?? 502, detail: failure.message } };
 			}
 			if (!failure.retryable) return failJob(state, now, policy, `upstream rejected the job: ${failure.message}`, null);
+			const ambiguous = (lifecycle.ambiguous ?? 0) + (failure.ambiguous ? 1 : 0);
+			const retries = policy.ambiguousCreateRetries ?? DEFAULT_AMBIGUOUS_CREATE_RETRIES;
+			if (failure.ambiguous && ambiguous > retries) {
+				return failJob(
+					state,
+					now,
+					policy,
+					`upstream did not confirm the job: ${ambiguous} creates lost their answers, and each may have started a run upstream (last error: ${failure.message})`,
+					null,
+				);
+			}
 			return {
 				...state,
 				lifecycle: {
 					phase: "submitting",
 					attempts: lifecycle.attempts + 1,
+					ambiguous,
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
 					callerWaiting: false,
@@ -711,7 +785,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		case "polled": {
 			if (lifecycle.phase !== "polling") return state;
 			const next = nextPollAt(lifecycle, now, policy);
-			const done = outcome.upstream.status === "COMPLETED" || outcome.upstream.status === "FAILED";
+			const done = contractStatus(outcome.run) === "COMPLETED" || contractStatus(outcome.run) === "FAILED";
 			const polled: JobState = {
 				...state,
 				lifecycle: {
@@ -724,9 +798,9 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
 					paced: outcome.paced ?? lifecycle.paced,
 				},
-				durationMs: done ? learntDuration(lifecycle, outcome.upstream, now) : state.durationMs,
+				durationMs: done ? learntDuration(lifecycle, outcome.run, now) : state.durationMs,
 			};
-			return observe(polled, outcome.upstream, now, policy, lifecycle.upstreamId);
+			return observe(polled, outcome.run, now, policy, lifecycle.upstreamId);
 		}
 		case "poll_failed": {
 			if (lifecycle.phase !== "polling") return state;
@@ -738,6 +812,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					policy,
 					`upstream could not report the job: ${failure.message}`,
 					lifecycle.upstreamId,
+					true,
 				);
 			}
 			// A failed poll backs off: the next planned time, but no sooner than the last gap ×1.5, so that
@@ -766,7 +841,19 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle.phase === "submitting"
 					? `upstream did not accept the job within ${policy.jobTimeoutSeconds} s (last error: ${lifecycle.lastError ?? "none"})`
 					: `job did not finish within ${policy.jobTimeoutSeconds} s`;
-			return failJob(state, now, policy, reason, upstreamId);
+			return failJob(state, now, policy, reason, upstreamId, true);
+		}
+		case "upstream_cancelled": {
+			if (lifecycle.phase !== "settled") return state;
+			return { ...state, lifecycle: { ...lifecycle, cancel: null } };
+		}
+		case "cancel_failed": {
+			if (lifecycle.phase !== "settled" || !lifecycle.cancel) return state;
+			const attempts = lifecycle.cancel.attempts + 1;
+			// A 4xx means there is nothing left to cancel (the run finished or is gone); give up after a few tries anyway.
+			const retry = outcome.failure.retryable && attempts < CANCEL_ATTEMPTS;
+			const cancel = retry ? { attempts, nextAt: now + CANCEL_RETRY_MS * 2 ** (attempts - 1) } : null;
+			return { ...state, lifecycle: { ...lifecycle, cancel } };
 		}
 		case "cached":
 			return { ...state, cached: true, sideEffectRetryAt: null };
@@ -883,7 +970,7 @@ export function deliveryStatus(state: JobState): DeliveryStatus | null {
 
 /** The start of the last user message's text. */
 export function requestPreview(spec: JobSpec): string | null {
-	const user = [...spec.upstreamRequest.request.messages].reverse().find((m) => m.role === "user");
+	const user = [...spec.request.messages].reverse().find((m) => m.role === "user");
 	const content = user?.content;
 	const text =
 		typeof content === "string"

@@ -5,10 +5,11 @@ import { readSettings } from "../config.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { upstreamPort } from "../upstream/port.ts";
 import { VERSION } from "../version.ts";
 
 export const meta = new Hono<AppEnv>()
-	.get("/healthz", (c) => c.json({ ok: true, version: VERSION }))
+	.get("/healthz", (c) => c.json({ ok: true, version: VERSION, upstream_api: upstreamPort(readSettings(c.env)).api }))
 
 	.get("/v1/webhook-secret", async (c) => {
 		const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));

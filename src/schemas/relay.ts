@@ -11,6 +11,9 @@ import {
 	ListAsyncApiChatCompletionsResponse,
 } from "./perplexity.ts";
 
+/** Longest `request.model` the relay accepts: it is stored, logged, shown and keyed on. */
+export const MAX_MODEL_NAME = 128;
+
 /** Longest `idempotency_key` the relay accepts. */
 export const MAX_IDEMPOTENCY_KEY = 255;
 
@@ -54,6 +57,13 @@ export const CreateJobBody = AsyncApiChatCompletionsRequest.extend(PushFields)
 				code: "custom",
 				path: ["idempotency_key"],
 				message: `idempotency_key must be at most ${MAX_IDEMPOTENCY_KEY} characters`,
+			});
+		}
+		if (body.request.model.length > MAX_MODEL_NAME) {
+			ctx.addIssue({
+				code: "custom",
+				path: ["request", "model"],
+				message: `model must be at most ${MAX_MODEL_NAME} characters`,
 			});
 		}
 		if (body.request.stream === true) {
@@ -190,10 +200,17 @@ export const DeliveryReport = z
 			kv_writes: z.number().int(),
 			index_writes: z.number().int(),
 			delivery_attempts: z.number().int(),
-			other_do_requests: z
+			other_do_requests: z.number().int().openapi({
+				description: "RPCs into the Upstream Gate Durable Object (slots, 429 reports, rate limits, learnt durations).",
+			}),
+			possible_duplicate_runs: z.number().int().openapi({
+				description:
+					"Creates whose answer was lost (a timeout, a dropped connection, a 5xx): each may have started a run upstream that the relay does not follow, and that is billed. The Agent API has no idempotency key.",
+			}),
+			upstream_cancels: z
 				.number()
 				.int()
-				.openapi({ description: "RPCs into the Upstream Gate Durable Object (slots, 429 reports, learnt durations)." }),
+				.openapi({ description: "Cancel calls made upstream: a job that timed out stops its run." }),
 			alarm_lateness_ms: z.array(z.number()),
 		}),
 	})

@@ -1,8 +1,9 @@
 /**
- * How an upstream call can fail. The client never retries by itself: it sorts
- * each failure into retryable (network, timeout, 408, 429, 5xx, an unreadable
- * answer) or terminal (any other 4xx), and the Job Durable Object decides when
- * to try again, through its alarm.
+ * How an upstream call can fail. An adapter never retries by itself: it sorts
+ * each failure into retryable (network, timeout, 408, 429, 5xx, an answer cut
+ * short) or terminal (any other 4xx, an answer the relay cannot use), says
+ * whether the call may have started a run anyway (`ambiguous`), and the Job
+ * Durable Object decides when to try again, through its alarm.
  */
 
 export type UpstreamFailureKind = "network" | "timeout" | "http" | "invalid_response";
@@ -16,6 +17,13 @@ export interface UpstreamFailure {
 	/** From a `Retry-After` header, in ms. */
 	retryAfterMs: number | null;
 	message: string;
+	/**
+	 * A create that failed this way may still have started a run upstream (the request went out and
+	 * the answer was lost: a timeout, a dropped connection, a 500, a 200 the relay could not read).
+	 * Retrying it may start a second, billed run. Always false where upstream dedupes creates
+	 * (the retired Sonar API's `idempotency_key`). @default false
+	 */
+	ambiguous?: boolean;
 }
 
 export class UpstreamError extends Error {
@@ -63,4 +71,16 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
  */
 export function isPushback(failure: UpstreamFailure): boolean {
 	return failure.status === 429 || failure.status === 503;
+}
+
+/** A failure as data, whatever was thrown: anything but an `UpstreamError` is a network failure. */
+export function asFailure(error: unknown): UpstreamFailure {
+	if (error instanceof UpstreamError) return error.failure;
+	return {
+		kind: "network",
+		status: null,
+		retryable: true,
+		retryAfterMs: null,
+		message: error instanceof Error ? error.message : String(error),
+	};
 }

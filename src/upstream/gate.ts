@@ -10,11 +10,14 @@
  *   gets a time; if the time is later than now, the job sleeps on its own alarm
  *   until then and shows its slot when it wakes (the gate lets it go unless
  *   late wakers would make a burst), so waiting jobs form a queue instead of
- *   retrying in a herd. The rates start at UPSTREAM_CREATE_RPS
- *   and UPSTREAM_GET_RPS and adapt: each 429 cuts the rate to three quarters
- *   (at most once a second, never below a tenth of the configured rate) and
- *   holds new slots back for its Retry-After; every second without one adds
- *   back 2 % of the configured rate (AIMD).
+ *   retrying in a herd. The rates start at UPSTREAM_CREATE_RPS and
+ *   UPSTREAM_GET_RPS (safe for the lowest tier) until upstream's rate-limit
+ *   headers say what the account allows: that limit is then the ceiling,
+ *   learnt, not configured, and kept in storage across evictions and deploys.
+ *   Each 429 (or a window nearly spent) cuts the rate to three quarters (at
+ *   most once a second, never below an absolute floor) and holds new slots
+ *   back for its Retry-After; every second without one adds back 2 % of the
+ *   ceiling (AIMD).
  * - Learning. Jobs report how long they took; per model, a duration sketch
  *   (src/polling/sketch.ts) turns that into the poll plan new jobs follow.
  *
@@ -24,6 +27,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { readSettings, type Settings } from "../config.ts";
 import { addSample, type DurationSketch, planPolls, priorSketch, quantile } from "../polling/sketch.ts";
+import type { RateLimitHint } from "./http.ts";
 
 export type GateKind = "create" | "get";
 
@@ -71,14 +75,18 @@ export interface Admission {
 	getsPaced: boolean;
 }
 
-/** The slowest a gate will go, per second, whatever its configured rate. */
+/** The slowest a gate will go, per second, whatever else it is told. */
 export const MIN_RATE = 0.05;
 /**
- * Cuts stop at this share of the configured rate: a noisy upstream that answers
- * a few random 429s must not talk the gate down to a crawl (the chaos run's 10 %
- * random 429s did, with no floor).
+ * Cuts stop at this rate (per second), or at the ceiling if that is lower: a noisy upstream that
+ * answers a few random 429s must not talk the gate down to a crawl (the chaos run's 10 % random
+ * 429s did, with no floor). It is absolute, not a share of a setting: a share of a ceiling set too
+ * high would sit above the account's real limit. 0.2/s is 12 a minute, well inside the Agent
+ * API's lowest tier (50 a minute).
  */
-export const FLOOR_SHARE = 0.1;
+export const FLOOR_RPS = 0.2;
+/** A window this nearly spent (share of the limit left) slows the gate down before upstream says 429. */
+export const LOW_REMAINING_SHARE = 0.1;
 /** Share of the configured rate won back per second without a 429 (additive increase). */
 export const RECOVERY_PER_SECOND = 0.02;
 /** What a 429 leaves of the rate (multiplicative decrease). */
@@ -158,21 +166,56 @@ export function backOff(bucket: Bucket, retryAfterMs: number | null, now: number
 	};
 }
 
+/** What the gate keeps in storage: the learnt limit and the rates after the last cut. */
+interface StoredLimits {
+	learnedRps: number | null;
+	buckets: Partial<Record<GateKind, Pick<Bucket, "rate" | "epoch" | "lastCut" | "updatedAt">>>;
+}
+
 export class UpstreamGate extends DurableObject<Env> {
 	private buckets = new Map<GateKind, Bucket>();
 	private sketches = new Map<string, DurationSketch>();
 	private plans = new Map<string, { plan: number[]; samples: number }>();
+	/** The account's request limit per second, from upstream's headers; null until one has been seen. */
+	private learnedRps: number | null = null;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		ctx.blockConcurrencyWhile(async () => {
+			const stored = await ctx.storage.get<StoredLimits>("limits");
+			if (!stored) return;
+			this.learnedRps = stored.learnedRps;
+			for (const [kind, saved] of Object.entries(stored.buckets) as [GateKind, StoredLimits["buckets"]["get"]][]) {
+				if (saved) this.buckets.set(kind, { ...saved, tat: 0, sentTat: 0 });
+			}
+		});
+	}
 
 	private get settings(): Settings {
 		return readSettings(this.env);
 	}
 
-	private configured(kind: GateKind): number {
+	/** The most this gate lets through per second: the learnt limit, else the configured rate. */
+	private ceiling(kind: GateKind): number {
+		if (this.learnedRps !== null) return this.learnedRps;
 		return kind === "create" ? this.settings.upstreamCreateRps : this.settings.upstreamGetRps;
 	}
 
+	private floor(kind: GateKind): number {
+		return Math.min(FLOOR_RPS, this.ceiling(kind));
+	}
+
+	/** Keeps the learnt limit and the rates, so that an evicted or redeployed gate starts where it was. */
+	private async persist(): Promise<void> {
+		const buckets: StoredLimits["buckets"] = {};
+		for (const [kind, { rate, epoch, lastCut, updatedAt }] of this.buckets) {
+			buckets[kind] = { rate, epoch, lastCut, updatedAt };
+		}
+		await this.ctx.storage.put<StoredLimits>("limits", { learnedRps: this.learnedRps, buckets });
+	}
+
 	private bucket(kind: GateKind, now: number): Bucket {
-		const configured = this.configured(kind);
+		const configured = this.ceiling(kind);
 		const current = this.buckets.get(kind) ?? {
 			rate: configured,
 			epoch: 0,
@@ -215,13 +258,43 @@ export class UpstreamGate extends DurableObject<Env> {
 	/** Polls queue here while the GET rate is below the configured one: after GET pushback, until AIMD has won it back. */
 	private getsPaced(now: number): boolean {
 		const gets = this.buckets.get("get");
-		return gets !== undefined && this.bucket("get", now).rate < this.configured("get");
+		return gets !== undefined && this.bucket("get", now).rate < this.ceiling("get");
 	}
 
 	/** Upstream pushed back (a 429; for GETs also a 503): slow down for everyone. */
-	report429(kind: GateKind, retryAfterMs: number | null): void {
+	async report429(kind: GateKind, retryAfterMs: number | null): Promise<void> {
 		const now = Date.now();
-		this.buckets.set(kind, backOff(this.bucket(kind, now), retryAfterMs, now, this.configured(kind) * FLOOR_SHARE));
+		const before = this.bucket(kind, now);
+		const after = backOff(before, retryAfterMs, now, this.floor(kind));
+		this.buckets.set(kind, after);
+		if (after.epoch !== before.epoch) await this.persist();
+	}
+
+	/**
+	 * What upstream's rate-limit headers said. A limit becomes the ceiling of both kinds of call
+	 * (the Agent API counts every request against one limit); a window that is spent, or nearly,
+	 * slows both down now, holding them until it resets when it is spent.
+	 */
+	async observeLimits(hint: RateLimitHint): Promise<void> {
+		const now = Date.now();
+		let changed = false;
+		if (hint.limitPerSecond !== null && hint.limitPerSecond > 0 && hint.limitPerSecond !== this.learnedRps) {
+			this.learnedRps = hint.limitPerSecond;
+			for (const [kind, bucket] of this.buckets) {
+				if (bucket.rate > hint.limitPerSecond) this.buckets.set(kind, { ...bucket, rate: hint.limitPerSecond });
+			}
+			changed = true;
+		}
+		const spent = hint.remaining === 0;
+		if (spent || (hint.remainingShare !== null && hint.remainingShare <= LOW_REMAINING_SHARE)) {
+			for (const kind of ["create", "get"] as const) {
+				const before = this.bucket(kind, now);
+				const after = backOff(before, spent ? hint.resetMs : null, now, this.floor(kind));
+				this.buckets.set(kind, after);
+				if (after.epoch !== before.epoch) changed = true;
+			}
+		}
+		if (changed) await this.persist();
 	}
 
 	/** A settled job's duration, learnt for its model's next plans. */
@@ -235,6 +308,7 @@ export class UpstreamGate extends DurableObject<Env> {
 	/** What the gate believes now, for operators and the benchmark. */
 	async describe(): Promise<{
 		rates: Record<GateKind, number>;
+		learnedRps: number | null;
 		models: Record<string, { samples: number; p50: number; p90: number }>;
 	}> {
 		const now = Date.now();
@@ -242,7 +316,11 @@ export class UpstreamGate extends DurableObject<Env> {
 		for (const [model, sketch] of this.sketches) {
 			models[model] = { samples: sketch.samples, p50: quantile(sketch, 0.5), p90: quantile(sketch, 0.9) };
 		}
-		return { rates: { create: this.bucket("create", now).rate, get: this.bucket("get", now).rate }, models };
+		return {
+			rates: { create: this.bucket("create", now).rate, get: this.bucket("get", now).rate },
+			learnedRps: this.learnedRps,
+			models,
+		};
 	}
 
 	private async sketch(model: string): Promise<DurationSketch> {

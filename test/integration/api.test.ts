@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/app.ts";
 import { HTTPValidationError, ListAsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
 import { TENANT_A, TENANT_B, TENANT_LIST } from "./constants.ts";
-import { createJob, driveUntil, emulatorStats, makeCreateBody, relay, unique } from "./helpers.ts";
+import { createJob, driveUntil, makeCreateBody, relay, unique, upstreamRunsFor } from "./helpers.ts";
 
 const PATHS = ["/async/chat/completions", "/v1/async/sonar"] as const;
 
@@ -66,7 +66,7 @@ describe("validation", () => {
 		expect((await post({ ...makeCreateBody(), metadata: { blob } })).status).toBe(200);
 	});
 
-	it("accepts every content chunk variant, tools, response_format and web_search_options", async () => {
+	it("accepts the text and image chunk variants, response_format and web_search_options", async () => {
 		const res = await post(
 			withRequest({
 				messages: [
@@ -76,6 +76,30 @@ describe("validation", () => {
 						content: [
 							{ type: "text", text: `${unique("q")} [[emu:steps=1]]` },
 							{ type: "image_url", image_url: { url: "https://example.com/a.png" } },
+							{ type: "image_url", image_url: "https://example.com/b.png" },
+						],
+					},
+				],
+				response_format: { type: "json_schema", json_schema: { schema: { type: "object" } } },
+				web_search_options: { search_context_size: "high", user_location: { country: "FR" } },
+				search_domain_filter: ["example.com"],
+				search_recency_filter: "week",
+				max_tokens: 128_000,
+				n: 1,
+			}),
+		);
+		expect(res.status).toBe(200);
+	});
+
+	it("validates every chunk variant and tools against the seed schema, then refuses what the Agent API cannot run", async () => {
+		// Schema-valid (the seeds define them), so the 422 names each one with the Agent API's reason, not a shape error.
+		const res = await post(
+			withRequest({
+				messages: [
+					{
+						role: "user",
+						content: [
+							{ type: "text", text: `${unique("q")} [[emu:steps=1]]` },
 							{ type: "file_url", file_url: "https://example.com/a.txt", file_name: "a.txt" },
 							{ type: "pdf_url", pdf_url: { url: "https://example.com/a.pdf" } },
 							{ type: "video_url", video_url: { url: "https://example.com/a.mp4", frame_interval: 10 } },
@@ -88,15 +112,26 @@ describe("validation", () => {
 						function: { name: "f", description: "d", parameters: { type: "object", properties: {} } },
 					},
 				],
-				response_format: { type: "json_schema", json_schema: { schema: { type: "object" } } },
-				web_search_options: { search_context_size: "high", user_location: { country: "FR" } },
-				search_domain_filter: ["example.com"],
-				search_recency_filter: "week",
-				max_tokens: 128_000,
 				n: 10,
 			}),
 		);
-		expect(res.status).toBe(200);
+		expect(res.status).toBe(422);
+		const { detail } = (await res.json()) as { detail: { loc: (string | number)[]; msg: string }[] };
+		expect(detail.map((d) => d.loc.join(".")).sort()).toEqual([
+			"body.request.messages.0.content.1.type",
+			"body.request.messages.0.content.2.type",
+			"body.request.messages.0.content.3.type",
+			"body.request.n",
+			"body.request.tools",
+		]);
+		expect(detail.map((d) => d.loc.join("."))).toEqual([
+			expect.any(String),
+			expect.any(String),
+			"body.request.messages.0.content.1.type",
+			"body.request.messages.0.content.2.type",
+			"body.request.messages.0.content.3.type",
+		]);
+		expect(detail.every((d) => d.msg.includes("not supported"))).toBe(true);
 	});
 
 	it("answers 422 on a non-https callback_url when private callbacks are off", async () => {
@@ -183,7 +218,7 @@ describe("other errors", () => {
 	it("answers healthz without a key", async () => {
 		const res = await relay("/healthz", {}, null);
 		expect(res.status).toBe(200);
-		expect(await res.json()).toMatchObject({ ok: true });
+		expect(await res.json()).toMatchObject({ ok: true, upstream_api: "agent" });
 	});
 });
 
@@ -220,9 +255,7 @@ describe("idempotency", () => {
 		const first = await createJob({ idempotencyKey: key, question });
 		const second = await createJob({ idempotencyKey: key, question });
 		expect(second.id).toBe(first.id);
-		const stats = await emulatorStats();
-		const upstream = Object.values(stats.jobs).filter((j) => j.idempotencyKey === `sonar-relay-${first.id}`);
-		expect(upstream).toHaveLength(1);
+		expect(await upstreamRunsFor(question)).toHaveLength(1);
 	});
 
 	it("answers 409 when the key comes back with another body", async () => {

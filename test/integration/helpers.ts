@@ -35,11 +35,34 @@ export async function inboxEvents(name: string): Promise<InboxDelivery[]> {
 	return ((await res.json()) as { events: InboxDelivery[] }).events;
 }
 
+/** One upstream run as the emulator counts it. */
+export interface EmulatedRun {
+	api: "agent" | "sonar";
+	gets: number;
+	cancels: number;
+	status: string;
+	/** The last user text, markers stripped: tests find a job's runs by their unique question. */
+	question: string;
+	/** The create body exactly as the relay sent it. */
+	body: Record<string, unknown>;
+	idempotencyKey?: string | null;
+	creates?: number;
+}
+
 export async function emulatorStats(): Promise<{
 	creates: number;
-	jobs: Record<string, { gets: number; status: string; idempotencyKey?: string | null; creates?: number }>;
+	cancels: number;
+	jobs: Record<string, EmulatedRun>;
 }> {
 	return (await fetch(`${inject("emulatorUrl")}/__emulator/stats`)).json();
+}
+
+/** The upstream runs started for a question (unique per test), with their upstream ids. */
+export async function upstreamRunsFor(question: string): Promise<(EmulatedRun & { id: string })[]> {
+	const stats = await emulatorStats();
+	return Object.entries(stats.jobs)
+		.filter(([, run]) => run.question.includes(question))
+		.map(([id, run]) => ({ id, ...run }));
 }
 
 /** A call to the relay, through the Worker's real fetch handler. */

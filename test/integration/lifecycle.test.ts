@@ -14,12 +14,12 @@ import { TENANT_A, TEST_SIGNING_KEY } from "./constants.ts";
 import {
 	createJob,
 	driveUntil,
-	emulatorStats,
 	inboxEvents,
 	inboxUrl,
 	jobStub,
 	relay,
 	unique,
+	upstreamRunsFor,
 	waitForEvents,
 } from "./helpers.ts";
 
@@ -115,13 +115,15 @@ describe("failed upstream job", () => {
 
 describe("upstream unavailable", () => {
 	it("accepts the job on a 503 at create, creates it upstream exactly once later, and completes", async () => {
-		const created = await createJob({ markers: ["create=503x1", "steps=1"] });
+		const question = unique("q");
+		const created = await createJob({ question, markers: ["create=503x1", "steps=1"] });
 		expect(created.status).toBe("CREATED");
 		const job = await driveUntil(created.id, (j) => j.status === "COMPLETED");
 		expect(job.response).toBeTruthy();
-		const stats = await emulatorStats();
-		const upstreamJobs = Object.values(stats.jobs).filter((j) => j.idempotencyKey === `sonar-relay-${created.id}`);
-		expect(upstreamJobs).toHaveLength(1);
+		// A 503 says nothing was started: the retry is safe, and there is exactly one run.
+		expect(await upstreamRunsFor(question)).toHaveLength(1);
+		const report = await jobStub(created.id).deliveries(TENANT_A.tenant);
+		expect(report?.stats).toMatchObject({ create_attempts: 2, possible_duplicate_runs: 0 });
 	});
 });
 

@@ -20,7 +20,7 @@ import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
 import { HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import { type Hook, RelayJob, RelayJobList } from "../../src/schemas/relay.ts";
-import { upstreamClient } from "../../src/upstream/client.ts";
+import { upstreamPort } from "../../src/upstream/port.ts";
 import {
 	TENANT_A,
 	TENANT_B,
@@ -620,20 +620,60 @@ describe("secrets never leak", () => {
 		// Its words reach callers (a 502's detail, a FAILED job's error_message), so the key must not.
 		const upstreamKey = `pplx-${crypto.randomUUID()}`;
 		const echoing = async (_url: string, init: RequestInit) => {
-			const sent = new Headers(init.headers).get("authorization") ?? "";
-			return new Response(JSON.stringify({ detail: `Invalid API key: ${sent.replace(/^Bearer /, "")}` }), {
-				status: 401,
-				headers: { "content-type": "application/json" },
-			});
+			const sent = (new Headers(init.headers).get("authorization") ?? "").replace(/^Bearer /, "");
+			return new Response(
+				JSON.stringify({ error: { message: `Invalid API key: ${sent}`, type: "authentication_error", code: 401 } }),
+				{ status: 401, headers: { "content-type": "application/json" } },
+			);
 		};
-		const upstream = upstreamClient(
-			{ upstreamBaseUrl: "https://upstream.invalid", upstreamApiKey: upstreamKey, upstreamTimeoutMs: 1_000 },
-			echoing,
+		for (const upstreamApi of ["agent", "sonar"] as const) {
+			const upstream = upstreamPort(
+				{
+					upstreamApi,
+					upstreamBaseUrl: "https://upstream.invalid",
+					upstreamApiKey: upstreamKey,
+					upstreamTimeoutMs: 1_000,
+					modelMap: {},
+				},
+				{ fetcher: echoing },
+			);
+			const request = { model: "sonar", messages: [{ role: "user" as const, content: "Hi" }] };
+			const failure = await upstream.create({ jobId: "j", request }).catch((error: Error) => error);
+			expect(failure).toBeInstanceOf(Error);
+			expect((failure as Error).message).toContain("401");
+			expect((failure as Error).message).not.toContain(upstreamKey);
+		}
+	});
+
+	it("never passes upstream credentials on in a failed run's error message", async () => {
+		const upstreamKey = `pplx-${crypto.randomUUID()}`;
+		const failedRun = async () =>
+			new Response(
+				JSON.stringify({
+					id: "resp_1",
+					object: "response",
+					created_at: 1,
+					status: "failed",
+					model: "perplexity/sonar",
+					output: [],
+					error: { message: `key ${upstreamKey} is over its quota (Bearer ${upstreamKey})`, type: "quota" },
+				}),
+				{ status: 200, headers: { "content-type": "application/json" } },
+			);
+		const upstream = upstreamPort(
+			{
+				upstreamApi: "agent",
+				upstreamBaseUrl: "https://upstream.invalid",
+				upstreamApiKey: upstreamKey,
+				upstreamTimeoutMs: 1_000,
+				modelMap: {},
+			},
+			{ fetcher: failedRun },
 		);
-		const failure = await upstream.create({ request: { model: "sonar", messages: [] } }).catch((error: Error) => error);
-		expect(failure).toBeInstanceOf(Error);
-		expect((failure as Error).message).toContain("401");
-		expect((failure as Error).message).not.toContain(upstreamKey);
+		const run = await upstream.read({ jobId: "j", request: { model: "sonar", messages: [] } }, "resp_1");
+		expect(run.status).toBe("failed");
+		expect(run.error).toContain("over its quota");
+		expect(run.error).not.toContain(upstreamKey);
 	});
 });
 

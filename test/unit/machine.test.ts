@@ -20,8 +20,9 @@ import {
 	type Policy,
 	toView,
 } from "../../src/job/machine.ts";
-import type { AsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
+
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
+import type { UpstreamRun } from "../../src/upstream/port.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -42,7 +43,7 @@ function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
 		model: "sonar",
 		createdAtMs: T0,
 		bodyHash: "hash",
-		upstreamRequest: { request: { model: "sonar", messages: [] }, idempotency_key: "sonar-relay-job1" },
+		request: { model: "sonar", messages: [] },
 		callbackUrl: "https://hooks.example.com/in",
 		callbackEvents: ["completed", "failed"],
 		metadata: { ticket: 7 },
@@ -50,15 +51,14 @@ function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
 	};
 }
 
-function makeUpstream(overrides: Partial<AsyncApiChatCompletionsResponse> = {}): AsyncApiChatCompletionsResponse {
-	const status = overrides.status ?? "CREATED";
+/** An upstream run as the port reports it; a completed one carries an answer. */
+function makeRun(overrides: Partial<UpstreamRun> = {}): UpstreamRun {
+	const status = overrides.status ?? "queued";
 	return {
 		id: "up-1",
-		model: "sonar",
-		created_at: T0 / 1000,
 		status,
-		response:
-			status === "COMPLETED"
+		result:
+			status === "completed"
 				? {
 						id: "c1",
 						model: "sonar",
@@ -73,6 +73,10 @@ function makeUpstream(overrides: Partial<AsyncApiChatCompletionsResponse> = {}):
 						citations: ["https://example.com"],
 					}
 				: null,
+		error: null,
+		createdAt: T0 / 1000,
+		startedAt: null,
+		finishedAt: null,
 		...overrides,
 	};
 }
@@ -100,13 +104,13 @@ const attempt = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({
 function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec: Partial<JobSpec> = {}): JobState {
 	let state = newJob(makeSpec(spec), T0);
 	if (phase === "submitting") return state;
-	state = apply(state, { type: "created", upstream: makeUpstream() }, T0, policy, 0.5);
+	state = apply(state, { type: "created", run: makeRun() }, T0, policy, 0.5);
 	if (phase === "polling") return state;
 	const upstream =
 		phase === "completed"
-			? makeUpstream({ status: "COMPLETED", completed_at: T0 / 1000 + 5 })
-			: makeUpstream({ status: "FAILED", error_message: "boom" });
-	return apply(state, { type: "polled", upstream }, T0 + 1000, policy, 0.5);
+			? makeRun({ status: "completed", finishedAt: T0 / 1000 + 5 })
+			: makeRun({ status: "failed", error: "boom" });
+	return apply(state, { type: "polled", run: upstream }, T0 + 1000, policy, 0.5);
 }
 
 const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
@@ -165,13 +169,146 @@ describe("submitting", () => {
 	});
 });
 
+describe("creates whose answer was lost (no idempotency key upstream)", () => {
+	const lost = (overrides: Partial<UpstreamFailure> = {}) =>
+		failure({ kind: "timeout", status: null, ambiguous: true, message: "upstream did not answer", ...overrides });
+
+	it("retries an ambiguous create a bounded number of times, counting each", () => {
+		let state = step(makeJob("submitting"), { type: "create_failed", failure: lost() }, T0);
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 1, ambiguous: 1 });
+		state = step(state, { type: "create_failed", failure: lost() }, T0 + 1000);
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 2, ambiguous: 2 });
+		// The default allows two retries: a third lost answer fails the job instead of risking a fourth run.
+		state = step(state, { type: "create_failed", failure: lost() }, T0 + 3000);
+		expect(state.status).toBe("FAILED");
+		expect(state.errorMessage).toContain("3 creates lost their answers");
+		expect(state.errorMessage).toContain("may have started a run upstream");
+	});
+
+	it("retries safe failures (nothing was sent, or upstream said nothing started) without counting them", () => {
+		let state = makeJob("submitting");
+		for (let i = 0; i < 5; i++) {
+			state = step(
+				state,
+				{ type: "create_failed", failure: failure({ status: 429, ambiguous: false }) },
+				T0 + i * 1000,
+			);
+		}
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 5, ambiguous: 0 });
+	});
+
+	it("follows the ambiguousCreateRetries setting", () => {
+		const strict = { ...policy, ambiguousCreateRetries: 0 };
+		const state = apply(makeJob("submitting"), { type: "create_failed", failure: lost() }, T0, strict, 0.5);
+		expect(state.status).toBe("FAILED");
+	});
+});
+
+describe("upstream runs that end other ways", () => {
+	it("completes an incomplete run that has text, with finish_reason length", () => {
+		const run = makeRun({ status: "completed" });
+		const cut = {
+			...run,
+			status: "incomplete" as const,
+			error: "upstream ended the run incomplete (max_output_tokens)",
+		};
+		const state = step(makeJob("polling"), { type: "polled", run: cut }, T0 + 1000);
+		expect(state.status).toBe("COMPLETED");
+		expect(state.errorMessage).toBeNull();
+		expect(state.response).not.toBeNull();
+	});
+
+	it("fails an incomplete run without text, and a cancelled one, with upstream's reason", () => {
+		const empty = makeRun({
+			status: "incomplete",
+			error: "upstream ended the run incomplete (max_steps) before it wrote any answer",
+		});
+		const failedEmpty = step(makeJob("polling"), { type: "polled", run: empty }, T0 + 1000);
+		expect(failedEmpty.status).toBe("FAILED");
+		expect(failedEmpty.errorMessage).toContain("max_steps");
+		const cancelled = step(
+			makeJob("polling"),
+			{ type: "polled", run: makeRun({ status: "cancelled", error: "the run was cancelled upstream" }) },
+			T0 + 1000,
+		);
+		expect(cancelled).toMatchObject({ status: "FAILED", errorMessage: "the run was cancelled upstream" });
+	});
+
+	it("fails a run reported completed without an answer at once", () => {
+		const state = step(
+			makeJob("polling"),
+			{ type: "polled", run: makeRun({ status: "completed", result: null }) },
+			T0 + 1000,
+		);
+		expect(state.status).toBe("FAILED");
+		expect(state.errorMessage).toBe("upstream reported the run completed without an answer");
+	});
+});
+
+describe("stopping abandoned runs", () => {
+	const expiredJob = () => {
+		const late = T0 + policy.jobTimeoutSeconds * 1000;
+		return { state: step(makeJob("polling"), { type: "expired" }, late), late };
+	};
+
+	it("cancels the upstream run of a job that reached JOB_TIMEOUT_SECONDS", () => {
+		const { state, late } = expiredJob();
+		expect(state.lifecycle).toMatchObject({
+			phase: "settled",
+			upstreamId: "up-1",
+			cancel: { attempts: 0, nextAt: late },
+		});
+		expect(dueActions(state, late, policy)).toContainEqual({ type: "cancel_upstream", upstreamId: "up-1" });
+		const done = step(state, { type: "upstream_cancelled" }, late);
+		expect(done.lifecycle).toMatchObject({ cancel: null });
+		expect(dueActions(done, late, policy).map((a) => a.type)).not.toContain("cancel_upstream");
+	});
+
+	it("retries a cancel that failed on the way, a few times, and drops one upstream refused", () => {
+		let { state, late } = expiredJob();
+		state = step(state, { type: "cancel_failed", failure: failure() }, late);
+		expect(state.lifecycle).toMatchObject({ cancel: { attempts: 1, nextAt: late + 5000 } });
+		expect(nextWake(state, late, policy)).toBeLessThanOrEqual(late + 5000);
+		state = step(state, { type: "cancel_failed", failure: failure() }, late + 5000);
+		state = step(state, { type: "cancel_failed", failure: failure() }, late + 15_000);
+		expect(state.lifecycle).toMatchObject({ cancel: null });
+		const refused = step(
+			expiredJob().state,
+			{ type: "cancel_failed", failure: failure({ status: 400, retryable: false }) },
+			late,
+		);
+		expect(refused.lifecycle).toMatchObject({ cancel: null });
+	});
+
+	it("cancels the run of a job whose polls upstream can no longer answer", () => {
+		const state = step(
+			makeJob("polling"),
+			{ type: "poll_failed", failure: failure({ kind: "invalid_response", status: 200, retryable: false }) },
+			T0 + 1000,
+		);
+		expect(state.lifecycle).toMatchObject({ phase: "settled", cancel: { attempts: 0 } });
+	});
+
+	it("does not cancel a run that finished by itself, nor one never created", () => {
+		expect(makeJob("completed").lifecycle).toMatchObject({ cancel: null });
+		const late = T0 + policy.jobTimeoutSeconds * 1000;
+		expect(step(makeJob("submitting"), { type: "expired" }, late).lifecycle).toMatchObject({ cancel: null });
+	});
+
+	it("retires only once the cancel is done", () => {
+		const { state } = expiredJob();
+		const retireAt = (state.lifecycle as { retireAt: number }).retireAt;
+		expect(dueActions(state, retireAt, policy).map((a) => a.type)).not.toContain("retire");
+	});
+});
+
 describe("polling", () => {
 	it("backs off ×1.5 up to POLL_MAX_INTERVAL_MS", () => {
 		let state = { ...makeJob("polling"), indexed: true };
 		const gaps: number[] = [];
 		let now = T0 + 1000;
 		for (let i = 0; i < 8; i++) {
-			state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, now);
+			state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, now);
 			const next = nextWake({ ...state, indexed: true }, now, policy) as number;
 			gaps.push(next - now);
 			now = next;
@@ -196,7 +333,7 @@ describe("polling", () => {
 		state = step(state, { type: "poll_failed", failure: failure({ status: 429, retryAfterMs: 2000 }) }, T0 + 1000);
 		expect(poll()).toMatchObject({ type: "poll", paced: true });
 		// A paced poll that hears from the gate that GETs have recovered goes straight out again.
-		state = step(state, { type: "polled", upstream: makeUpstream(), paced: false }, T0 + 3000);
+		state = step(state, { type: "polled", run: makeRun(), paced: false }, T0 + 3000);
 		expect(poll()).toMatchObject({ type: "poll", paced: false });
 		// A 503 is pushback too; a plain 500, a timeout or a dropped connection is not (the job backs off alone).
 		const unavailable = step(makeJob("polling"), { type: "poll_failed", failure: failure({ status: 503 }) }, T0 + 1000);
@@ -210,19 +347,13 @@ describe("polling", () => {
 			expect(after.lifecycle).toMatchObject({ phase: "polling", paced: false });
 		}
 		// A job created while the gate paces GETs starts paced.
-		const created = apply(
-			makeJob("submitting"),
-			{ type: "created", upstream: makeUpstream(), getsPaced: true },
-			T0,
-			policy,
-			0.5,
-		);
+		const created = apply(makeJob("submitting"), { type: "created", run: makeRun(), getsPaced: true }, T0, policy, 0.5);
 		expect(created.lifecycle).toMatchObject({ phase: "polling", paced: true });
 	});
 
 	it("backs off polls that fail in a row, even inside a dense plan, and follows the plan again once one succeeds", () => {
 		const plan = Array.from({ length: 40 }, (_, i) => 1000 + 100 * i);
-		let state = apply(newJob(makeSpec(), T0), { type: "created", upstream: makeUpstream(), plan }, T0, policy, 0.5);
+		let state = apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), plan }, T0, policy, 0.5);
 		let now = T0 + 1000;
 		const waits: number[] = [];
 		for (let i = 0; i < 8; i++) {
@@ -236,7 +367,7 @@ describe("polling", () => {
 		}
 		expect(waits.at(-1)).toBe(policy.pollMaxIntervalMs);
 		// A success puts the job back on its plan (here used up: the back-off from the last gap).
-		state = step(state, { type: "polled", upstream: makeUpstream() }, now);
+		state = step(state, { type: "polled", run: makeRun() }, now);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", paced: false });
 	});
 
@@ -262,22 +393,17 @@ describe("polling", () => {
 	it("queues the started event only when asked for, once", () => {
 		const spec = { callbackEvents: ["started", "completed"] as JobSpec["callbackEvents"] };
 		let state = makeJob("polling", spec);
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 1000);
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 2500);
+		state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, T0 + 1000);
+		state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, T0 + 2500);
 		expect(state.deliveries.map((d) => d.type)).toEqual(["async_chat_completion.started"]);
-		const plain = step(
-			makeJob("polling"),
-			{ type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) },
-			T0 + 1000,
-		);
+		const plain = step(makeJob("polling"), { type: "polled", run: makeRun({ status: "in_progress" }) }, T0 + 1000);
 		expect(plain.deliveries).toEqual([]);
 	});
 });
 
 describe("learnt poll plans", () => {
 	const plan = [2000, 3000, 3600, 4100];
-	const planned = () =>
-		apply(newJob(makeSpec(), T0), { type: "created", upstream: makeUpstream(), plan }, T0, policy, 0.5);
+	const planned = () => apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), plan }, T0, policy, 0.5);
 
 	it("polls at the planned times after the upstream create, then backs off from the last gap", () => {
 		let state = planned();
@@ -287,7 +413,7 @@ describe("learnt poll plans", () => {
 			const { lifecycle } = state;
 			if (lifecycle.phase !== "polling") throw new Error("not polling");
 			seen.push(lifecycle.nextAt - T0);
-			state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, lifecycle.nextAt);
+			state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, lifecycle.nextAt);
 		}
 		expect(seen).toEqual([2000, 3000, 3600, 4100, 4100 + 750, 4100 + 750 + 1125]);
 	});
@@ -298,7 +424,7 @@ describe("learnt poll plans", () => {
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reservedEpoch: 3, attempts: 0 });
 		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
 		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", heldEpoch: 3 });
-		state = step(state, { type: "created", upstream: makeUpstream() }, T0 + 5000);
+		state = step(state, { type: "created", run: makeRun() }, T0 + 5000);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
 	});
 
@@ -312,8 +438,8 @@ describe("learnt poll plans", () => {
 
 	it("learns the duration bracketed by the last pending and the first done poll, once", () => {
 		let state = planned();
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 2000);
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 3000);
+		state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, T0 + 2000);
+		state = step(state, { type: "polled", run: makeRun({ status: "completed" }) }, T0 + 3000);
 		expect(state.durationMs).toBe(2500);
 		const learn = dueActions(state, T0 + 3000, policy).find((a) => a.type === "learn");
 		expect(learn).toEqual({ type: "learn", model: "sonar", durationMs: 2500 });
@@ -441,8 +567,8 @@ describe("delivering", () => {
 	it("delivers a job's events in order: started settles before completed is sent", () => {
 		const spec = { callbackEvents: ["started", "completed"] as JobSpec["callbackEvents"] };
 		let state = makeJob("polling", spec);
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "IN_PROGRESS" }) }, T0 + 1000);
-		state = step(state, { type: "polled", upstream: makeUpstream({ status: "COMPLETED" }) }, T0 + 2500);
+		state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, T0 + 1000);
+		state = step(state, { type: "polled", run: makeRun({ status: "completed" }) }, T0 + 2500);
 		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed", hooks: [] }, T0 + 2500);
 		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
 		expect(delivers).toEqual([{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" }]);

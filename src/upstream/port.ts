@@ -1,0 +1,87 @@
+/**
+ * The upstream port: the one interface the Job Durable Object calls, and the
+ * small normalised view of an upstream run it gets back. Two adapters stand
+ * behind it:
+ * - `agent` (the default): Perplexity's Agent API in background mode
+ *   (`POST /v1/agent`, `GET /v1/responses/{id}`, cancel), translating the
+ *   seeds' Sonar-shaped request and result both ways;
+ * - `sonar`: the retired async chat completions API, for gateways that still
+ *   serve it (`UPSTREAM_API=sonar`).
+ *
+ * Nothing outside `src/upstream/` knows which one runs: the job speaks of
+ * runs, statuses, results and failures, and the submit path asks the port what
+ * it cannot run (`check`) before anything is stored.
+ */
+import type { Settings } from "../config.ts";
+import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
+import { agentAdapter } from "./agent/adapter.ts";
+import type { CallOptions } from "./http.ts";
+import { sonarAdapter } from "./sonar.ts";
+
+export type UpstreamApi = "agent" | "sonar";
+
+/**
+ * Where a run stands upstream, in the Agent API's words (the Sonar adapter maps its four onto them).
+ * `incomplete` ended early (a token cap); `cancelled` was stopped before it finished.
+ */
+export type RunStatus = "queued" | "in_progress" | "completed" | "incomplete" | "failed" | "cancelled";
+
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
+	"completed",
+	"incomplete",
+	"failed",
+	"cancelled",
+]);
+
+/** An upstream run as the job sees it, whichever API ran it. */
+export interface UpstreamRun {
+	/** Upstream's id for the run (`resp_…`, or the Sonar request id). */
+	id: string;
+	status: RunStatus;
+	/** The answer, in the shape the relay offers (the seeds' `CompletionResponse`); null until there is one. */
+	result: CompletionResponse | null;
+	/** Why the run failed, was cancelled, or ended without an answer: upstream's words, redacted. */
+	error: string | null;
+	/** Unix seconds, when upstream says. */
+	createdAt: number | null;
+	startedAt: number | null;
+	finishedAt: number | null;
+}
+
+/** What the port is asked to run: the caller's request as the seeds define it, and the relay's job id. */
+export interface UpstreamJob {
+	jobId: string;
+	request: ApiChatCompletionsRequest;
+}
+
+export interface UpstreamPort {
+	/** The API this port calls: for logs, `/healthz` and the start banner only. No decision reads it. */
+	readonly api: UpstreamApi;
+	/**
+	 * What of `request` this upstream cannot run, as 422 details whose `loc` is relative to the
+	 * request (`["max_tokens"]`, `["messages", 0, "content", 1]`). Empty when all of it can run.
+	 */
+	check(request: ApiChatCompletionsRequest): ValidationError[];
+	/** Starts the run. Throws `UpstreamError`, whose failure says whether a run may have started anyway. */
+	create(job: UpstreamJob): Promise<UpstreamRun>;
+	/** Where the run stands now. */
+	read(job: UpstreamJob, upstreamId: string): Promise<UpstreamRun>;
+	/** Asks upstream to stop the run (best effort: a finished run stays finished). */
+	cancel(upstreamId: string): Promise<void>;
+}
+
+export type PortSettings = Pick<
+	Settings,
+	"upstreamApi" | "upstreamBaseUrl" | "upstreamApiKey" | "upstreamTimeoutMs" | "modelMap"
+>;
+
+/**
+ * The port for these settings.
+ *
+ * @example
+ * const upstream = upstreamPort(readSettings(env), { onLimits: (hint) => seen.push(hint) });
+ * const run = await upstream.create({ jobId, request });
+ */
+export function upstreamPort(settings: PortSettings, options: CallOptions = {}): UpstreamPort {
+	return settings.upstreamApi === "sonar" ? sonarAdapter(settings, options) : agentAdapter(settings, options);
+}
