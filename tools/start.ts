@@ -349,6 +349,8 @@ async function main(): Promise<void> {
 			port: emulatorPort,
 			host,
 			apiKey: "emulator-key",
+			// A tier-3 account's limit, sent in x-ratelimit-* headers: the relay learns it on its first call.
+			faults: { requestRateLimitPerMinute: 1000 },
 			quiet: !flags.verbose,
 			log: (line) => say(`[emulator] ${line}`),
 		});

@@ -1,6 +1,7 @@
 /**
  * End to end: the official Perplexity SDK pointed at the relay (under wrangler dev),
- * the emulator as the upstream, and the inbox as the callback receiver.
+ * the emulator as the upstream (serving only the Agent API, strictly, as the live API
+ * does), and the inbox as the callback receiver.
  */
 import Perplexity, { NotFoundError } from "@perplexity-ai/perplexity_ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +25,34 @@ interface WebhookEvent {
 		status: string;
 		error_message?: string | null;
 		metadata?: Record<string, unknown> | null;
-		response?: { choices: { message: { content: unknown } }[] } | null;
+		response?: {
+			model: string;
+			choices: { message: { content: unknown }; finish_reason?: string | null }[];
+			citations?: string[] | null;
+			search_results?: { url: string; title: string; snippet?: string }[] | null;
+			usage?: {
+				prompt_tokens: number;
+				completion_tokens: number;
+				total_tokens: number;
+				cost: { total_cost: number; input_tokens_cost: number; output_tokens_cost: number };
+			} | null;
+		} | null;
+	};
+}
+
+/** The parts of an Agent API Response this test reads, as the emulator serves it. */
+interface AgentResponse {
+	status: string;
+	output: {
+		type: string;
+		content?: { type: string; text: string }[];
+		results?: { url: string; title: string; snippet: string }[];
+	}[];
+	usage?: {
+		input_tokens: number;
+		output_tokens: number;
+		total_tokens: number;
+		cost: { input_cost: number; output_cost: number; total_cost: number };
 	};
 }
 
@@ -67,6 +95,115 @@ async function deliveries(name: string, count = 1): Promise<Delivery[]> {
 }
 
 const parse = (delivery: Delivery | undefined) => JSON.parse(delivery?.body ?? "null") as WebhookEvent;
+
+describe("a Sonar-shaped job on a strict Agent API upstream", () => {
+	it("completes through the SDK, and its push carries the run's text, citations, search results and mapped usage", async () => {
+		const name = "sdk-agent";
+		const question = "What changed in Durable Object alarms this year?";
+		const params: CompletionCreateParams & PushFields = {
+			request: {
+				model: "sonar",
+				messages: [
+					{ role: "system", content: "Answer briefly, with sources." },
+					{ role: "user", content: question },
+				],
+				max_tokens: 1000,
+				search_domain_filter: ["developers.cloudflare.com", "blog.cloudflare.com"],
+				search_recency_filter: "year",
+				web_search_options: { search_context_size: "medium" },
+			},
+			callback_url: `${stack.inbox.url}/hooks/${name}`,
+		};
+		const created = await client.async.chat.completions.create(params);
+		expect(created.status).toBe("CREATED");
+		const done = await settled(created.id);
+		expect(done.status).toBe("COMPLETED");
+
+		// What the relay sent: the Agent API request, translated field by field.
+		const runs = Object.entries(stack.emulator.emulator.stats().jobs).filter(([, run]) => run.question === question);
+		expect(runs).toHaveLength(1);
+		const [upstreamId, run] = runs[0] as [string, (typeof runs)[number][1]];
+		expect(run.api).toBe("agent");
+		expect(run.body).toEqual({
+			background: true,
+			model: "perplexity/sonar",
+			instructions: "Answer briefly, with sources.",
+			input: [{ type: "message", role: "user", content: question }],
+			max_output_tokens: 1000,
+			tools: [
+				{
+					type: "web_search",
+					filters: {
+						search_domain_filter: ["developers.cloudflare.com", "blog.cloudflare.com"],
+						search_recency_filter: "year",
+					},
+					search_context_size: "medium",
+				},
+			],
+		});
+
+		// What upstream answered, read straight from it.
+		const upstream = (await (
+			await fetch(`${stack.emulator.url}/v1/responses/${upstreamId}`, {
+				headers: { authorization: "Bearer emulator-key" },
+			})
+		).json()) as AgentResponse;
+		expect(upstream.status).toBe("completed");
+		const text = upstream.output
+			.filter((item) => item.type === "message")
+			.flatMap((item) => item.content ?? [])
+			.filter((part) => part.type === "output_text")
+			.map((part) => part.text)
+			.join("");
+		const results = upstream.output
+			.filter((item) => item.type === "search_results")
+			.flatMap((item) => item.results ?? []);
+		expect(text).not.toBe("");
+		expect(results.length).toBeGreaterThan(0);
+
+		const [delivery, ...extra] = await deliveries(name);
+		expect(extra).toEqual([]);
+		expect(delivery?.verified).toBe(true);
+		const event = parse(delivery);
+		expect(event.type).toBe("async_chat_completion.completed");
+		const response = event.data.response;
+		expect(response?.model).toBe("sonar");
+		expect(response?.choices[0]?.message.content).toBe(text);
+		expect(response?.choices[0]?.finish_reason).toBe("stop");
+		expect(response?.citations).toEqual(results.map((r) => r.url));
+		expect(response?.search_results?.map((r) => ({ url: r.url, title: r.title }))).toEqual(
+			results.map((r) => ({ url: r.url, title: r.title })),
+		);
+		expect(response?.usage).toMatchObject({
+			prompt_tokens: upstream.usage?.input_tokens,
+			completion_tokens: upstream.usage?.output_tokens,
+			total_tokens: upstream.usage?.total_tokens,
+			cost: {
+				input_tokens_cost: upstream.usage?.cost.input_cost,
+				output_tokens_cost: upstream.usage?.cost.output_cost,
+				total_cost: upstream.usage?.cost.total_cost,
+			},
+		});
+		// The same answer through the SDK's get.
+		expect(done.response?.choices[0]?.message.content).toBe(text);
+	});
+
+	it("refuses what the Agent API cannot run with a 422 the SDK surfaces", async () => {
+		const refused = client.async.chat.completions.create({
+			request: { model: "sonar", messages: [{ role: "user", content: "Images please" }], return_images: true },
+		});
+		await expect(refused).rejects.toMatchObject({ status: 422 });
+	});
+
+	it("serves no retired Sonar path upstream: the relay's own Sonar surface is what callers use", async () => {
+		const retired = await fetch(`${stack.emulator.url}/async/chat/completions`, {
+			method: "POST",
+			headers: { authorization: "Bearer emulator-key", "content-type": "application/json" },
+			body: JSON.stringify({ request: { model: "sonar", messages: [{ role: "user", content: "Hi" }] } }),
+		});
+		expect(retired.status).toBe(404);
+	});
+});
 
 describe("a job submitted with the Perplexity SDK", () => {
 	it("completes, is listed, and is pushed once, signed, to its callback", async () => {

@@ -1,7 +1,8 @@
 /**
  * The end-to-end harness: the real stack on loopback, as a user runs it.
  *
- * - the Perplexity emulator, in-process, with sub-second job durations;
+ * - the Perplexity emulator, in-process, serving only the Agent API (as the live API does), with
+ *   sub-second job durations and a high tier's rate-limit headers;
  * - the webhook inbox, in-process, verifying with the test tenants' secrets;
  * - `wrangler dev` as a child process (its own process group), on free ports, with a
  *   fresh temporary persist dir.
@@ -24,13 +25,28 @@ import { freePort, spawnWranglerDev, waitForHealth } from "../../tools/start.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
-/** Fast but ordered: every model finishes well within a second. */
+/**
+ * Fast but ordered: every model finishes well within a second. Keyed by the Sonar names (the
+ * retired API's runs) and by the Agent API slugs and presets they become.
+ */
 const FAST_DURATIONS_MS: Record<string, number> = {
 	sonar: 400,
 	"sonar-pro": 500,
 	"sonar-reasoning-pro": 600,
 	"sonar-deep-research": 800,
+	"perplexity/sonar": 400,
+	fast: 400,
+	low: 500,
+	medium: 800,
+	high: 900,
+	xhigh: 1000,
 };
+
+/**
+ * The upstream's request limit, per minute, in its `x-ratelimit-*` headers: a high tier's, so
+ * the relay learns it on its first call instead of pacing creates at its tier-0 default.
+ */
+export const E2E_UPSTREAM_LIMIT_PER_MINUTE = 3000;
 
 export interface StackOptions {
 	/** Relay settings added to, or replacing, the harness defaults. */
@@ -112,6 +128,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			quiet: !verbose,
 			durations: FAST_DURATIONS_MS,
 			defaultDurationMs: 500,
+			// The live API serves only the Agent API: the retired Sonar paths answer 404, as they do there.
+			apis: ["agent"],
+			faults: { requestRateLimitPerMinute: E2E_UPSTREAM_LIMIT_PER_MINUTE },
 			...options.emulator,
 		});
 		const secrets = await Promise.all(["e2e", "other"].map((tenant) => tenantSecret(SIGNING_KEY, tenant)));

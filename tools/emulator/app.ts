@@ -13,8 +13,9 @@
  * Time comes from an injectable clock and randomness from a seeded PRNG, so tests
  * are deterministic. Markers in the last user text (`[[emu:steps=2]]`,
  * `[[emu:fail]]`, …; see `markers.ts`) script one job without touching shared
- * state. Global faults (errors, 429s, latency, hangs, rate limits, stream drops)
- * are for resilience tests and benchmarks.
+ * state. Global faults (errors, 429s, latency, hangs, rate limits, stream drops,
+ * Agent creates whose answer is lost after the run started) are for resilience
+ * tests and benchmarks.
  *
  * Control routes, unauthenticated (bind to loopback only):
  * - `GET /__emulator/stats`, `GET /__emulator/stats/jobs/{id}`: counters;
@@ -69,6 +70,7 @@ const FaultsPatch = z.strictObject({
 	createRateLimitPerSecond: z.number().min(0).optional(),
 	requestRateLimitPerMinute: z.number().min(0).optional(),
 	streamDropRate: Share.optional(),
+	lostAnswerRate: Share.optional(),
 });
 
 /** The paths of the Agent API: where errors wear its envelope. */

@@ -29,6 +29,8 @@ Options:
   --request-rate-limit N     Agent API calls admitted per minute and API key, with
                              x-ratelimit-*-requests headers (default unlimited, no headers)
   --stream-drop-rate R       share (0-1) of Agent API event streams cut at a random event
+  --lost-answer-rate R       share (0-1) of Agent API creates that start their run but lose the answer:
+                             the call hangs 60 s (less if the client gives up), then answers 504
   --stream-cursor-ttl MS     how long a stream cursor (starting_after) stays resumable (default 600000)
   --seed N                   seed for faults, ids and built-in durations (default random)
   --quiet                    no per-request log lines
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
 			"create-rate-limit": { type: "string" },
 			"request-rate-limit": { type: "string" },
 			"stream-drop-rate": { type: "string" },
+			"lost-answer-rate": { type: "string" },
 			"stream-cursor-ttl": { type: "string" },
 			api: { type: "string" },
 			seed: { type: "string" },
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
 		createRateLimitPerSecond: number("create-rate-limit", values["create-rate-limit"]),
 		requestRateLimitPerMinute: number("request-rate-limit", values["request-rate-limit"]),
 		streamDropRate: number("stream-drop-rate", values["stream-drop-rate"], { max: 1 }),
+		lostAnswerRate: number("lost-answer-rate", values["lost-answer-rate"], { max: 1 }),
 	};
 	const seed = number("seed", values.seed);
 	const running = await startEmulator({

@@ -37,6 +37,14 @@ export interface FaultOptions {
 	requestRateLimitPerMinute: number;
 	/** Share (0–1) of Agent API event-stream connections cut abruptly at a random event. @default 0 */
 	streamDropRate: number;
+	/**
+	 * Share (0–1) of Agent API creates whose run IS created (it runs, and is billed) but whose answer
+	 * is lost: the call hangs for `hangMs` (less if the client gives up first), then answers 504
+	 * `gateway_timeout`. The caller never learns the run's id, so a retried create starts a second
+	 * run: the duplicate the API's missing idempotency key makes possible. Such runs show
+	 * `answerLost: true` in the stats. Drawn only for creates that passed validation. @default 0
+	 */
+	lostAnswerRate: number;
 }
 
 export const NO_FAULTS: Readonly<FaultOptions> = {
@@ -49,6 +57,7 @@ export const NO_FAULTS: Readonly<FaultOptions> = {
 	createRateLimitPerSecond: 0,
 	requestRateLimitPerMinute: 0,
 	streamDropRate: 0,
+	lostAnswerRate: 0,
 };
 
 export interface EmulatorOptions {

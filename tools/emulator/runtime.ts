@@ -35,6 +35,11 @@ export interface JobStats {
 	idempotencyKey: string | null;
 	/** Create calls answered with this job: 1, plus its idempotent replays. */
 	creates: number;
+	/**
+	 * The create that made this run had its answer lost (`lostAnswerRate`): the run exists, but the
+	 * caller was answered 504 (or gave up) and never learnt its id. Always false on the Sonar API.
+	 */
+	answerLost: boolean;
 	/** JSON GETs of this job that reached it (authenticated, found), emulated faults included. */
 	gets: number;
 	/** Cancel calls that reached this run. */

@@ -255,12 +255,23 @@ export function agentRouter(runtime: Runtime, routerOptions: AgentRouterOptions)
 			answeredGets: 0,
 			cancels: 0,
 			streams: 0,
+			answerLost: false,
 			firstSeen: {},
 			waiters: new Set(),
 		};
 		runs.set(run.id, run);
 		runtime.jobs.set(run.id, { id: run.id, statsAt: (now) => statsOf(run, now) });
 		counters.createsAccepted++;
+
+		// The run is made (it runs, and is billed); only its answer is lost. Drawn only when the fault is on,
+		// so that the other faults' draws are the same as before it existed.
+		const { lostAnswerRate, hangMs } = runtime.faults();
+		if (lostAnswerRate > 0 && runtime.roll() < lostAnswerRate) {
+			run.answerLost = true;
+			// Bounded, and over as soon as the client gives up (the signal aborts the wait).
+			await runtime.sleep(hangMs, signal);
+			return faultAnswer(c, 504);
+		}
 
 		if (request.stream) {
 			counters.streams++;

@@ -63,6 +63,8 @@ export interface AgentRun {
 	answeredGets: number;
 	cancels: number;
 	streams: number;
+	/** The create's answer was lost (`lostAnswerRate`): the run goes on, unknown to its caller. */
+	answerLost: boolean;
 	firstSeen: Partial<Record<AgentStatus, number>>;
 	/** Woken when the run changes other than by the clock (a GET under `steps`, a cancel, a reset). */
 	waiters: Set<() => void>;
@@ -204,6 +206,7 @@ export function statsOf(run: AgentRun, now: number): JobStats {
 		question: run.question,
 		idempotencyKey: null,
 		creates: 1,
+		answerLost: run.answerLost,
 		gets: run.gets,
 		cancels: run.cancels,
 		streams: run.streams,

@@ -167,6 +167,7 @@ export function sonarRouter(runtime: Runtime): Hono<SonarEnv> {
 			question: job.question,
 			idempotencyKey: job.idempotencyKey,
 			creates: job.creates,
+			answerLost: false,
 			gets: job.gets,
 			cancels: 0,
 			streams: 0,
