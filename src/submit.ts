@@ -16,6 +16,12 @@ import { upstreamPort } from "./upstream/port.ts";
 export interface SubmitOptions {
 	/** Where the body's fields sit in the caller's request, for 422 `loc`s. @default ["body"] */
 	locPrefix?: (string | number)[];
+	/**
+	 * Where a field of `request` sits in the caller's own body, for the upstream port's 422s (the flat
+	 * `/v1/ask` has `model` and `query` where the Sonar body has `request.model` and `request.messages`).
+	 * @default [...locPrefix, "request", ...loc]
+	 */
+	requestLoc?: (loc: (string | number)[]) => (string | number)[];
 	/** Delivery through an integration (Slack's response_url) instead of Standard Webhooks. */
 	integration?: JobIntegration;
 	/** Answer before the upstream create; the job's alarm makes it. */
@@ -37,9 +43,8 @@ export async function submitJob(
 	// What upstream cannot run is refused now, in the caller's request, never failed later.
 	const issues = upstreamPort(settings).check(body.request);
 	if (issues.length > 0) {
-		throw new RequestValidationError({
-			detail: issues.map((issue) => ({ ...issue, loc: [...locPrefix, "request", ...issue.loc] })),
-		});
+		const where = options.requestLoc ?? ((loc) => [...locPrefix, "request", ...loc]);
+		throw new RequestValidationError({ detail: issues.map((issue) => ({ ...issue, loc: where(issue.loc) })) });
 	}
 	if (body.callback_url) {
 		const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });

@@ -34,5 +34,11 @@ export const ask = new Hono<AppEnv>().post("/", async (c) => {
 	const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
 	const settings = readSettings(c.env);
 	const body = validate(AskBody, await readJson(c, settings.maxBodyBytes), "body");
-	return c.json(await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel)), 200);
+	return c.json(
+		await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel), {
+			// The ask's `model` is the request's; everything else in it comes from `query` (and `system`).
+			requestLoc: (loc) => ["body", loc[0] === "model" ? "model" : "query"],
+		}),
+		200,
+	);
 });

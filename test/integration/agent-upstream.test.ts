@@ -158,6 +158,8 @@ describe("what the Agent API cannot express is refused at submit", () => {
 	it("refuses it on /v1/ask and the second path family too", async () => {
 		const ask = await relay("/v1/ask", { method: "POST", body: JSON.stringify({ query: "Hi", model: "gpt-4o" }) });
 		expect(ask.status).toBe(422);
+		// Named where the ask's caller put it.
+		expect(HTTPValidationError.parse(await ask.json()).detail?.[0]?.loc).toEqual(["body", "model"]);
 		const sonar = await relay("/v1/async/sonar", {
 			method: "POST",
 			body: JSON.stringify(makeCreateBody({ request: { return_images: true } })),
