@@ -17,6 +17,9 @@ export interface ShellAssets {
 /** The models the submit form offers; the relay accepts any model the upstream does. */
 export const DASHBOARD_MODELS = ["sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research"] as const;
 
+/** The Agent API presets the submit form offers for a run. */
+export const DASHBOARD_PRESETS = ["fast", "low", "medium", "high", "xhigh"] as const;
+
 const Logo: FC = () => (
 	<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
 		<rect width="24" height="24" rx="6" fill="#2454c5" />
@@ -71,56 +74,77 @@ const JobList: FC = () => (
 				</a>
 			</div>
 		</div>
-		<div class="toolbar">
-			<div class="field-inline">
-				<label for="jobs-filter">Show</label>
-				<select id="jobs-filter" aria-describedby="jobs-summary">
-					<option value="">All jobs</option>
-					<optgroup label="Job status">
-						<option value="status:CREATED">Created</option>
-						<option value="status:IN_PROGRESS">In progress</option>
-						<option value="status:COMPLETED">Completed</option>
-						<option value="status:FAILED">Failed</option>
-					</optgroup>
-					<optgroup label="Delivery">
-						<option value="delivery:pending">Delivery pending</option>
-						<option value="delivery:delivered">Delivered</option>
-						<option value="delivery:failed">Delivery failed</option>
-						<option value="delivery:none">No callback</option>
-					</optgroup>
-				</select>
-			</div>
-			<button id="jobs-refresh" type="button" class="btn">
-				Refresh
+		{/* Tabs over one panel: each tab is a list route (#/jobs, #/runs), so Back returns to the same list. */}
+		<div id="jobs-tabs" class="tabs" role="tablist" aria-label="Kind of job">
+			<button
+				id="tab-sonar"
+				type="button"
+				role="tab"
+				class="tab"
+				data-kind="sonar"
+				aria-selected="true"
+				aria-controls="jobs-panel"
+			>
+				Jobs (Sonar API)
 			</button>
-			<p id="jobs-live" class="live" hidden>
-				Updating while jobs run
-			</p>
-		</div>
-		<p id="jobs-summary" class="muted small" />
-		<div id="jobs-error" class="alert alert-error" role="alert" />
-		<div class="card table-card">
-			<div class="table-wrap">
-				<table id="jobs-table" class="table jobs-table stack-table">
-					<caption class="visually-hidden">Jobs, newest first</caption>
-					<thead>
-						<tr>
-							<th scope="col">Job</th>
-							<th scope="col">Model</th>
-							<th scope="col">Status</th>
-							<th scope="col">Delivery</th>
-							<th scope="col">Created</th>
-						</tr>
-					</thead>
-					<tbody id="jobs-body" />
-				</table>
-			</div>
-			<p id="jobs-empty" class="empty card-pad" hidden />
-		</div>
-		<div class="pager">
-			<button id="jobs-more" type="button" class="btn" hidden>
-				Load more
+			<button
+				id="tab-agent"
+				type="button"
+				role="tab"
+				class="tab"
+				data-kind="agent"
+				aria-selected="false"
+				aria-controls="jobs-panel"
+				tabindex={-1}
+			>
+				Runs (Agent API)
 			</button>
+		</div>
+		<div id="jobs-panel" class="tabpanel" role="tabpanel" aria-labelledby="tab-sonar">
+			<div class="toolbar">
+				<div class="field-inline">
+					<label for="jobs-filter">Show</label>
+					{/* The options depend on the kind shown; the client fills them in. */}
+					<select id="jobs-filter" aria-describedby="jobs-summary">
+						<option value="">All jobs</option>
+					</select>
+				</div>
+				<button id="jobs-refresh" type="button" class="btn">
+					Refresh
+				</button>
+				<p id="jobs-live" class="live" hidden>
+					Updating while jobs run
+				</p>
+			</div>
+			<p id="jobs-summary" class="muted small" />
+			<div id="jobs-error" class="alert alert-error" role="alert" />
+			<div class="card table-card">
+				<div class="table-wrap">
+					<table id="jobs-table" class="table jobs-table stack-table">
+						<caption id="jobs-caption" class="visually-hidden">
+							Jobs, newest first
+						</caption>
+						<thead>
+							<tr>
+								<th id="jobs-col-id" scope="col">
+									Job
+								</th>
+								<th scope="col">Model</th>
+								<th scope="col">Status</th>
+								<th scope="col">Delivery</th>
+								<th scope="col">Created</th>
+							</tr>
+						</thead>
+						<tbody id="jobs-body" />
+					</table>
+				</div>
+				<p id="jobs-empty" class="empty card-pad" hidden />
+			</div>
+			<div class="pager">
+				<button id="jobs-more" type="button" class="btn" hidden>
+					Load more
+				</button>
+			</div>
 		</div>
 	</section>
 );
@@ -129,7 +153,9 @@ const JobPage: FC = () => (
 	<section id="view-job" class="view" aria-labelledby="job-title" hidden>
 		<div>
 			<p class="crumbs">
-				<a href="#/jobs">← All jobs</a>
+				<a id="job-back" href="#/jobs">
+					← All jobs
+				</a>
 			</p>
 			<div class="view-head">
 				<div class="title-row">
@@ -139,6 +165,16 @@ const JobPage: FC = () => (
 					<div id="job-badges" class="badges" />
 				</div>
 				<div class="actions">
+					<button
+						id="job-cancel"
+						type="button"
+						class="btn btn-danger-outline"
+						aria-expanded="false"
+						aria-controls="cancel-confirm"
+						disabled
+					>
+						Cancel job
+					</button>
 					<button id="job-refresh" type="button" class="btn">
 						Refresh
 					</button>
@@ -157,6 +193,25 @@ const JobPage: FC = () => (
 		<p id="job-paused" class="muted small" hidden>
 			Stopped checking for updates. Press Refresh to check again.
 		</p>
+		{/* Cancelling asks first, in the page: a second, explicit button (no window.confirm). */}
+		<div
+			id="cancel-confirm"
+			class="alert alert-warning confirm"
+			role="group"
+			aria-labelledby="cancel-confirm-text"
+			hidden
+		>
+			<p id="cancel-confirm-text">Cancel this job?</p>
+			<div class="actions">
+				<button id="cancel-yes" type="button" class="btn btn-danger">
+					Yes, cancel the job
+				</button>
+				<button id="cancel-no" type="button" class="btn">
+					Keep it running
+				</button>
+			</div>
+		</div>
+		<div id="cancel-result" class="alert" role="status" tabindex={-1} />
 		<div id="job-error" class="alert alert-error" role="alert" />
 		<div class="job-grid">
 			<div class="job-main">
@@ -192,6 +247,7 @@ const JobPage: FC = () => (
 				<section class="card" aria-labelledby="timeline-title">
 					<h2 id="timeline-title">Timeline</h2>
 					<ol id="job-timeline" class="timeline" />
+					<p id="job-timeline-note" class="hint" hidden />
 				</section>
 				<section class="card" aria-labelledby="details-title">
 					<h2 id="details-title">Details</h2>
