@@ -264,7 +264,7 @@ function responsesRoutes(): RouteConfig[] {
 				401: unauthorized,
 				404: notFoundRun,
 				409: agentError("The run has already ended", {
-					message: "the job has already ended (completed): there is nothing to cancel",
+					message: "the run has already ended (completed): there is nothing to cancel",
 					type: "conflict_error",
 					code: 409,
 				}),

@@ -996,8 +996,12 @@ export type CancelResult = { ok: true; state: JobState } | { ok: false; reason: 
 export function cancelJob(state: JobState, now: number, policy: Policy): CancelResult {
 	const { lifecycle } = state;
 	if (isFinal(state) || lifecycle.phase === "settled" || lifecycle.phase === "rejected") {
-		const status = surfaceOf(state.spec) === "agent" ? responseStatus(state) : state.status;
-		return { ok: false, reason: `the job has already ended (${status}): there is nothing to cancel` };
+		const agent = surfaceOf(state.spec) === "agent";
+		const status = agent ? responseStatus(state) : state.status;
+		return {
+			ok: false,
+			reason: `the ${agent ? "run" : "job"} has already ended (${status}): there is nothing to cancel`,
+		};
 	}
 	const upstreamId = lifecycle.phase === "polling" ? lifecycle.upstreamId : null;
 	return { ok: true, state: failJob(state, now, policy, "cancelled", upstreamId, upstreamId !== null, "cancelled") };
@@ -1142,6 +1146,10 @@ export function toResponseView(state: JobState): RelayResponse {
 		error,
 		background: true,
 		metadata: (state.spec.metadata as Record<string, string> | null) ?? null,
+		// Relay extensions: what was asked, and when a run that did not complete ended.
+		...(state.spec.surface === "agent" && state.spec.request.preset ? { preset: state.spec.request.preset } : {}),
+		request_preview: requestPreview(state.spec),
+		failed_at: status === "failed" || status === "cancelled" ? state.failedAt : null,
 	};
 }
 

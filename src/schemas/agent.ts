@@ -232,6 +232,16 @@ export const RelayResponse = z
 		background: z.literal(true),
 		metadata: AgentMetadata.nullish(),
 		delivery_status: DeliveryStatus.nullish().openapi({ description: "Relay extension." }),
+		preset: z.string().nullish().openapi({ description: "Relay extension: the preset the run was asked for." }),
+		request_preview: z
+			.string()
+			.nullish()
+			.openapi({ description: "Relay extension: the first 200 characters of the input's last user text." }),
+		failed_at: z
+			.number()
+			.int()
+			.nullish()
+			.openapi({ description: "Relay extension: when a failed or cancelled run ended (Unix seconds)." }),
 	})
 	.openapi("Response");
 export type RelayResponse = z.infer<typeof RelayResponse>;
