@@ -1,8 +1,9 @@
 /**
- * Three projects:
+ * Four projects:
  * - `workers`: unit and integration tests inside workerd (the real runtime), through
  *   @cloudflare/vitest-plugin. A global setup starts the Perplexity emulator and a
  *   webhook inbox on loopback for them; the relay's vars point at both.
+ * - `workers-stream`: the same relay following runs through their event streams (`WATCH_MODE=stream`).
  * - `workers-sonar`: the same relay on the retired Sonar async API (`UPSTREAM_API=sonar`).
  * - `node`: the Node-side tools (emulator, inbox) and the end-to-end tests that start
  *   the real stack (wrangler dev + emulator + inbox) and drive it over HTTP.
@@ -69,9 +70,18 @@ function workersProject(name: string, include: string[], extra: Record<string, s
 export default defineConfig({
 	test: {
 		projects: [
-			workersProject("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"]),
+			// Polled: the emulator's step-driven jobs (`[[emu:steps=N]]`) advance per GET, which a stream never makes.
+			workersProject("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"], { WATCH_MODE: "poll" }),
+			// Watched through the run's event stream, on the emulator's clock; an alarm run follows a stream 2 s at most.
+			workersProject("workers-stream", ["test/integration-stream/**/*.test.ts"], {
+				WATCH_MODE: "stream",
+				WATCH_BUDGET_MS: "2000",
+			}),
 			// The retired Sonar async API, for gateways that still serve it: the same relay with UPSTREAM_API=sonar.
-			workersProject("workers-sonar", ["test/integration-sonar/**/*.test.ts"], { UPSTREAM_API: "sonar" }),
+			workersProject("workers-sonar", ["test/integration-sonar/**/*.test.ts"], {
+				UPSTREAM_API: "sonar",
+				WATCH_MODE: "poll",
+			}),
 			{
 				test: {
 					name: "node",

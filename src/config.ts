@@ -22,6 +22,23 @@ export interface Settings {
 	 * have started a billed run, since the Agent API has no idempotency key. @default 2
 	 */
 	ambiguousCreateRetries: number;
+	/**
+	 * How a job learns that its run ended: `stream` follows the run's event stream (the push leaves
+	 * within the network's lag; the Durable Object is billed for the time it holds the stream),
+	 * `poll` polls it on a learnt plan, `auto` chooses per job by the expected cost (see
+	 * `chooseWatch`). The retired Sonar API does not stream: it always polls. @default "auto"
+	 */
+	watchMode: "auto" | "stream" | "poll";
+	/**
+	 * What a caller's hour of waiting for a push is worth, in USD: `WATCH_MODE=auto` streams a job
+	 * when the lag it saves is worth more than the Durable Object duration it costs. 0 always polls
+	 * (the smallest Cloudflare bill). @default 1
+	 */
+	watchLagValueUsdPerHour: number;
+	/** A stream that sends nothing for this long is taken for dead and reopened from its cursor. @default 120000 */
+	streamIdleTimeoutMs: number;
+	/** How long one alarm run follows a stream before handing over to the next (under the 15-minute limit). @default 840000 */
+	watchBudgetMs: number;
 	/** Upstream base URL. @default "https://api.perplexity.ai" */
 	upstreamBaseUrl: string;
 	/** Upstream API key; empty when only the emulator is used. @default "" */
@@ -36,7 +53,15 @@ export interface Settings {
 	pollMaxIntervalMs: number;
 	/** No two planned polls closer than this. @default 250 */
 	pollMinIntervalMs: number;
-	/** Cost of one poll in lag, as a share of the model's median duration: lower polls more. @default 0.01 */
+	/**
+	 * What one poll costs in push lag (ms): plans poll where a poll saves more lag than this, so lower
+	 * polls more and lags less, whatever the job's length. @default 250
+	 */
+	pollCostMs: number;
+	/**
+	 * Past its sketch's 90th percentile, a job's poll costs this share of its age instead: a job that
+	 * outlives what its model usually takes is polled about log(age) times. @default 0.01
+	 */
 	pollLagCost: number;
 	/** The first planned poll waits until this share of the model's jobs is done. @default 0.2 */
 	pollFirstQuantile: number;
@@ -95,6 +120,11 @@ function positive(value: string | undefined, fallback: number): number {
 	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
 }
 
+function nonNegative(value: string | undefined, fallback: number): number {
+	const parsed = Number.parseFloat(value ?? "");
+	return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+}
+
 function fraction(value: string | undefined, fallback: number): number {
 	const parsed = Number.parseFloat(value ?? "");
 	return Number.isFinite(parsed) && parsed > 0 && parsed < 1 ? parsed : fallback;
@@ -129,6 +159,10 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		upstreamApi: s.UPSTREAM_API === "sonar" ? "sonar" : "agent",
 		modelMap: Object.freeze(parseModelMap(s.MODEL_MAP).map),
 		ambiguousCreateRetries: int(s.UPSTREAM_AMBIGUOUS_CREATE_RETRIES, 2),
+		watchMode: s.WATCH_MODE === "stream" || s.WATCH_MODE === "poll" ? s.WATCH_MODE : "auto",
+		streamIdleTimeoutMs: int(s.STREAM_IDLE_TIMEOUT_MS, 120_000, 1_000),
+		watchLagValueUsdPerHour: nonNegative(s.WATCH_LAG_VALUE_USD_PER_HOUR, 1),
+		watchBudgetMs: int(s.WATCH_BUDGET_MS, 840_000, 1_000),
 		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
 		upstreamApiKey: s.PERPLEXITY_API_KEY ?? "",
 		upstreamTimeoutMs: int(s.UPSTREAM_TIMEOUT_MS, 10_000, 1),
@@ -136,6 +170,7 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
 		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
 		pollMinIntervalMs: int(s.POLL_MIN_INTERVAL_MS, 250, 1),
+		pollCostMs: int(s.POLL_COST_MS, 250, 1),
 		pollLagCost: fraction(s.POLL_LAG_COST, 0.01),
 		pollFirstQuantile: fraction(s.POLL_FIRST_QUANTILE, 0.2),
 		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS ? int(s.POLL_PRIOR_MEDIAN_MS, 10_000, 1) : null,

@@ -11,6 +11,7 @@ import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { emit } from "../log.ts";
+import { chooseWatch } from "../polling/cost.ts";
 import { DEFAULT_RESPONSE_CALLBACK_EVENTS, type RelayResponse, type ResponseCreateParams } from "../schemas/agent.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
@@ -18,7 +19,7 @@ import type { IndexEntry } from "../tenant/tenant.ts";
 import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
-import { type UpstreamJob, upstreamPort } from "../upstream/port.ts";
+import { type UpstreamJob, upstreamPort, type WatchEnd } from "../upstream/port.ts";
 import { stepLogs } from "./log.ts";
 import {
 	type Action,
@@ -91,6 +92,10 @@ export interface DeliveryReport {
 		possible_duplicate_runs: number;
 		/** Cancel calls made upstream (a timed-out job stops its run). */
 		upstream_cancels: number;
+		/** Connections to the run's event stream (the first, and each reconnect). */
+		upstream_streams: number;
+		/** How long the Job DO held the run's event stream open (ms): billed as Durable Object duration. */
+		stream_ms: number;
 		alarm_lateness_ms: number[];
 	};
 }
@@ -116,6 +121,8 @@ const INDEX_ONLY: ReadonlySet<Action["type"]> = new Set(["index"]);
 
 export class Job extends DurableObject<Env> {
 	private state: JobState | null = null;
+	/** The stream being followed, if any: a cancel stops it. */
+	private watching: AbortController | null = null;
 	private savedResponse: CompletionResponse | null = null;
 	private savedOutput: Record<string, unknown> | null = null;
 	private armedAt: number | null = null;
@@ -233,6 +240,8 @@ export class Job extends DurableObject<Env> {
 				return;
 			}
 			this.state = next.state;
+			// Stop following the run's stream: the job has ended.
+			this.watching?.abort();
 			await this.save();
 			await this.run(CANCEL_ACTIONS);
 			await this.save();
@@ -285,6 +294,102 @@ export class Job extends DurableObject<Env> {
 			await this.save();
 			await this.arm();
 		});
+		// One stream at a time: an alarm run that comes while another follows the stream leaves it be.
+		const watch = this.watching ? null : this.dueWatch();
+		if (watch) await this.follow(watch);
+	}
+
+	/** The watch of the run's event stream, if one is due now. */
+	private dueWatch(): Extract<Action, { type: "watch" }> | null {
+		if (!this.state) return null;
+		const due = dueActions(this.state, Date.now(), this.settings).find((a) => a.type === "watch");
+		return due?.type === "watch" ? due : null;
+	}
+
+	/**
+	 * Follows the run's event stream, from its cursor, for as long as this alarm run may (under the
+	 * platform's 15-minute wall time for an alarm, and the job's deadline). It runs outside the lock:
+	 * a cancel or a redelivery is never held up by it (a cancel stops it). Each event that matters is
+	 * applied under the lock; the started and progress events go out as they come; the cursor is
+	 * saved every few seconds, and the alarm is kept armed a minute ahead, so that an eviction or a
+	 * crash resumes from the cursor within a minute. The connection's end is applied like any outcome.
+	 */
+	private async follow(action: Extract<Action, { type: "watch" }>): Promise<void> {
+		const settings = this.settings;
+		const start = this.state;
+		if (!start || this.watching) return;
+		const controller = new AbortController();
+		this.watching = controller;
+		const started = Date.now();
+		const deadline = start.spec.createdAtMs + settings.jobTimeoutSeconds * 1000;
+		const budget = setTimeout(
+			() => controller.abort(),
+			Math.max(0, Math.min(settings.watchBudgetMs, deadline - started)),
+		);
+		let savedAt = started;
+		let limits: RateLimitHint | null = null;
+		const upstream = upstreamPort(settings, {
+			onLimits: (hint) => {
+				limits = hint;
+			},
+		});
+		const keepArmed = async () => {
+			const at = Date.now() + WATCH_SAFETY_MS;
+			await this.ctx.storage.setAlarm(at);
+			this.armedAt = at;
+		};
+		let end: WatchEnd;
+		try {
+			await keepArmed();
+			end = await upstream.watch(upstreamJobOf(start.spec), action.upstreamId, {
+				cursor: action.cursor,
+				signal: controller.signal,
+				idleTimeoutMs: settings.streamIdleTimeoutMs,
+				onUpdate: (update) =>
+					this.exclusive(async () => {
+						if (!this.state) return;
+						const before = this.state;
+						const outcome: Outcome = { type: "watch_update", ...update };
+						this.state = apply(before, outcome, Date.now(), settings, Math.random());
+						for (const record of stepLogs(before, this.state, action, outcome)) emit(record);
+						const news =
+							before.status !== this.state.status || before.deliveries.length !== this.state.deliveries.length;
+						if (news || Date.now() - savedAt >= WATCH_SAVE_EVERY_MS) {
+							// The started and progress events go out now, not when the run ends.
+							await this.run(WATCH_SIDE_ACTIONS);
+							await this.save();
+							await keepArmed();
+							savedAt = Date.now();
+						}
+					}),
+			});
+		} catch (error) {
+			// The stream reader turns every failure into an end; anything else is a bug, taken as a drop.
+			end = { ended: "dropped", cursor: action.cursor ?? -1, failure: asFailure(error) };
+		} finally {
+			clearTimeout(budget);
+			if (this.watching === controller) this.watching = null;
+		}
+		await this.exclusive(async () => {
+			if (!this.state) return;
+			const before = this.state;
+			const outcome: Outcome = { type: "watched", end };
+			const next = apply(before, outcome, Date.now(), settings, Math.random());
+			const { stats } = next;
+			this.state = {
+				...next,
+				stats: {
+					...stats,
+					streams: (stats.streams ?? 0) + 1,
+					streamMs: (stats.streamMs ?? 0) + (Date.now() - started),
+				},
+			};
+			for (const record of stepLogs(before, this.state, action, outcome)) emit(record);
+			await this.run();
+			await this.save();
+			await this.arm();
+		});
+		if (limits) await this.reportLimits(limits);
 	}
 
 	/** Runs `work` after any run in progress has finished. */
@@ -298,7 +403,10 @@ export class Job extends DurableObject<Env> {
 	private async run(allowed?: ReadonlySet<Action["type"]>): Promise<void> {
 		const settings = this.settings;
 		for (let i = 0; i < MAX_ACTIONS_PER_RUN && this.state; i++) {
-			const action = dueActions(this.state, Date.now(), settings).find((a) => !allowed || allowed.has(a.type));
+			// A due watch is not performed here: the alarm follows it outside the lock (`follow`).
+			const action = dueActions(this.state, Date.now(), settings).find(
+				(a) => a.type !== "watch" && (!allowed || allowed.has(a.type)),
+			);
 			if (!action) return;
 			const outcome = await this.perform(action, this.state, settings);
 			// Forgotten while the action's I/O was under way (retired, or rejected): nothing to apply.
@@ -344,7 +452,13 @@ export class Job extends DurableObject<Env> {
 				}
 				try {
 					const run = await upstream.create(job);
-					return { type: "created", run, plan, getsPaced: admission?.getsPaced ?? false };
+					const watch = chooseWatch(
+						settings.watchMode,
+						upstream.canWatch,
+						admission?.estimate ?? null,
+						settings.watchLagValueUsdPerHour,
+					);
+					return { type: "created", run, plan, getsPaced: admission?.getsPaced ?? false, watch };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (reportsPushback("create", failure)) await this.report429("create", failure.retryAfterMs);
@@ -376,6 +490,9 @@ export class Job extends DurableObject<Env> {
 				return { type: "learned" };
 			case "expire":
 				return { type: "expired" };
+			case "watch":
+				// Never performed here (`run` skips it; the alarm's `follow` does it): a no-op end, to be safe.
+				return { type: "watched", end: { ended: "stopped", cursor: action.cursor ?? -1 } };
 			case "cancel_upstream":
 				try {
 					await upstream.cancel(action.upstreamId);
@@ -538,6 +655,12 @@ export const UPSTREAM_GATE_NAME = "upstream";
 const GATE_SLACK_MS = 5;
 
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
+/** While a stream is followed: its started and progress events go out, and the index learns the status. */
+const WATCH_SIDE_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "index"]);
+/** While a stream is followed, the alarm stays armed this far ahead, so that a crash resumes within it. */
+const WATCH_SAFETY_MS = 60_000;
+/** While a stream is followed, its cursor is saved at least this often (and at every status change). */
+const WATCH_SAVE_EVERY_MS = 5_000;
 /** A cancel stops the run upstream and pushes the cancelled event before it answers. */
 const CANCEL_ACTIONS: ReadonlySet<Action["type"]> = new Set(["cancel_upstream", "deliver", "cache", "index"]);
 
@@ -666,6 +789,8 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			other_do_requests: stats.gateCalls ?? 0,
 			possible_duplicate_runs: stats.possibleDuplicates ?? 0,
 			upstream_cancels: stats.upstreamCancels ?? 0,
+			upstream_streams: stats.streams ?? 0,
+			stream_ms: stats.streamMs ?? 0,
 			alarm_lateness_ms: stats.alarmLatenessMs,
 		},
 	};

@@ -42,6 +42,30 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 				: {}),
 		});
 	}
+	if (outcome.type === "watched") {
+		const was = before.lifecycle.phase === "polling" ? before.lifecycle.watch : null;
+		const now = after.lifecycle.phase === "polling" ? after.lifecycle.watch : null;
+		if (was && !now && after.lifecycle.phase === "polling") {
+			// Watching stopped for good: the run is polled from here on.
+			const end = outcome.end;
+			records.push({
+				level: "warn",
+				event: "upstream.watch_fallback",
+				...base,
+				reason: end.ended === "unsupported" ? "unsupported" : "too_many_drops",
+				detail: "failure" in end ? end.failure.message : null,
+				cursor: end.cursor,
+			});
+		} else if (outcome.end.ended === "dropped") {
+			records.push({
+				level: "info",
+				event: "upstream.watch_dropped",
+				...base,
+				detail: outcome.end.failure.message,
+				cursor: outcome.end.cursor,
+			});
+		}
+	}
 	if (outcome.type === "upstream_cancelled") {
 		records.push({ level: "info", event: "upstream.cancelled", ...base });
 	}

@@ -14,7 +14,7 @@
  * are an outbox beside the lifecycle: the `started` event is sent while polling.
  */
 import type { Settings } from "../config.ts";
-import { slackProgressMessage, slackResultMessage } from "../integrations/slack/message.ts";
+import { slackProgressMessage, slackResultMessage, slackSearchingMessage } from "../integrations/slack/message.ts";
 import { observedDuration } from "../polling/sketch.ts";
 import type { AgentRunRequest, RelayResponse, ResponseCallbackEvent, ResponseStatus } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
@@ -22,12 +22,12 @@ import {
 	type CallbackEvent,
 	type DeliveryStatus,
 	type EventType,
+	INTERIM_EVENTS,
 	REQUEST_PREVIEW_CHARS,
 	type RelayJob,
-	START_EVENTS,
 } from "../schemas/relay.ts";
 import { isPushback, type UpstreamFailure } from "../upstream/errors.ts";
-import type { RunStatus, UpstreamRun } from "../upstream/port.ts";
+import type { ProgressNote, RunStatus, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
 
@@ -72,7 +72,7 @@ export type JobSpec = JobSpecFields &
 export const surfaceOf = (spec: Pick<JobSpec, "surface">): Surface => spec.surface ?? "sonar";
 
 /** The kinds of event a job has; each surface names them its own way. */
-export type EventKind = "start" | "completed" | "failed" | "cancelled" | "incomplete";
+export type EventKind = "start" | "progress" | "completed" | "failed" | "cancelled" | "incomplete";
 
 /** A Slack slash command's job: the final result is posted to `response_url` as Block Kit. */
 export interface SlackIntegration {
@@ -129,6 +129,8 @@ export type Lifecycle =
 			paced?: boolean;
 			/** The last poll that found the job unfinished (ms), for the learnt duration. */
 			lastPendingAt?: number;
+			/** The run is watched through its event stream instead of polled; null or absent: polled. */
+			watch?: StreamWatch | null;
 	  }
 	| {
 			phase: "settled";
@@ -137,6 +139,28 @@ export type Lifecycle =
 			/** An upstream run to stop (the job timed out while it ran): cancelled best effort, a few tries. */
 			cancel?: { attempts: number; nextAt: number } | null;
 	  };
+
+/** Following a run's event stream (`WATCH_MODE`): where to resume, and how the connections went. */
+export interface StreamWatch {
+	/** The last `sequence_number` seen; null before any event. */
+	cursor: number | null;
+	/** Connections in a row that ended before the run did without a single new event. */
+	failures: number;
+	/** Connections opened after the first (drops, eviction, an alarm's time budget). */
+	reconnects: number;
+	/** When the last progress event was queued (ms), to space them out; and how many were. @default null, 0 */
+	progressAt?: number | null;
+	progressSent?: number;
+}
+
+/** Progress events (opt-in) are at least this far apart: a run's search steps come in bursts. */
+export const PROGRESS_MIN_INTERVAL_MS = 5_000;
+
+/** A watch whose connections drop this many times in a row, with nothing new, falls back to polling. */
+export const MAX_WATCH_FAILURES = 5;
+/** A dropped stream is reopened after this, doubling per failure in a row, up to the cap. */
+export const WATCH_RETRY_MS = 500;
+export const WATCH_MAX_RETRY_MS = 30_000;
 
 export interface Delivery {
 	/** `webhook-id`: stable for one event across all its attempts. */
@@ -156,8 +180,12 @@ export interface Delivery {
 	lastError: string | null;
 	/** Set when the delivery goes to a REST-hook subscription rather than `callback_url`. */
 	hookId: string | null;
+	/** One attempt only, never retried (progress events: the next one, or the final one, will come). @default false */
+	bestEffort?: boolean;
+	/** What the run was doing, for a progress event's body. */
+	note?: ProgressNote | null;
 	/** The body: a Standard Webhooks event, or an integration's own message. @default "standard" */
-	format?: "standard" | "slack" | "slack-progress";
+	format?: "standard" | "slack" | "slack-progress" | "slack-searching";
 }
 
 /** A subscription an event fans out to. */
@@ -232,6 +260,10 @@ export interface JobStats {
 	possibleDuplicates?: number;
 	/** Cancel calls made upstream (a timed-out job stops its run). @default 0 */
 	upstreamCancels?: number;
+	/** Connections to the run's event stream. @default 0 */
+	streams?: number;
+	/** How long the run's event stream was held open, in ms (Durable Object duration). @default 0 */
+	streamMs?: number;
 	/** Per alarm run: when it ran minus when it was set for (ms); the last 64. */
 	alarmLatenessMs: number[];
 }
@@ -243,6 +275,7 @@ export const MAX_LATENESS_SAMPLES = 64;
 export type Action =
 	| { type: "create"; heldEpoch: number | null; heldSend?: true }
 	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean; heldSend?: true }
+	| { type: "watch"; upstreamId: string; cursor: number | null }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cancel_upstream"; upstreamId: string }
@@ -267,6 +300,8 @@ export type Outcome =
 			plan?: number[] | null;
 			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
 			getsPaced?: boolean;
+			/** Follow the run's event stream instead of polling it (the shell's choice, by `WATCH_MODE`). */
+			watch?: boolean;
 	  }
 	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null; send?: boolean }
 	| { type: "create_failed"; failure: UpstreamFailure }
@@ -278,6 +313,10 @@ export type Outcome =
 	  }
 	| { type: "poll_deferred"; at: number; epoch: number; send?: boolean }
 	| { type: "poll_failed"; failure: UpstreamFailure }
+	/** An event of the watched stream that matters: the cursor moved, the run started, what it searches. */
+	| { type: "watch_update"; cursor: number; status?: RunStatus; progress?: ProgressNote }
+	/** One connection to the run's event stream ended (see `WatchEnd`). */
+	| { type: "watched"; end: WatchEnd }
 	| { type: "learned" }
 	| { type: "expired" }
 	| { type: "upstream_cancelled" }
@@ -431,7 +470,7 @@ function sideEffectsAllowed(state: JobState, now: number): boolean {
  */
 function firstFinalAttemptDue(state: JobState, now: number): boolean {
 	if (!isFinal(state)) return false;
-	return deliveryHeads(state).some((d) => !START_EVENTS.has(d.type) && d.attempts === 0 && d.nextAt <= now);
+	return deliveryHeads(state).some((d) => !INTERIM_EVENTS.has(d.type) && d.attempts === 0 && d.nextAt <= now);
 }
 
 /**
@@ -451,6 +490,8 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 			heldEpoch: lifecycle.reservedEpoch ?? null,
 			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
 		});
+	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now && lifecycle.watch) {
+		actions.push({ type: "watch", upstreamId: lifecycle.upstreamId, cursor: lifecycle.watch.cursor });
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now) {
 		actions.push({
 			type: "poll",
@@ -494,7 +535,7 @@ function pendingFanOut(state: JobState): EventType | null {
  * How the job ended, as an event: on the Sonar surface completed or failed (a cancelled or an
  * incomplete run without text is a failure there); on the Agent surface, the run's own status.
  */
-export function finalKind(state: JobState): Exclude<EventKind, "start"> {
+export function finalKind(state: JobState): Exclude<EventKind, "start" | "progress"> {
 	if (surfaceOf(state.spec) === "agent") {
 		const run = state.runStatus;
 		if (run === "completed" || run === "cancelled" || run === "incomplete") return run;
@@ -507,12 +548,14 @@ export function finalKind(state: JobState): Exclude<EventKind, "start"> {
 export function eventTypeOf(spec: Pick<JobSpec, "surface">, kind: EventKind): EventType {
 	if (surfaceOf(spec) === "agent") return `response.${kind === "start" ? "in_progress" : kind}`;
 	if (kind === "start") return "async_chat_completion.started";
+	if (kind === "progress") return "async_chat_completion.progress";
 	return kind === "completed" ? "async_chat_completion.completed" : "async_chat_completion.failed";
 }
 
 /** The name a caller uses for a kind of event in `callback_events`. */
 function subscriptionName(spec: Pick<JobSpec, "surface">, kind: EventKind): CallbackEvent | ResponseCallbackEvent {
 	if (surfaceOf(spec) === "agent") return kind === "start" ? "in_progress" : kind;
+	if (kind === "progress") return "progress";
 	return kind === "start" ? "started" : kind === "completed" ? "completed" : "failed";
 }
 
@@ -785,6 +828,8 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					reservedSend: false,
 					lastPendingAt: now,
 					paced: outcome.getsPaced === true,
+					// A watch starts at once: the stream says when the run ends, however long it takes.
+					...(outcome.watch ? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now } : {}),
 				},
 			};
 			return observe(polling, outcome.run, now, policy, outcome.run.id);
@@ -901,6 +946,23 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				},
 			};
 		}
+		case "watch_update": {
+			if (lifecycle.phase !== "polling" || !lifecycle.watch) return state;
+			let watching: JobState = {
+				...state,
+				lifecycle: {
+					...lifecycle,
+					watch: { ...lifecycle.watch, cursor: outcome.cursor, failures: 0 },
+					lastPendingAt: now,
+				},
+			};
+			if (outcome.status === "in_progress" && state.status === "CREATED") {
+				watching = observe(watching, runningRun(lifecycle.upstreamId), now, policy, lifecycle.upstreamId);
+			}
+			return outcome.progress ? enqueueProgress(watching, outcome.progress, now) : watching;
+		}
+		case "watched":
+			return applyWatched(state, outcome.end, now, policy);
 		case "expired": {
 			if (isFinal(state) || lifecycle.phase === "rejected" || lifecycle.phase === "settled") return state;
 			const upstreamId = lifecycle.phase === "polling" ? lifecycle.upstreamId : null;
@@ -935,6 +997,149 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 	}
 }
 
+/**
+ * A progress event for what the run is doing (opt-in, `callback_events: ["progress"]`), at most one
+ * every PROGRESS_MIN_INTERVAL_MS, each sent once and never retried; and, for a Slack command, one
+ * "Searching: …" message the first time the run searches.
+ */
+function enqueueProgress(state: JobState, note: ProgressNote, now: number): JobState {
+	const { lifecycle, spec } = state;
+	if (lifecycle.phase !== "polling" || !lifecycle.watch) return state;
+	let next = state;
+	const slack = spec.integration;
+	if (slack?.kind === "slack" && note.stage === "searching" && note.items.length > 0) {
+		const webhookId = `msg_${spec.id}_slack_searching`;
+		if (!state.deliveries.some((d) => d.webhookId === webhookId)) {
+			const delivery = newDelivery(
+				{
+					webhookId,
+					type: eventTypeOf(spec, "progress"),
+					url: slack.responseUrl,
+					eventAt: now,
+					format: "slack-searching",
+					note,
+					bestEffort: true,
+				},
+				now,
+			);
+			// Ahead of the 25-minute notice, which waits unsent until then: messages to one URL go in order.
+			const at = next.deliveries.findIndex((d) => d.url === slack.responseUrl && d.attempts === 0);
+			const deliveries = [...next.deliveries];
+			deliveries.splice(at === -1 ? deliveries.length : at, 0, delivery);
+			next = { ...next, deliveries };
+		}
+	}
+	const { watch } = lifecycle;
+	const { callbackUrl, callbackEvents } = spec;
+	const due = watch.progressAt == null || now - watch.progressAt >= PROGRESS_MIN_INTERVAL_MS;
+	if (!callbackUrl || !callbackEvents.includes(subscriptionName(spec, "progress")) || !due) return next;
+	const sent = (watch.progressSent ?? 0) + 1;
+	const type = eventTypeOf(spec, "progress");
+	const view = surfaceOf(spec) === "agent" ? toResponseView(next) : toEventData(next);
+	const delivery = newDelivery(
+		{
+			webhookId: `${webhookIdOf(spec.id, type)}_${sent}`,
+			type,
+			url: callbackUrl,
+			eventAt: now,
+			snapshot: { ...view, progress: note },
+			bestEffort: true,
+		},
+		now,
+	);
+	return {
+		...next,
+		lifecycle: { ...lifecycle, watch: { ...watch, progressAt: now, progressSent: sent } },
+		deliveries: [...next.deliveries, delivery],
+	};
+}
+
+/** A run known only to be running: what a stream's `in_progress` event says. */
+function runningRun(upstreamId: string): UpstreamRun {
+	return {
+		id: upstreamId,
+		status: "in_progress",
+		result: null,
+		error: null,
+		createdAt: null,
+		startedAt: null,
+		finishedAt: null,
+	};
+}
+
+/**
+ * The end of one connection to the run's event stream. The run's end settles the job as a poll
+ * would (its duration known to the event). A drop reconnects from the cursor, sooner after progress,
+ * later after failures in a row; too many in a row, or a stream upstream refuses (an expired cursor,
+ * no event stream), fall back to polling. An error about the run itself fails the job.
+ */
+function applyWatched(state: JobState, end: WatchEnd, now: number, policy: Policy): JobState {
+	const { lifecycle } = state;
+	if (lifecycle.phase !== "polling" || !lifecycle.watch) return state;
+	const watch = { ...lifecycle.watch, cursor: end.cursor >= 0 ? end.cursor : lifecycle.watch.cursor };
+	switch (end.ended) {
+		case "terminal": {
+			const done = contractStatus(end.run) === "COMPLETED" || contractStatus(end.run) === "FAILED";
+			const watched: JobState = {
+				...state,
+				lifecycle: { ...lifecycle, watch, polls: lifecycle.polls },
+				durationMs:
+					done && lifecycle.acceptedAt !== undefined ? Math.max(1, now - lifecycle.acceptedAt) : state.durationMs,
+			};
+			return observe(
+				watched,
+				{ ...end.run, id: end.run.id || lifecycle.upstreamId },
+				now,
+				policy,
+				lifecycle.upstreamId,
+			);
+		}
+		case "stopped":
+			// The alarm's time budget ran out (or an eviction is near): pick up again at once.
+			return {
+				...state,
+				lifecycle: { ...lifecycle, watch: { ...watch, reconnects: watch.reconnects + 1 }, nextAt: now },
+			};
+		case "dropped": {
+			const failures = watch.failures + 1;
+			if (failures >= MAX_WATCH_FAILURES) return toPolling(state, now, policy);
+			const wait = Math.max(
+				Math.min(WATCH_RETRY_MS * 2 ** (failures - 1), WATCH_MAX_RETRY_MS),
+				Math.min(end.failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS),
+			);
+			return {
+				...state,
+				lifecycle: {
+					...lifecycle,
+					watch: { ...watch, failures, reconnects: watch.reconnects + 1 },
+					nextAt: now + wait,
+					paced: lifecycle.paced === true || isPushback(end.failure),
+				},
+			};
+		}
+		case "unsupported":
+			return toPolling(state, now, policy);
+		case "failed":
+			return failJob(
+				state,
+				now,
+				policy,
+				`upstream could not report the job: ${end.failure.message}`,
+				lifecycle.upstreamId,
+				true,
+			);
+	}
+}
+
+/** Stops watching the run's stream and polls it on its plan from now on. */
+function toPolling(state: JobState, now: number, policy: Policy): JobState {
+	const { lifecycle } = state;
+	if (lifecycle.phase !== "polling") return state;
+	const polling = { ...lifecycle, watch: null };
+	const next = nextPollAt(polling, now, policy);
+	return { ...state, lifecycle: { ...polling, nextAt: next.at, intervalMs: next.intervalMs } };
+}
+
 function applyAttempt(
 	state: JobState,
 	outcome: Extract<Outcome, { type: "delivery_attempted" }>,
@@ -949,7 +1154,9 @@ function applyAttempt(
 	const attempts = delivery.attempts + 1;
 	const gone = result.statusCode === 410;
 	const delay =
-		result.ok || gone ? null : nextDeliveryDelay(attempts, result.retryAfterMs, policy.deliveryScheduleMs, random);
+		result.ok || gone || delivery.bestEffort
+			? null
+			: nextDeliveryDelay(attempts, result.retryAfterMs, policy.deliveryScheduleMs, random);
 	const status: DeliveryStatus = result.ok ? "delivered" : delay === null ? "failed" : "pending";
 	const updated: Delivery = {
 		...delivery,
@@ -971,7 +1178,7 @@ function applyAttempt(
 		response_body: result.responseBody,
 	};
 	const deliveries = state.deliveries.map((d, i) => (i === index ? updated : d));
-	const finalChanged = status !== "pending" && !START_EVENTS.has(delivery.type);
+	const finalChanged = status !== "pending" && !INTERIM_EVENTS.has(delivery.type);
 	return {
 		...state,
 		deliveries,
@@ -1019,7 +1226,7 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 		return { ok: false, reason: "the job has not settled yet: there is no final event to send" };
 	}
 	const callbackUrl = primaryUrl(state.spec);
-	const finals = state.deliveries.filter((d) => d.url === callbackUrl && !START_EVENTS.has(d.type));
+	const finals = state.deliveries.filter((d) => d.url === callbackUrl && !INTERIM_EVENTS.has(d.type));
 	if (!callbackUrl || finals.length === 0) {
 		return { ok: false, reason: "the job has no callback_url for its final event" };
 	}
@@ -1054,7 +1261,7 @@ export function deliveryStatus(state: JobState): DeliveryStatus | null {
 	const { callbackEvents } = state.spec;
 	const callbackUrl = primaryUrl(state.spec);
 	if (!callbackUrl) return null;
-	const final = state.deliveries.find((d) => d.url === callbackUrl && !START_EVENTS.has(d.type));
+	const final = state.deliveries.find((d) => d.url === callbackUrl && !INTERIM_EVENTS.has(d.type));
 	if (final) return final.status;
 	const wantsFinal = callbackEvents.some((name) => name !== "started" && name !== "in_progress");
 	return wantsFinal && !isFinal(state) ? "pending" : null;
@@ -1165,6 +1372,9 @@ export function eventBody(state: JobState, delivery: Delivery): string {
 	}
 	if (delivery.format === "slack-progress" && state.spec.integration?.kind === "slack") {
 		return JSON.stringify(slackProgressMessage(state, state.spec.integration));
+	}
+	if (delivery.format === "slack-searching" && state.spec.integration?.kind === "slack") {
+		return JSON.stringify(slackSearchingMessage(state.spec.integration, delivery.note ?? null));
 	}
 	const data = delivery.snapshot ?? (surfaceOf(state.spec) === "agent" ? toResponseView(state) : toEventData(state));
 	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });

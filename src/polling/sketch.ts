@@ -10,8 +10,9 @@
  *
  * The plan places polls where completion is likely (Keller's optimal checking
  * schedule): with hazard h(t) = f(t) / S(t), the density of polls is
- * sqrt(h(t) / 2c), where c, the cost of one poll in lag, is a fixed share of
- * the median duration, and past the median the same share of the job's age.
+ * sqrt(h(t) / 2c), where c, the cost of one poll in lag, is an absolute time
+ * (POLL_COST_MS: callers feel lag in seconds, whatever the job's length), and
+ * past the sketch's 90th percentile a share of the job's age.
  * So there are no polls while completion is improbable, dense polls around the
  * likely completion times, and a widening spacing in the long tail, capped by
  * POLL_MAX_INTERVAL_MS. The age term keeps a job that outlives what the sketch
@@ -101,8 +102,18 @@ export function quantile(sketch: DurationSketch, q: number): number {
 export const TAIL_SURVIVAL = 0.002;
 
 export interface PlanOptions {
-	/** Cost of one poll, as a share of the median duration (of the job's age past it): lower is denser. */
-	lagCost: number;
+	/**
+	 * What one poll costs, in ms of push lag: a poll goes where it saves more lag than this. Absolute,
+	 * because callers feel lag in seconds, whatever the job's length: a 5-minute job near its likely
+	 * end is polled as densely as a 5-second one. Lower is denser.
+	 */
+	pollCostMs: number;
+	/**
+	 * Past the sketch's 90th percentile (a job outliving what the sketch expects: a wrong prior, a slow
+	 * day), a poll costs at least this share of the job's age instead, so such a job is polled about
+	 * log(age) times, not at the density of the sketch's edge.
+	 */
+	tailCost: number;
 	/** No two polls closer than this (ms). */
 	minGapMs: number;
 	/** No two polls further apart than this (ms): POLL_MAX_INTERVAL_MS. */
@@ -123,7 +134,7 @@ export interface PlanOptions {
  * Poll times, in ms after the upstream create, from the sketch.
  *
  * @example
- * planPolls(priorSketch(4000), { lagCost: 0.02, minGapMs: 100, maxGapMs: 30000, horizonMs: 3600000 })
+ * planPolls(priorSketch(4000), { pollCostMs: 50, tailCost: 0.02, minGapMs: 100, maxGapMs: 30000, horizonMs: 3600000 })
  * // → [≈2200, ≈3000, ≈3700, …]: nothing early, dense around 4 s, wider in the tail
  */
 export function planPolls(sketch: DurationSketch, options: PlanOptions): number[] {
@@ -153,7 +164,8 @@ function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 	const total = sketch.weights.reduce((a, b) => a + b, 0);
 	const maxPolls = options.maxPolls ?? 48;
 	if (total <= 0) return [];
-	const c = Math.max(1, options.lagCost * quantile(sketch, 0.5));
+	const c = Math.max(1, options.pollCostMs);
+	const tail = quantile(sketch, 0.9);
 	const first = Math.max(options.minGapMs, quantile(sketch, options.firstQuantile ?? 0.2));
 	const plan: number[] = [Math.round(Math.min(first, options.maxGapMs))];
 	let survival = 1;
@@ -171,9 +183,9 @@ function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 		if (lo > options.horizonMs || survival < TAIL_SURVIVAL) break;
 		const width = hi - lo;
 		// Polls this bucket deserves: ∫ sqrt(h / 2c) dt, with h ≈ mass / (survival · width) constant in the bucket.
-		// Past the median a poll is worth a share of the job's age in lag instead: the older the job, the
-		// wider the gaps, so a job that outlives its sketch is polled about log(age) times, not age / gap.
-		const cost = Math.max(c, options.lagCost * Math.sqrt(lo * hi));
+		// Past the sketch's 90th percentile a poll is worth a share of the job's age in lag instead: the older
+		// the job, the wider the gaps, so a job that outlives its sketch is polled about log(age) times.
+		const cost = lo > tail ? Math.max(c, options.tailCost * Math.sqrt(lo * hi)) : c;
 		const rate = Math.sqrt(mass / (survival * width) / (2 * cost));
 		let t = Math.max(lo, last);
 		while (plan.length < maxPolls) {
@@ -212,4 +224,48 @@ export function observedDuration(bracket: {
 		if (lo > hi) return bracket.firstDoneMs;
 	}
 	return Math.max(1, (lo + hi) / 2);
+}
+
+/**
+ * What a plan is expected to cost a job of this sketch: the polls it takes until one finds the job
+ * done, and the lag between the finish and that poll (past the plan, gaps of `maxGapMs`), and the
+ * expected duration. What `WATCH_MODE=auto` weighs against following the run's stream.
+ *
+ * @example
+ * planCost(sketch, planPolls(sketch, options), 30_000) // { polls: 9.4, lagMs: 812, expectedMs: 4310 }
+ */
+export function planCost(
+	sketch: DurationSketch,
+	plan: readonly number[],
+	maxGapMs: number,
+): { polls: number; lagMs: number; expectedMs: number } {
+	const total = sketch.weights.reduce((a, b) => a + b, 0);
+	if (total <= 0) return { polls: 0, lagMs: maxGapMs / 2, expectedMs: 0 };
+	let polls = 0;
+	let lagMs = 0;
+	let expectedMs = 0;
+	const last = plan[plan.length - 1] ?? 0;
+	for (let i = 0; i < sketch.weights.length; i++) {
+		const mass = (sketch.weights[i] ?? 0) / total;
+		if (mass <= 0) continue;
+		const t = Math.sqrt(edge(i) * edge(i + 1));
+		expectedMs += mass * t;
+		// The first planned poll at or after t (plans are sorted): a binary search.
+		let lo = 0;
+		let hi = plan.length;
+		while (lo < hi) {
+			const mid = (lo + hi) >> 1;
+			if ((plan[mid] as number) < t) lo = mid + 1;
+			else hi = mid;
+		}
+		if (lo < plan.length) {
+			polls += mass * (lo + 1);
+			lagMs += mass * ((plan[lo] as number) - t);
+		} else {
+			const extra = Math.max(1, Math.ceil((t - last) / maxGapMs));
+			polls += mass * (plan.length + extra);
+			lagMs += mass * (last + extra * maxGapMs - t);
+		}
+	}
+	return { polls, lagMs, expectedMs };
 }

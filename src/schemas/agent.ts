@@ -88,7 +88,7 @@ export const AgentMetadata = z
 
 /** Events a caller can ask to be pushed. */
 export const ResponseCallbackEvent = z
-	.enum(["in_progress", "completed", "failed", "cancelled", "incomplete"])
+	.enum(["in_progress", "progress", "completed", "failed", "cancelled", "incomplete"])
 	.openapi("ResponseCallbackEvent");
 export type ResponseCallbackEvent = z.infer<typeof ResponseCallbackEvent>;
 
@@ -156,7 +156,7 @@ export const ResponseCreateParams = z
 		callback_events: z
 			.array(ResponseCallbackEvent)
 			.min(1)
-			.max(5)
+			.max(6)
 			.optional()
 			.openapi({ description: 'Events to push; default ["completed", "failed", "cancelled", "incomplete"].' }),
 	})
@@ -292,6 +292,7 @@ export const ResponseWebhookEvent = z
 	.object({
 		type: z.enum([
 			"response.in_progress",
+			"response.progress",
 			"response.completed",
 			"response.failed",
 			"response.cancelled",

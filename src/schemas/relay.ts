@@ -20,7 +20,7 @@ export const MAX_IDEMPOTENCY_KEY = 255;
 /** Largest `metadata`, measured as UTF-8 JSON. */
 export const MAX_METADATA_BYTES = 4096;
 
-export const CallbackEvent = z.enum(["started", "completed", "failed"]).openapi("CallbackEvent");
+export const CallbackEvent = z.enum(["started", "progress", "completed", "failed"]).openapi("CallbackEvent");
 export type CallbackEvent = z.infer<typeof CallbackEvent>;
 
 export const DEFAULT_CALLBACK_EVENTS: CallbackEvent[] = ["completed", "failed"];
@@ -43,7 +43,7 @@ export const PushFields = {
 	callback_events: z
 		.array(CallbackEvent)
 		.min(1)
-		.max(3)
+		.max(4)
 		.nullish()
 		.openapi({ description: 'Events to push; default ["completed", "failed"].' }),
 	metadata: Metadata.nullish(),
@@ -116,9 +116,11 @@ export const ListQuery = z.object({
 export const EventType = z
 	.enum([
 		"async_chat_completion.started",
+		"async_chat_completion.progress",
 		"async_chat_completion.completed",
 		"async_chat_completion.failed",
 		"response.in_progress",
+		"response.progress",
 		"response.completed",
 		"response.failed",
 		"response.cancelled",
@@ -127,13 +129,25 @@ export const EventType = z
 	.openapi("WebhookEventType");
 export type EventType = z.infer<typeof EventType>;
 
-/** The events that say a run started (sent while it runs); every other event is a final one. */
+/** The events that say a run started: sent once, while it runs. */
 export const START_EVENTS: ReadonlySet<EventType> = new Set(["async_chat_completion.started", "response.in_progress"]);
+
+/** The events sent while a run goes on (started, progress); every other event is a final one. */
+export const INTERIM_EVENTS: ReadonlySet<EventType> = new Set([
+	...START_EVENTS,
+	"async_chat_completion.progress",
+	"response.progress",
+]);
 
 /** The body of every webhook the relay sends. */
 export const WebhookEvent = z
 	.object({
-		type: z.enum(["async_chat_completion.started", "async_chat_completion.completed", "async_chat_completion.failed"]),
+		type: z.enum([
+			"async_chat_completion.started",
+			"async_chat_completion.progress",
+			"async_chat_completion.completed",
+			"async_chat_completion.failed",
+		]),
 		timestamp: z.string(),
 		data: RelayJob,
 	})

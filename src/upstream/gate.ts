@@ -26,7 +26,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { readSettings, type Settings } from "../config.ts";
-import { addSample, type DurationSketch, planPolls, priorSketch, quantile } from "../polling/sketch.ts";
+import type { WatchEstimate } from "../polling/cost.ts";
+import { addSample, type DurationSketch, planCost, planPolls, priorSketch, quantile } from "../polling/sketch.ts";
 import type { RateLimitHint } from "./http.ts";
 
 export type GateKind = "create" | "get";
@@ -67,6 +68,8 @@ export interface Admission {
 	send: boolean;
 	/** For creates: when to poll, in ms after the upstream create. */
 	plan?: number[];
+	/** For creates: what the model's jobs are expected to take, and to cost when polled on `plan`. */
+	estimate?: WatchEstimate;
 	/**
 	 * Whether polls should queue here. GETs go straight to upstream until it
 	 * pushes back on one (a 429 or a 503); from then until the GET rate has climbed back to
@@ -175,7 +178,7 @@ interface StoredLimits {
 export class UpstreamGate extends DurableObject<Env> {
 	private buckets = new Map<GateKind, Bucket>();
 	private sketches = new Map<string, DurationSketch>();
-	private plans = new Map<string, { plan: number[]; samples: number }>();
+	private plans = new Map<string, { plan: number[]; estimate: WatchEstimate; samples: number }>();
 	/** The account's request limit per second, from upstream's headers; null until one has been seen. */
 	private learnedRps: number | null = null;
 
@@ -252,7 +255,8 @@ export class UpstreamGate extends DurableObject<Env> {
 		const epoch = current.epoch;
 		const getsPaced = this.getsPaced(now);
 		if (kind !== "create" || !model) return { at, epoch, send, getsPaced };
-		return { at, epoch, send, getsPaced, plan: await this.plan(model) };
+		const { plan, estimate } = await this.plan(model);
+		return { at, epoch, send, getsPaced, plan, estimate };
 	}
 
 	/** Polls queue here while the GET rate is below the configured one: after GET pushback, until AIMD has won it back. */
@@ -336,21 +340,23 @@ export class UpstreamGate extends DurableObject<Env> {
 		return this.settings.pollPriorMedianMs ?? PRIOR_MEDIANS_MS[model] ?? DEFAULT_PRIOR_MEDIAN_MS;
 	}
 
-	private async plan(model: string): Promise<number[]> {
+	private async plan(model: string): Promise<{ plan: number[]; estimate: WatchEstimate }> {
 		const sketch = await this.sketch(model);
 		const cached = this.plans.get(model);
 		if (cached && sketch.samples - cached.samples < REPLAN_EVERY && cached.samples <= sketch.samples) {
-			return cached.plan;
+			return cached;
 		}
 		const settings = this.settings;
 		const plan = planPolls(sketch, {
-			lagCost: settings.pollLagCost,
+			pollCostMs: settings.pollCostMs,
+			tailCost: settings.pollLagCost,
 			minGapMs: settings.pollMinIntervalMs,
 			maxGapMs: settings.pollMaxIntervalMs,
 			horizonMs: settings.jobTimeoutSeconds * 1000,
 			firstQuantile: settings.pollFirstQuantile,
 		});
-		this.plans.set(model, { plan, samples: sketch.samples });
-		return plan;
+		const entry = { plan, estimate: planCost(sketch, plan, settings.pollMaxIntervalMs), samples: sketch.samples };
+		this.plans.set(model, entry);
+		return entry;
 	}
 }

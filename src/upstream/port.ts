@@ -16,6 +16,7 @@ import type { Settings } from "../config.ts";
 import type { AgentRunRequest } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
 import { agentAdapter } from "./agent/adapter.ts";
+import type { UpstreamFailure } from "./errors.ts";
 import type { CallOptions } from "./http.ts";
 import { sonarAdapter } from "./sonar.ts";
 
@@ -67,6 +68,45 @@ export type UpstreamCheck =
 	| { surface?: "sonar"; request: ApiChatCompletionsRequest }
 	| { surface: "agent"; request: AgentRunRequest };
 
+/** What a run is doing, from its reasoning events: for progress pushes and Slack's "Searching: …". */
+export interface ProgressNote {
+	stage: "searching" | "reading";
+	/** The queries searched, or the URLs read (at most a few, each shortened). */
+	items: string[];
+}
+
+/** Something the job should hear while a watched run goes on. */
+export interface WatchUpdate {
+	/** The last `sequence_number` read: where a reconnect resumes. */
+	cursor: number;
+	/** The run's status, when this event said it (`queued`, `in_progress`). */
+	status?: RunStatus;
+	progress?: ProgressNote;
+}
+
+/** How one watch of a run's event stream ended. */
+export type WatchEnd =
+	/** The run ended: its terminal state, read from the stream (or, failing that, with one plain read). */
+	| { ended: "terminal"; cursor: number; run: UpstreamRun }
+	/** The connection closed or failed before the terminal event: resume from `cursor`. */
+	| { ended: "dropped"; cursor: number; failure: UpstreamFailure }
+	/** The job stopped watching (its time budget ran out, or it was cancelled). */
+	| { ended: "stopped"; cursor: number }
+	/** Upstream will not stream this run from this cursor (an expired cursor; no event stream): poll instead. */
+	| { ended: "unsupported"; cursor: number; failure: UpstreamFailure }
+	/** A terminal error about the run itself (a 404, a 401): the job cannot follow it any more. */
+	| { ended: "failed"; cursor: number; failure: UpstreamFailure };
+
+export interface WatchOptions {
+	/** The last `sequence_number` already seen; null to start from the beginning. */
+	cursor: number | null;
+	/** Stops the watch (the job was cancelled, or its alarm's time is up). */
+	signal: AbortSignal;
+	/** No event for this long: the connection is taken for dead. */
+	idleTimeoutMs: number;
+	onUpdate: (update: WatchUpdate) => void | Promise<void>;
+}
+
 export interface UpstreamPort {
 	/** The API this port calls: for logs, `/healthz` and the start banner only. No decision reads it. */
 	readonly api: UpstreamApi;
@@ -81,6 +121,10 @@ export interface UpstreamPort {
 	read(job: UpstreamJob, upstreamId: string): Promise<UpstreamRun>;
 	/** Asks upstream to stop the run (best effort: a finished run stays finished). */
 	cancel(upstreamId: string): Promise<void>;
+	/** Whether this upstream streams a run's events, so that `watch` can follow it. */
+	readonly canWatch: boolean;
+	/** Follows the run's event stream from `cursor` until it ends, drops, or is stopped (see `WatchEnd`). */
+	watch(job: UpstreamJob, upstreamId: string, options: WatchOptions): Promise<WatchEnd>;
 }
 
 export type PortSettings = Pick<

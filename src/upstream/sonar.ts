@@ -72,8 +72,20 @@ export function sonarAdapter(settings: CallSettings, options: CallOptions = {}):
 			});
 		},
 		read: (_job, upstreamId) => call(`${PATH}/${encodeURIComponent(upstreamId)}`, { method: "GET" }),
-		// The retired API has no cancel: its runs end by themselves.
+		// The retired API has no cancel (its runs end by themselves) and no event stream.
 		cancel: async () => {},
+		canWatch: false,
+		watch: async (_job, _upstreamId, options) => ({
+			ended: "unsupported",
+			cursor: options.cursor ?? -1,
+			failure: {
+				kind: "http",
+				status: null,
+				retryable: false,
+				retryAfterMs: null,
+				message: "the retired Sonar API does not stream a job's events",
+			},
+		}),
 	};
 }
 

@@ -40,6 +40,8 @@ export interface EmulatedRun {
 	api: "agent" | "sonar";
 	gets: number;
 	cancels: number;
+	/** Event-stream connections to the run. */
+	streams: number;
 	status: string;
 	/** The last user text, markers stripped: tests find a job's runs by their unique question. */
 	question: string;

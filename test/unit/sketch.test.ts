@@ -6,6 +6,7 @@ import {
 	bucketOf,
 	edge,
 	observedDuration,
+	planCost,
 	planPolls,
 	priorSketch,
 	quantile,
@@ -26,7 +27,7 @@ function lognormal(median: number, sigma: number, count: number, seed = 7): numb
 	);
 }
 
-const options = { lagCost: 0.02, minGapMs: 100, maxGapMs: 30_000, horizonMs: 3_600_000 };
+const options = { pollCostMs: 80, tailCost: 0.02, minGapMs: 100, maxGapMs: 30_000, horizonMs: 3_600_000 };
 
 describe("duration sketch", () => {
 	it("spans 10 ms to 12 h in log buckets", () => {
@@ -78,17 +79,37 @@ describe("poll plan", () => {
 		}
 	});
 
-	it("scales with the jobs: 5-minute jobs get the same shape, 75 times wider", () => {
-		const fast = planPolls(priorSketch(4000), options);
-		const slow = planPolls(priorSketch(300_000), { ...options, maxGapMs: 3_600_000 });
-		expect(slow.length).toBe(fast.length);
-		expect((slow[3] as number) / (fast[3] as number)).toBeCloseTo(75, -1);
+	it("prices a poll in absolute lag: a 5-minute job is polled every few seconds near its likely end", () => {
+		const slow = planPolls(priorSketch(300_000), { ...options, pollCostMs: 250 });
+		const gaps = slow.slice(1).map((at, i) => ({ at: slow[i + 1] as number, gap: at - (slow[i] as number) }));
+		const nearMedian = gaps.find((g) => g.at > 300_000)?.gap as number;
+		// Keller: gap ≈ sqrt(2c / h), h ≈ 1/(σ·t) near the median: seconds, not a share of five minutes.
+		expect(nearMedian).toBeGreaterThan(2_000);
+		expect(nearMedian).toBeLessThan(15_000);
+		// A dearer poll spaces them out as sqrt(cost): four times the cost, twice the gap.
+		const sparse = planPolls(priorSketch(300_000), { ...options, pollCostMs: 1000 });
+		const sparseGap = sparse
+			.slice(1)
+			.map((at, i) => ({ at, gap: at - (sparse[i] as number) }))
+			.find((g) => g.at > 300_000)?.gap as number;
+		expect(sparseGap / nearMedian).toBeGreaterThan(1.6);
+		expect(sparseGap / nearMedian).toBeLessThan(2.5);
 	});
 
-	it("past the median, spaces polls by the job's age, so a job that outlives its sketch is not polled at its edge's density", () => {
+	it("expects the polls and the lag a plan costs", () => {
+		const sketch = priorSketch(300_000);
+		const dense = planCost(sketch, planPolls(sketch, { ...options, pollCostMs: 100 }), 30_000);
+		const sparse = planCost(sketch, planPolls(sketch, { ...options, pollCostMs: 2000 }), 30_000);
+		expect(dense.polls).toBeGreaterThan(sparse.polls);
+		expect(dense.lagMs).toBeLessThan(sparse.lagMs);
+		expect(dense.expectedMs / 300_000).toBeGreaterThan(1);
+		expect(dense.expectedMs / 300_000).toBeLessThan(1.5);
+	});
+
+	it("past the sketch's 90th percentile, spaces polls by the job's age, so a job that outlives its sketch is not polled at its edge's density", () => {
 		const plan = planPolls(priorSketch(4000), options);
 		const gaps = plan.slice(1).map((at, i) => ({ at: plan[i + 1] as number, gap: at - (plan[i] as number) }));
-		// Around the median nothing changes: the gap is set by the lag cost of the median.
+		// Around the median nothing changes: the gap is set by the poll's absolute cost.
 		const nearMedian = gaps.find((g) => g.at > 4000)?.gap as number;
 		expect(nearMedian).toBeLessThan(1000);
 		// Further out, every gap is at least a fixed share of the age it is placed at…

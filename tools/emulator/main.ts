@@ -42,6 +42,7 @@ Markers in the last user text script one job:
   Agent API only: [[emu:incomplete]] [[emu:cancelled]] [[emu:drift]] [[emu:unusable]]
   [[emu:stream-drop=N]] (or =NxK: the first K connections)
   [[emu:ratelimit=LIMIT/REMAINING]] (this run's answers carry these x-ratelimit-* headers)
+  [[emu:cursor-ttl=MS]] (this run's stream cursors expire after MS)
 Control: GET /__emulator/stats, GET|POST /__emulator/faults, POST /__emulator/reset`;
 
 class UsageError extends Error {

@@ -51,6 +51,8 @@ export interface Markers {
 	 * the other jobs that share the emulator.
 	 */
 	rateLimit?: { limit: number; remaining: number };
+	/** `[[emu:cursor-ttl=MS]]` (Agent API): this run's stream cursors expire after MS instead of `streamCursorTtlMs`. */
+	cursorTtlMs?: number;
 }
 
 const MARKER = /\[\[emu:([a-z-]+)(?:=([^\]]*))?\]\]/gi;
@@ -131,6 +133,9 @@ export function parseMarkers(text: string): Markers {
 			}
 			case "stream-drop":
 				markers.streamDrop = parseStreamDrop(value) ?? markers.streamDrop;
+				break;
+			case "cursor-ttl":
+				markers.cursorTtlMs = parseCount(value, 0) ?? markers.cursorTtlMs;
 				break;
 			case "ratelimit": {
 				const match = value?.trim().match(/^(\d+)\/(\d+)$/);

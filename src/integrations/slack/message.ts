@@ -4,6 +4,7 @@
  * the command's `response_url`.
  */
 import type { JobState, SlackIntegration } from "../../job/machine.ts";
+import type { ProgressNote } from "../../upstream/port.ts";
 import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
 import { escapeEntities, slackLink } from "./mrkdwn.ts";
 
@@ -61,6 +62,22 @@ export function slackProgressMessage(state: Pick<JobState, "spec">, slack: Slack
 	return {
 		response_type: "ephemeral",
 		replace_original: false,
+		text,
+		blocks: [{ type: "section", text: { type: "mrkdwn", text } }],
+	};
+}
+
+/**
+ * Posted once, the first time a watched run searches: the acknowledgement becomes "Researching …
+ * Searching: <the queries>", so the user sees the work going on.
+ */
+export function slackSearchingMessage(slack: SlackIntegration, note: ProgressNote | null): SlackMessage {
+	const question = escapeEntities(slack.question.slice(0, 200));
+	const queries = (note?.items ?? []).map((item) => `_${escapeEntities(item)}_`).join(" · ");
+	const text = `:mag: Researching *${question}*. Searching: ${queries || "the web"}…`;
+	return {
+		response_type: "ephemeral",
+		replace_original: true,
 		text,
 		blocks: [{ type: "section", text: { type: "mrkdwn", text } }],
 	};

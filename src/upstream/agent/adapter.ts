@@ -3,7 +3,9 @@
  * - create: `POST /v1/agent` with `background: true` (the request translated
  *   from the seeds' shape);
  * - read: `GET /v1/responses/{id}`;
- * - cancel: `POST /v1/responses/{id}/cancel`.
+ * - cancel: `POST /v1/responses/{id}/cancel`;
+ * - watch: `GET /v1/responses/{id}?stream=true&starting_after=N`, the run's
+ *   event stream, followed until the run ends (see `stream.ts`).
  *
  * The Agent API has no idempotency key, so a create whose answer was lost may
  * have started a run: such failures are marked `ambiguous`, and the job
@@ -16,6 +18,7 @@ import { type CallOptions, type CallSettings, callUpstream, failedBeforeSending,
 import type { UpstreamJob, UpstreamPort, UpstreamRun } from "../port.ts";
 import { type AgentRequest, toAgentRequest } from "./request.ts";
 import { readAgentRun } from "./response.ts";
+import { watchRun } from "./stream.ts";
 
 export const AGENT_PATHS = {
 	create: "/v1/agent",
@@ -93,6 +96,17 @@ export function agentAdapter(
 
 		async cancel(upstreamId) {
 			await callUpstream(settings, AGENT_PATHS.cancel(upstreamId), { method: "POST" }, options);
+		},
+
+		canWatch: true,
+		watch(job, upstreamId, watchOptions) {
+			return watchRun(
+				settings,
+				upstreamId,
+				context(job),
+				{ ...watchOptions, read: () => this.read(job, upstreamId) },
+				options,
+			);
 		},
 	};
 }

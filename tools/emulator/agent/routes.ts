@@ -317,7 +317,8 @@ export function agentRouter(runtime: Runtime, routerOptions: AgentRouterOptions)
 					});
 				}
 				const age = runNow(run, runtime.now()) - seen.atMs;
-				if (Number.isFinite(seen.atMs) && age > routerOptions.streamCursorTtlMs) {
+				const ttl = run.markers.cursorTtlMs ?? routerOptions.streamCursorTtlMs;
+				if (Number.isFinite(seen.atMs) && age > ttl) {
 					return agentError(c, 400, `The stream cursor 'starting_after=${cursor}' has expired`, {
 						param: "starting_after",
 					});
