@@ -31,7 +31,9 @@ import {
 	type JobIntegration,
 	type JobState,
 	type JobStats,
+	lostCreate,
 	MAX_LATENESS_SAMPLES,
+	markCreateSent,
 	newJob,
 	nextWake,
 	type Outcome,
@@ -105,6 +107,8 @@ const INDEX_ONLY: ReadonlySet<Action["type"]> = new Set(["index"]);
 
 export class Job extends DurableObject<Env> {
 	private state: JobState | null = null;
+	/** The state was loaded from storage (not made or last saved by this instance): a restart. */
+	private restored = false;
 	private savedResponse: CompletionResponse | null = null;
 	private armedAt: number | null = null;
 	/** The run in progress: alarm runs and RPCs that act never overlap, so no action is performed twice. */
@@ -118,6 +122,7 @@ export class Job extends DurableObject<Env> {
 			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
 			this.state = { ...stored, spec: migrateSpec(stored.spec), response, stats: { ...emptyStats(), ...stored.stats } };
 			this.savedResponse = response;
+			this.restored = true;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
 	}
@@ -219,6 +224,16 @@ export class Job extends DurableObject<Env> {
 				// The submitting request died before it answered: the job is the alarm's now, never a rejection.
 				this.state = { ...this.state, lifecycle: { ...this.state.lifecycle, callerWaiting: false } };
 			}
+			// Only a create this instance did not send itself: one it sent is still awaiting its answer.
+			const lost = this.restored ? lostCreate(this.state) : null;
+			this.restored = false;
+			if (lost) {
+				// A create was on its way when the relay stopped: its answer is gone, and a run may exist upstream.
+				const before = this.state;
+				const next = apply(before, lost, Date.now(), this.settings, Math.random());
+				this.state = { ...next, stats: countAction(next.stats, { type: "create", heldEpoch: null }, lost) };
+				for (const record of stepLogs(before, this.state, { type: "create", heldEpoch: null }, lost)) emit(record);
+			}
 			const { stats } = this.state;
 			const lateness = scheduledFor === null ? [] : [Math.max(0, Date.now() - scheduledFor)];
 			this.state = {
@@ -291,6 +306,11 @@ export class Job extends DurableObject<Env> {
 					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, send: admission.send, plan };
 				}
 				try {
+					// Saved before it leaves: should the relay die before the answer, its restart counts the create.
+					if (this.state) {
+						this.state = markCreateSent(this.state, Date.now());
+						await this.save();
+					}
 					const run = await upstream.create(job);
 					return { type: "created", run, plan, getsPaced: admission?.getsPaced ?? false };
 				} catch (error) {
