@@ -17,11 +17,14 @@ import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
 import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
+import { agent, responses } from "./routes/responses.ts";
 
 export const app = new OpenAPIHono<AppEnv>()
 	.route("/", meta)
 	.route("/async/chat/completions", completions)
 	.route("/v1/async/sonar", completions)
+	.route("/v1/responses", responses)
+	.route("/v1/agent", agent)
 	.route("/v1/ask", ask)
 	.route("/v1/hooks", hooks)
 	.route("/integrations/slack/commands", slackCommands)

@@ -12,6 +12,14 @@
 
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
+import {
+	AgentErrorBody,
+	RelayResponse,
+	ResponseCancelResponse,
+	ResponseCreateParams,
+	ResponseList,
+	ResponseWebhookEvent,
+} from "./schemas/agent.ts";
 import { HTTPValidationError } from "./schemas/perplexity.ts";
 import {
 	AskBody,
@@ -142,6 +150,157 @@ function completionsRoutes(base: string, tag: string): RouteConfig[] {
 				409: json(ErrorDetail, "Not settled yet, no callback, or a delivery still pending"),
 			},
 		},
+		{
+			method: "post",
+			path: `${base}/{id}/cancel`,
+			tags: [tag],
+			summary: "Cancel a job (relay extension)",
+			description:
+				'The job ends `FAILED` with `error_message: "cancelled"`, its `failed` event is pushed, and the upstream run ' +
+				"is cancelled too (best effort).",
+			security,
+			request: { params: JobId },
+			responses: {
+				200: json(RelayJob, "The cancelled job"),
+				...notFound,
+				401: errors[401],
+				409: json(ErrorDetail, "The job has already ended", {
+					detail: "the job has already ended (COMPLETED): there is nothing to cancel",
+				}),
+			},
+		},
+	];
+}
+
+const agentError = (description: string, example: { message: string; type: string; code: number; param?: string }) =>
+	json(AgentErrorBody, description, { error: example });
+
+const exampleRun = {
+	preset: "medium",
+	input: "What changed in the EU AI Act in 2025?",
+	background: true,
+	metadata: { ticket: "T-42" },
+	callback_url: "https://example.com/hooks/perplexity",
+	callback_events: ["completed", "failed", "cancelled", "incomplete"],
+};
+
+/** The Agent API surface: its create on both paths, and the run's routes. */
+function responsesRoutes(): RouteConfig[] {
+	const security = [{ bearerAuth: [] }];
+	const tag = "Agent API runs";
+	const notFoundRun = agentError("No such run for this key", {
+		message: "No response found with id '…'",
+		type: "not_found_error",
+		code: 404,
+	});
+	const unauthorized = agentError("Missing or wrong API key", {
+		message: "Invalid or missing API key",
+		type: "authentication_error",
+		code: 401,
+	});
+	const create = (path: string): RouteConfig => ({
+		method: "post",
+		path,
+		tags: [tag],
+		summary: "Start a background run (and have it pushed)",
+		description:
+			"The Agent API's request (`ResponsesRequestInput`), always run in background mode, plus the push fields " +
+			"`callback_url` and `callback_events`, which never reach upstream. `metadata` is the Agent API's own field: " +
+			"sent upstream and echoed in every event and GET. An `Idempotency-Key` header returns the same run for the " +
+			"same body. Errors use the Agent API's envelope.",
+		security,
+		request: {
+			body: { required: true, content: { "application/json": { schema: ResponseCreateParams, example: exampleRun } } },
+		},
+		responses: {
+			200: json(RelayResponse, "The run, status queued"),
+			400: agentError("A field the Agent API would refuse (named in `param`), `stream: true`, or no input", {
+				message: "Unknown field: temperatur",
+				type: "invalid_request_error",
+				code: 400,
+				param: "temperatur",
+			}),
+			401: unauthorized,
+			409: agentError("Idempotency-Key reused with another body", {
+				message: "idempotency_key was already used with a different body",
+				type: "conflict_error",
+				code: 409,
+			}),
+		},
+	});
+	const RunId = JobId;
+	return [
+		create("/v1/responses"),
+		create("/v1/agent"),
+		{
+			method: "get",
+			path: "/v1/responses",
+			tags: [tag],
+			summary: "List your runs, newest first (relay extension)",
+			security,
+			request: { query: ListQuery },
+			responses: { 200: json(ResponseList, "One page of runs"), 401: unauthorized },
+		},
+		{
+			method: "get",
+			path: "/v1/responses/{id}",
+			tags: [tag],
+			summary: "Retrieve a run",
+			description: "The Response object with the relay's id; the whole run (output, usage, error) once it ended.",
+			security,
+			request: { params: RunId },
+			responses: { 200: json(RelayResponse, "The run"), 401: unauthorized, 404: notFoundRun },
+		},
+		{
+			method: "post",
+			path: "/v1/responses/{id}/cancel",
+			tags: [tag],
+			summary: "Cancel a run",
+			description: "Cancels the run upstream and ends it `cancelled`; a `response.cancelled` event follows.",
+			security,
+			request: { params: RunId },
+			responses: {
+				200: json(ResponseCancelResponse, "Cancelling", { response_id: "3f2a…", status: "cancelling" }),
+				401: unauthorized,
+				404: notFoundRun,
+				409: agentError("The run has already ended", {
+					message: "the run has already ended (completed): there is nothing to cancel",
+					type: "conflict_error",
+					code: 409,
+				}),
+			},
+		},
+		{
+			method: "get",
+			path: "/v1/responses/{id}/deliveries",
+			tags: ["Deliveries"],
+			summary: "The delivery attempt log of a run",
+			security,
+			request: { params: RunId },
+			responses: {
+				200: json(DeliveryReport, "Attempts, event states and counters"),
+				401: unauthorized,
+				404: notFoundRun,
+			},
+		},
+		{
+			method: "post",
+			path: "/v1/responses/{id}/redeliver",
+			tags: ["Deliveries"],
+			summary: "Send a run's final event again now (same webhook-id)",
+			security,
+			request: { params: RunId },
+			responses: {
+				200: json(DeliveryReport, "The delivery report, with the new attempt"),
+				401: unauthorized,
+				404: notFoundRun,
+				409: agentError("Not ended yet, no callback, or a delivery still pending", {
+					message: "a delivery is already in flight for this job",
+					type: "conflict_error",
+					code: 409,
+				}),
+			},
+		},
 	];
 }
 
@@ -159,10 +318,12 @@ export function documentApi(app: OpenAPIHono<never>): void {
 		description: "An API key from API_KEYS (`tenant:key` pairs).",
 	});
 	registry.register("WebhookEvent", WebhookEvent);
+	registry.register("ResponseWebhookEvent", ResponseWebhookEvent);
 	const security = [{ bearerAuth: [] }];
 	const routes: RouteConfig[] = [
 		...completionsRoutes("/async/chat/completions", "Async chat completions"),
 		...completionsRoutes("/v1/async/sonar", "Async chat completions (v1 paths)"),
+		...responsesRoutes(),
 		{
 			method: "post",
 			path: "/v1/ask",

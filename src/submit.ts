@@ -1,17 +1,19 @@
 /**
  * Submitting a job: the one path every entry point takes (the Perplexity-
- * compatible create, the flat `/v1/ask`, the Slack command). It asks the
- * upstream port what it cannot run, checks the callback URL, picks the Job DO (by idempotency key when there is one), and
+ * compatible create, the flat `/v1/ask`, the Slack command, and the Agent
+ * surface's create). It asks the upstream port what it cannot run, checks the
+ * callback URL, picks the Job DO (by idempotency key when there is one), and
  * lets the DO store the job and create it upstream.
  */
 import { readSettings } from "./config.ts";
 import { checkCallbackUrl } from "./delivery/url-guard.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { canonicalJson, sha256Hex } from "./http.ts";
-import type { CreateJobResult, JobIntegration } from "./job/job.ts";
+import type { CreateJobInput, CreateJobResult, JobIntegration, JobView } from "./job/job.ts";
+import type { RelayResponse, ResponseCreateParams } from "./schemas/agent.ts";
 import type { CreateJobBody, RelayJob } from "./schemas/relay.ts";
 import { validationError } from "./schemas/validation.ts";
-import { upstreamPort } from "./upstream/port.ts";
+import { type UpstreamCheck, upstreamPort } from "./upstream/port.ts";
 
 export interface SubmitOptions {
 	/** Where the body's fields sit in the caller's request, for 422 `loc`s. @default ["body"] */
@@ -38,30 +40,89 @@ export async function submitJob(
 	body: CreateJobBody,
 	options: SubmitOptions = {},
 ): Promise<RelayJob> {
-	const settings = readSettings(env);
 	const locPrefix = options.locPrefix ?? ["body"];
+	const where = options.requestLoc ?? ((loc: (string | number)[]) => [...locPrefix, "request", ...loc]);
+	const job = await submit(env, tenant, {
+		surface: "sonar",
+		body,
+		check: { surface: "sonar", request: body.request },
+		where,
+		callbackLoc: [...locPrefix, "callback_url"],
+		idempotencyKey: body.idempotency_key ? `${tenant}:${body.idempotency_key}` : null,
+		options,
+	});
+	return job as RelayJob;
+}
+
+/**
+ * A run from the Agent surface (`POST /v1/agent`, `POST /v1/responses`): the Agent API request,
+ * sent upstream as it is, plus the push fields. `idempotencyKey` comes from the `Idempotency-Key`
+ * header (the Agent API's body has no such field).
+ *
+ * @example
+ * const response = await submitRun(c.env, tenant, body, c.req.header("idempotency-key") ?? null);
+ */
+export async function submitRun(
+	env: Env,
+	tenant: string,
+	body: ResponseCreateParams,
+	idempotencyKey: string | null,
+): Promise<RelayResponse> {
+	const { callback_url: _url, callback_events: _events, ...request } = body;
+	const job = await submit(env, tenant, {
+		surface: "agent",
+		body,
+		check: { surface: "agent", request },
+		where: (loc) => ["body", ...loc],
+		callbackLoc: ["body", "callback_url"],
+		// Apart from the Sonar surface's keys: the same key on both surfaces names two jobs.
+		idempotencyKey: idempotencyKey ? `${tenant}:responses:${idempotencyKey}` : null,
+		options: {},
+	});
+	return job as RelayResponse;
+}
+
+interface Submission {
+	surface: "sonar" | "agent";
+	body: CreateJobBody | ResponseCreateParams;
+	check: UpstreamCheck;
+	where: (loc: (string | number)[]) => (string | number)[];
+	callbackLoc: (string | number)[];
+	/** The Job DO's name when the caller gave an idempotency key. */
+	idempotencyKey: string | null;
+	options: SubmitOptions;
+}
+
+async function submit(env: Env, tenant: string, submission: Submission): Promise<JobView> {
+	const settings = readSettings(env);
+	const { body, options } = submission;
 	// What upstream cannot run is refused now, in the caller's request, never failed later.
-	const issues = upstreamPort(settings).check(body.request);
+	const issues = upstreamPort(settings).check(submission.check);
 	if (issues.length > 0) {
-		const where = options.requestLoc ?? ((loc) => [...locPrefix, "request", ...loc]);
-		throw new RequestValidationError({ detail: issues.map((issue) => ({ ...issue, loc: where(issue.loc) })) });
+		throw new RequestValidationError({
+			detail: issues.map((issue) => ({ ...issue, loc: submission.where(issue.loc) })),
+		});
 	}
 	if (body.callback_url) {
 		const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });
-		if (!check.ok) {
-			throw new RequestValidationError(validationError([...locPrefix, "callback_url"], check.reason));
-		}
+		if (!check.ok) throw new RequestValidationError(validationError(submission.callbackLoc, check.reason));
 	}
-	const key = body.idempotency_key;
-	const doId = key ? env.JOBS.idFromName(`${tenant}:${key}`) : env.JOBS.newUniqueId();
-	const result = (await env.JOBS.get(doId).create({
+	const key = submission.idempotencyKey;
+	const doId = key ? env.JOBS.idFromName(key) : env.JOBS.newUniqueId();
+	const common = {
 		id: doId.toString(),
 		tenant,
-		body,
-		bodyHash: await sha256Hex(canonicalJson({ body, integration: options.integration ?? null })),
+		bodyHash: await sha256Hex(
+			canonicalJson({ surface: submission.surface, body, integration: options.integration ?? null }),
+		),
 		integration: options.integration ?? null,
 		deferUpstream: options.deferUpstream ?? false,
-	})) as CreateJobResult;
+	};
+	const input: CreateJobInput =
+		submission.surface === "agent"
+			? { ...common, surface: "agent", body: body as ResponseCreateParams }
+			: { ...common, surface: "sonar", body: body as CreateJobBody };
+	const result = (await env.JOBS.get(doId).create(input)) as CreateJobResult;
 	if (!result.ok) throw new ApiError(result.status, result.detail);
 	return result.job;
 }

@@ -4,15 +4,32 @@
  * to the relay's own JSON API with `Authorization: Bearer <key>`, exactly as any
  * caller does.
  *
+ * It shows and manages both kinds of job the relay runs (`KINDS`): Sonar API
+ * jobs (`/async/chat/completions`, statuses CREATED … FAILED) and Agent API runs
+ * (`/v1/responses`, statuses queued … incomplete, the Response object with typed
+ * output items). Each kind has its own list, pagination and filter.
+ *
  * - The API key lives in `sessionStorage` only (this tab, until it closes). It
  *   never goes into a URL, a cookie, or the copy-as-curl text unless the user
  *   asks for it. A 401 anywhere signs the tab out.
- * - Views are hash routes (`#/jobs`, `#/jobs/<id>`, `#/new`, `#/secret`) over the
- *   server-rendered shell. Every navigation bumps a token, so late answers and
- *   timers from a previous view are dropped.
+ * - Views are hash routes over the server-rendered shell: `#/jobs` and `#/runs`
+ *   (the list, one tab per kind; the route is the tab, so Back returns to it),
+ *   `#/jobs/<id>` and `#/runs/<id>` (the job page: question, answer, sources,
+ *   timeline, details, deliveries with redeliver, cancel, copy-as-curl), `#/new`
+ *   (a Sonar job with a model, or an Agent run with a preset) and `#/secret`.
+ *   Every navigation bumps a token, so late answers and timers from a previous
+ *   view are dropped.
+ * - A run's page shows what the API returns: the answer is the `output_text`
+ *   parts of its `message` items, the sources its `search_results` items; other
+ *   item types are ignored. GET does not return a run's input, so its question
+ *   is the list's `request_preview` or what this tab submitted, and says so.
+ * - Cancel asks first, inside the page: the button opens a confirm step with an
+ *   explicit "Yes, cancel" button (Escape or "Keep it running" closes it); no
+ *   `window.confirm`. A 409 (the job ended meanwhile) is shown, then the page
+ *   refreshes.
  * - Live updates are bounded polls with back-off: the job page polls until the
- *   job settles (COMPLETED or FAILED, and no delivery pending), the list while a
- *   loaded job is unsettled, each at most `POLL.maxPolls` times.
+ *   job settles (ended, and no delivery pending), the list while a loaded job
+ *   is unsettled, each at most `POLL.maxPolls` times.
  * - The only HTML sink is the answer, through `renderMarkdown` (which escapes
  *   everything) and, where the browser has it, a Trusted Types policy the CSP
  *   names: any other `innerHTML` assignment would throw. Everything else is built
@@ -26,17 +43,23 @@ export const CLIENT_JS = String.raw`
 
 	var KEY_STORAGE = "sonar-relay.dashboard.key";
 	var QUESTIONS_STORAGE = "sonar-relay.dashboard.questions";
-	var API = "/async/chat/completions";
 	var PAGE_SIZE = 20;
 	var MAX_METADATA_BYTES = 4096;
 	var POLL = { firstMs: 1000, factor: 1.5, maxMs: 10000, maxPolls: 60 };
-	var FINAL = { COMPLETED: true, FAILED: true };
 
 	var STATUS = {
 		CREATED: { label: "Created", tone: "gray" },
 		IN_PROGRESS: { label: "In progress", tone: "blue" },
 		COMPLETED: { label: "Completed", tone: "green" },
 		FAILED: { label: "Failed", tone: "red" },
+	};
+	var RUN_STATUS = {
+		queued: { label: "Queued", tone: "gray" },
+		in_progress: { label: "In progress", tone: "blue" },
+		completed: { label: "Completed", tone: "green" },
+		failed: { label: "Failed", tone: "red" },
+		cancelled: { label: "Cancelled", tone: "violet" },
+		incomplete: { label: "Incomplete", tone: "amber" },
 	};
 	var DELIVERY = {
 		pending: { label: "Delivery pending", tone: "amber" },
@@ -51,21 +74,52 @@ export const CLIENT_JS = String.raw`
 		gone: { label: "Gone (410)", tone: "red" },
 	};
 
+	/** The two kinds of job: the same pages, their own endpoints, statuses and words. */
+	var KINDS = {
+		sonar: {
+			api: "/async/chat/completions",
+			route: "#/jobs",
+			noun: "job",
+			title: "Job",
+			listTitle: "Jobs",
+			listLive: "Updating while jobs run",
+			statuses: STATUS,
+			ended: { COMPLETED: true, FAILED: true },
+			items: function (page) { return (page && page.requests) || []; },
+		},
+		agent: {
+			api: "/v1/responses",
+			route: "#/runs",
+			noun: "run",
+			title: "Run",
+			listTitle: "Runs",
+			listLive: "Updating while runs are in progress",
+			statuses: RUN_STATUS,
+			ended: { completed: true, failed: true, cancelled: true, incomplete: true },
+			items: function (page) { return (page && page.data) || []; },
+		},
+	};
+
 	// ── State ─────────────────────────────────────────────────────────────
 
 	var apiKey = readKey();
 	var routeToken = 0;
 	var pollTimer = null;
-	var list = freshList();
-	var job = freshJob(null);
+	var listKind = "sonar";
+	var lists = { sonar: freshList(), agent: freshList() };
+	var job = freshJob(null, "sonar");
 	var secrets = { data: null, revealed: {} };
 	var toastTimer = null;
 
 	function freshList() {
-		return { jobs: [], nextToken: null, loaded: false, polls: 0 };
+		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "" };
 	}
-	function freshJob(id) {
-		return { id: id, data: null, report: null, polls: 0, newAttempts: {} };
+	function freshJob(id, kind) {
+		return { id: id, kind: kind, data: null, report: null, polls: 0, newAttempts: {}, cancelling: false };
+	}
+
+	function hasEnded(kind, status) {
+		return KINDS[kind].ended[status] === true;
 	}
 
 	function readKey() {
@@ -103,6 +157,11 @@ export const CLIENT_JS = String.raw`
 		if (Array.isArray(child)) child.forEach(function (c) { append(el, c); });
 		else el.append(child instanceof Node ? child : String(child));
 	}
+	/** Replaces an element's children, skipping absent ones (replaceChildren would show a null as "null"). */
+	function fill(el) {
+		el.replaceChildren();
+		for (var i = 1; i < arguments.length; i++) append(el, arguments[i]);
+	}
 
 	function badge(tone, label, attrs) {
 		var a = attrs || {};
@@ -110,8 +169,8 @@ export const CLIENT_JS = String.raw`
 		a.text = label;
 		return h("span", a);
 	}
-	function statusBadge(status) {
-		var s = STATUS[status] || { label: String(status), tone: "gray" };
+	function statusBadge(kind, status) {
+		var s = KINDS[kind].statuses[status] || { label: String(status), tone: "gray" };
 		return badge(s.tone, s.label, { "data-status": status });
 	}
 	function deliveryBadge(deliveryStatus) {
@@ -177,10 +236,13 @@ export const CLIENT_JS = String.raw`
 	}
 	ApiError.prototype = Object.create(Error.prototype);
 
+	/** The message of an error body: the Sonar surface's {detail}, or the Agent surface's {error: {message}}. */
 	function describeError(status, body) {
 		var detail = body && body.detail;
 		if (typeof detail === "string") return detail;
 		if (Array.isArray(detail)) return detail.map(describeIssue).join("; ");
+		var error = body && body.error;
+		if (error && typeof error.message === "string" && error.message) return error.message;
 		return "the relay answered " + status;
 	}
 	function describeIssue(issue) {
@@ -225,8 +287,8 @@ export const CLIENT_JS = String.raw`
 		);
 	}
 
-	function jobPath(id) {
-		return API + "/" + encodeURIComponent(id);
+	function jobPath(kind, id) {
+		return KINDS[kind].api + "/" + encodeURIComponent(id);
 	}
 
 	// ── Routing ───────────────────────────────────────────────────────────
@@ -234,18 +296,22 @@ export const CLIENT_JS = String.raw`
 	var VIEWS = ["signin", "jobs", "job", "new", "secret"];
 	var TITLES = { signin: "Sign in", jobs: "Jobs", job: "Job", new: "New job", secret: "Webhook secret" };
 	var firstRender = true;
+	/** Set by the list's tabs: the next view keeps the focus on the tab instead of moving it to the heading. */
+	var keepFocus = false;
 
 	function parseRoute(hash) {
-		if (hash === "" || hash === "#" || hash === "#/") return { name: "jobs" };
+		if (hash === "" || hash === "#" || hash === "#/") return { name: "jobs", kind: listKind };
 		if (hash.slice(0, 2) !== "#/") return null; // an in-page anchor, such as the skip link
 		var path = hash.slice(2);
-		if (path === "jobs" || path === "new" || path === "secret") return { name: path };
-		var m = /^jobs\/([A-Za-z0-9_-]{1,128})$/.exec(path);
-		if (m) return { name: "job", id: m[1] };
-		return { name: "jobs", unknown: true };
+		if (path === "jobs") return { name: "jobs", kind: "sonar" };
+		if (path === "runs") return { name: "jobs", kind: "agent" };
+		if (path === "new" || path === "secret") return { name: path };
+		var m = /^(jobs|runs)\/([A-Za-z0-9_-]{1,128})$/.exec(path);
+		if (m) return { name: "job", kind: m[1] === "runs" ? "agent" : "sonar", id: m[2] };
+		return { name: "jobs", kind: listKind, unknown: true };
 	}
 
-	function showView(name) {
+	function showView(name, title) {
 		VIEWS.forEach(function (view) {
 			$("view-" + view).hidden = view !== name;
 		});
@@ -256,14 +322,15 @@ export const CLIENT_JS = String.raw`
 			if (link.getAttribute("data-nav") === name) link.setAttribute("aria-current", "page");
 			else link.removeAttribute("aria-current");
 		});
-		document.title = TITLES[name] + " · sonar-relay dashboard";
+		document.title = (title || TITLES[name]) + " · sonar-relay dashboard";
 		// Move focus to the new view's heading, as a page load would, except on the very first render.
-		if (!firstRender) {
+		if (!firstRender && !keepFocus) {
 			var heading = $(name === "signin" ? "signin-key" : name + "-title");
 			if (heading) heading.focus({ preventScroll: false });
 		}
+		if (!keepFocus) window.scrollTo(0, 0);
 		firstRender = false;
-		window.scrollTo(0, 0);
+		keepFocus = false;
 	}
 
 	function stopPolling() {
@@ -277,13 +344,14 @@ export const CLIENT_JS = String.raw`
 		routeToken++;
 		stopPolling();
 		if (!apiKey) {
+			keepFocus = false;
 			showView("signin");
 			if (firstRender === false) $("signin-key").focus();
 			return;
 		}
-		if (route.unknown) announce("There is no such page; here are your jobs.");
-		if (route.name === "jobs") openJobs();
-		else if (route.name === "job") openJob(route.id);
+		if (route.unknown) announce("There is no such page; here is the list.");
+		if (route.name === "jobs") openJobs(route.kind);
+		else if (route.name === "job") openJob(route.id, route.kind);
 		else if (route.name === "new") openNew();
 		else if (route.name === "secret") openSecret();
 	}
@@ -311,7 +379,7 @@ export const CLIENT_JS = String.raw`
 		}
 		button.disabled = true;
 		button.textContent = "Signing in…";
-		api("GET", API + "?limit=1", undefined, key)
+		api("GET", KINDS.sonar.api + "?limit=1", undefined, key)
 			.then(function () {
 				try {
 					sessionStorage.setItem(KEY_STORAGE, key);
@@ -320,7 +388,7 @@ export const CLIENT_JS = String.raw`
 				}
 				apiKey = key;
 				input.value = "";
-				list = freshList();
+				lists = { sonar: freshList(), agent: freshList() };
 				render();
 			})
 			.catch(function (failure) {
@@ -347,47 +415,125 @@ export const CLIENT_JS = String.raw`
 		apiKey = null;
 		stopPolling();
 		routeToken++;
-		list = freshList();
-		job = freshJob(null);
+		lists = { sonar: freshList(), agent: freshList() };
+		setListKind("sonar");
+		job = freshJob(null, "sonar");
 		secrets = { data: null, revealed: {} };
 		$("jobs-body").replaceChildren();
 		$("secret-list").replaceChildren();
 		$("job-curl").textContent = "";
 		$("job-curl-key").checked = false;
 		$("signin-error").textContent = message || "";
+		keepFocus = false;
 		showView("signin");
 		$("signin-key").focus();
 	}
 
 	// ── Job list ──────────────────────────────────────────────────────────
 
-	function openJobs() {
-		showView("jobs");
+	/** Which kind the list shows: the tabs, the filter's options, the words, and where "Jobs" links lead back to. */
+	function setListKind(kind) {
+		listKind = kind;
+		var K = KINDS[kind];
+		Array.prototype.forEach.call(document.querySelectorAll("#jobs-tabs [role=tab]"), function (tab) {
+			var selected = tab.getAttribute("data-kind") === kind;
+			tab.setAttribute("aria-selected", selected ? "true" : "false");
+			tab.tabIndex = selected ? 0 : -1;
+			if (selected) $("jobs-panel").setAttribute("aria-labelledby", tab.id);
+		});
+		Array.prototype.forEach.call(document.querySelectorAll("[data-list-link]"), function (link) {
+			link.setAttribute("href", K.route);
+		});
+		$("jobs-caption").textContent = K.listTitle + ", newest first";
+		$("jobs-col-id").textContent = K.title;
+		$("jobs-live").textContent = K.listLive;
+		renderFilterOptions(kind);
+	}
+
+	function renderFilterOptions(kind) {
+		var K = KINDS[kind];
+		var select = $("jobs-filter");
+		select.replaceChildren(
+			h("option", { value: "", text: "All " + K.noun + "s" }),
+			h(
+				"optgroup",
+				{ label: K.title + " status" },
+				Object.keys(K.statuses).map(function (status) {
+					return h("option", { value: "status:" + status, text: K.statuses[status].label });
+				}),
+			),
+			h(
+				"optgroup",
+				{ label: "Delivery" },
+				Object.keys(DELIVERY).map(function (key) {
+					return h("option", { value: "delivery:" + key, text: DELIVERY[key].label });
+				}),
+			),
+		);
+		select.value = lists[kind].filter;
+	}
+
+	function openJobs(kind) {
+		setListKind(kind);
+		showView("jobs", KINDS[kind].listTitle);
+		var list = lists[kind];
 		if (list.loaded) {
 			renderJobs();
 			list.polls = 0;
 			refreshFirstPage(routeToken);
 		} else {
+			// Not the other kind's rows under this tab: a placeholder until the first page arrives.
+			$("jobs-body").replaceChildren();
+			$("jobs-table").hidden = true;
+			$("jobs-summary").textContent = "";
+			$("jobs-empty").textContent = "Loading…";
+			$("jobs-empty").hidden = false;
+			$("jobs-more").hidden = true;
 			loadJobs(true);
 		}
 	}
 
+	/** A tab activated by click or keyboard: the list route of its kind, focus staying on the tab. */
+	function selectTab(tab) {
+		var kind = tab.getAttribute("data-kind");
+		tab.focus();
+		if (kind === listKind && !$("view-jobs").hidden) return;
+		keepFocus = true;
+		navigate(KINDS[kind].route);
+	}
+
+	function onTabKey(event) {
+		var tabs = Array.prototype.slice.call(document.querySelectorAll("#jobs-tabs [role=tab]"));
+		var at = tabs.indexOf(document.activeElement);
+		if (at === -1) return;
+		var next = null;
+		if (event.key === "ArrowRight") next = tabs[(at + 1) % tabs.length];
+		else if (event.key === "ArrowLeft") next = tabs[(at - 1 + tabs.length) % tabs.length];
+		else if (event.key === "Home") next = tabs[0];
+		else if (event.key === "End") next = tabs[tabs.length - 1];
+		if (!next) return;
+		event.preventDefault();
+		selectTab(next);
+	}
+
 	function loadJobs(reset) {
 		var token = routeToken;
+		var kind = listKind;
+		var list = lists[kind];
 		var more = $("jobs-more");
 		var refresh = $("jobs-refresh");
 		var query = "?limit=" + PAGE_SIZE + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
 		(reset ? refresh : more).disabled = true;
 		if (reset) $("jobs-table").setAttribute("aria-busy", "true");
-		return api("GET", API + query)
+		return api("GET", KINDS[kind].api + query)
 			.then(function (page) {
 				if (token !== routeToken) return;
-				var requests = (page && page.requests) || [];
+				var items = KINDS[kind].items(page);
 				if (reset) {
-					list.jobs = requests;
+					list.jobs = items;
 					list.polls = 0;
 				} else {
-					mergeJobs(requests, false);
+					mergeJobs(list, items, false);
 				}
 				list.nextToken = (page && page.next_token) || null;
 				list.loaded = true;
@@ -397,7 +543,8 @@ export const CLIENT_JS = String.raw`
 			})
 			.catch(function (failure) {
 				if (token !== routeToken || failure.status === 401) return;
-				$("jobs-error").textContent = "Could not load the jobs: " + failure.message + ".";
+				if (!list.loaded) $("jobs-empty").hidden = true;
+				$("jobs-error").textContent = "Could not load the " + KINDS[kind].noun + "s: " + failure.message + ".";
 			})
 			.finally(function () {
 				refresh.disabled = false;
@@ -407,7 +554,7 @@ export const CLIENT_JS = String.raw`
 	}
 
 	/** Updates loaded jobs in place; new ones go first (the list is newest first) or last (a further page). */
-	function mergeJobs(fresh, atTop) {
+	function mergeJobs(list, fresh, atTop) {
 		var byId = {};
 		list.jobs.forEach(function (j, i) { byId[j.id] = i; });
 		var added = [];
@@ -419,23 +566,26 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function refreshFirstPage(token) {
-		return api("GET", API + "?limit=" + PAGE_SIZE)
+		var kind = listKind;
+		return api("GET", KINDS[kind].api + "?limit=" + PAGE_SIZE)
 			.then(function (page) {
 				if (token !== routeToken) return;
-				mergeJobs((page && page.requests) || [], true);
+				mergeJobs(lists[kind], KINDS[kind].items(page), true);
 				$("jobs-error").textContent = "";
 				renderJobs();
 				scheduleListPoll(token);
 			})
 			.catch(function (failure) {
 				if (token !== routeToken || failure.status === 401) return;
-				$("jobs-error").textContent = "Could not refresh the jobs: " + failure.message + ".";
+				$("jobs-error").textContent = "Could not refresh the " + KINDS[kind].noun + "s: " + failure.message + ".";
 				scheduleListPoll(token);
 			});
 	}
 
 	function scheduleListPoll(token) {
-		var running = list.jobs.some(function (j) { return !FINAL[j.status] || j.delivery_status === "pending"; });
+		var kind = listKind;
+		var list = lists[kind];
+		var running = list.jobs.some(function (j) { return !hasEnded(kind, j.status) || j.delivery_status === "pending"; });
 		$("jobs-live").hidden = !running || list.polls >= POLL.maxPolls;
 		if (!running || list.polls >= POLL.maxPolls || token !== routeToken) return;
 		var delay = Math.min(POLL.maxMs, 2 * POLL.firstMs * Math.pow(POLL.factor, list.polls));
@@ -462,7 +612,10 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function renderJobs() {
-		var filter = $("jobs-filter").value;
+		var kind = listKind;
+		var K = KINDS[kind];
+		var list = lists[kind];
+		var filter = list.filter;
 		var shown = list.jobs.filter(function (j) { return matchesFilter(j, filter); });
 		var body = $("jobs-body");
 		body.replaceChildren.apply(
@@ -472,19 +625,19 @@ export const CLIENT_JS = String.raw`
 				var preview = previewOf(j);
 				return h(
 					"tr",
-					{ "data-job": j.id },
+					{ "data-job": j.id, "data-kind": kind },
 					h(
 						"td",
-						{ "data-label": "Job" },
+						{ "data-label": K.title },
 						h(
 							"div",
 							null,
-							h("a", { class: "job-link", href: "#/jobs/" + j.id, "aria-label": "Job " + j.id, text: shortId(j.id) }),
+							h("a", { class: "job-link", href: K.route + "/" + j.id, "aria-label": K.title + " " + j.id, text: shortId(j.id) }),
 							preview ? h("span", { class: "job-preview", text: preview }) : null,
 						),
 					),
 					h("td", { "data-label": "Model", text: j.model }),
-					h("td", { "data-label": "Status" }, statusBadge(j.status)),
+					h("td", { "data-label": "Status" }, statusBadge(kind, j.status)),
 					h("td", { "data-label": "Delivery" }, deliveryBadge(j.delivery_status)),
 					h("td", { "data-label": "Created", class: "nowrap" }, timeEl(created, relative(created))),
 				);
@@ -493,32 +646,51 @@ export const CLIENT_JS = String.raw`
 		var empty = $("jobs-empty");
 		empty.replaceChildren();
 		if (list.jobs.length === 0) {
-			empty.append("No jobs yet. ", h("a", { href: "#/new", text: "Submit your first job" }), ".");
+			empty.append(
+				"No " + K.noun + "s yet. ",
+				h("a", { href: "#/new", text: kind === "agent" ? "Start your first run" : "Submit your first job" }),
+				".",
+			);
 		} else if (shown.length === 0) {
-			empty.append("No loaded job matches this filter.");
+			empty.append("No loaded " + K.noun + " matches this filter.");
 		}
 		empty.hidden = shown.length > 0;
 		$("jobs-table").hidden = shown.length === 0;
 		$("jobs-more").hidden = !list.nextToken;
-		var loaded = list.jobs.length + " job" + (list.jobs.length === 1 ? "" : "s") + " loaded, newest first";
+		var loaded = list.jobs.length + " " + K.noun + (list.jobs.length === 1 ? "" : "s") + " loaded, newest first";
 		$("jobs-summary").textContent = filter
-			? "Showing " + shown.length + " of " + loaded + ". The filter applies to the loaded jobs" +
+			? "Showing " + shown.length + " of " + loaded + ". The filter applies to the loaded " + K.noun + "s" +
 				(list.nextToken ? "; load more to look further back." : ".")
 			: loaded + ".";
 	}
 
 	// ── Job page ──────────────────────────────────────────────────────────
 
-	function openJob(id) {
-		showView("job");
-		if (job.id !== id) {
-			job = freshJob(id);
+	function openJob(id, kind) {
+		var K = KINDS[kind];
+		showView("job", K.title);
+		if (job.id !== id || job.kind !== kind) {
+			job = freshJob(id, kind);
 			clearJob();
 		}
 		job.polls = 0;
+		closeConfirm(false);
+		$("job-title").textContent = K.title;
+		$("job-back").textContent = "← All " + K.noun + "s";
+		$("job-back").setAttribute("href", K.route);
+		$("job-side").setAttribute("aria-label", K.title + " details");
+		$("job-live").textContent = "Updating live until the " + K.noun + " settles";
+		$("job-cancel").textContent = "Cancel " + K.noun;
+		$("cancel-yes").textContent = "Yes, cancel the " + K.noun;
+		$("cancel-confirm-text").textContent =
+			kind === "agent"
+				? "Cancel this run? The relay stops it upstream and it ends cancelled; a callback URL gets its cancelled event. This cannot be undone."
+				: 'Cancel this job? The relay stops it upstream and it ends FAILED with the error "cancelled"; a callback URL gets its failed event. This cannot be undone.';
 		$("job-id").textContent = id;
 		$("redeliver-result").textContent = "";
 		$("redeliver-result").className = "alert";
+		$("cancel-result").textContent = "";
+		$("cancel-result").className = "alert";
 		renderCurl();
 		refreshJob(routeToken);
 	}
@@ -531,23 +703,27 @@ export const CLIENT_JS = String.raw`
 			$(id).replaceChildren(h("p", { class: "muted", text: "Loading…" }));
 		});
 		$("job-sources-empty").hidden = true;
+		$("job-timeline-note").hidden = true;
 		$("job-error").textContent = "";
 		$("job-live").hidden = true;
 		$("job-paused").hidden = true;
 		$("job-redeliver").disabled = true;
+		$("job-cancel").disabled = true;
 	}
 
-	function isSettled(data) {
-		return Boolean(data && FINAL[data.status] && data.delivery_status !== "pending");
+	function isSettled(kind, data) {
+		return Boolean(data && hasEnded(kind, data.status) && data.delivery_status !== "pending");
 	}
 
 	function refreshJob(token) {
 		var id = job.id;
-		var deliveries = api("GET", jobPath(id) + "/deliveries").catch(function (failure) {
+		var kind = job.kind;
+		var K = KINDS[kind];
+		var deliveries = api("GET", jobPath(kind, id) + "/deliveries").catch(function (failure) {
 			if (failure.status === 404) return null;
 			throw failure;
 		});
-		return Promise.all([api("GET", jobPath(id)), deliveries])
+		return Promise.all([api("GET", jobPath(kind, id)), deliveries])
 			.then(function (results) {
 				if (token !== routeToken || job.id !== id) return;
 				var before = job.data && job.data.status;
@@ -555,7 +731,10 @@ export const CLIENT_JS = String.raw`
 				job.report = results[1];
 				$("job-error").textContent = "";
 				renderJob();
-				if (before && before !== job.data.status) announce("The job is now " + STATUS[job.data.status].label.toLowerCase() + ".");
+				if (before && before !== job.data.status) {
+					var label = (K.statuses[job.data.status] || { label: String(job.data.status) }).label;
+					announce("The " + K.noun + " is now " + label.toLowerCase() + ".");
+				}
 				scheduleJobPoll(token);
 			})
 			.catch(function (failure) {
@@ -563,16 +742,16 @@ export const CLIENT_JS = String.raw`
 				if (failure.status === 404) {
 					clearJob();
 					$("job-error").textContent =
-						"No job with this id is visible to your key (404). It may belong to another tenant, or it was retired.";
+						"No " + K.noun + " with this id is visible to your key (404). It may belong to another tenant, or it was retired.";
 					return;
 				}
-				$("job-error").textContent = "Could not load the job: " + failure.message + ".";
+				$("job-error").textContent = "Could not load the " + K.noun + ": " + failure.message + ".";
 				scheduleJobPoll(token);
 			});
 	}
 
 	function scheduleJobPoll(token) {
-		var settled = isSettled(job.data);
+		var settled = isSettled(job.kind, job.data);
 		var exhausted = job.polls >= POLL.maxPolls;
 		$("job-live").hidden = settled || exhausted;
 		$("job-paused").hidden = settled || !exhausted;
@@ -585,28 +764,34 @@ export const CLIENT_JS = String.raw`
 		}, delay);
 	}
 
-	function answerText(data) {
-		var choice = data.response && data.response.choices && data.response.choices[0];
-		var content = choice && choice.message ? choice.message.content : null;
-		if (typeof content === "string") return content;
-		if (Array.isArray(content)) {
-			return content
-				.map(function (chunk) { return chunk && chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : ""; })
-				.filter(Boolean)
-				.join("\n\n");
-		}
-		return null;
-	}
-
 	function renderJob() {
 		var data = job.data;
-		$("job-badges").replaceChildren(statusBadge(data.status), deliveryBadge(data.delivery_status));
+		renderBadges();
 		renderQuestion(data);
-		renderAnswer(data);
-		renderSources(data);
-		renderTimeline(data);
-		renderDetails(data);
+		if (job.kind === "agent") {
+			renderRunAnswer(data);
+			var results = runResults(data);
+			renderSourceList(data, results.length ? results : null, [], runHasAnswer(data));
+			renderRunTimeline(data);
+			renderRunDetails(data);
+		} else {
+			renderAnswer(data);
+			renderSources(data);
+			renderTimeline(data);
+			renderDetails(data);
+		}
+		renderCancel();
 		renderDeliveries();
+	}
+
+	function renderBadges() {
+		$("job-badges").replaceChildren(statusBadge(job.kind, job.data.status), deliveryBadge(job.data.delivery_status));
+	}
+
+	/** What the list knows of a run's input: its summary's request_preview, when the list has loaded it. */
+	function listedPreview(kind, id) {
+		var found = lists[kind].jobs.filter(function (j) { return j.id === id; })[0];
+		return found && typeof found.request_preview === "string" && found.request_preview ? found.request_preview : null;
 	}
 
 	function renderQuestion(data) {
@@ -623,10 +808,40 @@ export const CLIENT_JS = String.raw`
 			);
 			return;
 		}
-		box.replaceChildren(
-			h("p", { class: "muted", text: "The relay's API does not return the question of a job." }),
+		var listed = job.kind === "agent" ? listedPreview("agent", data.id) : null;
+		if (listed) {
+			box.replaceChildren(
+				h("p", { class: "question", text: listed }),
+				h("p", { class: "hint", text: "The start of the input, from the runs list: the Agent API's GET does not return a run's input." }),
+			);
+			return;
+		}
+		fill(
+			box,
+			h("p", {
+				class: "muted",
+				text:
+					job.kind === "agent"
+						? "The Agent API's GET does not return a run's input; the runs list shows its start."
+						: "The relay's API does not return the question of a job.",
+			}),
 			data.metadata ? h("p", { class: "hint", text: "Its metadata is under Details." }) : null,
 		);
+	}
+
+	// Sonar jobs: the chat completion.
+
+	function answerText(data) {
+		var choice = data.response && data.response.choices && data.response.choices[0];
+		var content = choice && choice.message ? choice.message.content : null;
+		if (typeof content === "string") return content;
+		if (Array.isArray(content)) {
+			return content
+				.map(function (chunk) { return chunk && chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : ""; })
+				.filter(Boolean)
+				.join("\n\n");
+		}
+		return null;
 	}
 
 	function citationsOf(data) {
@@ -654,6 +869,125 @@ export const CLIENT_JS = String.raw`
 		}
 	}
 
+	function renderSources(data) {
+		var response = data.response || {};
+		var results = Array.isArray(response.search_results) && response.search_results.length ? response.search_results : null;
+		var citations = Array.isArray(response.citations) ? response.citations : [];
+		renderSourceList(data, results, citations, data.status === "COMPLETED");
+	}
+
+	// Agent runs: the Response object's typed output items; unknown item types are ignored.
+
+	function outputItems(data, type) {
+		return (Array.isArray(data.output) ? data.output : []).filter(function (item) { return item && item.type === type; });
+	}
+
+	function outputTexts(data) {
+		var parts = [];
+		outputItems(data, "message").forEach(function (item) {
+			(Array.isArray(item.content) ? item.content : []).forEach(function (part) {
+				if (part && part.type === "output_text" && typeof part.text === "string") parts.push(part);
+			});
+		});
+		return parts;
+	}
+
+	function runText(data) {
+		var parts = outputTexts(data);
+		return parts.length ? parts.map(function (part) { return part.text; }).join("\n\n") : null;
+	}
+
+	function runResults(data) {
+		var results = [];
+		outputItems(data, "search_results").forEach(function (item) {
+			(Array.isArray(item.results) ? item.results : []).forEach(function (r) {
+				if (r && typeof r === "object") results.push(r);
+			});
+		});
+		return results;
+	}
+
+	/** URLs for the answer's [n] markers: the n-th search result, unless a citation annotation on that marker names its own. */
+	function runCitations(data) {
+		var urls = runResults(data).map(function (r) { return r.url; });
+		outputTexts(data).forEach(function (part) {
+			(Array.isArray(part.annotations) ? part.annotations : []).forEach(function (a) {
+				if (!a || typeof a.url !== "string" || typeof a.start_index !== "number" || typeof a.end_index !== "number") return;
+				var marker = /^\[(\d{1,3})\]$/.exec(part.text.slice(a.start_index, a.end_index));
+				if (marker && Number(marker[1]) >= 1) urls[Number(marker[1]) - 1] = a.url;
+			});
+		});
+		return urls;
+	}
+
+	function runHasAnswer(data) {
+		return data.status === "completed" || data.status === "incomplete";
+	}
+
+	function incompleteReason(data) {
+		var details = data.incomplete_details;
+		return details && typeof details.reason === "string" ? details.reason : null;
+	}
+
+	function renderRunAnswer(data) {
+		var box = $("job-answer");
+		var status = data.status;
+		var message = data.error && typeof data.error.message === "string" ? data.error.message : "";
+		if (runHasAnswer(data)) {
+			var text = runText(data);
+			if (text === null) {
+				box.replaceChildren(
+					h("p", { class: "muted", text: "The run " + (status === "completed" ? "completed" : "ended incomplete") + " without an answer." }),
+				);
+			} else {
+				box.innerHTML = answerPolicy.createHTML(text, runCitations(data));
+			}
+			if (status === "incomplete") {
+				var reason = incompleteReason(data);
+				box.prepend(
+					h("div", { class: "alert alert-info" }, h("p", { text: "The run ended incomplete" + (reason ? " (" + reason + ")" : "") + ": the answer may be cut short." })),
+				);
+			}
+		} else if (status === "failed") {
+			box.replaceChildren(h("div", { class: "alert alert-error" }, h("p", { text: "The run failed: " + (message || "no reason given") + "." })));
+		} else if (status === "cancelled") {
+			box.replaceChildren(
+				h("div", { class: "alert alert-info" }, h("p", { text: "The run was cancelled" + (message && message !== "cancelled" ? ": " + message : "") + "." })),
+			);
+		} else {
+			box.replaceChildren(h("p", { class: "muted", text: "The answer appears here when the run completes." }));
+		}
+	}
+
+	function renderRunTimeline(data) {
+		var status = data.status;
+		var ended = hasEnded("agent", status);
+		var steps = [
+			{ label: "Created", at: data.created_at, state: "done" },
+			{ label: "Started", at: null, state: status === "queued" ? "waiting" : "done", note: status === "queued" ? null : "time not reported" },
+		];
+		if (status === "failed" || status === "cancelled") {
+			steps.push({ label: status === "failed" ? "Failed" : "Cancelled", at: null, state: "failed", note: "time not reported" });
+		} else {
+			steps.push({ label: status === "incomplete" ? "Ended incomplete" : "Completed", at: data.completed_at, state: data.completed_at ? "done" : "waiting" });
+		}
+		renderTimelineSteps(steps, data.created_at, ended);
+		var note = $("job-timeline-note");
+		note.textContent = "The Agent API's Response has no start time, nor an end time for a failed or cancelled run.";
+		note.hidden = false;
+	}
+
+	function renderRunDetails(data) {
+		var rows = [["Model", data.model]];
+		var usage = data.usage;
+		if (usage) rows = rows.concat(usageRows(usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cost));
+		var reason = incompleteReason(data);
+		if (reason) rows.push(["Incomplete", reason]);
+		renderDetailRows(rows, data.metadata);
+	}
+
+	// Shared by both kinds.
+
 	function safeHref(raw) {
 		if (typeof raw !== "string" || !/^https?:\/\//i.test(raw)) return null;
 		try {
@@ -676,10 +1010,8 @@ export const CLIENT_JS = String.raw`
 		return h("a", { class: cls, href: href, rel: "noopener noreferrer", target: "_blank", text: text });
 	}
 
-	function renderSources(data) {
-		var response = data.response || {};
-		var results = Array.isArray(response.search_results) && response.search_results.length ? response.search_results : null;
-		var citations = Array.isArray(response.citations) ? response.citations : [];
+	/** Search results ({url, title, snippet, date?}) or, without them, bare citation URLs. */
+	function renderSourceList(data, results, citations, answered) {
 		var items = results
 			? results.map(function (r) {
 					var meta = [hostOf(r.url), r.date || r.last_updated].filter(Boolean).join(" · ");
@@ -697,8 +1029,11 @@ export const CLIENT_JS = String.raw`
 		$("job-sources").replaceChildren.apply($("job-sources"), items);
 		var empty = $("job-sources-empty");
 		empty.hidden = items.length > 0;
-		empty.textContent =
-			data.status === "COMPLETED" ? "The answer cites no sources." : "Sources appear with the answer.";
+		empty.textContent = answered
+			? "The answer cites no sources."
+			: hasEnded(job.kind, data.status)
+				? "No sources: the " + KINDS[job.kind].noun + " ended without an answer."
+				: "Sources appear with the answer.";
 	}
 
 	function renderTimeline(data) {
@@ -707,14 +1042,17 @@ export const CLIENT_JS = String.raw`
 		steps.push({ label: "Started", at: data.started_at, state: data.started_at ? "done" : "waiting" });
 		if (data.failed_at || data.status === "FAILED") steps.push({ label: "Failed", at: data.failed_at, state: "failed" });
 		else steps.push({ label: "Completed", at: data.completed_at, state: data.completed_at ? "done" : "waiting" });
+		renderTimelineSteps(steps, created, hasEnded("sonar", data.status));
+		$("job-timeline-note").hidden = true;
+	}
+
+	function renderTimelineSteps(steps, created, ended) {
 		$("job-timeline").replaceChildren.apply(
 			$("job-timeline"),
 			steps.map(function (step) {
 				var when = step.at
 					? [timeEl(secondsToDate(step.at)), step.at !== created ? " (+" + duration(step.at - created) + ")" : ""]
-					: FINAL[data.status]
-						? "—"
-						: "waiting…";
+					: step.note || (ended ? "—" : "waiting…");
 				return h(
 					"li",
 					{ class: step.state },
@@ -725,14 +1063,24 @@ export const CLIENT_JS = String.raw`
 		);
 	}
 
+	function usageRows(input, output, total, cost) {
+		var rows = [["Tokens", input + " in · " + output + " out · " + total + " total"]];
+		if (cost && typeof cost.total_cost === "number") {
+			var currency = typeof cost.currency === "string" && cost.currency !== "USD" ? " " + cost.currency : "";
+			rows.push(["Cost", (currency ? "" : "$") + cost.total_cost.toFixed(4) + currency]);
+		}
+		return rows;
+	}
+
 	function renderDetails(data) {
 		var rows = [["Model", data.model]];
 		var usage = data.response && data.response.usage;
-		if (usage) {
-			rows.push(["Tokens", usage.prompt_tokens + " in · " + usage.completion_tokens + " out · " + usage.total_tokens + " total"]);
-			if (usage.cost && typeof usage.cost.total_cost === "number") rows.push(["Cost", "$" + usage.cost.total_cost.toFixed(4)]);
-		}
-		rows.push(["Metadata", data.metadata ? h("pre", { text: JSON.stringify(data.metadata, null, 2) }) : h("span", { class: "muted", text: "none" })]);
+		if (usage) rows = rows.concat(usageRows(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost));
+		renderDetailRows(rows, data.metadata);
+	}
+
+	function renderDetailRows(rows, metadata) {
+		rows.push(["Metadata", metadata ? h("pre", { text: JSON.stringify(metadata, null, 2) }) : h("span", { class: "muted", text: "none" })]);
 		var dl = $("job-details");
 		dl.replaceChildren();
 		rows.forEach(function (row) {
@@ -740,8 +1088,81 @@ export const CLIENT_JS = String.raw`
 		});
 	}
 
+	// ── Cancel ────────────────────────────────────────────────────────────
+
+	function renderCancel() {
+		var live = Boolean(job.data) && !hasEnded(job.kind, job.data.status);
+		$("job-cancel").disabled = !live || job.cancelling;
+		if (!live) closeConfirm(false);
+	}
+
+	/** The first step: shows the confirm step in the page and moves focus to its explicit button. */
+	function askCancel() {
+		$("cancel-confirm").hidden = false;
+		$("job-cancel").setAttribute("aria-expanded", "true");
+		$("cancel-result").textContent = "";
+		$("cancel-result").className = "alert";
+		$("cancel-yes").focus();
+	}
+
+	function closeConfirm(restoreFocus) {
+		var wasOpen = !$("cancel-confirm").hidden;
+		$("cancel-confirm").hidden = true;
+		$("job-cancel").setAttribute("aria-expanded", "false");
+		if (wasOpen && restoreFocus && !$("job-cancel").disabled) $("job-cancel").focus();
+	}
+
+	function confirmCancel() {
+		var id = job.id;
+		var kind = job.kind;
+		var K = KINDS[kind];
+		var token = routeToken;
+		var button = $("job-cancel");
+		var result = $("cancel-result");
+		closeConfirm(false);
+		job.cancelling = true;
+		button.disabled = true;
+		button.textContent = "Cancelling…";
+		api("POST", jobPath(kind, id) + "/cancel")
+			.then(function (answer) {
+				if (token !== routeToken || job.id !== id) return;
+				result.className = "alert alert-success";
+				result.textContent =
+					kind === "agent"
+						? "Cancel accepted: the relay answered " + ((answer && answer.status) || "cancelling") + "."
+						: "Cancelled: the job ended " + ((answer && answer.status) || "FAILED") +
+							(answer && answer.error_message ? " (" + answer.error_message + ")" : "") + ".";
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || job.id !== id || failure.status === 401) return;
+				result.className = "alert alert-error";
+				result.textContent =
+					(failure.status === 409 ? "Cannot cancel the " + K.noun + " (409): " : "Cancelling failed: ") + failure.message + ".";
+			})
+			.finally(function () {
+				if (job.id !== id) return;
+				job.cancelling = false;
+				button.textContent = "Cancel " + K.noun;
+				if (token !== routeToken) {
+					if (job.data) renderCancel();
+					return;
+				}
+				// Focus goes to the outcome (the button is about to be disabled), then the page shows the new state.
+				result.focus();
+				job.polls = 0;
+				stopPolling();
+				refreshJob(token);
+			});
+	}
+
+	// ── Deliveries ────────────────────────────────────────────────────────
+
 	function attemptKey(a) {
 		return a.webhook_id + "/" + a.series + "/" + a.attempt;
+	}
+
+	function eventName(name) {
+		return String(name).replace(/^(async_chat_completion|response)\./, "");
 	}
 
 	function renderDeliveries() {
@@ -749,13 +1170,14 @@ export const CLIENT_JS = String.raw`
 		var events = (report && report.events) || [];
 		var attempts = ((report && report.attempts) || []).slice().reverse(); // newest first
 		var hasCallback = Boolean(job.data && job.data.delivery_status);
+		var noun = KINDS[job.kind].noun;
 		$("job-redeliver").disabled = events.length === 0;
 		$("redeliver-help").textContent =
 			events.length > 0
 				? "Sends the final event to its destination again now, with the same webhook-id."
 				: hasCallback
-					? "The final event is pushed to the callback URL when the job settles."
-					: "This job has no callback URL, so there is nothing to deliver.";
+					? "The final event is pushed to the callback URL when the " + noun + " settles."
+					: "This " + noun + " has no callback URL, so there is nothing to deliver.";
 
 		if (events.length === 0) {
 			$("job-events").replaceChildren();
@@ -785,7 +1207,7 @@ export const CLIENT_JS = String.raw`
 							return h(
 								"tr",
 								null,
-								h("td", { "data-label": "Event" }, h("code", { text: e.event.replace("async_chat_completion.", "") })),
+								h("td", { "data-label": "Event" }, h("code", { text: eventName(e.event) })),
 								h("td", { "data-label": "Destination", text: e.host }),
 								h("td", { "data-label": "State" }, badge(state.tone, state.label), e.last_error ? h("span", { class: "source-meta", text: e.last_error }) : null),
 								h("td", { "data-label": "Attempts", text: e.attempts + (e.series > 1 ? " (series " + e.series + ")" : "") }),
@@ -805,7 +1227,7 @@ export const CLIENT_JS = String.raw`
 				"tr",
 				{ class: isNew ? "is-new" : null, "data-attempt": attemptKey(a) },
 				h("td", { "data-label": "Attempt", class: "nowrap" }, "#" + a.attempt, a.series > 1 ? " · series " + a.series : "", isNew ? h("span", { class: "tag-new", text: "new" }) : null),
-				h("td", { "data-label": "Event" }, h("code", { text: a.event.replace("async_chat_completion.", "") })),
+				h("td", { "data-label": "Event" }, h("code", { text: eventName(a.event) })),
 				h("td", { "data-label": "When" }, timeEl(new Date(a.at))),
 				h("td", { "data-label": "Result" }, badge(ok ? "green" : "red", result)),
 				h("td", { "data-label": "Duration", class: "nowrap", text: a.duration_ms + " ms" }),
@@ -838,6 +1260,7 @@ export const CLIENT_JS = String.raw`
 		var button = $("job-redeliver");
 		var result = $("redeliver-result");
 		var id = job.id;
+		var kind = job.kind;
 		var token = routeToken;
 		var seen = {};
 		((job.report && job.report.attempts) || []).forEach(function (a) { seen[attemptKey(a)] = true; });
@@ -845,7 +1268,7 @@ export const CLIENT_JS = String.raw`
 		button.textContent = "Redelivering…";
 		result.className = "alert";
 		result.textContent = "";
-		api("POST", jobPath(id) + "/redeliver")
+		api("POST", jobPath(kind, id) + "/redeliver")
 			.then(function (report) {
 				if (token !== routeToken || job.id !== id) return;
 				job.report = report;
@@ -860,8 +1283,10 @@ export const CLIENT_JS = String.raw`
 						(latest.status_code !== null ? latest.status_code : latest.error || "nothing") + " in " + latest.duration_ms + " ms."
 					: "Redelivery scheduled; the attempt appears below when it is made.";
 				// The job is live again while the new series is pending.
-				if (job.data) job.data.delivery_status = report.delivery_status;
-				$("job-badges").replaceChildren(statusBadge(job.data.status), deliveryBadge(report.delivery_status));
+				if (job.data) {
+					job.data.delivery_status = report.delivery_status;
+					renderBadges();
+				}
 				job.polls = 0;
 				scheduleJobPoll(token);
 			})
@@ -883,16 +1308,16 @@ export const CLIENT_JS = String.raw`
 		return "'" + String(text).replace(/'/g, "'\\''") + "'";
 	}
 
-	/** The GET of this job as curl; the key is $SONAR_RELAY_KEY unless the user asked for it. */
-	function curlCommand(id, withKey) {
-		var url = location.origin + jobPath(id);
+	/** The GET of this job or run as curl; the key is $SONAR_RELAY_KEY unless the user asked for it. */
+	function curlCommand(kind, id, withKey) {
+		var url = location.origin + jobPath(kind, id);
 		var auth = withKey ? shellQuote("authorization: Bearer " + apiKey) : '"authorization: Bearer $SONAR_RELAY_KEY"';
 		return "curl -s " + shellQuote(url) + " \\\n  -H " + auth;
 	}
 
 	function renderCurl() {
 		if (!job.id) return;
-		$("job-curl").textContent = curlCommand(job.id, $("job-curl-key").checked);
+		$("job-curl").textContent = curlCommand(job.kind, job.id, $("job-curl-key").checked);
 	}
 
 	function copyText(text, what) {
@@ -918,10 +1343,28 @@ export const CLIENT_JS = String.raw`
 
 	// ── Submit form ───────────────────────────────────────────────────────
 
-	var FIELD_ERRORS = ["f-question", "f-model", "f-callback", "f-events", "f-metadata"];
+	var FIELD_ERRORS = ["f-question", "f-model", "f-preset", "f-callback", "f-events", "f-metadata"];
 
 	function openNew() {
 		showView("new");
+	}
+
+	function formSurface() {
+		var checked = document.querySelector("#f-surface input:checked");
+		return checked && checked.value === "agent" ? "agent" : "sonar";
+	}
+
+	/** Shows the fields of the chosen surface: a model or a preset, and that surface's events. */
+	function applySurface() {
+		var kind = formSurface();
+		Array.prototype.forEach.call(document.querySelectorAll("#new-form [data-surface]"), function (el) {
+			el.hidden = el.getAttribute("data-surface") !== kind;
+		});
+		$("new-endpoint").textContent = "POST " + KINDS[kind].api;
+		$("new-submit").textContent = kind === "agent" ? "Start run" : "Submit job";
+		$("f-metadata").setAttribute("aria-describedby", kind === "agent" ? "f-metadata-hint f-metadata-error" : "f-metadata-error");
+		// The surfaces check metadata differently (an Agent run's values are strings).
+		if ($("f-metadata").getAttribute("aria-invalid") === "true") checkMetadataField();
 	}
 
 	function clearFormErrors() {
@@ -938,6 +1381,7 @@ export const CLIENT_JS = String.raw`
 		$(id).setAttribute("aria-invalid", "true");
 	}
 
+	/** The field of a Sonar 422's loc. */
 	function fieldForLoc(loc) {
 		var path = (Array.isArray(loc) ? loc : []).map(String);
 		if (path.indexOf("callback_url") !== -1) return "f-callback";
@@ -948,9 +1392,21 @@ export const CLIENT_JS = String.raw`
 		return null;
 	}
 
+	/** The field of an Agent 400's param, such as "metadata.ticket" or "input". */
+	function fieldForParam(param) {
+		var head = String(param || "").split(/[.\[]/)[0];
+		if (head === "input") return "f-question";
+		if (head === "preset" || head === "model" || head === "models") return "f-preset";
+		if (head === "callback_url") return "f-callback";
+		if (head === "callback_events") return "f-events";
+		if (head === "metadata") return "f-metadata";
+		return null;
+	}
+
 	function focusField(id) {
 		var field = $(id);
-		var target = field.tagName === "FIELDSET" ? field.querySelector("input") : field;
+		var target =
+			field.tagName === "FIELDSET" ? field.querySelector("div:not([hidden]) > label > input") || field.querySelector("input") : field;
 		if (target) target.focus();
 	}
 
@@ -966,12 +1422,12 @@ export const CLIENT_JS = String.raw`
 					: issue.message,
 			);
 		});
-		box.replaceChildren(h("p", { text: title }), items.length ? h("ul", null, items) : null);
+		fill(box, h("p", { text: title }), items.length ? h("ul", null, items) : null);
 		box.focus();
 	}
 
-	/** The metadata field as an object, or an error message; empty means none. */
-	function parseMetadata(text) {
+	/** The metadata field as an object, or an error message; empty means none. An Agent run's values are strings. */
+	function parseMetadata(text, kind) {
 		if (!text.trim()) return { value: undefined };
 		var value;
 		try {
@@ -985,11 +1441,15 @@ export const CLIENT_JS = String.raw`
 		if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
 			return { error: "Metadata must be at most " + MAX_METADATA_BYTES + " bytes as JSON." };
 		}
+		if (kind === "agent") {
+			var notText = Object.keys(value).filter(function (name) { return typeof value[name] !== "string"; });
+			if (notText.length) return { error: "On the Agent API, metadata values are strings: " + notText.join(", ") + " is not." };
+		}
 		return { value: value };
 	}
 
 	function checkMetadataField() {
-		var parsed = parseMetadata($("f-metadata").value);
+		var parsed = parseMetadata($("f-metadata").value, formSurface());
 		$("f-metadata-error").textContent = parsed.error || "";
 		if (parsed.error) $("f-metadata").setAttribute("aria-invalid", "true");
 		else $("f-metadata").removeAttribute("aria-invalid");
@@ -998,10 +1458,14 @@ export const CLIENT_JS = String.raw`
 	function submitJob(event) {
 		event.preventDefault();
 		clearFormErrors();
+		var kind = formSurface();
 		var question = $("f-question").value.trim();
 		var callback = $("f-callback").value.trim();
-		var events = Array.prototype.map.call(document.querySelectorAll("#f-events input:checked"), function (box) { return box.value; });
-		var metadata = parseMetadata($("f-metadata").value);
+		var events = Array.prototype.map.call(
+			document.querySelectorAll('#f-events [data-surface="' + kind + '"] input:checked'),
+			function (box) { return box.value; },
+		);
+		var metadata = parseMetadata($("f-metadata").value, kind);
 		var issues = [];
 		if (!question) issues.push({ field: "f-question", message: "Enter a question." });
 		if (callback && events.length === 0) issues.push({ field: "f-events", message: "Choose at least one event to push." });
@@ -1011,40 +1475,51 @@ export const CLIENT_JS = String.raw`
 			return;
 		}
 
-		var body = { request: { model: $("f-model").value, messages: [{ role: "user", content: question }] } };
+		var body =
+			kind === "agent"
+				? { preset: $("f-preset").value, input: question }
+				: { request: { model: $("f-model").value, messages: [{ role: "user", content: question }] } };
 		if (callback) {
 			body.callback_url = callback;
 			body.callback_events = events;
 		}
 		if (metadata.value) body.metadata = metadata.value;
 
+		var noun = KINDS[kind].noun;
 		var button = $("new-submit");
+		var label = button.textContent;
 		button.disabled = true;
 		button.textContent = "Submitting…";
-		api("POST", API, body)
+		api("POST", KINDS[kind].api, body)
 			.then(function (created) {
 				rememberQuestion(created.id, question);
 				$("f-question").value = "";
-				list.loaded = false;
-				announce("Job submitted.");
-				navigate("#/jobs/" + created.id);
+				lists[kind].loaded = false;
+				announce(kind === "agent" ? "Run started." : "Job submitted.");
+				navigate(KINDS[kind].route + "/" + created.id);
 			})
 			.catch(function (failure) {
 				if (failure.status === 401) return;
-				if (failure.status === 422 && failure.body && Array.isArray(failure.body.detail)) {
+				var detail = failure.body && failure.body.detail;
+				var agentError = failure.body && failure.body.error;
+				if (failure.status === 422 && Array.isArray(detail)) {
 					showFormErrors(
-						"The relay did not accept the job (422). Fix the following and submit again:",
-						failure.body.detail.map(function (issue) {
+						"The relay did not accept the " + noun + " (422). Fix the following and submit again:",
+						detail.map(function (issue) {
 							return { field: fieldForLoc(issue.loc), message: describeIssue(issue), fieldMessage: issue.msg };
 						}),
 					);
+				} else if ((failure.status === 400 || failure.status === 422) && agentError) {
+					showFormErrors("The relay did not accept the " + noun + " (" + failure.status + "). Fix the following and submit again:", [
+						{ field: fieldForParam(agentError.param), message: failure.message },
+					]);
 				} else {
-					showFormErrors("The job was not submitted: " + failure.message + " (" + (failure.status || "network") + ").", []);
+					showFormErrors("The " + noun + " was not submitted: " + failure.message + " (" + (failure.status || "network") + ").", []);
 				}
 			})
 			.finally(function () {
 				button.disabled = false;
-				button.textContent = "Submit job";
+				button.textContent = label;
 			});
 	}
 
@@ -1149,7 +1624,14 @@ export const CLIENT_JS = String.raw`
 	function start() {
 		$("signin-form").addEventListener("submit", signIn);
 		$("sign-out").addEventListener("click", function () { signOut("You are signed out."); });
-		$("jobs-filter").addEventListener("change", renderJobs);
+		Array.prototype.forEach.call(document.querySelectorAll("#jobs-tabs [role=tab]"), function (tab) {
+			tab.addEventListener("click", function () { selectTab(tab); });
+		});
+		$("jobs-tabs").addEventListener("keydown", onTabKey);
+		$("jobs-filter").addEventListener("change", function () {
+			lists[listKind].filter = $("jobs-filter").value;
+			renderJobs();
+		});
 		$("jobs-refresh").addEventListener("click", function () { loadJobs(true); });
 		$("jobs-more").addEventListener("click", function () { loadJobs(false); });
 		$("job-refresh").addEventListener("click", function () {
@@ -1157,15 +1639,29 @@ export const CLIENT_JS = String.raw`
 			stopPolling();
 			refreshJob(routeToken);
 		});
+		$("job-cancel").addEventListener("click", askCancel);
+		$("cancel-yes").addEventListener("click", confirmCancel);
+		$("cancel-no").addEventListener("click", function () { closeConfirm(true); });
+		$("cancel-confirm").addEventListener("keydown", function (event) {
+			if (event.key === "Escape") closeConfirm(true);
+		});
 		$("job-redeliver").addEventListener("click", redeliver);
 		$("job-curl-key").addEventListener("change", renderCurl);
 		$("job-copy-curl").addEventListener("click", function () {
-			copyText(curlCommand(job.id, $("job-curl-key").checked), "The curl command");
+			copyText(curlCommand(job.kind, job.id, $("job-curl-key").checked), "The curl command");
 		});
-		$("job-copy-id").addEventListener("click", function () { copyText(job.id, "The job id"); });
+		$("job-copy-id").addEventListener("click", function () { copyText(job.id, "The " + KINDS[job.kind].noun + " id"); });
 		$("new-form").addEventListener("submit", submitJob);
+		$("f-surface").addEventListener("change", applySurface);
 		$("f-metadata").addEventListener("blur", checkMetadataField);
+		// Once flagged, the field is re-checked as it is edited: the error clears before the user reaches for
+		// Submit, not on the blur of that click (which would shift the button away from under the pointer).
+		$("f-metadata").addEventListener("input", function () {
+			if ($("f-metadata").getAttribute("aria-invalid") === "true") checkMetadataField();
+		});
 		window.addEventListener("hashchange", render);
+		setListKind(listKind);
+		applySurface();
 		render();
 	}
 

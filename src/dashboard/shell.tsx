@@ -3,10 +3,13 @@
  * The dashboard's HTML shell, rendered on the server with Hono JSX: every view's
  * static structure (headings, labelled form fields, table heads, live regions),
  * hidden until the client script (`client.ts`) shows one and fills in the data it
- * fetches from the relay's JSON API. No inline script or style anywhere, so the
- * page runs under a CSP without `'unsafe-inline'`.
+ * fetches from the relay's JSON API. The job list and the job page serve both
+ * kinds of job (Sonar API jobs and Agent API runs); the client relabels them.
+ * No inline script or style anywhere, so the page runs under a CSP without
+ * `'unsafe-inline'`.
  */
 import type { FC } from "hono/jsx";
+import { MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE } from "../schemas/agent.ts";
 
 export interface ShellAssets {
 	script: string;
@@ -16,6 +19,9 @@ export interface ShellAssets {
 
 /** The models the submit form offers; the relay accepts any model the upstream does. */
 export const DASHBOARD_MODELS = ["sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research"] as const;
+
+/** The Agent API presets the submit form offers for a run. */
+export const DASHBOARD_PRESETS = ["fast", "low", "medium", "high", "xhigh"] as const;
 
 const Logo: FC = () => (
 	<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
@@ -71,56 +77,77 @@ const JobList: FC = () => (
 				</a>
 			</div>
 		</div>
-		<div class="toolbar">
-			<div class="field-inline">
-				<label for="jobs-filter">Show</label>
-				<select id="jobs-filter" aria-describedby="jobs-summary">
-					<option value="">All jobs</option>
-					<optgroup label="Job status">
-						<option value="status:CREATED">Created</option>
-						<option value="status:IN_PROGRESS">In progress</option>
-						<option value="status:COMPLETED">Completed</option>
-						<option value="status:FAILED">Failed</option>
-					</optgroup>
-					<optgroup label="Delivery">
-						<option value="delivery:pending">Delivery pending</option>
-						<option value="delivery:delivered">Delivered</option>
-						<option value="delivery:failed">Delivery failed</option>
-						<option value="delivery:none">No callback</option>
-					</optgroup>
-				</select>
-			</div>
-			<button id="jobs-refresh" type="button" class="btn">
-				Refresh
+		{/* Tabs over one panel: each tab is a list route (#/jobs, #/runs), so Back returns to the same list. */}
+		<div id="jobs-tabs" class="tabs" role="tablist" aria-label="Kind of job">
+			<button
+				id="tab-sonar"
+				type="button"
+				role="tab"
+				class="tab"
+				data-kind="sonar"
+				aria-selected="true"
+				aria-controls="jobs-panel"
+			>
+				Jobs (Sonar API)
 			</button>
-			<p id="jobs-live" class="live" hidden>
-				Updating while jobs run
-			</p>
-		</div>
-		<p id="jobs-summary" class="muted small" />
-		<div id="jobs-error" class="alert alert-error" role="alert" />
-		<div class="card table-card">
-			<div class="table-wrap">
-				<table id="jobs-table" class="table jobs-table stack-table">
-					<caption class="visually-hidden">Jobs, newest first</caption>
-					<thead>
-						<tr>
-							<th scope="col">Job</th>
-							<th scope="col">Model</th>
-							<th scope="col">Status</th>
-							<th scope="col">Delivery</th>
-							<th scope="col">Created</th>
-						</tr>
-					</thead>
-					<tbody id="jobs-body" />
-				</table>
-			</div>
-			<p id="jobs-empty" class="empty card-pad" hidden />
-		</div>
-		<div class="pager">
-			<button id="jobs-more" type="button" class="btn" hidden>
-				Load more
+			<button
+				id="tab-agent"
+				type="button"
+				role="tab"
+				class="tab"
+				data-kind="agent"
+				aria-selected="false"
+				aria-controls="jobs-panel"
+				tabindex={-1}
+			>
+				Runs (Agent API)
 			</button>
+		</div>
+		<div id="jobs-panel" class="tabpanel" role="tabpanel" aria-labelledby="tab-sonar">
+			<div class="toolbar">
+				<div class="field-inline">
+					<label for="jobs-filter">Show</label>
+					{/* The options depend on the kind shown; the client fills them in. */}
+					<select id="jobs-filter" aria-describedby="jobs-summary">
+						<option value="">All jobs</option>
+					</select>
+				</div>
+				<button id="jobs-refresh" type="button" class="btn">
+					Refresh
+				</button>
+				<p id="jobs-live" class="live" hidden>
+					Updating while jobs run
+				</p>
+			</div>
+			<p id="jobs-summary" class="muted small" />
+			<div id="jobs-error" class="alert alert-error" role="alert" />
+			<div class="card table-card">
+				<div class="table-wrap">
+					<table id="jobs-table" class="table jobs-table stack-table">
+						<caption id="jobs-caption" class="visually-hidden">
+							Jobs, newest first
+						</caption>
+						<thead>
+							<tr>
+								<th id="jobs-col-id" scope="col">
+									Job
+								</th>
+								<th scope="col">Model</th>
+								<th scope="col">Status</th>
+								<th scope="col">Delivery</th>
+								<th scope="col">Created</th>
+							</tr>
+						</thead>
+						<tbody id="jobs-body" />
+					</table>
+				</div>
+				<p id="jobs-empty" class="empty card-pad" hidden />
+			</div>
+			<div class="pager">
+				<button id="jobs-more" type="button" class="btn" hidden>
+					Load more
+				</button>
+			</div>
 		</div>
 	</section>
 );
@@ -129,7 +156,9 @@ const JobPage: FC = () => (
 	<section id="view-job" class="view" aria-labelledby="job-title" hidden>
 		<div>
 			<p class="crumbs">
-				<a href="#/jobs">← All jobs</a>
+				<a id="job-back" href="#/jobs">
+					← All jobs
+				</a>
 			</p>
 			<div class="view-head">
 				<div class="title-row">
@@ -139,6 +168,16 @@ const JobPage: FC = () => (
 					<div id="job-badges" class="badges" />
 				</div>
 				<div class="actions">
+					<button
+						id="job-cancel"
+						type="button"
+						class="btn btn-danger-outline"
+						aria-expanded="false"
+						aria-controls="cancel-confirm"
+						disabled
+					>
+						Cancel job
+					</button>
 					<button id="job-refresh" type="button" class="btn">
 						Refresh
 					</button>
@@ -157,6 +196,19 @@ const JobPage: FC = () => (
 		<p id="job-paused" class="muted small" hidden>
 			Stopped checking for updates. Press Refresh to check again.
 		</p>
+		{/* Cancelling asks first, in the page: a second, explicit button (no window.confirm). */}
+		<fieldset id="cancel-confirm" class="alert alert-warning confirm" hidden>
+			<legend id="cancel-confirm-text">Cancel this job?</legend>
+			<div class="actions">
+				<button id="cancel-yes" type="button" class="btn btn-danger">
+					Yes, cancel the job
+				</button>
+				<button id="cancel-no" type="button" class="btn">
+					Keep it running
+				</button>
+			</div>
+		</fieldset>
+		<div id="cancel-result" class="alert" role="status" tabindex={-1} />
 		<div id="job-error" class="alert alert-error" role="alert" />
 		<div class="job-grid">
 			<div class="job-main">
@@ -188,10 +240,11 @@ const JobPage: FC = () => (
 					<div id="job-attempts" />
 				</section>
 			</div>
-			<aside class="job-side" aria-label="Job details">
+			<aside id="job-side" class="job-side" aria-label="Job details">
 				<section class="card" aria-labelledby="timeline-title">
 					<h2 id="timeline-title">Timeline</h2>
 					<ol id="job-timeline" class="timeline" />
+					<p id="job-timeline-note" class="hint" hidden />
 				</section>
 				<section class="card" aria-labelledby="details-title">
 					<h2 id="details-title">Details</h2>
@@ -224,18 +277,29 @@ const NewJob: FC = () => (
 			</h1>
 		</div>
 		<p class="muted">
-			Submits <code>POST /async/chat/completions</code>. With a callback URL, the relay pushes the signed result there
-			when the job settles; either way the job page follows it live.
+			Submits <code id="new-endpoint">POST /async/chat/completions</code>. With a callback URL, the relay pushes the
+			signed result there when it settles; either way its page follows it live.
 		</p>
 		<div id="new-errors" class="alert alert-error" role="alert" tabindex={-1} />
 		<form id="new-form" class="card" novalidate>
+			<fieldset id="f-surface">
+				<legend>Run it on</legend>
+				<div class="checks">
+					<label class="check">
+						<input type="radio" name="surface" value="sonar" checked /> Sonar API: a job with a model
+					</label>
+					<label class="check">
+						<input type="radio" name="surface" value="agent" /> Agent API: a run with a preset
+					</label>
+				</div>
+			</fieldset>
 			<div class="field">
 				<label for="f-question">Question</label>
 				<textarea id="f-question" name="question" rows={4} required aria-describedby="f-question-error" />
 				<p id="f-question-error" class="field-error" />
 			</div>
 			<div class="form-grid">
-				<div class="field">
+				<div id="f-model-field" class="field" data-surface="sonar">
 					<label for="f-model">Model</label>
 					<select id="f-model" name="model" aria-describedby="f-model-error">
 						{DASHBOARD_MODELS.map((model) => (
@@ -245,6 +309,17 @@ const NewJob: FC = () => (
 						))}
 					</select>
 					<p id="f-model-error" class="field-error" />
+				</div>
+				<div id="f-preset-field" class="field" data-surface="agent" hidden>
+					<label for="f-preset">Preset</label>
+					<select id="f-preset" name="preset" aria-describedby="f-preset-error">
+						{DASHBOARD_PRESETS.map((preset) => (
+							<option value={preset} selected={preset === "medium"}>
+								{preset}
+							</option>
+						))}
+					</select>
+					<p id="f-preset-error" class="field-error" />
 				</div>
 				<div class="field">
 					<label for="f-callback">
@@ -268,7 +343,7 @@ const NewJob: FC = () => (
 			</div>
 			<fieldset id="f-events" aria-describedby="f-events-error">
 				<legend>Events to push</legend>
-				<div class="checks">
+				<div class="checks" data-surface="sonar">
 					<label class="check">
 						<input type="checkbox" name="callback_events" value="started" /> started
 					</label>
@@ -277,6 +352,23 @@ const NewJob: FC = () => (
 					</label>
 					<label class="check">
 						<input type="checkbox" name="callback_events" value="failed" checked /> failed
+					</label>
+				</div>
+				<div class="checks" data-surface="agent" hidden>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="in_progress" /> in_progress
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="completed" checked /> completed
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="failed" checked /> failed
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="cancelled" checked /> cancelled
+					</label>
+					<label class="check">
+						<input type="checkbox" name="callback_events" value="incomplete" checked /> incomplete
 					</label>
 				</div>
 				<p id="f-events-error" class="field-error" />
@@ -294,6 +386,10 @@ const NewJob: FC = () => (
 					placeholder='{"ticket": "T-42"}'
 					aria-describedby="f-metadata-error"
 				/>
+				<p id="f-metadata-hint" class="hint" data-surface="agent" hidden>
+					On the Agent API: at most {MAX_METADATA_KEYS} keys of at most {MAX_METADATA_KEY} characters, each value a
+					string of at most {MAX_METADATA_VALUE} characters.
+				</p>
 				<p id="f-metadata-error" class="field-error" />
 			</div>
 			<div class="form-actions">
@@ -347,13 +443,13 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 			</a>
 			<header class="topbar">
 				<div class="topbar-inner">
-					<a class="brand" href="#/jobs">
+					<a class="brand" href="#/jobs" data-list-link>
 						<Logo />
 						<span>sonar-relay</span>
 						<span class="brand-sub">dashboard</span>
 					</a>
 					<nav id="nav" class="nav" aria-label="Dashboard" hidden>
-						<a href="#/jobs" data-nav="jobs">
+						<a href="#/jobs" data-nav="jobs" data-list-link>
 							Jobs
 						</a>
 						<a href="#/new" data-nav="new">

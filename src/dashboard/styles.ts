@@ -30,6 +30,8 @@ export const DASHBOARD_CSS = `
 	--amber-fg: #8a4b00;
 	--red-bg: #fde7e7;
 	--red-fg: #b0222a;
+	--violet-bg: #efe9fb;
+	--violet-fg: #5b3a9e;
 	--radius: 8px;
 	--font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif;
 	--mono: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace;
@@ -59,6 +61,8 @@ export const DASHBOARD_CSS = `
 		--amber-fg: #f3c27a;
 		--red-bg: #3d1719;
 		--red-fg: #ffaaa8;
+		--violet-bg: #2c2145;
+		--violet-fg: #cdb8ff;
 	}
 }
 
@@ -236,6 +240,10 @@ main:focus { outline: none; }
 .btn:disabled { opacity: 0.6; cursor: not-allowed; }
 .btn-primary { background: var(--accent); border-color: var(--accent); color: var(--accent-text); }
 .btn-primary:hover { background: var(--accent-hover); border-color: var(--accent-hover); color: var(--accent-text); }
+.btn-danger { background: var(--red-fg); border-color: var(--red-fg); color: var(--surface); }
+.btn-danger:hover { background: var(--red-fg); color: var(--surface); filter: brightness(0.92); }
+.btn-danger-outline { color: var(--red-fg); border-color: color-mix(in srgb, var(--red-fg) 45%, var(--border)); }
+.btn-danger-outline:hover { color: var(--red-fg); background: var(--red-bg); }
 .btn-small { min-height: 30px; padding: 3px 10px; font-size: 0.875rem; }
 .btn-link {
 	border: 0; background: none; padding: 0; color: var(--accent);
@@ -281,10 +289,13 @@ fieldset > * + * { margin-top: 6px; }
 .alert:focus { outline: 2px solid var(--focus); outline-offset: 2px; }
 .alert-error { background: var(--red-bg); color: var(--red-fg); border-color: color-mix(in srgb, var(--red-fg) 25%, transparent); }
 .alert-info { background: var(--surface-2); color: var(--text); border-color: var(--border); }
+.alert-warning { background: var(--amber-bg); color: var(--amber-fg); border-color: color-mix(in srgb, var(--amber-fg) 25%, transparent); }
 .alert-success { background: var(--green-bg); color: var(--green-fg); border-color: color-mix(in srgb, var(--green-fg) 25%, transparent); }
 .alert p { margin: 0; }
 .alert ul { margin: 6px 0 0; padding-left: 20px; }
 .alert .btn-link { color: inherit; font-weight: 600; }
+.confirm legend { float: left; width: 100%; padding: 0; margin: 0 0 10px; font-weight: 500; }
+.confirm legend + * { clear: left; }
 
 /* ── Badges and live state ─────────────────────────────────────────────── */
 
@@ -310,6 +321,7 @@ fieldset > * + * { margin-top: 6px; }
 .badge-green { background: var(--green-bg); color: var(--green-fg); }
 .badge-amber { background: var(--amber-bg); color: var(--amber-fg); }
 .badge-red { background: var(--red-bg); color: var(--red-fg); }
+.badge-violet { background: var(--violet-bg); color: var(--violet-fg); }
 .badge-quiet { background: transparent; color: var(--muted); padding-left: 0; }
 .badge-quiet::before { background: transparent; border: 1.5px solid currentColor; }
 .badges { display: flex; flex-wrap: wrap; gap: 6px; }
@@ -377,6 +389,22 @@ fieldset > * + * { margin-top: 6px; }
 	text-transform: uppercase;
 }
 .nowrap { white-space: nowrap; }
+/* The list's kind: tabs over one panel (arrow keys move between them). */
+.tabs { display: flex; flex-wrap: wrap; gap: 4px; border-bottom: 1px solid var(--border); }
+.tab {
+	border: 0;
+	border-bottom: 2px solid transparent;
+	margin-bottom: -1px;
+	background: none;
+	color: var(--muted);
+	font: inherit;
+	font-weight: 600;
+	padding: 8px 12px;
+	cursor: pointer;
+}
+.tab:hover { color: var(--text); }
+.tab[aria-selected="true"] { color: var(--text); border-bottom-color: var(--accent); }
+.tabpanel > * + * { margin-top: 16px; }
 .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px 14px; }
 .pager { display: flex; justify-content: center; }
 
@@ -436,6 +464,7 @@ a.source-title:hover { text-decoration: underline; }
 .timeline .failed::before { background: var(--red-fg); border-color: var(--red-fg); }
 .timeline-label { font-weight: 600; display: block; }
 .timeline-time { color: var(--muted); font-size: 0.875rem; }
+.timeline + .hint { margin-top: 12px; }
 
 .details { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 8px 14px; margin: 0; }
 .details dt { color: var(--muted); font-size: 0.875rem; }

@@ -11,8 +11,10 @@ import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { emit } from "../log.ts";
+import { DEFAULT_RESPONSE_CALLBACK_EVENTS, type RelayResponse, type ResponseCreateParams } from "../schemas/agent.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
+import type { IndexEntry } from "../tenant/tenant.ts";
 import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, GateKind } from "../upstream/gate.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
@@ -22,6 +24,7 @@ import {
 	type Action,
 	type AttemptLogEntry,
 	apply,
+	cancelJob,
 	type Delivery,
 	deliveryStatus,
 	dueActions,
@@ -38,13 +41,16 @@ import {
 	nextWake,
 	type Outcome,
 	redeliver,
+	type Surface,
+	surfaceOf,
+	toResponse,
+	toResponseView,
 	toView,
 } from "./machine.ts";
 
-export interface CreateJobInput {
+export type CreateJobInput = {
 	id: string;
 	tenant: string;
-	body: CreateJobBody;
 	bodyHash: string;
 	integration?: JobIntegration | null;
 	/**
@@ -52,7 +58,10 @@ export interface CreateJobInput {
 	 * answer within 3 s); an upstream rejection then fails the job instead.
 	 */
 	deferUpstream?: boolean;
-}
+} & ({ surface?: "sonar"; body: CreateJobBody } | { surface: "agent"; body: ResponseCreateParams });
+
+/** A job as its surface shows it: the Sonar job, or the Agent API's Response object. */
+export type JobView = RelayJob | RelayResponse;
 
 export type { JobIntegration };
 
@@ -93,8 +102,10 @@ export type RedeliverJobResult =
 	| { ok: false; status: 404 | 409; detail: string };
 
 export type CreateJobResult =
-	| { ok: true; job: RelayJob; replayed: boolean }
+	| { ok: true; job: JobView; replayed: boolean }
 	| { ok: false; status: 409 | 400 | 422 | 502; detail: string };
+
+export type CancelJobResult = { ok: true; job: JobView } | { ok: false; status: 404 | 409; detail: string };
 
 /** A safety alarm set while a submit is under way. */
 const SUBMIT_GRACE_MS = 60_000;
@@ -110,6 +121,7 @@ export class Job extends DurableObject<Env> {
 	/** The state was loaded from storage (not made or last saved by this instance): a restart. */
 	private restored = false;
 	private savedResponse: CompletionResponse | null = null;
+	private savedOutput: Record<string, unknown> | null = null;
 	private armedAt: number | null = null;
 	/** The run in progress: alarm runs and RPCs that act never overlap, so no action is performed twice. */
 	private running: Promise<void> = Promise.resolve();
@@ -120,8 +132,16 @@ export class Job extends DurableObject<Env> {
 			const stored = await ctx.storage.get<JobState>("state");
 			if (!stored) return;
 			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
-			this.state = { ...stored, spec: migrateSpec(stored.spec), response, stats: { ...emptyStats(), ...stored.stats } };
+			const output = (await ctx.storage.get<Record<string, unknown>>("output")) ?? null;
+			this.state = {
+				...stored,
+				spec: migrateSpec(stored.spec),
+				response,
+				output,
+				stats: { ...emptyStats(), ...stored.stats },
+			};
 			this.savedResponse = response;
+			this.savedOutput = output;
 			this.restored = true;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
@@ -140,26 +160,10 @@ export class Job extends DurableObject<Env> {
 			if (this.state.spec.tenant !== input.tenant || this.state.spec.bodyHash !== input.bodyHash) {
 				return { ok: false, status: 409, detail: "idempotency_key was already used with a different body" };
 			}
-			return { ok: true, job: toView(this.state), replayed: true };
+			return { ok: true, job: viewOf(this.state), replayed: true };
 		}
-		const { body } = input;
 		const now = Date.now();
-		const state = newJob(
-			{
-				id: input.id,
-				tenant: input.tenant,
-				model: body.request.model,
-				createdAtMs: now,
-				bodyHash: input.bodyHash,
-				request: body.request,
-				callbackUrl: body.callback_url ?? null,
-				callbackEvents: body.callback_events ?? DEFAULT_CALLBACK_EVENTS,
-				metadata: body.metadata ?? null,
-				integration: input.integration ?? null,
-			},
-			now,
-			!input.deferUpstream,
-		);
+		const state = newJob(specOf(input, now), now, !input.deferUpstream);
 		this.state = state;
 		try {
 			await this.save();
@@ -170,6 +174,7 @@ export class Job extends DurableObject<Env> {
 			// Never stored: keep no phantom of it in memory (a retry with the same key must find nothing).
 			this.state = null;
 			this.savedResponse = null;
+			this.savedOutput = null;
 			throw error;
 		}
 		// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
@@ -182,24 +187,71 @@ export class Job extends DurableObject<Env> {
 		}
 		await this.save();
 		await this.arm();
-		return { ok: true, job: toView(after ?? state), replayed: false };
+		return { ok: true, job: viewOf(after ?? state), replayed: false };
 	}
 
-	/** The job for its own tenant; null for anyone else (to them it does not exist). */
+	/** This job, if it is `tenant`'s and was submitted on `surface`; to anyone else it does not exist. */
+	private owned(tenant: string, surface: Surface): JobState | null {
+		const state = this.state;
+		return state && state.spec.tenant === tenant && surfaceOf(state.spec) === surface ? state : null;
+	}
+
+	/** The Sonar-surface job for its own tenant; null for anyone else (to them it does not exist). */
 	async view(tenant: string): Promise<RelayJob | null> {
-		return this.state && this.state.spec.tenant === tenant ? toView(this.state) : null;
+		const state = this.owned(tenant, "sonar");
+		return state ? toView(state) : null;
+	}
+
+	/** The Agent-surface run for its own tenant, as the Agent API's Response object; null for anyone else. */
+	async response(tenant: string): Promise<RelayResponse | null> {
+		const state = this.owned(tenant, "agent");
+		return state ? toResponse(state) : null;
+	}
+
+	/**
+	 * The upstream id of this Agent-surface run, for a follow-up run's `previous_response_id`; null when it
+	 * is not `tenant`'s or has none (yet).
+	 */
+	async upstreamRunId(tenant: string): Promise<string | null> {
+		const lifecycle = this.owned(tenant, "agent")?.lifecycle;
+		return lifecycle && (lifecycle.phase === "polling" || lifecycle.phase === "settled") ? lifecycle.upstreamId : null;
 	}
 
 	/** The attempt log, for its own tenant only. */
-	async deliveries(tenant: string): Promise<DeliveryReport | null> {
-		return this.state && this.state.spec.tenant === tenant ? deliveryReport(this.state) : null;
+	async deliveries(tenant: string, surface: Surface = "sonar"): Promise<DeliveryReport | null> {
+		const state = this.owned(tenant, surface);
+		return state ? deliveryReport(state) : null;
+	}
+
+	/**
+	 * Cancels the job now: it ends (cancelled), its final event is queued, and the upstream run is
+	 * cancelled in the same call when there is one (best effort; retried by the alarm).
+	 */
+	async cancel(tenant: string, surface: Surface): Promise<CancelJobResult> {
+		let result: CancelJobResult = { ok: false, status: 404, detail: "Job not found" };
+		await this.exclusive(async () => {
+			const state = this.owned(tenant, surface);
+			if (!state) return;
+			const next = cancelJob(state, Date.now(), this.settings);
+			if (!next.ok) {
+				result = { ok: false, status: 409, detail: next.reason };
+				return;
+			}
+			this.state = next.state;
+			await this.save();
+			await this.run(CANCEL_ACTIONS);
+			await this.save();
+			await this.arm();
+			if (this.state) result = { ok: true, job: viewOf(this.state) };
+		});
+		return result;
 	}
 
 	/** Sends the final event again now (same webhook-id, new attempt series) and reports the attempt. */
-	async redeliver(tenant: string): Promise<RedeliverJobResult> {
+	async redeliver(tenant: string, surface: Surface = "sonar"): Promise<RedeliverJobResult> {
 		let result: RedeliverJobResult = { ok: false, status: 404, detail: "Job not found" };
 		await this.exclusive(async () => {
-			if (!this.state || this.state.spec.tenant !== tenant) return;
+			if (!this.owned(tenant, surface) || !this.state) return;
 			const next = redeliver(this.state, Date.now());
 			if (!next.ok) {
 				result = { ok: false, status: 409, detail: next.reason };
@@ -284,7 +336,7 @@ export class Job extends DurableObject<Env> {
 				limits = hint;
 			},
 		});
-		const job: UpstreamJob = { jobId: state.spec.id, request: state.spec.request };
+		const job = upstreamJobOf(state.spec);
 		const outcome = await this.performWith(action, state, settings, upstream, job);
 		if (limits) await this.reportLimits(limits);
 		return outcome;
@@ -353,7 +405,7 @@ export class Job extends DurableObject<Env> {
 				}
 			case "cache":
 				try {
-					await putResult(this.env.RESULTS, toView(state), state.spec.tenant, settings.resultTtlSeconds);
+					await putResult(this.env.RESULTS, viewOf(state), state.spec.tenant, settings.resultTtlSeconds);
 					return { type: "cached" };
 				} catch (error) {
 					this.note("error", "kv.write_failed", state, error);
@@ -361,8 +413,10 @@ export class Job extends DurableObject<Env> {
 				}
 			case "index":
 				try {
-					const { response: _response, metadata: _metadata, error_message: _error, ...summary } = toView(state);
-					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(summary, action.fanOut)) as Hook[];
+					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(
+						indexEntry(state),
+						action.fanOut,
+					)) as Hook[];
 					return { type: "indexed", hooks: hooks.map((hook) => ({ id: hook.id, url: hook.target_url })) };
 				} catch (error) {
 					this.note("error", "index.write_failed", state, error);
@@ -460,14 +514,16 @@ export class Job extends DurableObject<Env> {
 		return this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
 	}
 
-	/** Writes the state; the (large) response only when it changed. */
+	/** Writes the state; the (large) answer only when it changed. */
 	private async save(): Promise<void> {
 		if (!this.state) return;
-		const { response, ...rest } = this.state;
-		const entries: Record<string, unknown> = { state: { ...rest, response: null } };
+		const { response, output, ...rest } = this.state;
+		const entries: Record<string, unknown> = { state: { ...rest, response: null, output: null } };
 		if (response !== this.savedResponse) entries.response = response;
+		if ((output ?? null) !== this.savedOutput) entries.output = output ?? null;
 		await this.ctx.storage.put(entries);
 		this.savedResponse = response;
+		this.savedOutput = output ?? null;
 	}
 
 	private async arm(): Promise<void> {
@@ -486,6 +542,7 @@ export class Job extends DurableObject<Env> {
 	private async forget(): Promise<void> {
 		this.state = null;
 		this.savedResponse = null;
+		this.savedOutput = null;
 		this.armedAt = null;
 		await this.ctx.storage.deleteAlarm();
 		await this.ctx.storage.deleteAll();
@@ -501,6 +558,62 @@ export const UPSTREAM_GATE_NAME = "upstream";
 const GATE_SLACK_MS = 5;
 
 const REDELIVER_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "cache", "index"]);
+/** A cancel stops the run upstream and pushes the cancelled event before it answers. */
+const CANCEL_ACTIONS: ReadonlySet<Action["type"]> = new Set(["cancel_upstream", "deliver", "cache", "index"]);
+
+/** The job as its surface shows it. */
+export function viewOf(state: JobState): JobView {
+	return surfaceOf(state.spec) === "agent" ? toResponse(state) : toView(state);
+}
+
+/** What the tenant index keeps of a job: its summary, without the answer. */
+function indexEntry(state: JobState): IndexEntry {
+	const { response: _response, metadata: _metadata, error_message: _error, ...summary } = toView(state);
+	return {
+		...summary,
+		surface: surfaceOf(state.spec),
+		run_status: surfaceOf(state.spec) === "agent" ? toResponseView(state).status : null,
+	};
+}
+
+/** What the upstream port is asked to run for a job. */
+function upstreamJobOf(spec: JobState["spec"]): UpstreamJob {
+	return spec.surface === "agent"
+		? { jobId: spec.id, surface: "agent", request: spec.request }
+		: { jobId: spec.id, surface: "sonar", request: spec.request };
+}
+
+/** A new job's spec, from what its surface's create took. */
+function specOf(input: CreateJobInput, now: number): JobState["spec"] {
+	const common = {
+		id: input.id,
+		tenant: input.tenant,
+		createdAtMs: now,
+		bodyHash: input.bodyHash,
+		integration: input.integration ?? null,
+	};
+	if (input.surface === "agent") {
+		const { callback_url, callback_events, ...request } = input.body;
+		return {
+			...common,
+			surface: "agent",
+			model: request.model ?? request.preset ?? request.models?.[0] ?? "",
+			request,
+			callbackUrl: callback_url ?? null,
+			callbackEvents: callback_events ?? DEFAULT_RESPONSE_CALLBACK_EVENTS,
+			metadata: request.metadata ?? null,
+		};
+	}
+	const { body } = input;
+	return {
+		...common,
+		model: body.request.model,
+		request: body.request,
+		callbackUrl: body.callback_url ?? null,
+		callbackEvents: body.callback_events ?? DEFAULT_CALLBACK_EVENTS,
+		metadata: body.metadata ?? null,
+	};
+}
 
 /** Which failures slow the gate down for everyone: a 429 for creates; for polls, any pushback (`isPushback`). */
 function reportsPushback(kind: GateKind, failure: UpstreamFailure): boolean {
@@ -580,10 +693,10 @@ export function deliveryReport(state: JobState): DeliveryReport {
 
 /** A job stored before the upstream port kept the caller's request as `upstreamRequest.request`. */
 function migrateSpec(spec: JobState["spec"]): JobState["spec"] {
-	const legacy = spec as JobState["spec"] & { upstreamRequest?: { request: JobState["spec"]["request"] } };
+	const legacy = spec as JobState["spec"] & { upstreamRequest?: { request: CreateJobBody["request"] } };
 	if (legacy.request || !legacy.upstreamRequest) return spec;
 	const { upstreamRequest, ...rest } = legacy;
-	return { ...rest, request: upstreamRequest.request };
+	return { ...rest, surface: "sonar", request: upstreamRequest.request };
 }
 
 /** A window this nearly spent is worth telling the gate about at once. */

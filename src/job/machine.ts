@@ -16,6 +16,7 @@
 import type { Settings } from "../config.ts";
 import { slackProgressMessage, slackResultMessage } from "../integrations/slack/message.ts";
 import { observedDuration } from "../polling/sketch.ts";
+import type { AgentRunRequest, RelayResponse, ResponseCallbackEvent, ResponseStatus } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
 import {
 	type CallbackEvent,
@@ -23,28 +24,55 @@ import {
 	type EventType,
 	REQUEST_PREVIEW_CHARS,
 	type RelayJob,
+	START_EVENTS,
 } from "../schemas/relay.ts";
 import { isPushback, type UpstreamFailure } from "../upstream/errors.ts";
-import type { UpstreamRun } from "../upstream/port.ts";
+import type { RunStatus, UpstreamRun } from "../upstream/port.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
 
+/**
+ * Which API the caller used, and so what its job looks like and which events it gets: `sonar`,
+ * the seeds' async chat completions contract (`async_chat_completion.*`), or `agent`, the Agent
+ * API's Response objects (`response.*`).
+ */
+export type Surface = "sonar" | "agent";
+
 /** What the caller asked for; fixed at submission. */
-export interface JobSpec {
+interface JobSpecFields {
 	id: string;
 	tenant: string;
+	/** The model (or preset) the caller named, echoed in views and logs. */
 	model: string;
 	createdAtMs: number;
 	/** SHA-256 of the canonical create body: the same idempotency key with another body is a 409. */
 	bodyHash: string;
-	/** What the caller asked upstream to run, in the seeds' shape; the upstream port translates it. */
-	request: ApiChatCompletionsRequest;
 	callbackUrl: string | null;
-	callbackEvents: CallbackEvent[];
+	callbackEvents: (CallbackEvent | ResponseCallbackEvent)[];
 	metadata: Record<string, unknown> | null;
 	/** Delivery through an integration's own format instead of (or beside) Standard Webhooks. */
 	integration?: JobIntegration | null;
 }
+
+export type JobSpec = JobSpecFields &
+	(
+		| {
+				/** @default "sonar" */
+				surface?: "sonar";
+				/** What the caller asked upstream to run, in the seeds' shape; the upstream port translates it. */
+				request: ApiChatCompletionsRequest;
+		  }
+		| {
+				surface: "agent";
+				/** The Agent API request, as the caller sent it without the push fields. */
+				request: AgentRunRequest;
+		  }
+	);
+
+export const surfaceOf = (spec: Pick<JobSpec, "surface">): Surface => spec.surface ?? "sonar";
+
+/** The kinds of event a job has; each surface names them its own way. */
+export type EventKind = "start" | "completed" | "failed" | "cancelled" | "incomplete";
 
 /** A Slack slash command's job: the final result is posted to `response_url` as Block Kit. */
 export interface SlackIntegration {
@@ -129,7 +157,7 @@ export interface Delivery {
 	status: DeliveryStatus;
 	nextAt: number;
 	/** The job as it was when the event happened, for events before the final one. */
-	snapshot: RelayJob | null;
+	snapshot: RelayJob | RelayResponse | null;
 	lastError: string | null;
 	/** Set when the delivery goes to a REST-hook subscription rather than `callback_url`. */
 	hookId: string | null;
@@ -167,7 +195,15 @@ export interface JobState {
 	completedAt: number | null;
 	failedAt: number | null;
 	errorMessage: string | null;
+	/** The answer, for a Sonar-surface job. */
 	response: CompletionResponse | null;
+	/**
+	 * Where the run stands in the Agent API's words (`queued` … `cancelled`, `incomplete`): what an
+	 * Agent-surface job shows, and which `response.*` event it ends with. Null until upstream said.
+	 */
+	runStatus?: RunStatus | null;
+	/** Upstream's Response object once the run ended, for an Agent-surface job. */
+	output?: Record<string, unknown> | null;
 	/** The final result (and its delivery status) is in KV. */
 	cached: boolean;
 	/** The tenant index shows the current summary. */
@@ -296,7 +332,6 @@ export const JITTER = 0.2;
 export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobState {
 	return {
 		spec,
-		...(spec.integration?.kind === "slack" ? { deliveries: [slackProgressNotice(spec, spec.integration)] } : {}),
 		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null, callerWaiting },
 		status: "CREATED",
 		startedAt: null,
@@ -304,6 +339,8 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 		failedAt: null,
 		errorMessage: null,
 		response: null,
+		runStatus: null,
+		output: null,
 		cached: false,
 		indexed: false,
 		fannedOut: false,
@@ -399,9 +436,7 @@ function sideEffectsAllowed(state: JobState, now: number): boolean {
  */
 function firstFinalAttemptDue(state: JobState, now: number): boolean {
 	if (!isFinal(state)) return false;
-	return deliveryHeads(state).some(
-		(d) => d.type !== "async_chat_completion.started" && d.attempts === 0 && d.nextAt <= now,
-	);
+	return deliveryHeads(state).some((d) => !START_EVENTS.has(d.type) && d.attempts === 0 && d.nextAt <= now);
 }
 
 /**
@@ -457,7 +492,38 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 /** The final event still to be matched against subscriptions, if any. */
 function pendingFanOut(state: JobState): EventType | null {
 	if (!isFinal(state) || state.fannedOut) return null;
-	return eventFor(state.status === "COMPLETED" ? "completed" : "failed");
+	return eventTypeOf(state.spec, finalKind(state));
+}
+
+/**
+ * How the job ended, as an event: on the Sonar surface completed or failed (a cancelled or an
+ * incomplete run without text is a failure there); on the Agent surface, the run's own status.
+ */
+export function finalKind(state: JobState): Exclude<EventKind, "start"> {
+	if (surfaceOf(state.spec) === "agent") {
+		const run = state.runStatus;
+		if (run === "completed" || run === "cancelled" || run === "incomplete") return run;
+		return state.status === "COMPLETED" ? "completed" : "failed";
+	}
+	return state.status === "COMPLETED" ? "completed" : "failed";
+}
+
+/** The event type a kind of event has on the job's surface. */
+export function eventTypeOf(spec: Pick<JobSpec, "surface">, kind: EventKind): EventType {
+	if (surfaceOf(spec) === "agent") return `response.${kind === "start" ? "in_progress" : kind}`;
+	if (kind === "start") return "async_chat_completion.started";
+	return kind === "completed" ? "async_chat_completion.completed" : "async_chat_completion.failed";
+}
+
+/** The name a caller uses for a kind of event in `callback_events`. */
+function subscriptionName(spec: Pick<JobSpec, "surface">, kind: EventKind): CallbackEvent | ResponseCallbackEvent {
+	if (surfaceOf(spec) === "agent") return kind === "start" ? "in_progress" : kind;
+	return kind === "start" ? "started" : kind === "completed" ? "completed" : "failed";
+}
+
+/** `msg_<jobId>_<the event type's name>`: stable for one event across every attempt. */
+function webhookIdOf(jobId: string, type: EventType): string {
+	return `msg_${jobId}_${type.slice(type.indexOf(".") + 1)}`;
 }
 
 /** When the alarm should next run; null when nothing is left to do. */
@@ -550,16 +616,13 @@ function learntDuration(
 	});
 }
 
-function eventFor(type: CallbackEvent): EventType {
-	return `async_chat_completion.${type}`;
-}
-
-function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: RelayJob | null): JobState {
+function enqueue(state: JobState, kind: EventKind, now: number, snapshot: RelayJob | RelayResponse | null): JobState {
 	const { callbackUrl, callbackEvents, id } = state.spec;
-	if (!callbackUrl || !callbackEvents.includes(type)) return state;
-	const webhookId = `msg_${id}_${type}`;
+	if (!callbackUrl || !callbackEvents.includes(subscriptionName(state.spec, kind))) return state;
+	const type = eventTypeOf(state.spec, kind);
+	const webhookId = webhookIdOf(id, type);
 	if (state.deliveries.some((d) => d.webhookId === webhookId && d.url === callbackUrl)) return state;
-	const delivery = newDelivery({ webhookId, type: eventFor(type), url: callbackUrl, eventAt: now, snapshot }, now);
+	const delivery = newDelivery({ webhookId, type, url: callbackUrl, eventAt: now, snapshot }, now);
 	return { ...state, deliveries: [...state.deliveries, delivery] };
 }
 
@@ -567,7 +630,7 @@ function enqueue(state: JobState, type: CallbackEvent, now: number, snapshot: Re
 function fanOut(state: JobState, hooks: HookTarget[], now: number): JobState {
 	const type = pendingFanOut(state);
 	if (!type) return state;
-	const webhookId = `msg_${state.spec.id}_${type.slice("async_chat_completion.".length)}`;
+	const webhookId = webhookIdOf(state.spec.id, type);
 	const urls = new Set(state.deliveries.filter((d) => d.type === type).map((d) => d.url));
 	const added: Delivery[] = [];
 	for (const hook of hooks) {
@@ -594,18 +657,18 @@ function settle(state: JobState, now: number, policy: Policy, upstreamId: string
 			(d) => !(d.format === "slack-progress" && d.status === "pending" && d.attempts === 0),
 		),
 	};
-	const type = state.status === "COMPLETED" ? "completed" : "failed";
-	return enqueueIntegration(enqueue(settled, type, now, null), type, now);
+	const kind = finalKind(state);
+	return enqueueIntegration(enqueue(settled, kind, now, null), kind, now);
 }
 
 /** The integration's message for the final event (Slack: the answer, or the error, as Block Kit). */
-function enqueueIntegration(state: JobState, type: CallbackEvent, now: number): JobState {
+function enqueueIntegration(state: JobState, kind: EventKind, now: number): JobState {
 	const integration = state.spec.integration;
 	if (!integration) return state;
 	const delivery = newDelivery(
 		{
 			webhookId: `msg_${state.spec.id}_${integration.kind}`,
-			type: eventFor(type),
+			type: eventTypeOf(state.spec, kind),
 			url: integration.responseUrl,
 			eventAt: now,
 			format: integration.kind,
@@ -631,9 +694,10 @@ function failJob(
 	message: string,
 	upstreamId: string | null,
 	cancelRun = false,
+	runStatus: RunStatus = "failed",
 ): JobState {
 	return settle(
-		{ ...state, status: "FAILED", failedAt: seconds(now), errorMessage: message, response: null },
+		{ ...state, status: "FAILED", runStatus, failedAt: seconds(now), errorMessage: message, response: null },
 		now,
 		policy,
 		upstreamId,
@@ -666,20 +730,23 @@ export function contractStatus(run: UpstreamRun): AsyncProcessingStatus {
 function observe(state: JobState, run: UpstreamRun, now: number, policy: Policy, upstreamId: string): JobState {
 	const previous = state.status;
 	const status = contractStatus(run);
+	const agent = surfaceOf(state.spec) === "agent";
 	let next: JobState = {
 		...state,
 		status,
+		runStatus: run.status,
 		startedAt: run.startedAt ?? state.startedAt,
 		response: run.result ?? state.response,
+		output: run.native ?? state.output ?? null,
 	};
 	if (status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
-	if (next.status !== previous) next.indexed = false;
+	if (next.status !== previous || next.runStatus !== state.runStatus) next.indexed = false;
 	if (previous !== "IN_PROGRESS" && status === "IN_PROGRESS") {
-		next = enqueue(next, "started", now, toEventData(next));
+		next = enqueue(next, "start", now, agent ? toResponseView(next) : toEventData(next));
 	}
 	if (status === "COMPLETED") {
 		next.completedAt = run.finishedAt ?? next.completedAt ?? seconds(now);
-		if (next.response === null) {
+		if ((agent ? next.output : next.response) == null) {
 			return failJob(next, now, policy, "upstream reported the run completed without an answer", upstreamId);
 		}
 		return settle(next, now, policy, upstreamId);
@@ -941,7 +1008,7 @@ function applyAttempt(
 		response_body: result.responseBody,
 	};
 	const deliveries = state.deliveries.map((d, i) => (i === index ? updated : d));
-	const finalChanged = status !== "pending" && delivery.type !== "async_chat_completion.started";
+	const finalChanged = status !== "pending" && !START_EVENTS.has(delivery.type);
 	return {
 		...state,
 		deliveries,
@@ -950,6 +1017,31 @@ function applyAttempt(
 		cached: finalChanged ? false : state.cached,
 		indexed: finalChanged ? false : state.indexed,
 	};
+}
+
+export type CancelResult = { ok: true; state: JobState } | { ok: false; reason: string };
+
+/**
+ * The caller cancels the job: it ends now (`cancelled` on the Agent surface; `FAILED` with
+ * `error_message: "cancelled"` on the Sonar one), its final event is queued like any other, and
+ * the upstream run, if one was started, is cancelled too (best effort, as on a timeout).
+ *
+ * @example
+ * const result = cancelJob(state, Date.now(), policy);
+ * if (result.ok) state = result.state; // then run what is due: the upstream cancel, the event
+ */
+export function cancelJob(state: JobState, now: number, policy: Policy): CancelResult {
+	const { lifecycle } = state;
+	if (isFinal(state) || lifecycle.phase === "settled" || lifecycle.phase === "rejected") {
+		const agent = surfaceOf(state.spec) === "agent";
+		const status = agent ? responseStatus(state) : state.status;
+		return {
+			ok: false,
+			reason: `the ${agent ? "run" : "job"} has already ended (${status}): there is nothing to cancel`,
+		};
+	}
+	const upstreamId = lifecycle.phase === "polling" ? lifecycle.upstreamId : null;
+	return { ok: true, state: failJob(state, now, policy, "cancelled", upstreamId, upstreamId !== null, "cancelled") };
 }
 
 export type RedeliverResult = { ok: true; state: JobState } | { ok: false; reason: string };
@@ -964,7 +1056,7 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 		return { ok: false, reason: "the job has not settled yet: there is no final event to send" };
 	}
 	const callbackUrl = primaryUrl(state.spec);
-	const finals = state.deliveries.filter((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
+	const finals = state.deliveries.filter((d) => d.url === callbackUrl && !START_EVENTS.has(d.type));
 	if (!callbackUrl || finals.length === 0) {
 		return { ok: false, reason: "the job has no callback_url for its final event" };
 	}
@@ -999,25 +1091,35 @@ export function deliveryStatus(state: JobState): DeliveryStatus | null {
 	const { callbackEvents } = state.spec;
 	const callbackUrl = primaryUrl(state.spec);
 	if (!callbackUrl) return null;
-	const final = state.deliveries.find((d) => d.url === callbackUrl && d.type !== "async_chat_completion.started");
+	const final = state.deliveries.find((d) => d.url === callbackUrl && !START_EVENTS.has(d.type));
 	if (final) return final.status;
-	const wantsFinal = callbackEvents.includes("completed") || callbackEvents.includes("failed");
+	const wantsFinal = callbackEvents.some((name) => name !== "started" && name !== "in_progress");
 	return wantsFinal && !isFinal(state) ? "pending" : null;
 }
 
 /** The start of the last user message's text. */
 export function requestPreview(spec: JobSpec): string | null {
-	const user = [...spec.request.messages].reverse().find((m) => m.role === "user");
-	const content = user?.content;
-	const text =
-		typeof content === "string"
-			? content
-			: Array.isArray(content)
-				? content.map((chunk) => (chunk.type === "text" ? chunk.text : "")).join(" ")
-				: "";
+	const text = spec.surface === "agent" ? agentInputText(spec.request) : sonarUserText(spec.request);
 	const trimmed = text.replace(/\s+/g, " ").trim();
 	if (!trimmed) return null;
 	return trimmed.length > REQUEST_PREVIEW_CHARS ? `${trimmed.slice(0, REQUEST_PREVIEW_CHARS - 1)}…` : trimmed;
+}
+
+/** The last user message's text, of a Sonar request. */
+function sonarUserText(request: ApiChatCompletionsRequest): string {
+	const user = [...request.messages].reverse().find((m) => m.role === "user");
+	const content = user?.content;
+	if (typeof content === "string") return content;
+	return Array.isArray(content) ? content.map((chunk) => (chunk.type === "text" ? chunk.text : "")).join(" ") : "";
+}
+
+/** The input's text, of an Agent API request: the string, or the last user message's text parts. */
+function agentInputText(request: AgentRunRequest): string {
+	if (typeof request.input === "string") return request.input;
+	const user = [...request.input].reverse().find((m) => m.role === "user");
+	const content = user?.content;
+	if (typeof content === "string") return content;
+	return (content ?? []).map((part) => (part.type === "input_text" ? part.text : "")).join(" ");
 }
 
 /** The job as the event body's `data` carries it. */
@@ -1042,6 +1144,57 @@ export function toView(state: JobState): RelayJob {
 	return { ...toEventData(state), delivery_status: deliveryStatus(state) };
 }
 
+/** What a job's Agent API status is, when upstream has not said (a job that never got to run). */
+function responseStatus(state: JobState): ResponseStatus {
+	const run = state.runStatus;
+	if (run && run !== "queued" && run !== "in_progress") return run;
+	if (state.status === "FAILED") return "failed";
+	if (state.status === "COMPLETED") return "completed";
+	return run ?? (state.status === "IN_PROGRESS" ? "in_progress" : "queued");
+}
+
+/** Fields of upstream's Response the relay never passes on: a caller's MCP credentials could be echoed there. */
+const WITHHELD_RESPONSE_FIELDS = ["tools", "instructions", "id"];
+
+/**
+ * An Agent-surface job as the Agent API's Response object: upstream's own Response once the run
+ * ended (its output, usage, error), with the relay's job id as its `id` and the caller's metadata.
+ */
+export function toResponseView(state: JobState): RelayResponse {
+	const upstream = Object.fromEntries(
+		Object.entries(state.output ?? {}).filter(([key]) => !WITHHELD_RESPONSE_FIELDS.includes(key)),
+	);
+	const status = responseStatus(state);
+	const terminal = status !== "queued" && status !== "in_progress";
+	const error =
+		status === "failed" || status === "cancelled"
+			? ((upstream.error as RelayResponse["error"]) ?? { message: state.errorMessage ?? status, type: status })
+			: null;
+	return {
+		...(terminal ? upstream : {}),
+		id: state.spec.id,
+		object: "response",
+		created_at: seconds(state.spec.createdAtMs),
+		completed_at: status === "completed" || status === "incomplete" ? state.completedAt : null,
+		status,
+		model: typeof upstream.model === "string" ? upstream.model : state.spec.model,
+		output: terminal && Array.isArray(upstream.output) ? (upstream.output as RelayResponse["output"]) : [],
+		usage: terminal ? ((upstream.usage as RelayResponse["usage"]) ?? null) : null,
+		error,
+		background: true,
+		metadata: (state.spec.metadata as Record<string, string> | null) ?? null,
+		// Relay extensions: what was asked, and when a run that did not complete ended.
+		...(state.spec.surface === "agent" && state.spec.request.preset ? { preset: state.spec.request.preset } : {}),
+		request_preview: requestPreview(state.spec),
+		failed_at: status === "failed" || status === "cancelled" ? state.failedAt : null,
+	};
+}
+
+/** An Agent-surface job as GET returns it: the Response, with the relay's delivery status. */
+export function toResponse(state: JobState): RelayResponse {
+	return { ...toResponseView(state), delivery_status: deliveryStatus(state) };
+}
+
 /** The body of one delivery. Deterministic for a settled job, so every attempt sends the same bytes. */
 export function eventBody(state: JobState, delivery: Delivery): string {
 	if (delivery.format === "slack" && state.spec.integration?.kind === "slack") {
@@ -1050,6 +1203,6 @@ export function eventBody(state: JobState, delivery: Delivery): string {
 	if (delivery.format === "slack-progress" && state.spec.integration?.kind === "slack") {
 		return JSON.stringify(slackProgressMessage(state, state.spec.integration));
 	}
-	const data = delivery.snapshot ?? toEventData(state);
+	const data = delivery.snapshot ?? (surfaceOf(state.spec) === "agent" ? toResponseView(state) : toEventData(state));
 	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });
 }

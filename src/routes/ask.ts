@@ -22,7 +22,8 @@ export function askToCreateBody(ask: AskBody, defaultModel: string): CreateJobBo
 	if (ask.system) messages.push({ role: "system", content: ask.system });
 	messages.push({ role: "user", content: ask.query });
 	return {
-		request: { model: ask.model ?? defaultModel, messages },
+		// A preset is a model name the model map passes through as the Agent API's `preset`.
+		request: { model: ask.preset ?? ask.model ?? defaultModel, messages },
 		callback_url: ask.callback_url,
 		callback_events: ask.callback_events,
 		metadata: ask.metadata,
@@ -37,7 +38,7 @@ export const ask = new Hono<AppEnv>().post("/", async (c) => {
 	return c.json(
 		await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel), {
 			// The ask's `model` is the request's; everything else in it comes from `query` (and `system`).
-			requestLoc: (loc) => ["body", loc[0] === "model" ? "model" : "query"],
+			requestLoc: (loc) => ["body", loc[0] === "model" ? (body.preset ? "preset" : "model") : "query"],
 		}),
 		200,
 	);

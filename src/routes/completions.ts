@@ -10,7 +10,7 @@ import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
-import type { DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
+import type { CancelJobResult, DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { submitJob } from "../submit.ts";
@@ -64,6 +64,14 @@ export const completions = new Hono<AppEnv>()
 		const report = (await jobStub(c.env, c.req.param("id")).deliveries(c.get("tenant"))) as DeliveryReport | null;
 		if (!report) throw new ApiError(404, "Job not found");
 		return c.json(report, 200);
+	})
+
+	// A relay extension: the job ends FAILED with error_message "cancelled", its failed event follows,
+	// and the upstream run is cancelled too.
+	.post("/:id/cancel", async (c) => {
+		const result = (await jobStub(c.env, c.req.param("id")).cancel(c.get("tenant"), "sonar")) as CancelJobResult;
+		if (!result.ok) throw new ApiError(result.status, result.detail);
+		return c.json(result.job, 200);
 	})
 
 	.post("/:id/redeliver", async (c) => {

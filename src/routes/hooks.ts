@@ -12,6 +12,7 @@ import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
+import type { ResponseWebhookEvent } from "../schemas/agent.ts";
 import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import type { CreateHookResult } from "../tenant/tenant.ts";
@@ -23,11 +24,12 @@ function tenantIndex(env: Env, tenant: string) {
 }
 
 /** One example event per type, exactly as a subscription receives it. */
-export function sampleEvent(type: EventType): WebhookEvent {
+export function sampleEvent(type: EventType): WebhookEvent | ResponseWebhookEvent {
+	if (type.startsWith("response.")) return sampleResponseEvent(type as ResponseWebhookEvent["type"]);
 	const completed = type === "async_chat_completion.completed";
 	const created = 1_763_812_800;
 	return {
-		type,
+		type: type as WebhookEvent["type"],
 		timestamp: new Date((created + 42) * 1000).toISOString(),
 		data: {
 			id: "3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f",
@@ -80,6 +82,69 @@ export function sampleEvent(type: EventType): WebhookEvent {
 	};
 }
 
+/** A run's event, as an Agent-surface subscription receives it. */
+function sampleResponseEvent(type: ResponseWebhookEvent["type"]): ResponseWebhookEvent {
+	const created = 1_763_812_800;
+	const status = type === "response.in_progress" ? "in_progress" : type.slice("response.".length);
+	const done = status === "completed" || status === "incomplete";
+	return {
+		type,
+		timestamp: new Date((created + 180) * 1000).toISOString(),
+		data: {
+			id: "8c1d4e7f0a3b6c9d2e5f8a1b4c7d0e3f6a9b2c5d8e1f4a7b0c3d6e9f2a5b8c1d",
+			object: "response",
+			created_at: created,
+			completed_at: done ? created + 180 : null,
+			status: status as ResponseWebhookEvent["data"]["status"],
+			model: "openai/gpt-5.1",
+			output: done
+				? [
+						{
+							type: "search_results",
+							queries: ["durable object alarms"],
+							results: [
+								{
+									id: 1,
+									url: "https://developers.cloudflare.com/durable-objects/api/alarms/",
+									title: "Alarms · Cloudflare Durable Objects docs",
+									snippet: "Durable Objects alarms allow you to schedule the Durable Object to be woken up.",
+								},
+							],
+						},
+						{
+							type: "message",
+							id: "msg_1",
+							role: "assistant",
+							status: "completed",
+							content: [
+								{
+									type: "output_text",
+									text: "Durable Object alarms wake an object at a set time [1].",
+									annotations: [],
+								},
+							],
+						},
+					]
+				: [],
+			usage: done
+				? {
+						input_tokens: 9,
+						output_tokens: 14,
+						total_tokens: 23,
+						cost: { input_cost: 0.000009, output_cost: 0.000014, total_cost: 0.000023, currency: "USD" },
+					}
+				: null,
+			error:
+				status === "failed" || status === "cancelled"
+					? { message: status === "cancelled" ? "cancelled" : "upstream reported the run failed", type: status }
+					: null,
+			...(status === "incomplete" ? { incomplete_details: { reason: "max_output_tokens" } } : {}),
+			background: true,
+			metadata: { ticket: "T-42" },
+		},
+	};
+}
+
 export const hooks = new Hono<AppEnv>()
 	.use(async (c, next) => {
 		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
@@ -107,7 +172,11 @@ export const hooks = new Hono<AppEnv>()
 
 	.get("/sample", (c) => {
 		const { event } = validate(SampleQuery, c.req.query(), "query");
-		const type: EventType = event === "async_chat_completion.*" ? "async_chat_completion.completed" : event;
+		const type: EventType = event.endsWith(".*")
+			? event === "response.*"
+				? "response.completed"
+				: "async_chat_completion.completed"
+			: (event as EventType);
 		return c.json([sampleEvent(type)], 200);
 	})
 

@@ -109,20 +109,52 @@ export const ListQuery = z.object({
 	next_token: z.string().min(1).max(512).optional(),
 });
 
+/**
+ * Every event the relay pushes: the Sonar surface's `async_chat_completion.*`, and the Agent surface's
+ * `response.*`, named as OpenAI's webhooks name the events of background responses.
+ */
 export const EventType = z
-	.enum(["async_chat_completion.started", "async_chat_completion.completed", "async_chat_completion.failed"])
+	.enum([
+		"async_chat_completion.started",
+		"async_chat_completion.completed",
+		"async_chat_completion.failed",
+		"response.in_progress",
+		"response.completed",
+		"response.failed",
+		"response.cancelled",
+		"response.incomplete",
+	])
 	.openapi("WebhookEventType");
 export type EventType = z.infer<typeof EventType>;
 
+/** The events that say a run started (sent while it runs); every other event is a final one. */
+export const START_EVENTS: ReadonlySet<EventType> = new Set(["async_chat_completion.started", "response.in_progress"]);
+
 /** The body of every webhook the relay sends. */
 export const WebhookEvent = z
-	.object({ type: EventType, timestamp: z.string(), data: RelayJob })
+	.object({
+		type: z.enum(["async_chat_completion.started", "async_chat_completion.completed", "async_chat_completion.failed"]),
+		timestamp: z.string(),
+		data: RelayJob,
+	})
 	.openapi("WebhookEvent");
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
-/** What a REST hook subscribes to; `*` is every event a hook receives (completed and failed). */
+/**
+ * What a REST hook subscribes to: a final event of either surface, or a surface's `*` (every final
+ * event of it: completed and failed; for runs, cancelled and incomplete too).
+ */
 export const HookEvent = z
-	.enum(["async_chat_completion.completed", "async_chat_completion.failed", "async_chat_completion.*"])
+	.enum([
+		"async_chat_completion.completed",
+		"async_chat_completion.failed",
+		"async_chat_completion.*",
+		"response.completed",
+		"response.failed",
+		"response.cancelled",
+		"response.incomplete",
+		"response.*",
+	])
 	.openapi("HookEvent");
 export type HookEvent = z.infer<typeof HookEvent>;
 
@@ -135,14 +167,25 @@ export const Hook = z
 	.openapi("Hook");
 export type Hook = z.infer<typeof Hook>;
 
+/** The Agent API's presets a caller may name instead of a model (`/v1/ask`'s `preset`, Slack's `preset:`). */
+export const Preset = z.enum(["fast", "low", "medium", "high", "xhigh"]).openapi("Preset", {
+	description: "An Agent API preset: fast, low, medium (deep research), high, xhigh.",
+});
+export type Preset = z.infer<typeof Preset>;
+
 /** The flat submit for forms and no-code tools (`POST /v1/ask`). */
 export const AskBody = z
 	.object({
 		query: z.string().trim().min(1).max(32_768),
 		model: z.string().min(1).max(200).optional(),
+		preset: Preset.optional().openapi({ description: "Run the question on this preset instead of a model." }),
 		system: z.string().max(32_768).optional(),
 		...PushFields,
 		idempotency_key: z.string().min(1).max(255).nullish(),
+	})
+	.refine((ask) => !(ask.model && ask.preset), {
+		path: ["preset"],
+		message: "name a model or a preset, not both",
 	})
 	.openapi("Ask");
 export type AskBody = z.infer<typeof AskBody>;

@@ -9,14 +9,21 @@
  *
  * Pages are newest first by acceptance order (`seq`), so jobs accepted within
  * the same second still have a stable order; `next_token` wraps the last seq.
+ * Sonar jobs and Agent-surface runs share the index (a `surface` column) and
+ * are listed apart.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { EventType, Hook, HookEvent, RelayJobList, RelayJobSummary } from "../schemas/relay.ts";
+import type { ResponseList, ResponseStatus, ResponseSummary } from "../schemas/agent.ts";
+import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
 import { encodeCursor } from "./cursor.ts";
 
 const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 
-const HOOK_EVENTS = "'async_chat_completion.completed','async_chat_completion.failed','async_chat_completion.*'";
+/** The CHECK of the hooks table: every event a hook may subscribe to. */
+const HOOK_EVENTS = HookEvent.options.map((event) => `'${event}'`).join(",");
+
+/** What a job reports to the index: its summary, the surface it was submitted on, and a run's own status. */
+export type IndexEntry = RelayJobSummary & { surface: "sonar" | "agent"; run_status: ResponseStatus | null };
 
 interface HookRow extends Record<string, SqlStorageValue> {
 	id: string;
@@ -30,6 +37,8 @@ export type CreateHookResult = { ok: true; hook: Hook } | { ok: false; reason: "
 interface JobRow extends Record<string, SqlStorageValue> {
 	seq: number;
 	id: string;
+	surface: string;
+	run_status: string | null;
 	created_at: number;
 	started_at: number | null;
 	completed_at: number | null;
@@ -58,17 +67,45 @@ export class Tenant extends DurableObject<Env> {
 			delivery_status TEXT CHECK (delivery_status IN ('pending','delivered','failed')),
 			request_preview TEXT
 		)`);
-		// Indexes created before request_preview existed (local development state) gain the column.
-		const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(jobs)").toArray();
-		if (!columns.some((c) => c.name === "request_preview")) {
-			this.sql.exec("ALTER TABLE jobs ADD COLUMN request_preview TEXT");
-		}
-		this.sql.exec(`CREATE TABLE IF NOT EXISTS hooks (
+		// Indexes created before a column existed (deployed or local state) gain it.
+		const columns = new Set(
+			this.sql
+				.exec<{ name: string }>("PRAGMA table_info(jobs)")
+				.toArray()
+				.map((c) => c.name),
+		);
+		if (!columns.has("request_preview")) this.sql.exec("ALTER TABLE jobs ADD COLUMN request_preview TEXT");
+		if (!columns.has("surface")) this.sql.exec("ALTER TABLE jobs ADD COLUMN surface TEXT NOT NULL DEFAULT 'sonar'");
+		if (!columns.has("run_status")) this.sql.exec("ALTER TABLE jobs ADD COLUMN run_status TEXT");
+		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_surface ON jobs (surface, seq)");
+		this.migrateHooks();
+	}
+
+	/**
+	 * The hooks table, with a CHECK that names every event of `HookEvent`. SQLite cannot change a
+	 * CHECK, so a table made before an event existed (the `response.*` events came later) is
+	 * rebuilt, its rows kept.
+	 */
+	private migrateHooks(): void {
+		const create = (name: string) => `CREATE TABLE ${name} (
 			id TEXT PRIMARY KEY,
 			target_url TEXT NOT NULL,
 			event TEXT NOT NULL CHECK (event IN (${HOOK_EVENTS})),
 			created_at INTEGER NOT NULL
-		)`);
+		)`;
+		const existing = this.sql
+			.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'hooks'")
+			.toArray()[0];
+		if (!existing) {
+			this.sql.exec(create("hooks"));
+		} else if (!existing.sql.includes("'response.*'")) {
+			this.ctx.storage.transactionSync(() => {
+				this.sql.exec(create("hooks_next"));
+				this.sql.exec("INSERT INTO hooks_next SELECT id, target_url, event, created_at FROM hooks");
+				this.sql.exec("DROP TABLE hooks");
+				this.sql.exec("ALTER TABLE hooks_next RENAME TO hooks");
+			});
+		}
 	}
 
 	/** Jobs in the index; for tests and audits (an invalid input must add none). */
@@ -105,10 +142,11 @@ export class Tenant extends DurableObject<Env> {
 		return this.sql.exec("DELETE FROM hooks WHERE id = ?", id).rowsWritten > 0;
 	}
 
-	/** The subscriptions an event goes to: its own type, or `*`. */
+	/** The subscriptions an event goes to: its own type, or its surface's `*`. */
 	hooksFor(event: EventType): Hook[] {
+		const family = `${event.slice(0, event.indexOf("."))}.*`;
 		return this.sql
-			.exec<HookRow>("SELECT * FROM hooks WHERE event IN (?, 'async_chat_completion.*') ORDER BY created_at, id", event)
+			.exec<HookRow>("SELECT * FROM hooks WHERE event IN (?, ?) ORDER BY created_at, id", event, family)
 			.toArray() as Hook[];
 	}
 
@@ -116,12 +154,14 @@ export class Tenant extends DurableObject<Env> {
 	 * Adds the job on first sight (taking the next seq), updates it afterwards.
 	 * With `fanOut`, also answers the subscriptions that event goes to.
 	 */
-	upsertJob(job: RelayJobSummary, fanOut: EventType | null = null): Hook[] {
+	upsertJob(job: IndexEntry, fanOut: EventType | null = null): Hook[] {
 		this.sql.exec(
-			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status, request_preview)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
+			   request_preview, surface, run_status)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, completed_at = excluded.completed_at,
-			   failed_at = excluded.failed_at, status = excluded.status, delivery_status = excluded.delivery_status`,
+			   failed_at = excluded.failed_at, status = excluded.status, delivery_status = excluded.delivery_status,
+			   run_status = excluded.run_status`,
 			job.id,
 			job.created_at,
 			job.started_at ?? null,
@@ -131,6 +171,8 @@ export class Tenant extends DurableObject<Env> {
 			job.status,
 			job.delivery_status ?? null,
 			job.request_preview ?? null,
+			job.surface,
+			job.run_status,
 		);
 		return fanOut ? this.hooksFor(fanOut) : [];
 	}
@@ -139,20 +181,48 @@ export class Tenant extends DurableObject<Env> {
 		this.sql.exec("DELETE FROM jobs WHERE id = ?", id);
 	}
 
-	/** One page, newest first, starting after `beforeSeq` (exclusive) when given. */
+	/** One page of Sonar jobs, newest first, starting after `beforeSeq` (exclusive) when given. */
 	listJobs(limit: number, beforeSeq: number | null): RelayJobList {
+		const { page, next } = this.page("sonar", limit, beforeSeq);
+		return {
+			requests: page.map(({ seq: _seq, surface: _surface, run_status: _run, ...row }) => row as RelayJobSummary),
+			next_token: next,
+		};
+	}
+
+	/** One page of Agent-surface runs, newest first (`GET /v1/responses`). */
+	listRuns(limit: number, beforeSeq: number | null): ResponseList {
+		const { page, next } = this.page("agent", limit, beforeSeq);
+		return {
+			object: "list",
+			data: page.map(
+				(row): ResponseSummary => ({
+					id: row.id,
+					object: "response",
+					created_at: row.created_at,
+					completed_at: row.completed_at,
+					status: (row.run_status ?? "queued") as ResponseStatus,
+					model: row.model,
+					delivery_status: row.delivery_status as ResponseSummary["delivery_status"],
+					request_preview: row.request_preview,
+				}),
+			),
+			has_more: next !== null,
+			next_token: next,
+		};
+	}
+
+	private page(surface: "sonar" | "agent", limit: number, beforeSeq: number | null) {
 		const rows = this.sql
 			.exec<JobRow>(
-				"SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+				"SELECT * FROM jobs WHERE surface = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+				surface,
 				beforeSeq ?? Number.MAX_SAFE_INTEGER,
 				limit + 1,
 			)
 			.toArray();
 		const page = rows.slice(0, limit);
 		const last = page[page.length - 1];
-		return {
-			requests: page.map(({ seq: _seq, ...row }) => row as RelayJobSummary),
-			next_token: rows.length > limit && last ? encodeCursor(last.seq) : null,
-		};
+		return { page, next: rows.length > limit && last ? encodeCursor(last.seq) : null };
 	}
 }

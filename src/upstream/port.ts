@@ -13,6 +13,7 @@
  * it cannot run (`check`) before anything is stored.
  */
 import type { Settings } from "../config.ts";
+import type { AgentRunRequest } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
 import { agentAdapter } from "./agent/adapter.ts";
 import type { CallOptions } from "./http.ts";
@@ -38,8 +39,13 @@ export interface UpstreamRun {
 	/** Upstream's id for the run (`resp_…`, or the Sonar request id). */
 	id: string;
 	status: RunStatus;
-	/** The answer, in the shape the relay offers (the seeds' `CompletionResponse`); null until there is one. */
+	/** The answer, in the seeds' `CompletionResponse` shape, for a Sonar-surface job; null until there is one. */
 	result: CompletionResponse | null;
+	/**
+	 * Upstream's Response object as it came (read leniently, nothing dropped), for an Agent-surface
+	 * job once the run has ended: the relay hands it back with its own id. Null otherwise.
+	 */
+	native?: Record<string, unknown> | null;
 	/** Why the run failed, was cancelled, or ended without an answer: upstream's words, redacted. */
 	error: string | null;
 	/** Unix seconds, when upstream says. */
@@ -48,20 +54,27 @@ export interface UpstreamRun {
 	finishedAt: number | null;
 }
 
-/** What the port is asked to run: the caller's request as the seeds define it, and the relay's job id. */
-export interface UpstreamJob {
-	jobId: string;
-	request: ApiChatCompletionsRequest;
-}
+/**
+ * What the port is asked to run, and the relay's job id: a request in the seeds' Sonar shape (which
+ * the agent adapter translates), or, from the Agent surface, an Agent API request (sent as it is).
+ */
+export type UpstreamJob =
+	| { jobId: string; surface?: "sonar"; request: ApiChatCompletionsRequest }
+	| { jobId: string; surface: "agent"; request: AgentRunRequest };
+
+/** What a job asks the port to check before it is stored. */
+export type UpstreamCheck =
+	| { surface?: "sonar"; request: ApiChatCompletionsRequest }
+	| { surface: "agent"; request: AgentRunRequest };
 
 export interface UpstreamPort {
 	/** The API this port calls: for logs, `/healthz` and the start banner only. No decision reads it. */
 	readonly api: UpstreamApi;
 	/**
-	 * What of `request` this upstream cannot run, as 422 details whose `loc` is relative to the
+	 * What of the request this upstream cannot run, as 422 details whose `loc` is relative to the
 	 * request (`["max_tokens"]`, `["messages", 0, "content", 1]`). Empty when all of it can run.
 	 */
-	check(request: ApiChatCompletionsRequest): ValidationError[];
+	check(job: UpstreamCheck): ValidationError[];
 	/** Starts the run. Throws `UpstreamError`, whose failure says whether a run may have started anyway. */
 	create(job: UpstreamJob): Promise<UpstreamRun>;
 	/** Where the run stands now. */

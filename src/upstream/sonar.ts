@@ -45,12 +45,32 @@ export function sonarAdapter(settings: CallSettings, options: CallOptions = {}):
 	}
 	return {
 		api: "sonar",
-		check: () => [],
-		create: (job: UpstreamJob) =>
-			call(PATH, {
+		// The retired API has no Agent surface: runs submitted as Agent API requests need UPSTREAM_API=agent.
+		check: (job) =>
+			job.surface === "agent"
+				? [
+						{
+							loc: [],
+							msg: "the Agent API surface needs UPSTREAM_API=agent: this relay calls the retired Sonar async API",
+							type: "value_error",
+						},
+					]
+				: [],
+		create: (job: UpstreamJob) => {
+			if (job.surface === "agent") {
+				throw new UpstreamError({
+					kind: "http",
+					status: 422,
+					retryable: false,
+					retryAfterMs: null,
+					message: "the Agent API surface needs UPSTREAM_API=agent",
+				});
+			}
+			return call(PATH, {
 				method: "POST",
 				body: JSON.stringify({ request: job.request, idempotency_key: upstreamIdempotencyKey(job.jobId) }),
-			}),
+			});
+		},
 		read: (_job, upstreamId) => call(`${PATH}/${encodeURIComponent(upstreamId)}`, { method: "GET" }),
 		// The retired API has no cancel: its runs end by themselves.
 		cancel: async () => {},

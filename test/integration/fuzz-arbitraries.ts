@@ -291,6 +291,33 @@ export function validCreateBody(inbox: string): fc.Arbitrary<{ [key: string]: Js
 	);
 }
 
+/** An Agent-surface run the relay accepts: the Agent API request plus the push fields. */
+export function validRunBody(inbox: string): fc.Arbitrary<{ [key: string]: Json }> {
+	return fc
+		.record(
+			{
+				input: fc.oneof(
+					text.map((t) => `${t}? [[emu:steps=1]]`),
+					text.map((t) => [{ type: "message", role: "user", content: `${t}? [[emu:steps=1]]` }]),
+				),
+				preset: fc.constantFrom("fast", "low", "medium"),
+				instructions: text,
+				max_output_tokens: fc.integer({ min: 16, max: 4000 }),
+				temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+				tools: fc.constant<Json>([{ type: "web_search", filters: { search_recency_filter: "week" } }]),
+				metadata: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 20 }), {
+					maxKeys: 4,
+				}),
+				callback_url: urlPool(inbox).filter((url) => url.startsWith(inbox)),
+				callback_events: fc.subarray(["in_progress", "completed", "failed", "cancelled", "incomplete"], {
+					minLength: 1,
+				}),
+			},
+			{ requiredKeys: ["input", "preset"] },
+		)
+		.filter((body) => !(body.callback_events && !body.callback_url));
+}
+
 /** A flat `/v1/ask` body the relay accepts. */
 export function validAskBody(inbox: string): fc.Arbitrary<{ [key: string]: Json }> {
 	return fc.record(

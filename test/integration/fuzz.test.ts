@@ -32,6 +32,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { checkCallbackUrl } from "../../src/delivery/url-guard.ts";
 import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
+import { RelayResponse } from "../../src/schemas/agent.ts";
 import { ValidationError } from "../../src/schemas/perplexity.ts";
 import { type CreateJobBody, Hook, RelayJob, RelayJobList } from "../../src/schemas/relay.ts";
 import { TENANT_A, TENANT_FUZZ, TEST_SLACK_SECRET } from "./constants.ts";
@@ -52,6 +53,7 @@ import {
 	validAskBody,
 	validCreateBody,
 	validHookBody,
+	validRunBody,
 	withInvalidUtf8,
 } from "./fuzz-arbitraries.ts";
 import { createJob, driveUntil, makeCreateBody, unique } from "./helpers.ts";
@@ -175,6 +177,15 @@ function expectDocumentedAnswer(probe: Probe, answer: Answer, allowed?: readonly
 		if (!parsed.success) throw new Error(`422 is not an HTTPValidationError: ${where}`);
 		for (const { loc } of parsed.data.detail) {
 			if (!["body", "query", "path", "header"].includes(String(loc[0]))) throw new Error(`422 loc root: ${where}`);
+		}
+		return;
+	}
+	// The Agent surface answers in the Agent API's own envelope.
+	const path = probe.path.split("?")[0] ?? "";
+	if (/^\/v1\/(responses|agent)(\/|$)/.test(path)) {
+		const error = (body as { error?: { message?: unknown; type?: unknown; code?: unknown } } | null)?.error;
+		if (typeof error?.message !== "string" || typeof error.type !== "string" || error.code !== answer.status) {
+			throw new Error(`error is not the Agent API's {error: {message, type, code}}: ${where}`);
 		}
 		return;
 	}
@@ -315,6 +326,28 @@ describe("fuzzing the create endpoint (both path families)", () => {
 			expectPrototypesClean();
 		},
 		timeout(150),
+	);
+});
+
+describe("fuzzing the Agent surface's create (both paths)", () => {
+	it(
+		"answers 200, 400, 409 or 413, in the Agent API's shapes, and makes a job only on a 200",
+		async () => {
+			await fc.assert(
+				fc.asyncProperty(
+					fc.constantFrom("/v1/responses", "/v1/agent"),
+					bodyRequest(validRunBody(INBOX)),
+					async (path, input) => {
+						const probe: Probe = { method: "POST", path, key: TENANT_FUZZ.key, ...input, body: bodyOf(input.body) };
+						const answer = await fuzzOnce(probe, { allowed: [200, 400, 409, 413], effect: "job" });
+						if (answer.status === 200) expect(RelayResponse.safeParse(JSON.parse(answer.text)).success).toBe(true);
+					},
+				),
+				budget(100),
+			);
+			expectPrototypesClean();
+		},
+		timeout(100),
 	);
 });
 

@@ -5,14 +5,17 @@
  * `/v1/ask`, and the Slack slash command (signature, acknowledgement, Block Kit
  * to a loopback `response_url`).
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import { MAX_BLOCKS, MAX_SECTION_TEXT, type SlackMessage } from "../../src/integrations/slack/blocks.ts";
 import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
+import type { Job } from "../../src/job/job.ts";
 import { HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import { type Hook, RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
+import type { Tenant } from "../../src/tenant/tenant.ts";
 import {
 	TENANT_A,
 	TENANT_B,
@@ -21,7 +24,16 @@ import {
 	TEST_SIGNING_KEY,
 	TEST_SLACK_SECRET,
 } from "./constants.ts";
-import { createJob, driveUntil, inboxEvents, inboxUrl, relay, unique, waitForEvents } from "./helpers.ts";
+import {
+	createJob,
+	driveUntil,
+	inboxEvents,
+	inboxUrl,
+	relay,
+	unique,
+	upstreamRunsFor,
+	waitForEvents,
+} from "./helpers.ts";
 
 const settled = (job: RelayJob) => job.status === "COMPLETED" || job.status === "FAILED";
 
@@ -131,6 +143,68 @@ describe("REST hooks", () => {
 	});
 });
 
+describe("REST hooks for Agent-surface runs", () => {
+	it("delivers response.* events to response subscriptions only, and Sonar events to Sonar ones only", async () => {
+		await unsubscribeAll();
+		const runs = unique("hook-runs");
+		const cancelled = unique("hook-cancelled");
+		const sonar = unique("hook-sonar");
+		for (const [name, event] of [
+			[runs, "response.*"],
+			[cancelled, "response.cancelled"],
+			[sonar, "async_chat_completion.*"],
+		] as const) {
+			expect((await subscribe(inboxUrl(name), event)).status).toBe(201);
+		}
+		const res = await relay(
+			"/v1/responses",
+			{ method: "POST", body: JSON.stringify({ preset: "low", input: `${unique("q")} [[emu:steps=1]]` }) },
+			TENANT_HOOKS.key,
+		);
+		const { id } = (await res.json()) as { id: string };
+		const stub = env.JOBS.get(env.JOBS.idFromString(id)) as DurableObjectStub<Job>;
+		for (let round = 0; round < 100; round++) {
+			const run = (await stub.response(TENANT_HOOKS.tenant)) as { status: string } | null;
+			if (run?.status === "completed") break;
+			await runDurableObjectAlarm(stub);
+			await scheduler.wait(5);
+		}
+		const [event] = await waitForEvents(runs, 1);
+		const secret = await tenantSecret(TEST_SIGNING_KEY, TENANT_HOOKS.tenant);
+		expect(new Webhook(secret).verify(event?.body ?? "", event?.headers ?? {})).toMatchObject({
+			type: "response.completed",
+			data: { id, object: "response", status: "completed" },
+		});
+		await scheduler.wait(50);
+		expect(await inboxEvents(cancelled)).toHaveLength(0);
+		expect(await inboxEvents(sonar)).toHaveLength(0);
+		await unsubscribeAll();
+	});
+
+	it("serves a sample run event for response subscriptions", async () => {
+		const res = await relay("/v1/hooks/sample?event=response.*", {}, TENANT_HOOKS.key);
+		const [sample] = (await res.json()) as { type: string; data: { object: string } }[];
+		expect(sample).toMatchObject({ type: "response.completed", data: { object: "response" } });
+	});
+
+	it("keeps the subscriptions of a hooks table made before response events existed", async () => {
+		const tenant = env.TENANTS.get(env.TENANTS.idFromName(unique("legacy-tenant")));
+		await runInDurableObject(tenant, async (instance: Tenant, state) => {
+			state.storage.sql.exec("DROP TABLE hooks");
+			state.storage.sql.exec(`CREATE TABLE hooks (id TEXT PRIMARY KEY, target_url TEXT NOT NULL,
+				event TEXT NOT NULL CHECK (event IN ('async_chat_completion.completed','async_chat_completion.failed','async_chat_completion.*')),
+				created_at INTEGER NOT NULL)`);
+			state.storage.sql.exec(
+				"INSERT INTO hooks VALUES ('hook_old', 'https://example.com/in', 'async_chat_completion.*', 1)",
+			);
+			(instance as unknown as { migrateHooks(): void }).migrateHooks();
+		});
+		const hooks = (await tenant.listHooks()) as Hook[];
+		expect(hooks.map((h) => h.id)).toEqual(["hook_old"]);
+		expect(await tenant.createHook("https://example.com/runs", "response.*", 10)).toMatchObject({ ok: true });
+	});
+});
+
 describe("/v1/ask", () => {
 	it("turns a flat form into a job that is pushed to its callback", async () => {
 		const name = unique("ask");
@@ -166,6 +240,23 @@ describe("/v1/ask", () => {
 
 	it("answers 401 without a key", async () => {
 		expect((await relay("/v1/ask", { method: "POST", body: "{}" }, null)).status).toBe(401);
+	});
+
+	it("runs a question on a preset, and refuses a preset beside a model", async () => {
+		const question = unique("q");
+		const res = await relay("/v1/ask", {
+			method: "POST",
+			body: JSON.stringify({ query: `${question} [[emu:steps=1]]`, preset: "medium" }),
+		});
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({ model: "medium" });
+		expect((await upstreamRunsFor(question))[0]?.body).toMatchObject({ preset: "medium" });
+		const both = await relay("/v1/ask", {
+			method: "POST",
+			body: JSON.stringify({ query: "q", preset: "low", model: "sonar" }),
+		});
+		expect(both.status).toBe(422);
+		expect(HTTPValidationError.parse(await both.json()).detail?.[0]?.loc).toEqual(["body", "preset"]);
 	});
 });
 
@@ -230,6 +321,22 @@ describe("Slack slash command", () => {
 		for (const block of message.blocks ?? []) {
 			if (block.type === "section") expect(block.text?.text.length ?? 0).toBeLessThanOrEqual(MAX_SECTION_TEXT);
 		}
+		expect(await slackJobCount(team)).toBe(1);
+	});
+
+	it("runs a question on the preset a leading preset: names, and says so in the acknowledgement", async () => {
+		const team = `TP${Date.now().toString(36).toUpperCase()}`;
+		const question = unique("q");
+		const res = await slackCommand(
+			command(team, `preset:high ${question} [[emu:steps=1]]`, inboxUrl(unique("slack-preset"))),
+		);
+		expect(res.status).toBe(200);
+		const ack = (await res.json()) as SlackMessage & { job_id: string };
+		expect(JSON.stringify(ack.blocks)).toContain("high ·");
+		await driveUntil(ack.job_id, settled, { tenant: `slack:${team}` });
+		expect((await upstreamRunsFor(question))[0]?.body).toMatchObject({ preset: "high" });
+		const unknown = await slackCommand(command(team, "preset:deepest Why?", inboxUrl(unique("slack-preset"))));
+		expect(((await unknown.json()) as SlackMessage).text).toContain('Unknown preset "deepest"');
 		expect(await slackJobCount(team)).toBe(1);
 	});
 

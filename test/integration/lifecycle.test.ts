@@ -69,7 +69,7 @@ describe("happy path", () => {
 			`result:${created.id}`,
 			"json",
 		);
-		expect(metadata).toEqual({ tenant: TENANT_A.tenant });
+		expect(metadata).toEqual({ tenant: TENANT_A.tenant, surface: "sonar" });
 		expect(value?.status).toBe("COMPLETED");
 
 		const res = await relay(`/async/chat/completions/${created.id}`);

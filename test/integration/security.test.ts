@@ -11,7 +11,7 @@
  *   SHA-256 digests, and Slack's MAC through `crypto.subtle.timingSafeEqual`;
  * - every size limit is enforced.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app.ts";
@@ -101,6 +101,8 @@ interface Fixtures {
 	jobId: string;
 	/** A subscription of TENANT_A. */
 	hookId: string;
+	/** A settled Agent-surface run of TENANT_A, delivered to the inbox. */
+	runId: string;
 }
 
 interface Call {
@@ -126,6 +128,8 @@ interface RouteCase {
 	other?: number;
 	/** For collections: proof that another tenant's answer holds only its own. */
 	scoped?: (res: Response, fx: Fixtures) => Promise<void>;
+	/** Errors in the Agent API's envelope (`{"error": {…}}`) rather than `{"detail": …}`. @default false */
+	agentErrors?: boolean;
 }
 
 const jobRoutes = (family: string): Record<string, RouteCase> => ({
@@ -168,7 +172,76 @@ const jobRoutes = (family: string): Record<string, RouteCase> => ({
 		ok: 200,
 		other: 404,
 	},
+	// The fixture job has ended: its owner is told so (409); anyone else finds no job.
+	[`POST ${family}/:id/cancel`]: {
+		access: "key",
+		call: (fx) => ({ method: "POST", path: `${family}/${fx.jobId}/cancel` }),
+		ok: 409,
+		other: 404,
+	},
 });
+
+const runCreate = (path: string): RouteCase => ({
+	access: "key",
+	agentErrors: true,
+	call: () => ({
+		method: "POST",
+		path,
+		body: JSON.stringify({ preset: "low", input: `${unique("q")} [[emu:steps=1]]` }),
+	}),
+	ok: 200,
+	other: 200,
+	scoped: async (res) => {
+		const { id } = (await res.json()) as { id: string };
+		expect((await relay(`/v1/responses/${id}`, {}, TENANT_A.key)).status).toBe(404);
+		expect((await relay(`/v1/responses/${id}`, {}, TENANT_B.key)).status).toBe(200);
+	},
+});
+
+/** The Agent surface's routes: the same matrix, with errors in the Agent API's envelope. */
+const runRoutes: Record<string, RouteCase> = {
+	"POST /v1/responses": runCreate("/v1/responses"),
+	"POST /v1/agent": runCreate("/v1/agent"),
+	"GET /v1/responses": {
+		access: "key",
+		agentErrors: true,
+		call: () => ({ method: "GET", path: "/v1/responses?limit=100" }),
+		ok: 200,
+		other: 200,
+		scoped: async (res, fx) => {
+			const { data } = (await res.json()) as { data: { id: string }[] };
+			expect(data.map((r) => r.id)).not.toContain(fx.runId);
+		},
+	},
+	"GET /v1/responses/:id": {
+		access: "key",
+		agentErrors: true,
+		call: (fx) => ({ method: "GET", path: `/v1/responses/${fx.runId}` }),
+		ok: 200,
+		other: 404,
+	},
+	"POST /v1/responses/:id/cancel": {
+		access: "key",
+		agentErrors: true,
+		call: (fx) => ({ method: "POST", path: `/v1/responses/${fx.runId}/cancel` }),
+		ok: 409,
+		other: 404,
+	},
+	"GET /v1/responses/:id/deliveries": {
+		access: "key",
+		agentErrors: true,
+		call: (fx) => ({ method: "GET", path: `/v1/responses/${fx.runId}/deliveries` }),
+		ok: 200,
+		other: 404,
+	},
+	"POST /v1/responses/:id/redeliver": {
+		access: "key",
+		agentErrors: true,
+		call: (fx) => ({ method: "POST", path: `/v1/responses/${fx.runId}/redeliver` }),
+		ok: 200,
+		other: 404,
+	},
+};
 
 const publicGet = (path: string): RouteCase => ({ access: "public", call: () => ({ method: "GET", path }), ok: 200 });
 
@@ -191,6 +264,7 @@ const ROUTES: Record<string, RouteCase> = {
 	},
 	...jobRoutes("/async/chat/completions"),
 	...jobRoutes("/v1/async/sonar"),
+	...runRoutes,
 	"POST /v1/ask": {
 		access: "key",
 		call: () => ({
@@ -284,13 +358,31 @@ function expected(route: RouteCase): Record<Credential, number> {
 }
 
 describe("the auth matrix", () => {
-	const fx: Fixtures = { jobId: "", hookId: "" };
+	const fx: Fixtures = { jobId: "", hookId: "", runId: "" };
 
 	beforeAll(async () => {
 		const job = await createJob({ callback: inboxUrl(unique("sec-matrix")) }, TENANT_A.key);
 		await driveUntil(job.id, (j) => j.delivery_status === "delivered");
 		fx.jobId = job.id;
 		fx.hookId = ((await (await subscribe(TENANT_A.key)).json()) as Hook).id;
+		const run = (await (
+			await relay("/v1/responses", {
+				method: "POST",
+				body: JSON.stringify({
+					preset: "low",
+					input: `${unique("q")} [[emu:steps=1]]`,
+					callback_url: inboxUrl(unique("sec-run")),
+				}),
+			})
+		).json()) as { id: string };
+		const stub = jobStub(run.id);
+		for (let round = 0; round < 100; round++) {
+			const response = (await stub.response(TENANT_A.tenant)) as { delivery_status?: string | null } | null;
+			if (response?.delivery_status === "delivered") break;
+			await runDurableObjectAlarm(stub);
+			await scheduler.wait(5);
+		}
+		fx.runId = run.id;
 	});
 
 	it("has an entry for every route the app serves, and none for a route it does not", () => {
@@ -317,11 +409,14 @@ describe("the auth matrix", () => {
 		for (const credential of CREDENTIALS) {
 			const res = await callAs(route, credential, fx, fresh);
 			observed[credential] = res.status;
+			const errorShape = route.agentErrors
+				? { error: { message: expect.any(String), type: expect.any(String), code: res.status } }
+				: { detail: expect.any(String) };
 			if (res.status === 401) {
-				expect(await res.json()).toEqual({ detail: expect.any(String) });
+				expect(await res.json()).toEqual(errorShape);
 				if (route.access === "key") expect(res.headers.get("www-authenticate")).toBe("Bearer");
 			} else if (res.status >= 400) {
-				expect(await res.json()).toEqual({ detail: expect.any(String) });
+				expect(await res.json()).toEqual(errorShape);
 			} else if (credential === "other" && route.scoped) {
 				await route.scoped(res, fx);
 			} else {

@@ -1,7 +1,8 @@
 /**
  * The dashboard end to end, in real headless Chromium against the real stack
  * (wrangler dev, the emulator, the inbox): sign-in, the submit form, live
- * updates, the job page, redelivery, the webhook secret, the job list, and the
+ * updates, the job page, redelivery, the webhook secret, the job list, Agent
+ * API runs (their list tab, their page, cancel, the form's preset), and the
  * security headers. Screenshots go to `test-results/` (artifacts); the README's
  * `docs/dashboard.png` is written when missing or with UPDATE_SCREENSHOTS=1.
  */
@@ -17,6 +18,10 @@ const ARTIFACTS = join(ROOT, "test-results");
 const README_SCREENSHOT = join(ROOT, "docs", "dashboard.png");
 const KEY_STORAGE = "sonar-relay.dashboard.key";
 const QUESTION = "What is a Cloudflare Durable Object alarm?";
+const RUN_QUESTION = "How do Workers KV reads stay fast worldwide?";
+const FORM_RUN_QUESTION = "What does a Durable Object's blockConcurrencyWhile guard?";
+/** An emulator marker: the upstream run lasts ten minutes, so it is still running when the test cancels it. */
+const LONG = "[[emu:duration=600000]]";
 
 let stack: Stack;
 let browser: LaunchedBrowser | undefined;
@@ -25,6 +30,8 @@ let page: Page;
 const pageProblems: string[] = [];
 /** The job submitted from the form, once the form test has run. */
 let jobId = "";
+/** The run started through `POST /v1/responses`, once the runs list test has run. */
+let runId = "";
 
 const CSP_DIRECTIVES = [
 	"default-src 'self'",
@@ -70,6 +77,32 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 	async function signIn(key: string) {
 		await page.getByLabel("API key", { exact: true }).fill(key);
 		await page.getByRole("button", { name: "Sign in" }).click();
+	}
+
+	/** A POST to the relay's API as any caller makes it; resolves with the JSON answer. */
+	async function relayPost<T = { id: string }>(path: string, body?: unknown): Promise<T> {
+		const response = await fetch(`${stack.relayUrl}${path}`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		expect(response.status, path).toBe(200);
+		return (await response.json()) as T;
+	}
+
+	async function relayGet<T = { status: string }>(path: string): Promise<T> {
+		const response = await fetch(`${stack.relayUrl}${path}`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+		expect(response.status, path).toBe(200);
+		return (await response.json()) as T;
+	}
+
+	/** Starts an Agent API run; its id. */
+	const startRun = async (input: string) => (await relayPost("/v1/responses", { preset: "fast", input })).id;
+
+	async function goTo(hash: string) {
+		await page.evaluate((next) => {
+			location.hash = next;
+		}, hash);
 	}
 
 	it("serves every dashboard response with a strict CSP, nosniff and no-referrer, and no inline code", async () => {
@@ -211,7 +244,10 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 
 		const timeline = await page.locator("#job-timeline").textContent();
 		for (const step of ["Created", "Started", "Completed"]) expect(timeline).toContain(step);
-		expect(await page.locator("#job-timeline time").count()).toBe(3);
+		// On the Agent upstream, started_at is known only when a poll saw the run in progress: a run that
+		// finished between two polls has none, so the Started step's time is not asserted.
+		expect(await page.locator("#job-timeline li").first().locator("time").count()).toBe(1);
+		expect(await page.locator("#job-timeline li").last().locator("time").count()).toBe(1);
 
 		const details = await page.locator("#job-details").textContent();
 		expect(details).toContain("DASH-1");
@@ -339,9 +375,247 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await page.locator('#job-badges [data-status="COMPLETED"]').waitFor();
 	});
 
+	it("lists Agent API runs under their own tab, with run badges, a filter, and links to the run", async () => {
+		runId = await startRun(RUN_QUESTION);
+		await expect
+			.poll(async () => (await relayGet(`/v1/responses/${runId}`)).status, { timeout: 30_000 })
+			.toBe("completed");
+
+		await page.getByRole("navigation").getByRole("link", { name: "Jobs" }).click();
+		await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
+		const jobsTab = page.getByRole("tab", { name: "Jobs (Sonar API)" });
+		const runsTab = page.getByRole("tab", { name: "Runs (Agent API)" });
+		expect(await jobsTab.getAttribute("aria-selected")).toBe("true");
+
+		// Keyboard: the arrow key moves to the other tab and shows its list; focus stays on the tab.
+		await jobsTab.focus();
+		await page.keyboard.press("ArrowRight");
+		await page.waitForURL(/#\/runs$/);
+		expect(await runsTab.getAttribute("aria-selected")).toBe("true");
+		expect(await runsTab.evaluate((tab) => tab === document.activeElement)).toBe(true);
+		expect(await page.getByRole("tabpanel").getAttribute("aria-labelledby")).toBe("tab-agent");
+
+		const row = page.locator(`#jobs-body tr[data-job="${runId}"]`);
+		await row.waitFor();
+		expect(await row.locator("[data-status]").getAttribute("data-status")).toBe("completed");
+		expect(await row.locator("[data-status]").textContent()).toBe("Completed");
+		expect(await row.locator("[data-delivery]").textContent()).toBe("No callback");
+		expect(await row.textContent()).toContain(RUN_QUESTION);
+		expect(await row.getByRole("link").getAttribute("href")).toBe(`#/runs/${runId}`);
+		// Sonar jobs are listed under their own tab only.
+		expect(await page.locator(`#jobs-body tr[data-job="${jobId}"]`).count()).toBe(0);
+		expect(await page.locator("#jobs-summary").textContent()).toMatch(/^\d+ runs? loaded, newest first\.$/);
+
+		// The filter offers the run statuses.
+		await page.getByLabel("Show").selectOption({ label: "Cancelled" });
+		await row.waitFor({ state: "detached" });
+		await page.getByLabel("Show").selectOption({ label: "Completed" });
+		await row.waitFor();
+		await page.getByLabel("Show").selectOption({ label: "All runs" });
+		mkdirSync(ARTIFACTS, { recursive: true });
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-runs.png") });
+
+		// Each tab keeps its own list: back on the jobs tab, the form's job is there and no run is.
+		await jobsTab.click();
+		await page.waitForURL(/#\/jobs$/);
+		await page.locator("#jobs-body tr").first().waitFor();
+		expect(await page.locator(`#jobs-body tr[data-job="${runId}"]`).count()).toBe(0);
+		expect(await page.getByLabel("Show").locator("option").first().textContent()).toBe("All jobs");
+		await runsTab.click();
+		await row.waitFor();
+	});
+
+	it("opens a completed run: its question, answer, sources, timeline, details and curl; Back returns to the runs", async () => {
+		await page.locator(`#jobs-body tr[data-job="${runId}"]`).getByRole("link").click();
+		await page.waitForURL(new RegExp(`#/runs/${runId}$`));
+		await page.getByRole("heading", { name: "Run", level: 1 }).waitFor();
+		await page.locator('#job-badges [data-status="completed"]').waitFor();
+		expect(await page.locator("#job-badges").textContent()).toContain("Completed");
+
+		// GET does not return the input: the question comes from the runs list, and the page says so.
+		const question = await page.locator("#job-question").textContent();
+		expect(question).toContain(RUN_QUESTION);
+		expect(question).toContain("from the runs list");
+
+		const answer = page.locator("#job-answer");
+		await answer.locator("h3").first().waitFor();
+		expect(await answer.locator("h3").first().textContent()).toContain("Workers KV");
+		const citations = answer.locator("sup.cite a");
+		expect(await citations.count()).toBeGreaterThan(0);
+		expect(await citations.first().getAttribute("href")).toMatch(/^https:\/\//);
+
+		const sources = page.locator("#job-sources li");
+		expect(await sources.count()).toBeGreaterThan(0);
+		expect(await sources.first().locator("a").getAttribute("href")).toMatch(/^https:\/\//);
+		expect(await sources.first().locator("a").getAttribute("rel")).toBe("noopener noreferrer");
+		expect((await sources.first().locator(".source-snippet").textContent())?.trim()).not.toBe("");
+
+		const timeline = await page.locator("#job-timeline").textContent();
+		for (const step of ["Created", "Started", "Completed"]) expect(timeline).toContain(step);
+		expect(await page.locator("#job-timeline time").count()).toBe(2);
+		expect(await page.locator("#job-timeline-note").textContent()).toContain("no start time");
+
+		const details = await page.locator("#job-details").textContent();
+		expect(details).toMatch(/Tokens\d+ in · \d+ out · \d+ total/);
+		expect(details).toMatch(/Cost\$\d+\.\d{4}/);
+
+		expect(await page.locator("#job-curl").textContent()).toContain(`${stack.relayUrl}/v1/responses/${runId}`);
+		expect(await page.getByRole("button", { name: "Cancel run" }).isDisabled()).toBe(true);
+		expect(await page.getByRole("link", { name: "← All runs" }).getAttribute("href")).toBe("#/runs");
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-run.png"), fullPage: true });
+
+		await page.goBack();
+		await page.waitForURL(/#\/runs$/);
+		expect(await page.getByRole("tab", { name: "Runs (Agent API)" }).getAttribute("aria-selected")).toBe("true");
+		await page.locator(`#jobs-body tr[data-job="${runId}"]`).waitFor();
+		// The nav's Jobs link leads back to the list last shown.
+		expect(await page.getByRole("navigation").getByRole("link", { name: "Jobs" }).getAttribute("href")).toBe("#/runs");
+	});
+
+	it("cancels a running run from its page after a confirm step, and shows it cancelled", async () => {
+		const id = await startRun(`${LONG} Summarise the history of the transistor.`);
+		await goTo(`#/runs/${id}`);
+		const cancel = page.getByRole("button", { name: "Cancel run" });
+		await expect.poll(() => cancel.isEnabled()).toBe(true);
+		expect(await page.locator("#job-badges [data-status]").getAttribute("data-status")).toMatch(
+			/^(queued|in_progress)$/,
+		);
+
+		await cancel.click();
+		expect(await cancel.getAttribute("aria-expanded")).toBe("true");
+		const confirm = page.getByRole("group", { name: /^Cancel this run\?/ });
+		await confirm.waitFor();
+		const yes = confirm.getByRole("button", { name: "Yes, cancel the run" });
+		expect(await yes.evaluate((button) => button === document.activeElement)).toBe(true);
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-run-cancel.png") });
+		await yes.click();
+
+		await page.locator('#job-badges [data-status="cancelled"]').waitFor();
+		expect(await page.locator("#job-badges").textContent()).toContain("Cancelled");
+		expect(await page.locator("#cancel-result").textContent()).toBe("Cancel accepted: the relay answered cancelling.");
+		expect(await confirm.isVisible()).toBe(false);
+		expect(await cancel.isDisabled()).toBe(true);
+		expect(await page.locator("#job-answer").textContent()).toContain("The run was cancelled.");
+		expect(await page.locator("#job-timeline").textContent()).toContain("Cancelled");
+		expect((await relayGet(`/v1/responses/${id}`)).status).toBe("cancelled");
+	});
+
+	it("shows the relay's 409 when the run ended before the cancel was confirmed", async () => {
+		const id = await startRun(`${LONG} Explain the CAP theorem.`);
+		await goTo(`#/runs/${id}`);
+		const cancel = page.getByRole("button", { name: "Cancel run" });
+		await expect.poll(() => cancel.isEnabled()).toBe(true);
+
+		// The page keeps seeing the run as it was (its GETs answered with this snapshot) while another
+		// caller cancels it: the page's own cancel then meets the relay's real 409.
+		const snapshot = await relayGet(`/v1/responses/${id}`);
+		const runUrl = `${stack.relayUrl}/v1/responses/${id}`;
+		await page.route(runUrl, (route) => route.fulfill({ json: snapshot }));
+		try {
+			await relayPost(`/v1/responses/${id}/cancel`);
+			await cancel.click();
+			await page.getByRole("button", { name: "Yes, cancel the run" }).click();
+			const result = page.locator("#cancel-result");
+			await result.getByText("409").waitFor();
+			expect(await result.textContent()).toMatch(/^Cannot cancel the run \(409\): .*already ended \(cancelled\)/);
+			expect(await result.getAttribute("class")).toContain("alert-error");
+		} finally {
+			await page.unroute(runUrl);
+		}
+		await page.getByRole("button", { name: "Refresh" }).click();
+		await page.locator('#job-badges [data-status="cancelled"]').waitFor();
+		expect(await cancel.isDisabled()).toBe(true);
+	});
+
+	it("cancels a running Sonar job likewise; Escape closes the confirm step without cancelling", async () => {
+		const { id } = await relayPost("/async/chat/completions", {
+			request: { model: "sonar", messages: [{ role: "user", content: `${LONG} Explain consistent hashing.` }] },
+		});
+		await goTo(`#/jobs/${id}`);
+		await page.getByRole("heading", { name: "Job", level: 1 }).waitFor();
+		const cancel = page.getByRole("button", { name: "Cancel job" });
+		await expect.poll(() => cancel.isEnabled()).toBe(true);
+
+		const posts: string[] = [];
+		const countPosts = (request: { method(): string; url(): string }) => {
+			if (request.method() === "POST") posts.push(request.url());
+		};
+		page.on("request", countPosts);
+		try {
+			await cancel.click();
+			const confirm = page.getByRole("group", { name: /^Cancel this job\?/ });
+			await confirm.waitFor();
+			await page.keyboard.press("Escape");
+			await confirm.waitFor({ state: "hidden" });
+			expect(await cancel.evaluate((button) => button === document.activeElement)).toBe(true);
+			expect(await cancel.getAttribute("aria-expanded")).toBe("false");
+			expect(posts).toEqual([]);
+
+			// Keyboard all the way: Enter opens the confirm step, whose "Yes" has the focus.
+			await page.keyboard.press("Enter");
+			await confirm.waitFor();
+			await page.keyboard.press("Enter");
+			await page.locator('#job-badges [data-status="FAILED"]').waitFor();
+			expect(posts).toEqual([`${stack.relayUrl}/async/chat/completions/${id}/cancel`]);
+		} finally {
+			page.off("request", countPosts);
+		}
+		expect(await page.locator("#cancel-result").textContent()).toBe("Cancelled: the job ended FAILED (cancelled).");
+		expect(await page.locator("#job-answer").textContent()).toContain("The job failed: cancelled.");
+		expect(await cancel.isDisabled()).toBe(true);
+		const job = await relayGet<{ status: string; error_message: string }>(`/async/chat/completions/${id}`);
+		expect(job).toMatchObject({ status: "FAILED", error_message: "cancelled" });
+	});
+
+	it("starts an Agent API run with a preset from the form and follows it until completed and delivered", async () => {
+		await page.getByRole("navigation").getByRole("link", { name: "New job" }).click();
+		await page.getByRole("heading", { name: "New job", level: 1 }).waitFor();
+		await page.getByRole("radio", { name: /^Agent API/ }).check();
+		expect(await page.getByLabel("Preset", { exact: true }).isVisible()).toBe(true);
+		expect(await page.getByLabel("Model", { exact: true }).isVisible()).toBe(false);
+		expect(await page.locator("#new-endpoint").textContent()).toBe("POST /v1/responses");
+
+		await page.getByLabel("Preset", { exact: true }).selectOption("high");
+		await page.getByRole("textbox", { name: "Question" }).fill(FORM_RUN_QUESTION);
+		await page.getByLabel(/^Callback URL/).fill(`${stack.inbox.url}/hooks/dashboard-run`);
+		// The Agent API's metadata values are strings: checked before anything is sent.
+		await page.getByLabel(/^Metadata/).fill('{"ticket": 2}');
+		await page.getByRole("button", { name: "Start run" }).click();
+		await page.locator("#f-metadata-error").getByText("metadata values are strings").waitFor();
+
+		await page.getByLabel(/^Metadata/).fill('{"ticket": "DASH-2"}');
+		const [create] = await Promise.all([
+			page.waitForRequest((request) => request.method() === "POST" && request.url().endsWith("/v1/responses")),
+			page.getByRole("button", { name: "Start run" }).click(),
+		]);
+		expect(create.postDataJSON()).toEqual({
+			preset: "high",
+			input: FORM_RUN_QUESTION,
+			callback_url: `${stack.inbox.url}/hooks/dashboard-run`,
+			callback_events: ["completed", "failed", "cancelled", "incomplete"],
+			metadata: { ticket: "DASH-2" },
+		});
+		await page.waitForURL(/#\/runs\/[0-9a-f]{64}$/);
+		const id = new URL(page.url()).hash.slice("#/runs/".length);
+		await page.locator('#job-badges [data-status="completed"]').waitFor({ timeout: 30_000 });
+		await page.locator('#job-badges [data-delivery="delivered"]').waitFor({ timeout: 30_000 });
+		await page.locator("#job-live").waitFor({ state: "hidden" });
+
+		expect(await page.locator("#job-question").textContent()).toContain(FORM_RUN_QUESTION);
+		expect(await page.locator("#job-details").textContent()).toContain("DASH-2");
+		await page.locator("#job-answer h3").first().waitFor();
+		const events = page.locator("#events-table tbody tr");
+		expect(await events.first().locator('[data-label="Event"]').textContent()).toBe("completed");
+
+		const pushed = stack.inbox.inbox.events("dashboard-run");
+		expect(pushed.map((d) => (JSON.parse(d.body) as { type: string; data: { id: string } }).data.id)).toEqual([id]);
+		expect(pushed.map((d) => (JSON.parse(d.body) as { type: string }).type)).toEqual(["response.completed"]);
+		expect(pushed[0]?.verified).toBe(true);
+	});
+
 	it("fits a 375 px wide screen without horizontal scrolling", async () => {
 		await page.setViewportSize({ width: 375, height: 800 });
-		for (const hash of [`#/jobs/${jobId}`, "#/jobs", "#/new", "#/secret"]) {
+		for (const hash of [`#/jobs/${jobId}`, "#/jobs", `#/runs/${runId}`, "#/runs", "#/new", "#/secret"]) {
 			await page.evaluate((next) => {
 				location.hash = next;
 			}, hash);
@@ -361,7 +635,7 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 	it("keeps text contrast at 4.5:1 or more, in light and dark mode", async () => {
 		for (const colorScheme of ["light", "dark"] as const) {
 			await page.emulateMedia({ colorScheme });
-			for (const hash of [`#/jobs/${jobId}`, "#/jobs", "#/new", "#/secret"]) {
+			for (const hash of [`#/jobs/${jobId}`, "#/jobs", `#/runs/${runId}`, "#/runs", "#/new", "#/secret"]) {
 				await page.evaluate((next) => {
 					location.hash = next;
 				}, hash);

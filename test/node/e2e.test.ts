@@ -4,6 +4,8 @@
  * does), and the inbox as the callback receiver.
  */
 import Perplexity, { NotFoundError } from "@perplexity-ai/perplexity_ai";
+import { Webhook as StandardWebhook } from "standardwebhooks";
+import { Webhook as SvixWebhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Delivery } from "../../tools/inbox/app.ts";
 import { type Stack, startStack } from "./stack.ts";
@@ -279,5 +281,91 @@ describe("a job submitted with the Perplexity SDK", () => {
 		expect(accepted?.verified).toBe(true);
 		expect(accepted?.headers["webhook-id"]).toBe(refused?.headers["webhook-id"]);
 		expect(parse(accepted).data.id).toBe(created.id);
+	});
+});
+
+/** The relay's push fields on the Agent surface; the SDK's `ResponseCreateParams` do not know them. */
+interface RunPushFields {
+	callback_url?: string;
+	callback_events?: ("in_progress" | "completed" | "failed" | "cancelled" | "incomplete")[];
+}
+
+/** A non-streaming create's parameters, so the SDK's create resolves to a Response. */
+type RunCreateParams = Omit<Parameters<Perplexity["responses"]["create"]>[0], "stream"> & { stream?: false };
+
+describe("an Agent API run through the SDK's responses resource", () => {
+	it("is created in the background, pushed as response.completed (verified by standardwebhooks and svix), and retrieved with output_text", async () => {
+		const name = "sdk-run";
+		const params = {
+			preset: "low",
+			input: "What is a Durable Object alarm?",
+			background: true,
+			callback_url: `${stack.inbox.url}/hooks/${name}`,
+			metadata: { ticket: "RUN-1" },
+		} satisfies RunCreateParams & RunPushFields & { metadata: Record<string, string> };
+		const created = await client.responses.create(params as RunCreateParams);
+		expect(created).toMatchObject({ object: "response", status: "queued", background: true });
+
+		const [delivery, ...extra] = await deliveries(name);
+		expect(extra).toEqual([]);
+		// Receivers written for either library verify the push unchanged.
+		const standard = new StandardWebhook(stack.secret).verify(delivery?.body ?? "", delivery?.headers ?? {}) as {
+			type: string;
+			data: { id: string; status: string; metadata: Record<string, string>; output: unknown[] };
+		};
+		const svix = new SvixWebhook(stack.secret).verify(delivery?.body ?? "", delivery?.headers ?? {}) as typeof standard;
+		expect(svix).toEqual(standard);
+		expect(standard.type).toBe("response.completed");
+		expect(standard.data).toMatchObject({ id: created.id, status: "completed", metadata: { ticket: "RUN-1" } });
+
+		const retrieved = await client.responses.retrieve(created.id);
+		expect(retrieved.status).toBe("completed");
+		expect(retrieved.output_text).toBeTruthy();
+		expect(retrieved.output).toEqual(standard.data.output);
+		// The SDK's output_text is the message items' text, as upstream wrote it.
+		const upstream = Object.values(stack.emulator.emulator.stats().jobs).find(
+			(run) => run.question === "What is a Durable Object alarm?" && run.preset === "low",
+		);
+		expect(upstream?.status).toBe("completed");
+	});
+
+	it("cancels a long run: the SDK's cancel answers cancelling, a response.cancelled push follows, and upstream's run is cancelled", async () => {
+		const name = "sdk-run-cancel";
+		const question = "A very long research question [[emu:duration=600000]]";
+		const created = await client.responses.create({
+			preset: "medium",
+			input: question,
+			background: true,
+			callback_url: `${stack.inbox.url}/hooks/${name}`,
+		} as RunCreateParams);
+		const cancelled = await client.responses.cancel(created.id);
+		expect(cancelled).toEqual({ response_id: created.id, status: "cancelling" });
+
+		const [delivery] = await deliveries(name);
+		const event = new StandardWebhook(stack.secret).verify(delivery?.body ?? "", delivery?.headers ?? {}) as {
+			type: string;
+			data: { id: string; status: string };
+		};
+		expect(event).toMatchObject({ type: "response.cancelled", data: { id: created.id, status: "cancelled" } });
+		expect((await client.responses.retrieve(created.id)).status).toBe("cancelled");
+		const upstream = Object.values(stack.emulator.emulator.stats().jobs).find(
+			(run) => run.question === "A very long research question",
+		);
+		expect(upstream).toMatchObject({ cancels: 1, status: "cancelled" });
+	});
+
+	it("is invisible to another tenant: retrieve, cancel and deliveries are 404s", async () => {
+		const created = await client.responses.create({
+			preset: "low",
+			input: "Whose run is this?",
+			background: true,
+		} as RunCreateParams);
+		const other = new Perplexity({ baseURL: stack.relayUrl, apiKey: stack.otherApiKey, maxRetries: 0 });
+		await expect(other.responses.retrieve(created.id)).rejects.toBeInstanceOf(NotFoundError);
+		await expect(other.responses.cancel(created.id)).rejects.toBeInstanceOf(NotFoundError);
+		const deliveriesRes = await fetch(`${stack.relayUrl}/v1/responses/${created.id}/deliveries`, {
+			headers: { authorization: `Bearer ${stack.otherApiKey}` },
+		});
+		expect(deliveriesRes.status).toBe(404);
 	});
 });

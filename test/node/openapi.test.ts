@@ -45,6 +45,22 @@ describe("OpenAPI document", () => {
 		expect([...documented].filter((r) => !served.has(r)).sort()).toEqual([]);
 	});
 
+	it("names the Agent surface's schemas as the SDK names them", async () => {
+		const doc = await documentOf();
+		for (const name of [
+			"ResponseCreateParams",
+			"Response",
+			"OutputItem",
+			"ResponsesUsage",
+			"ErrorInfo",
+			"ResponseCancelResponse",
+			"ResponseWebhookEvent",
+			"AgentError",
+		]) {
+			expect(doc.components.schemas, name).toHaveProperty(name);
+		}
+	});
+
 	it("keeps the upstream's schema names for the Perplexity-compatible operations", async () => {
 		const doc = await documentOf();
 		for (const name of [

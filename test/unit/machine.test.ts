@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
 	type AttemptResult,
 	apply,
+	cancelJob,
 	deliveryStatus,
 	dueActions,
 	eventBody,
@@ -20,6 +21,7 @@ import {
 	nextWake,
 	type Outcome,
 	type Policy,
+	toResponse,
 	toView,
 } from "../../src/job/machine.ts";
 
@@ -50,7 +52,7 @@ function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
 		callbackEvents: ["completed", "failed"],
 		metadata: { ticket: 7 },
 		...overrides,
-	};
+	} as JobSpec;
 }
 
 /** An upstream run as the port reports it; a completed one carries an answer. */
@@ -663,5 +665,122 @@ describe("integrations", () => {
 		const notice = state.deliveries[0];
 		if (!notice) throw new Error("no notice");
 		expect(eventBody(state, notice)).toContain("30 minutes");
+	});
+});
+
+describe("the Agent surface", () => {
+	const agentSpec = (overrides: Partial<JobSpec> = {}) =>
+		makeSpec({
+			surface: "agent",
+			model: "medium",
+			request: { preset: "medium", input: "What changed in Durable Objects? [[emu:steps=1]]" },
+			callbackEvents: ["in_progress", "completed", "failed", "cancelled", "incomplete"],
+			metadata: { ticket: "T-7" },
+			...overrides,
+		} as Partial<JobSpec>);
+	const native = (status: string, extra: Record<string, unknown> = {}) => ({
+		id: "resp_1",
+		object: "response",
+		created_at: T0 / 1000,
+		status,
+		model: "openai/gpt-5.1",
+		output: [{ type: "message", content: [{ type: "output_text", text: "An answer." }] }],
+		usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+		tools: [{ type: "mcp", server_url: "https://mcp.example.com", authorization: "Bearer secret" }],
+		...extra,
+	});
+	const agentRun = (status: UpstreamRun["status"], nativeBody: Record<string, unknown> | null = null): UpstreamRun =>
+		makeRun({ status, result: null, native: nativeBody });
+
+	function polledTo(status: UpstreamRun["status"], body: Record<string, unknown> | null) {
+		let state = apply(newJob(agentSpec(), T0), { type: "created", run: agentRun("queued") }, T0, policy, 0.5);
+		state = step(state, { type: "polled", run: agentRun("in_progress") }, T0 + 500);
+		return step(state, { type: "polled", run: agentRun(status, body) }, T0 + 1000);
+	}
+
+	it("names its events response.*, with in_progress when asked for, and the final one by the run's status", () => {
+		for (const status of ["completed", "failed", "cancelled", "incomplete"] as const) {
+			const state = polledTo(status, native(status));
+			expect(state.deliveries.map((d) => [d.type, d.webhookId])).toEqual([
+				["response.in_progress", "msg_job1_in_progress"],
+				[`response.${status}`, `msg_job1_${status}`],
+			]);
+		}
+	});
+
+	it("pushes the Response object: the job's id, upstream's output and usage, the caller's metadata, no tools", () => {
+		const state = polledTo("completed", native("completed"));
+		const final = state.deliveries[1];
+		if (!final) throw new Error("no final event");
+		const body = JSON.parse(eventBody(state, final));
+		expect(body.type).toBe("response.completed");
+		expect(body.data).toMatchObject({
+			id: "job1",
+			object: "response",
+			status: "completed",
+			model: "openai/gpt-5.1",
+			output: [{ type: "message" }],
+			usage: { total_tokens: 5 },
+			metadata: { ticket: "T-7" },
+			background: true,
+		});
+		// A caller's MCP credentials, echoed by upstream, never travel on.
+		expect(body.data.tools).toBeUndefined();
+		expect(JSON.stringify(body)).not.toContain("secret");
+		// The in_progress event carries the run as it was then: no output yet.
+		const started = JSON.parse(eventBody(state, state.deliveries[0] as (typeof state.deliveries)[0]));
+		expect(started.data).toMatchObject({ id: "job1", status: "in_progress", output: [] });
+	});
+
+	it("shows a run that never started, or timed out, as failed with the relay's message", () => {
+		const late = T0 + policy.jobTimeoutSeconds * 1000;
+		const expired = step(newJob(agentSpec(), T0), { type: "expired" }, late);
+		expect(toResponse(expired)).toMatchObject({ status: "failed", error: { type: "failed" } });
+		expect(toResponse(expired).error?.message).toContain("did not accept the job");
+	});
+});
+
+describe("cancelling", () => {
+	it("ends a running Agent-surface job as cancelled, queues response.cancelled, and cancels the upstream run", () => {
+		const spec = makeSpec({
+			surface: "agent",
+			model: "low",
+			request: { preset: "low", input: "Hi" },
+			callbackEvents: ["completed", "failed", "cancelled", "incomplete"],
+		} as Partial<JobSpec>);
+		const running = step(
+			apply(newJob(spec, T0), { type: "created", run: makeRun({ result: null }) }, T0, policy, 0.5),
+			{ type: "polled", run: makeRun({ status: "in_progress", result: null }) },
+			T0 + 500,
+		);
+		const result = cancelJob(running, T0 + 1000, policy);
+		if (!result.ok) throw new Error(result.reason);
+		expect(toResponse(result.state)).toMatchObject({ status: "cancelled", error: { message: "cancelled" } });
+		expect(result.state.lifecycle).toMatchObject({ phase: "settled", cancel: { attempts: 0 } });
+		expect(result.state.deliveries.map((d) => d.type)).toEqual(["response.cancelled"]);
+		expect(dueActions(result.state, T0 + 1000, policy)[0]).toEqual({
+			type: "deliver",
+			webhookId: "msg_job1_cancelled",
+			url: "https://hooks.example.com/in",
+		});
+		expect(dueActions(result.state, T0 + 1000, policy)).toContainEqual({ type: "cancel_upstream", upstreamId: "up-1" });
+	});
+
+	it("ends a Sonar job FAILED with error_message cancelled and its failed event", () => {
+		const result = cancelJob(makeJob("polling"), T0 + 1000, policy);
+		if (!result.ok) throw new Error(result.reason);
+		expect(toView(result.state)).toMatchObject({ status: "FAILED", error_message: "cancelled" });
+		expect(result.state.deliveries.map((d) => d.type)).toEqual(["async_chat_completion.failed"]);
+	});
+
+	it("cancels a job not yet created upstream without any upstream call", () => {
+		const result = cancelJob(makeJob("submitting"), T0, policy);
+		if (!result.ok) throw new Error(result.reason);
+		expect(result.state.lifecycle).toMatchObject({ phase: "settled", cancel: null });
+	});
+
+	it("refuses to cancel a job that has ended", () => {
+		const result = cancelJob(makeJob("completed"), T0 + 2000, policy);
+		expect(result).toEqual({ ok: false, reason: "the job has already ended (COMPLETED): there is nothing to cancel" });
 	});
 });

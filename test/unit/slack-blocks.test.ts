@@ -349,8 +349,16 @@ describe("usageMessage", () => {
 		const message = usageMessage("/ask");
 		expectWithinSlackLimits(message);
 		expect(message.response_type).toBe("ephemeral");
-		expect(message.text).toBe("Usage: /ask &lt;question&gt;");
+		expect(message.text).toBe("Usage: /ask [preset:fast|low|medium|high|xhigh] &lt;question&gt;");
 		expect(message.blocks.flatMap(blockTexts).join("\n")).toContain("`/ask What changed");
+		expect(message.blocks.flatMap(blockTexts).join("\n")).toContain("`/ask preset:medium What changed");
+	});
+
+	it("says what was wrong first, when something was", () => {
+		const message = usageMessage("/ask", 'Unknown preset "deepest".');
+		expectWithinSlackLimits(message);
+		expect(message.text).toMatch(/^Unknown preset "deepest"\. Usage:/);
+		expect(blockTexts(message.blocks[0] ?? { type: "divider" })[0]).toBe('Unknown preset "deepest".');
 	});
 });
 

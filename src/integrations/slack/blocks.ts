@@ -245,16 +245,19 @@ export function acknowledgement(question: string, opts: { longRunning?: boolean;
  * @example
  * if (text.trim() === "") return c.json(usageMessage(form.command)); // "/ask"
  */
-export function usageMessage(command: string): SlackMessage {
+export function usageMessage(command: string, problem?: string): SlackMessage {
 	const name = escapeEntities(oneLine(command) || "/ask");
 	return {
 		response_type: "ephemeral",
-		text: `Usage: ${name} &lt;question&gt;`,
+		text: `${problem ? `${escapeEntities(problem)} ` : ""}Usage: ${name} [preset:fast|low|medium|high|xhigh] &lt;question&gt;`,
 		blocks: [
-			section(`*Usage:* \`${name} &lt;question&gt;\``),
+			...(problem ? [section(escapeEntities(problem))] : []),
+			section(`*Usage:* \`${name} [preset:NAME] &lt;question&gt;\``),
 			section(
 				`Ask a question; I research it on the web and post the answer here with its sources.\n` +
-					`For example: \`${name} What changed in the EU AI Act in 2025?\``,
+					`For example: \`${name} What changed in the EU AI Act in 2025?\`\n` +
+					`A preset picks how deep the research goes: \`fast\`, \`low\`, \`medium\` (deep research, minutes), \`high\`, \`xhigh\`. ` +
+					`For example: \`${name} preset:medium What changed in the EU AI Act in 2025?\``,
 			),
 		],
 	};

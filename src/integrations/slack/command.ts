@@ -13,6 +13,7 @@ import { checkCallbackUrl } from "../../delivery/url-guard.ts";
 import type { AppEnv } from "../../env.ts";
 import { ApiError } from "../../errors.ts";
 import { readBodyBytes } from "../../http.ts";
+import { Preset } from "../../schemas/relay.ts";
 import { submitJob } from "../../submit.ts";
 import { acknowledgement, usageMessage } from "./blocks.ts";
 import { verifySlackRequest } from "./verify.ts";
@@ -30,8 +31,25 @@ function slackId(value: string | null): string | null {
 /** Slack's own host for `response_url`s. */
 export const SLACK_RESPONSE_HOSTS = ["hooks.slack.com"];
 
-/** Models whose jobs may outlive `response_url`'s 30-minute window. */
-const LONG_RUNNING = /deep-research/;
+/** Models and presets whose jobs may outlive `response_url`'s 30-minute window. */
+const LONG_RUNNING = /deep-research|^(medium|high|xhigh)$/;
+
+/**
+ * A leading `preset:NAME` (or `--preset NAME`) picks an Agent API preset for this question instead
+ * of `SLACK_MODEL`: `/ask preset:medium What changed in the EU AI Act?`.
+ *
+ * @example
+ * presetOf("preset:high Why is the sky blue?") // { preset: "high", question: "Why is the sky blue?", unknownPreset: null }
+ */
+export function presetOf(text: string): { preset: Preset | null; question: string; unknownPreset: string | null } {
+	const match = text.match(/^(?:preset[:=]|--preset\s+)(\S+)\s*([\s\S]*)$/i);
+	if (!match) return { preset: null, question: text, unknownPreset: null };
+	const [, name = "", rest = ""] = match;
+	const parsed = Preset.safeParse(name.toLowerCase());
+	return parsed.success
+		? { preset: parsed.data, question: rest.trim(), unknownPreset: null }
+		: { preset: null, question: rest.trim(), unknownPreset: name.slice(0, 40) };
+}
 
 export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 	const settings = readSettings(c.env);
@@ -49,8 +67,10 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 	const form = new URLSearchParams(new TextDecoder().decode(rawBytes));
 	const command = form.get("command") || "/ask";
 	// Slack sends `&`, `<` and `>` in command text as entities; the question is plain text from here on.
-	const text = decodeSlackEntities(form.get("text") ?? "").trim();
+	const { preset, question: text, unknownPreset } = presetOf(decodeSlackEntities(form.get("text") ?? "").trim());
+	if (unknownPreset !== null) return c.json(usageMessage(command, `Unknown preset "${unknownPreset}".`), 200);
 	if (!text) return c.json(usageMessage(command), 200);
+	const model = preset ?? settings.slackModel;
 	const teamId = form.get("team_id") ?? "";
 	if (!/^[A-Z0-9]{1,32}$/i.test(teamId)) throw new ApiError(400, "team_id is missing or malformed");
 	const responseUrl = form.get("response_url") ?? "";
@@ -66,7 +86,7 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 		c.env,
 		`slack:${teamId}`,
 		{
-			request: { model: settings.slackModel, messages: [{ role: "user", content: text }] },
+			request: { model, messages: [{ role: "user", content: text }] },
 			// Slack does not retry slash commands, but a proxy might: one job per invocation.
 			idempotency_key: triggerId ? `slack-trigger:${triggerId}` : undefined,
 			metadata: {
@@ -86,7 +106,7 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 	);
 	return c.json(
 		{
-			...acknowledgement(text, { model: settings.slackModel, longRunning: LONG_RUNNING.test(settings.slackModel) }),
+			...acknowledgement(text, { model, longRunning: LONG_RUNNING.test(model) }),
 			job_id: job.id,
 		},
 		200,

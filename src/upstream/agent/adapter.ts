@@ -14,7 +14,7 @@
 import { UpstreamError, type UpstreamFailure } from "../errors.ts";
 import { type CallOptions, type CallSettings, callUpstream, failedBeforeSending, safeJson } from "../http.ts";
 import type { UpstreamJob, UpstreamPort, UpstreamRun } from "../port.ts";
-import { toAgentRequest } from "./request.ts";
+import { type AgentRequest, toAgentRequest } from "./request.ts";
 import { readAgentRun } from "./response.ts";
 
 export const AGENT_PATHS = {
@@ -40,14 +40,26 @@ export function agentAdapter(
 	settings: CallSettings & { modelMap: Readonly<Record<string, string>> },
 	options: CallOptions = {},
 ): UpstreamPort {
-	const context = (job: UpstreamJob) => ({ model: job.request.model, apiKey: settings.upstreamApiKey });
+	const context = (job: UpstreamJob) => ({
+		model: job.surface === "agent" ? (job.request.model ?? job.request.preset ?? "") : job.request.model,
+		apiKey: settings.upstreamApiKey,
+		native: job.surface === "agent",
+	});
+
+	/** The request to send: an Agent-surface job's own (in background mode), or a Sonar one translated. */
+	function requestOf(job: UpstreamJob): ReturnType<typeof toAgentRequest> {
+		// Checked against the Agent API's own schema at the route; tool kinds the relay does not model pass as they are.
+		if (job.surface === "agent") return { body: { ...job.request, background: true } as AgentRequest, issues: [] };
+		return toAgentRequest(job.request, settings.modelMap);
+	}
 
 	return {
 		api: "agent",
-		check: (request) => toAgentRequest(request, settings.modelMap).issues,
+		// An Agent-surface request was validated against the Agent API's own schema at the route.
+		check: (job) => (job.surface === "agent" ? [] : toAgentRequest(job.request, settings.modelMap).issues),
 
 		async create(job) {
-			const { body, issues } = toAgentRequest(job.request, settings.modelMap);
+			const { body, issues } = requestOf(job);
 			if (!body) {
 				// Checked at submit; only a change of MODEL_MAP since then gets here.
 				throw new UpstreamError({

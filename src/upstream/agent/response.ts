@@ -91,6 +91,11 @@ export interface ReadContext {
 	model: string;
 	/** The upstream key, so that upstream's words never carry it on. */
 	apiKey: string;
+	/**
+	 * An Agent-surface job: keep upstream's Response object itself (`native`) once the run ended,
+	 * instead of translating it to the seeds' shape. @default false
+	 */
+	native?: boolean;
 }
 
 function unusable(message: string): UpstreamError {
@@ -128,6 +133,7 @@ export function readAgentRun(body: unknown, context: ReadContext): UpstreamRun {
 
 	const output = Array.isArray(body.output) ? body.output : [];
 	const error = errorMessage(body, context.apiKey);
+	if (context.native) return nativeRun(id, rawStatus, body, error);
 	let status: RunStatus;
 	if (STATUSES.has(rawStatus)) {
 		status = rawStatus as RunStatus;
@@ -184,6 +190,44 @@ export function readAgentRun(body: unknown, context: ReadContext): UpstreamRun {
 		createdAt: int(body.created_at),
 		startedAt: null,
 		finishedAt: status === "failed" || status === "cancelled" ? finishedAt : null,
+	};
+}
+
+/**
+ * An Agent-surface run: the status as upstream says it and, once the run ended, its Response
+ * object as it came (with a failure's message redacted). Unknown statuses are drift, read as
+ * running (or failed, with an error), as for a translated run.
+ */
+function nativeRun(id: string, rawStatus: string, body: Record<string, unknown>, error: string | null): UpstreamRun {
+	let status: RunStatus;
+	if (STATUSES.has(rawStatus)) status = rawStatus as RunStatus;
+	else if (rawStatus === "requires_action") status = "failed";
+	else {
+		noteDrift(`agent:status:${rawStatus.slice(0, 40)}`, "an unknown run status was read as still running");
+		status = error ? "failed" : "in_progress";
+	}
+	const terminal = status !== "queued" && status !== "in_progress";
+	const redacted = isRecord(body.error) && error ? { ...body.error, message: error } : body.error;
+	const message =
+		status === "failed"
+			? (error ??
+				(rawStatus === "requires_action"
+					? "upstream stopped the run for a client-side tool call (requires_action), which the relay cannot answer"
+					: "upstream reported the run failed"))
+			: status === "cancelled"
+				? (error ?? "the run was cancelled upstream")
+				: status === "incomplete"
+					? `upstream ended the run incomplete (${incompleteReason(body)})`
+					: null;
+	return {
+		id,
+		status,
+		result: null,
+		native: terminal ? { ...body, status, ...(redacted !== undefined ? { error: redacted } : {}) } : null,
+		error: message,
+		createdAt: int(body.created_at),
+		startedAt: null,
+		finishedAt: int(body.completed_at),
 	};
 }
 
