@@ -43,8 +43,14 @@ export interface BenchOptions {
 	reportFrom: string | undefined;
 	/** The relay to measure: a git revision, or undefined for the working tree. */
 	relayRevision: string | undefined;
-	/** Relay settings on top of production defaults (`NAME=VALUE`). */
+	/** Relay settings on top of production defaults and the bench account's rates (`NAME=VALUE`). */
 	relayVars: Record<string, string>;
+	/**
+	 * The account's request limit per minute that the emulator enforces and announces in
+	 * `x-ratelimit-*` headers on every Agent API answer (the relay learns its limit from them);
+	 * 0: no limit and no headers.
+	 */
+	upstreamRpm: number;
 	/** Assumed active (billed) wall time of one Durable Object request, for the duration cost. */
 	costDoActiveMs: number;
 	startupTimeoutMs: number;
@@ -77,6 +83,7 @@ const FLAGS = {
 	"dup-window-ms": { type: "string" },
 	"sample-ms": { type: "string" },
 	"relay-var": { type: "string", multiple: true },
+	"upstream-rpm": { type: "string" },
 	"relay-rev": { type: "string" },
 	"report-from": { type: "string" },
 	"cost-do-active-ms": { type: "string" },
@@ -119,6 +126,7 @@ const DEFAULTS: Record<NumericFlag, number> = {
 	"sample-ms": 250,
 	"cost-do-active-ms": 200,
 	"startup-timeout-ms": 90_000,
+	"upstream-rpm": 0,
 };
 
 /** What `--quick` changes; any flag given explicitly still wins. */
@@ -158,7 +166,11 @@ export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see be
   --grace-ms MS                wait for pushes this long beyond the longest job (90000)
   --dup-window-ms MS           keep listening for duplicates after the last push (3000)
   --sample-ms MS               workerd RSS/CPU sampling period (250)
-  --relay-var NAME=VALUE       a relay setting over production defaults (repeatable)
+  --relay-var NAME=VALUE       a relay setting over production defaults and the bench account's
+                               UPSTREAM_CREATE_RPS=50, UPSTREAM_GET_RPS=100 (repeatable);
+                               UPSTREAM_API=sonar measures the relay on the retired Sonar API
+  --upstream-rpm N             the emulator enforces N Agent API requests a minute and says so in
+                               x-ratelimit-* headers, which the relay learns from (0: none, the default)
   --relay-rev REV              measure the relay at this git revision (default: the working tree)
   --report-from FILE           run nothing; re-render latest.md, frontier.svg and the targets
                                of a results file into --out
@@ -240,6 +252,7 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 		dupWindowMs: numberOf("dup-window-ms"),
 		sampleMs: count("sample-ms", 20),
 		relayVars,
+		upstreamRpm: numberOf("upstream-rpm"),
 		relayRevision: values["relay-rev"],
 		reportFrom: values["report-from"],
 		costDoActiveMs: numberOf("cost-do-active-ms"),

@@ -23,7 +23,7 @@ import { renderFrontierSvg } from "./report/plot.ts";
 import { type BenchResults, evaluateTargets, frontierGetsAt, type Machine } from "./report/results.ts";
 import { runBaseline } from "./scenarios/baseline.ts";
 import { runCeiling } from "./scenarios/ceiling.ts";
-import { publicRelaySettings, type ScenarioContext } from "./scenarios/common.ts";
+import { BENCH_ACCOUNT_VARS, publicRelaySettings, type ScenarioContext } from "./scenarios/common.ts";
 import { runRatelimited } from "./scenarios/ratelimited.ts";
 import { runScale } from "./scenarios/scale.ts";
 import { runSteady } from "./scenarios/steady.ts";
@@ -94,8 +94,11 @@ function settingsOf(options: BenchOptions): Record<string, unknown> {
 		dup_window_ms: options.dupWindowMs,
 		sample_ms: options.sampleMs,
 		cost_do_active_ms: options.costDoActiveMs,
+		// The API the relay calls: the Agent API unless `--relay-var UPSTREAM_API=sonar` keeps the retired one.
+		upstream_api: options.relayVars.UPSTREAM_API === "sonar" ? "sonar" : "agent",
 		relay_settings: "production defaults (wrangler.toml [vars]) plus relay_overrides",
-		relay_overrides: publicRelaySettings(options.relayVars),
+		relay_overrides: publicRelaySettings({ ...BENCH_ACCOUNT_VARS, ...options.relayVars }),
+		upstream_requests_per_minute: options.upstreamRpm > 0 ? options.upstreamRpm : null,
 	};
 }
 

@@ -28,6 +28,12 @@ export interface ChaosOptions {
 	upstreamHangRate: number;
 	/** How long a hanging upstream call hangs (past `UPSTREAM_TIMEOUT_MS`). @default 4000 */
 	upstreamHangMs: number;
+	/**
+	 * Share of Agent API creates that start their run but lose the answer (the emulator's
+	 * `lostAnswerRate`: a hang of `upstreamHangMs`, then a 504): the relay cannot know the run
+	 * exists, so its retry starts a second one. Each is an extra upstream run, by design. @default 0.03
+	 */
+	upstreamLostAnswerRate: number;
 	/** Receiver faults, shares of events, on an event's first attempt. */
 	receiverFailFirstRate: number;
 	receiverHangRate: number;
@@ -36,7 +42,7 @@ export interface ChaosOptions {
 	receiverDeadRate: number;
 	/** How long a hanging receiver holds the request before dropping the connection (past `DELIVERY_TIMEOUT_MS`). @default 5000 */
 	receiverHangMs: number;
-	/** Relay settings, shortened through vars only. */
+	/** Relay settings, shortened through vars only (`--relay-var` adds or overrides). */
 	vars: Record<string, string>;
 	/**
 	 * A cron expression: when set, the harness fires the Worker's `scheduled` handler with it
@@ -60,16 +66,26 @@ export interface ChaosOptions {
 }
 
 export const USAGE = `npm run chaos -- [--quick] [--seed N] [--jobs N] [--crashes N] [--deadline-s N]
-                      [--concurrency N] [--receiver-dead-rate X] [--sweep-cron "*/1 * * * *"] [--sweep-every-s N]
+                      [--concurrency N] [--receiver-dead-rate X] [--lost-answer-rate X]
+                      [--relay-var NAME=VALUE]... [--sweep-cron "*/1 * * * *"] [--sweep-every-s N]
                       [--out DIR] [--keep-state] [--verbose] [--code DIR]
 
 A chaos run on the real stack (wrangler dev on a persisted state directory, the Perplexity
-emulator with faults, a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run.
+emulator's Agent API with faults, among them creates whose run starts but whose answer is lost,
+a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run. --relay-var UPSTREAM_API=sonar
+runs it on the retired Sonar API instead.
 Exits 0 only when every accepted job was pushed or dead-lettered (lost = 0) and settled
 (stuck = 0). Writes chaos-latest.json and chaos-latest.md to --out (bench/results).`;
 
-/** Relay settings for the run: the schedules shortened so 500 jobs drain in minutes. */
+/**
+ * Relay settings for the run: the schedules shortened so 500 jobs drain in minutes, and the
+ * account's upstream rates of a high tier (the production defaults, 0.4/s, are the lowest tier's
+ * until the relay learns the limit from `x-ratelimit-*` headers, which this emulator does not send;
+ * at 0.4 creates/s, 500 jobs would take over 20 minutes to create).
+ */
 export const CHAOS_VARS: Readonly<Record<string, string>> = {
+	UPSTREAM_CREATE_RPS: "50",
+	UPSTREAM_GET_RPS: "100",
 	POLL_INITIAL_DELAY_MS: "500",
 	POLL_MAX_INTERVAL_MS: "2000",
 	CREATE_RETRY_INITIAL_MS: "200",
@@ -87,6 +103,22 @@ function num(name: string, text: string | undefined, fallback: number, min = 0):
 	return value;
 }
 
+function share(name: string, text: string | undefined, fallback: number): number {
+	const value = num(name, text, fallback);
+	if (value > 1) throw new Error(`--${name} must be a share between 0 and 1: ${text}`);
+	return value;
+}
+
+function relayVars(pairs: readonly string[]): Record<string, string> {
+	const vars: Record<string, string> = {};
+	for (const pair of pairs) {
+		const at = pair.indexOf("=");
+		if (at <= 0) throw new Error(`--relay-var expects NAME=VALUE: ${pair}`);
+		vars[pair.slice(0, at)] = pair.slice(at + 1);
+	}
+	return vars;
+}
+
 export function parseOptions(argv: string[]): ChaosOptions | "help" {
 	const { values } = parseArgs({
 		args: argv,
@@ -99,6 +131,8 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 			crashes: { type: "string" },
 			"deadline-s": { type: "string" },
 			"receiver-dead-rate": { type: "string" },
+			"lost-answer-rate": { type: "string" },
+			"relay-var": { type: "string", multiple: true },
 			"sweep-cron": { type: "string" },
 			"sweep-every-s": { type: "string" },
 			out: { type: "string" },
@@ -125,12 +159,13 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 		upstreamRetryAfterS: [1, 3],
 		upstreamHangRate: 0.05,
 		upstreamHangMs: 4000,
+		upstreamLostAnswerRate: share("lost-answer-rate", values["lost-answer-rate"], 0.03),
 		receiverFailFirstRate: 0.4,
 		receiverHangRate: 0.05,
 		receiverResetRate: 0.02,
 		receiverDeadRate: num("receiver-dead-rate", values["receiver-dead-rate"], 0),
 		receiverHangMs: 5000,
-		vars: { ...CHAOS_VARS },
+		vars: { ...CHAOS_VARS, ...relayVars(values["relay-var"] ?? []) },
 		sweepCron: values["sweep-cron"] ?? null,
 		sweepEveryS: num("sweep-every-s", values["sweep-every-s"], 5, 1),
 		outDir: values.out ?? join(import.meta.dirname, "..", "results"),

@@ -29,6 +29,18 @@ export interface RelayLogSummary {
 	other_error_samples: string[];
 }
 
+/** One upstream run the emulator made for a relay job's question. */
+export interface UpstreamRunView {
+	api: string;
+	/** Its create's answer was lost by the emulator's `lostAnswerRate` fault: the relay never learnt its id. */
+	answerLost: boolean;
+	gets: number;
+	cancels: number;
+	/** ms since the run started. */
+	createdAtMs: number;
+	status: string;
+}
+
 export interface RunInput {
 	seed: number;
 	quick: boolean;
@@ -50,9 +62,13 @@ export interface RunInput {
 		createsAccepted: number;
 		idempotentReplays: number;
 		gets: number;
+		cancels: number;
 		responses: Record<string, number>;
-		/** Upstream jobs per relay idempotency key (`sonar-relay-<jobId>`). */
-		upstreamJobsByKey: Map<string, number>;
+		/**
+		 * Every upstream run made for each accepted job, joined by the job's question (unique per
+		 * job): the Agent API has no idempotency key to join on. Oldest first.
+		 */
+		runsByJob: ReadonlyMap<string, readonly UpstreamRunView[]>;
 	};
 	sweeper: { cron: string; fired: number; outcomes: Record<string, number> } | null;
 	relayLog: RelayLogSummary;
@@ -68,6 +84,52 @@ const FINAL = new Set(["async_chat_completion.completed", "async_chat_completion
 
 /** A request written before a SIGKILL can reach the receiver (and be answered) a little after it. */
 const IN_FLIGHT_SLACK_MS = 1000;
+/**
+ * An upstream run created this long before a SIGKILL (or up to IN_FLIGHT_SLACK_MS after it) may
+ * have been answered to a relay that died before it saved the run's id: the relay's UPSTREAM_TIMEOUT_MS
+ * in the chaos run (2 s), plus the time a loaded machine takes to save.
+ */
+const CRASH_CREATE_WINDOW_MS = 10_000;
+
+/** Why an upstream run beyond the one a relay job follows exists. */
+export type ExtraRunCause = "lost_answer" | "crash" | "unexplained";
+
+export interface ExtraRuns {
+	/** Upstream runs for the job's question. */
+	runs: number;
+	/** The extra runs by cause; `lost_answer` is the emulator's fault, the rest is "other". */
+	byCause: Record<ExtraRunCause, number>;
+	extra: number;
+}
+
+/**
+ * A relay job's upstream runs beyond the one it needs, by cause. The relay follows one run whose
+ * create it got the answer of (the one it polled most); every run whose create answer the
+ * emulator lost (`answerLost`) is extra, and so is every other answered run. An answered extra
+ * created shortly before a SIGKILL is put down to the crash (the answer reached a relay that
+ * died before saving the run's id); any other is unexplained.
+ *
+ * @example
+ * extraRunsOf([{ answerLost: true, gets: 0, createdAtMs: 100, … }, { answerLost: false, gets: 3, createdAtMs: 2500, … }], []);
+ * // { runs: 2, extra: 1, byCause: { lost_answer: 1, crash: 0, unexplained: 0 } }
+ */
+export function extraRunsOf(runs: readonly UpstreamRunView[], killedAtMs: readonly number[]): ExtraRuns {
+	const byCause: Record<ExtraRunCause, number> = { lost_answer: 0, crash: 0, unexplained: 0 };
+	const answered = runs.filter((run) => !run.answerLost);
+	byCause.lost_answer = runs.length - answered.length;
+	const followed = answered.reduce<UpstreamRunView | undefined>(
+		(best, run) => (best === undefined || run.gets > best.gets ? run : best),
+		undefined,
+	);
+	for (const run of answered) {
+		if (run === followed) continue;
+		const nearCrash = killedAtMs.some(
+			(k) => run.createdAtMs <= k + IN_FLIGHT_SLACK_MS && k - run.createdAtMs <= CRASH_CREATE_WINDOW_MS,
+		);
+		byCause[nearCrash ? "crash" : "unexplained"]++;
+	}
+	return { runs: runs.length, byCause, extra: byCause.lost_answer + byCause.crash + byCause.unexplained };
+}
 
 function quantile(values: number[], q: number): number | null {
 	if (values.length === 0) return null;
@@ -211,6 +273,8 @@ export function computeReport(input: RunInput) {
 		alarm_runs: 0,
 		kv_writes: 0,
 		index_writes: 0,
+		possible_duplicate_runs: 0,
+		upstream_cancels: 0,
 		jobs_read: 0,
 	};
 	for (const id of acceptedIds) {
@@ -227,6 +291,8 @@ export function computeReport(input: RunInput) {
 		attemptTotals.alarm_runs += stat("alarm_runs");
 		attemptTotals.kv_writes += stat("kv_writes");
 		attemptTotals.index_writes += stat("index_writes");
+		attemptTotals.possible_duplicate_runs += stat("possible_duplicate_runs");
+		attemptTotals.upstream_cancels += stat("upstream_cancels");
 		attemptTotals.log_entries += report.attempts.length;
 		for (const attempt of report.attempts) {
 			add(attemptTotals.log_by_result, attempt.error ?? String(attempt.status_code ?? "none"));
@@ -274,14 +340,74 @@ export function computeReport(input: RunInput) {
 		}
 	}
 
-	// ── Upstream ──
-	let maxUpstreamJobs = 0;
-	let keysWithTwoJobs = 0;
+	// ── Upstream: runs per relay job (joined by question), the extras by cause, and the relay's own count ──
+	const killedAtRunMs = input.crashes.map((c) => c.killedAtMs);
+	const extraByCause: Record<ExtraRunCause, number> = { lost_answer: 0, crash: 0, unexplained: 0 };
+	let maxRuns = 0;
+	let jobsWithExtraRuns = 0;
+	let jobsWithoutRun = 0;
+	let upstreamRuns = 0;
+	let runCancels = 0;
+	const apis = new Set<string>();
+	/** Jobs with more real extra runs than the relay counted as possible duplicates. */
+	const undercounted: {
+		job_id: string;
+		extra_runs: number;
+		by_cause: Record<ExtraRunCause, number>;
+		relay_possible_duplicate_runs: number;
+		near_crash: boolean;
+		runs: string[];
+	}[] = [];
+	/** Extra runs that are not the fault's, with their evidence. */
+	const otherExtras: { job_id: string; by_cause: Record<ExtraRunCause, number>; runs: string[] }[] = [];
+	const describeRun = (run: UpstreamRunView) =>
+		`created at ${(run.createdAtMs / 1000).toFixed(1)} s, ${run.answerLost ? "answer lost" : "answered"}, ${run.gets} GETs, ${run.cancels} cancels, ${run.status}`;
 	for (const id of acceptedIds) {
-		const n = input.emulator.upstreamJobsByKey.get(`sonar-relay-${id}`) ?? 0;
-		maxUpstreamJobs = Math.max(maxUpstreamJobs, n);
-		if (n > 1) keysWithTwoJobs++;
+		const runs = input.emulator.runsByJob.get(id) ?? [];
+		for (const run of runs) {
+			apis.add(run.api);
+			runCancels += run.cancels;
+		}
+		upstreamRuns += runs.length;
+		maxRuns = Math.max(maxRuns, runs.length);
+		if (runs.length === 0) jobsWithoutRun++;
+		const extra = extraRunsOf(runs, killedAtRunMs);
+		for (const cause of Object.keys(extraByCause) as ExtraRunCause[]) extraByCause[cause] += extra.byCause[cause];
+		if (extra.extra === 0) continue;
+		jobsWithExtraRuns++;
+		if (extra.byCause.crash + extra.byCause.unexplained > 0) {
+			otherExtras.push({ job_id: id, by_cause: extra.byCause, runs: runs.map(describeRun) });
+		}
+		const report = input.deliveries.get(id);
+		const counted = report?.stats?.possible_duplicate_runs;
+		if (typeof counted === "number" && counted < extra.extra) {
+			undercounted.push({
+				job_id: id,
+				extra_runs: extra.extra,
+				by_cause: extra.byCause,
+				relay_possible_duplicate_runs: counted,
+				near_crash: runs.some((run) =>
+					killedAtRunMs.some(
+						(k) => run.createdAtMs <= k + IN_FLIGHT_SLACK_MS && k - run.createdAtMs <= CRASH_CREATE_WINDOW_MS,
+					),
+				),
+				runs: runs.map(describeRun),
+			});
+		}
 	}
+	const extraRuns = extraByCause.lost_answer + extraByCause.crash + extraByCause.unexplained;
+	const otherExtraRuns = extraByCause.crash + extraByCause.unexplained;
+
+	// ── Pushes per job: an extra upstream run must never add a push of its own ──
+	const finalIdsByJob = new Map<string, Set<string>>();
+	for (const record of input.receiverEvents.values()) {
+		if (!record.jobId || !record.type || !FINAL.has(record.type)) continue;
+		if (!record.arrivals.some((a) => a.outcome === "2xx")) continue;
+		const ids = finalIdsByJob.get(record.jobId) ?? new Set<string>();
+		ids.add(record.webhookId);
+		finalIdsByJob.set(record.jobId, ids);
+	}
+	const jobsPushedTwice = [...finalIdsByJob.values()].filter((ids) => ids.size > 1).length;
 
 	const lagByJob = acceptedIds.flatMap((id) => {
 		const pushedAt = finalPushedJobs.get(id);
@@ -348,14 +474,36 @@ export function computeReport(input: RunInput) {
 			unverified_signatures: unverified,
 			pushes_for_unknown_jobs: orphanPushes.length,
 		},
+		/** Jobs whose final event reached the receiver under more than one webhook-id (an extra push). */
+		jobs_pushed_twice: jobsPushedTwice,
 		upstream: {
+			api: [...apis].sort().join("+") || null,
 			creates: input.emulator.creates,
 			upstream_jobs: input.emulator.createsAccepted,
+			/** Runs joined to accepted relay jobs by their question. */
+			runs_of_accepted_jobs: upstreamRuns,
 			idempotent_replays: input.emulator.idempotentReplays,
 			gets: input.emulator.gets,
 			responses_by_status: input.emulator.responses,
-			max_upstream_jobs_per_relay_job: maxUpstreamJobs,
-			relay_jobs_with_two_upstream_jobs: keysWithTwoJobs,
+			max_upstream_runs_per_relay_job: maxRuns,
+			relay_jobs_with_extra_runs: jobsWithExtraRuns,
+			relay_jobs_without_a_run: jobsWithoutRun,
+			/** Runs beyond the one each relay job follows. */
+			extra_runs: extraRuns,
+			/** `lost_answer`: the emulator's lostAnswerRate fault, by design. `other`: anything else (should be 0). */
+			extra_runs_by_cause: { lost_answer: extraByCause.lost_answer, other: otherExtraRuns },
+			/** What the "other" extra runs look like: created just before a SIGKILL, or not. */
+			other_extra_runs_by_evidence: { crash: extraByCause.crash, unexplained: extraByCause.unexplained },
+			/** The relay's own count, summed over jobs (`GET …/deliveries` stats.possible_duplicate_runs). */
+			relay_possible_duplicate_runs: attemptTotals.possible_duplicate_runs,
+			/** Every real extra run was counted by the relay as a possible duplicate, job by job. */
+			relay_counted_every_extra_run: undercounted.length === 0,
+			relay_jobs_undercounting_extra_runs: undercounted.length,
+			/** Cancels that reached the emulator (all calls), and those that reached the accepted jobs' runs. */
+			cancels: input.emulator.cancels,
+			cancels_of_accepted_jobs_runs: runCancels,
+			/** The relay's own count, summed over jobs (stats.upstream_cancels). */
+			relay_upstream_cancels: attemptTotals.upstream_cancels,
 		},
 		push_lag_ms: {
 			p50: quantile(pushLag, 0.5),
@@ -382,7 +530,21 @@ export function computeReport(input: RunInput) {
 			required: false,
 		},
 		{ check: "signatures verify", ok: unverified === 0, required: false },
-		{ check: "one upstream job per relay job", ok: maxUpstreamJobs <= 1, required: false },
+		{
+			check: "no extra upstream run but those whose create answer was lost (the fault)",
+			ok: otherExtraRuns === 0,
+			required: false,
+		},
+		{
+			check: "the relay counted every extra upstream run as a possible duplicate",
+			ok: undercounted.length === 0,
+			required: false,
+		},
+		{
+			check: "no job pushed under two webhook-ids (an extra run adds no push)",
+			ok: jobsPushedTwice === 0,
+			required: false,
+		},
 		{ check: "no unplanned FAILED job", ok: failedUnplanned === 0, required: false },
 		{ check: "every stored job has an alarm", ok: alarmless.length === 0, required: false },
 		{ check: "every stored alarm is in workerd's scheduler", ok: unscheduled.length === 0, required: false },
@@ -464,6 +626,10 @@ export function computeReport(input: RunInput) {
 		checks,
 		figures,
 		duplicates: duplicates.slice(0, 50),
+		extra_runs: {
+			other: otherExtras.slice(0, 25),
+			undercounted: undercounted.slice(0, 25),
+		},
 		dead_letters: deadLetters,
 		slowest,
 		evidence,
@@ -525,8 +691,21 @@ export function tableRows(report: ChaosReport): [string, string][] {
 		],
 		[
 			"upstream (emulator)",
-			`${f.upstream.creates} creates → ${f.upstream.upstream_jobs} jobs, ${f.upstream.gets} GETs; answers ${fmt(f.upstream.responses_by_status)}; max upstream jobs per relay job ${f.upstream.max_upstream_jobs_per_relay_job}`,
+			`${fmt(f.upstream.api)} API: ${f.upstream.creates} creates → ${f.upstream.upstream_jobs} runs, ${f.upstream.gets} GETs, ${f.upstream.cancels} cancels; answers ${fmt(f.upstream.responses_by_status)}`,
 		],
+		[
+			"extra upstream runs (beyond one per relay job)",
+			`${f.upstream.extra_runs} in ${f.upstream.relay_jobs_with_extra_runs} jobs, by cause: create answer lost after the run started (fault) ${f.upstream.extra_runs_by_cause.lost_answer}, other ${f.upstream.extra_runs_by_cause.other}${f.upstream.extra_runs_by_cause.other > 0 ? ` (created just before a SIGKILL ${f.upstream.other_extra_runs_by_evidence.crash}, unexplained ${f.upstream.other_extra_runs_by_evidence.unexplained})` : ""}; at most ${f.upstream.max_upstream_runs_per_relay_job} runs per job`,
+		],
+		[
+			"relay's possible_duplicate_runs",
+			`${f.upstream.relay_possible_duplicate_runs} (≥ the real extra runs, job by job: ${f.upstream.relay_counted_every_extra_run ? "yes" : `no, ${f.upstream.relay_jobs_undercounting_extra_runs} jobs counted fewer`})`,
+		],
+		[
+			"upstream cancels",
+			`${f.upstream.cancels} at the emulator (${f.upstream.cancels_of_accepted_jobs_runs} on the accepted jobs' runs); the relay counted ${f.upstream.relay_upstream_cancels}`,
+		],
+		["jobs pushed under two webhook-ids", String(f.jobs_pushed_twice)],
 		[
 			"stored jobs without an alarm (on disk)",
 			`${fmt(f.stored_jobs_without_alarm)}; with an alarm workerd's scheduler does not hold: ${fmt(f.stored_jobs_alarm_not_scheduled)}`,
@@ -580,6 +759,33 @@ export function renderMarkdown(report: ChaosReport): string {
 				`| \`${d.webhook_id}\` | ${d.receiver_2xx} | ${d.relay_logged_2xx ?? "n/a"} | ${d.later_by_ms.join(", ")} | ${d.explanation} | ${d.receiver.join("<br>")} | ${d.relay_log.join("<br>")} |`,
 			);
 		}
+	}
+	const u = f.upstream;
+	out.push(
+		"",
+		"## Extra upstream runs",
+		"",
+		`The Agent API has no idempotency key, so runs are joined to relay jobs by each job's question (unique per job). ${u.runs_of_accepted_jobs} runs for ${f.accepted} accepted jobs (${u.relay_jobs_without_a_run} jobs with none): ${u.extra_runs} extra. *Lost answer*: the emulator started the run, then lost the create's answer (\`lostAnswerRate\`, ${fmt((report.settings.upstream_faults as Record<string, unknown> | undefined)?.lost_answer_rate)} of creates); the relay cannot know the run exists, retries, and must count each such create in \`possible_duplicate_runs\`: ${u.extra_runs_by_cause.lost_answer}. *Other*: any other extra run, which should not exist: ${u.extra_runs_by_cause.other}. The relay counted ${u.relay_possible_duplicate_runs} possible duplicates (it also counts creates whose answer was lost before any run started: the emulator's hangs and 500/502s).`,
+	);
+	if (report.extra_runs.other.length > 0) {
+		out.push(
+			"",
+			"Other extra runs (*crash*: created at most 10 s before a SIGKILL, so the create's answer may have reached a relay that died before saving the run's id; *unexplained*: not near a crash):",
+			"",
+			"```json",
+			JSON.stringify(report.extra_runs.other, null, 2),
+			"```",
+		);
+	}
+	if (report.extra_runs.undercounted.length > 0) {
+		out.push(
+			"",
+			"Jobs with more real extra runs than the relay counted as possible duplicates:",
+			"",
+			"```json",
+			JSON.stringify(report.extra_runs.undercounted, null, 2),
+			"```",
+		);
 	}
 	if (report.slowest.length > 0) {
 		out.push(

@@ -2,8 +2,10 @@
  * `npm run chaos`: issue 6's chaos run on the real stack, on loopback only.
  *
  * - `wrangler dev` on a fresh temporary state directory, reused across restarts;
- * - the Perplexity emulator with faults (15 % 5xx, 10 % 429 with Retry-After 1–3 s,
- *   5 % hangs past the relay's UPSTREAM_TIMEOUT_MS);
+ * - the Perplexity emulator's Agent API (the relay's default upstream) with faults
+ *   (15 % 5xx, 10 % 429 with Retry-After 1–3 s, 5 % hangs past the relay's
+ *   UPSTREAM_TIMEOUT_MS, and 3 % of creates that start their run but lose the answer,
+ *   which the relay must retry and count as possible duplicate runs);
  * - a receiver with faults (40 % of events fail their first attempt with a 500,
  *   5 % hang past DELIVERY_TIMEOUT_MS, 2 % reset the connection);
  * - 500 jobs (1–5 s each, 5 % ending FAILED), each retried by the caller with the
@@ -13,7 +15,10 @@
  *
  * Then every accepted job is read back (GET, `/deliveries`), the relay is stopped,
  * and the state directory is inspected on disk (KV results, each Job DO's stored state
- * and alarm). Exits 0 only when lost = 0, stuck = 0 and every submission was accepted.
+ * and alarm). Upstream runs are joined to relay jobs by their question (each job's text is
+ * unique), since the Agent API has no idempotency key: the report counts the extra runs by
+ * cause, beside the relay's own `possible_duplicate_runs`. Exits 0 only when lost = 0,
+ * stuck = 0 and every submission was accepted.
  * Writes bench/results/chaos-latest.json and chaos-latest.md.
  *
  * Everything it starts is stopped at the end, on an error, and on Ctrl-C; every wait is
@@ -37,6 +42,7 @@ import { join } from "node:path";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import { writeEnvFile } from "../../tools/dev-vars.ts";
 import { hashString, mulberry32 } from "../../tools/emulator/answers.ts";
+import { stripMarkers } from "../../tools/emulator/markers.ts";
 import { type RunningEmulator, startEmulator } from "../../tools/emulator/server.ts";
 import { delay, freePort } from "../../tools/start.ts";
 import {
@@ -52,7 +58,14 @@ import {
 import { type ChaosOptions, parseOptions, USAGE } from "./options.ts";
 import { type ChaosReceiver, startChaosReceiver } from "./receiver.ts";
 import { type CrashableRelay, startCrashableRelay } from "./relay.ts";
-import { type CrashMoment, computeReport, type RelayLogSummary, renderMarkdown, renderTable } from "./report.ts";
+import {
+	type CrashMoment,
+	computeReport,
+	type RelayLogSummary,
+	renderMarkdown,
+	renderTable,
+	type UpstreamRunView,
+} from "./report.ts";
 import { inspectState, type StateInspection } from "./state.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -213,6 +226,7 @@ async function run(options: ChaosOptions): Promise<number> {
 				retryAfterSeconds: options.upstreamRetryAfterS,
 				hangRate: options.upstreamHangRate,
 				hangMs: options.upstreamHangMs,
+				lostAnswerRate: options.upstreamLostAnswerRate,
 			},
 		});
 
@@ -266,15 +280,13 @@ async function run(options: ChaosOptions): Promise<number> {
 			if (draw(options.seed, `fail:${i}`, 0, 1) < options.failRate) plannedFailures.add(i);
 		}
 		const callbackUrl = `${receiver.url}/hooks/chaos`;
+		// Unique per job: upstream runs are joined to relay jobs by this text (the emulator strips the marker).
+		const textOf = (i: number) =>
+			`Chaos job ${i}: what does a Durable Object alarm do after a crash?${plannedFailures.has(i) ? " [[emu:fail]]" : ""}`;
 		const bodyFor = (i: number) => ({
 			request: {
 				model: "sonar",
-				messages: [
-					{
-						role: "user",
-						content: `Chaos job ${i}: what does a Durable Object alarm do after a crash?${plannedFailures.has(i) ? " [[emu:fail]]" : ""}`,
-					},
-				],
+				messages: [{ role: "user", content: textOf(i) }],
 			},
 			callback_url: callbackUrl,
 			metadata: { chaos_index: i, seed: options.seed },
@@ -424,10 +436,23 @@ async function run(options: ChaosOptions): Promise<number> {
 
 		const relayLog = summarizeRelayLog(logFile);
 		const emulatorStats = emulator.emulator.stats();
-		const upstreamJobsByKey = new Map<string, number>();
+		// Every upstream run made for each accepted job's question, oldest first.
+		const runsByQuestion = new Map<string, UpstreamRunView[]>();
 		for (const job of Object.values(emulatorStats.jobs)) {
-			if (job.idempotencyKey)
-				upstreamJobsByKey.set(job.idempotencyKey, (upstreamJobsByKey.get(job.idempotencyKey) ?? 0) + 1);
+			const view: UpstreamRunView = {
+				api: job.api,
+				answerLost: job.answerLost,
+				gets: job.gets,
+				cancels: job.cancels,
+				createdAtMs: job.createdAtMs - runStartedAtMs,
+				status: job.status,
+			};
+			runsByQuestion.set(job.question, [...(runsByQuestion.get(job.question) ?? []), view]);
+		}
+		for (const runs of runsByQuestion.values()) runs.sort((a, b) => a.createdAtMs - b.createdAtMs);
+		const runsByJob = new Map<string, UpstreamRunView[]>();
+		for (const s of submissions) {
+			if (s?.jobId) runsByJob.set(s.jobId, runsByQuestion.get(stripMarkers(textOf(s.index))) ?? []);
 		}
 
 		const report = computeReport({
@@ -449,6 +474,7 @@ async function run(options: ChaosOptions): Promise<number> {
 					retry_after_s: options.upstreamRetryAfterS,
 					hang_rate: options.upstreamHangRate,
 					hang_ms: options.upstreamHangMs,
+					lost_answer_rate: options.upstreamLostAnswerRate,
 				},
 				receiver_faults: {
 					fail_first_rate: options.receiverFailFirstRate,
@@ -479,8 +505,9 @@ async function run(options: ChaosOptions): Promise<number> {
 				createsAccepted: emulatorStats.createsAccepted,
 				idempotentReplays: emulatorStats.idempotentReplays,
 				gets: emulatorStats.gets,
+				cancels: emulatorStats.cancels,
 				responses: emulatorStats.responses,
-				upstreamJobsByKey,
+				runsByJob,
 			},
 			sweeper,
 			relayLog,

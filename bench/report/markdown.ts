@@ -55,6 +55,21 @@ export function renderMarkdown(results: BenchResults): string {
 			.join(", ")}.`,
 	);
 
+	const upstreamApi = results.settings.upstream_api as string | undefined;
+	if (upstreamApi !== undefined) {
+		out.push(
+			upstreamApi === "sonar"
+				? "Upstream: the emulator's retired Sonar async API (`UPSTREAM_API=sonar`); relay jobs are joined to upstream jobs by their question."
+				: "Upstream: the emulator's Agent API in background mode (`POST /v1/agent`, `GET /v1/responses/{id}`); relay jobs are joined to upstream runs by their question (the API has no idempotency key).",
+		);
+		const rpm = results.settings.upstream_requests_per_minute as number | null | undefined;
+		out.push(
+			rpm
+				? `The emulator enforces ${rpm} requests a minute per key and announces it in \`x-ratelimit-*\` headers (\`--upstream-rpm\`).`
+				: "The emulator announces no rate limit (no `x-ratelimit-*` headers): the relay paces to its configured `UPSTREAM_CREATE_RPS` and `UPSTREAM_GET_RPS`.",
+		);
+	}
+
 	const foreign = Object.entries(results.foreign_cpu_cores);
 	if (foreign.length > 0) {
 		out.push(
@@ -110,6 +125,7 @@ export function renderMarkdown(results: BenchResults): string {
 				["push lag max", steady.push_lag_ms.max, " ms"],
 				["upstream GETs per job", steady.upstream_gets_per_job],
 				["upstream creates per job", steady.upstream_creates_per_job],
+				["extra upstream runs (beyond one per job)", steady.upstream_extra_runs],
 				["Job DO alarm runs per job", steady.alarm_runs_per_job],
 				[
 					"alarm lateness p50 / p99",
@@ -146,7 +162,11 @@ export function renderMarkdown(results: BenchResults): string {
 	}
 
 	if (ceiling) {
-		out.push("", `## ceiling: a bare Worker forwarding the burst's POSTs, ${ceiling.concurrency} in flight`, "");
+		out.push(
+			"",
+			`## ceiling: a bare Worker creating the burst's jobs upstream${ceiling.upstream_api === "agent" ? " (one Agent API background run per POST)" : ""}, ${ceiling.concurrency} in flight`,
+			"",
+		);
 		out.push(
 			figures([
 				["ingest (bare Worker)", ceiling.throughput_per_s, " jobs/s"],
@@ -158,7 +178,13 @@ export function renderMarkdown(results: BenchResults): string {
 	}
 
 	if (baseline && baseline.length > 0) {
-		out.push("", "## the fixed-poller frontier (official SDK, same jobs, polling the upstream directly)", "");
+		out.push(
+			"",
+			upstreamApi === undefined
+				? "## the fixed-poller frontier (official SDK, same jobs, polling the upstream directly)"
+				: "## the fixed-poller frontier (official SDK: `responses.create` with `background: true`, then `responses.retrieve` every X s; same jobs, directly on the upstream)",
+			"",
+		);
 		const rows: Cell[][] = baseline.map((p) => [
 			`SDK, every ${p.interval_s} s`,
 			p.lag_p50_ms,
@@ -180,7 +206,7 @@ export function renderMarkdown(results: BenchResults): string {
 		out.push(table(["poller", "lag p50 (ms)", "lag p95 (ms)", "lag p99 (ms)", "GETs per job", "lost"], rows));
 		out.push(
 			"",
-			"Lag: for the SDK, the moment a GET first shows COMPLETED; for the relay, the push's arrival at the receiver; both minus the instant the emulator completed the job. " +
+			`Lag: for the SDK, the moment a GET first shows ${upstreamApi === undefined ? "COMPLETED" : "a terminal status"}; for the relay, the push's arrival at the receiver; both minus the instant the emulator completed the job. ` +
 				`The frontier needs ${show(results.frontier_gets_at_relay_lag === null || results.frontier_gets_at_relay_lag === undefined ? null : results.frontier_gets_at_relay_lag.toFixed(2))} GETs per job at the relay's lag p50 (linear between its points). Plot: \`frontier.svg\`.`,
 		);
 	}
@@ -212,6 +238,7 @@ export function renderMarkdown(results: BenchResults): string {
 						: `${Math.round(ratelimited.upstream_429_share_of_creates * 1000) / 10} %`,
 				],
 				["upstream GETs per job", ratelimited.upstream_gets_per_job],
+				["extra upstream runs (beyond one per job)", ratelimited.upstream_extra_runs],
 				["submit failures", ratelimited.submit.failures],
 				["push lag p50 / p99", `${show(ratelimited.push_lag_ms.p50)} / ${show(ratelimited.push_lag_ms.p99)}`, " ms"],
 				["lost", ratelimited.lost],
@@ -239,6 +266,7 @@ export function renderMarkdown(results: BenchResults): string {
 				["alarm lateness max", scale.alarm_lateness_ms.max, " ms"],
 				["push lag p50 / p99", `${show(scale.push_lag_ms.p50)} / ${show(scale.push_lag_ms.p99)}`, " ms"],
 				["upstream GETs per job", scale.upstream_gets_per_job],
+				["extra upstream runs (beyond one per job)", scale.upstream_extra_runs],
 				["Job DO alarm runs per job", scale.per_job?.alarm_runs ?? null],
 				["relay's prior median (POLL_PRIOR_MEDIAN_MS)", scale.poll_prior_median_ms ?? null, " ms"],
 				["lost", scale.lost],

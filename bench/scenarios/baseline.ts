@@ -1,10 +1,12 @@
 /**
- * The baseline: what a user would write without the relay. The official
- * `@perplexity-ai/perplexity_ai` SDK creates each job directly on the emulator,
- * then `get`s it every X seconds until it is COMPLETED (or FAILED), as the
- * SDK's async example does. The same workload (seed, durations) as `steady`, at
- * several intervals X: each gives one point (GETs per job, lag p50) of the
- * fixed-poller frontier the relay is compared with.
+ * The baseline: what a caller of the live API would write without the relay. The
+ * official `@perplexity-ai/perplexity_ai` SDK starts each job directly on the
+ * emulator's Agent API as a background run (`client.responses.create` with
+ * `background: true`, the model and web search the relay asks for a Sonar job),
+ * then `retrieve`s it every X seconds until its status is terminal (completed,
+ * failed, cancelled or incomplete). The same workload (seed, durations, texts) as
+ * `steady`, at several intervals X: each gives one point (GETs per job, lag p50)
+ * of the fixed-poller frontier the relay is compared with.
  */
 import Perplexity from "@perplexity-ai/perplexity_ai";
 import { startEmulator } from "../../tools/emulator/server.ts";
@@ -12,6 +14,12 @@ import { pool, sleep } from "../lib/load.ts";
 import { mean, round, summary } from "../lib/stats.ts";
 import { jobText } from "../lib/workload.ts";
 import { EMULATOR_API_KEY, type ScenarioContext } from "./common.ts";
+
+/** The Agent API's terminal statuses: a poller stops at any of them. */
+const TERMINAL = new Set(["completed", "failed", "cancelled", "incomplete"]);
+
+/** The Agent API model a Sonar `sonar` job runs as (spec/agent-api.md), searched with the `web_search` tool. */
+export const AGENT_MODEL = "perplexity/sonar";
 
 interface PolledJob {
 	upstreamId: string | null;
@@ -42,8 +50,8 @@ async function runInterval(ctx: ScenarioContext, durations: readonly number[], i
 			for (let polls = 0; polls < maxPolls; polls++) {
 				await sleep(intervalMs);
 				try {
-					const current = await client.async.chat.completions.get(id);
-					if (current.status === "COMPLETED" || current.status === "FAILED") {
+					const current = await client.responses.retrieve(id);
+					if (TERMINAL.has(current.status)) {
 						job.seenFinalAtMs = Date.now();
 						return;
 					}
@@ -57,11 +65,11 @@ async function runInterval(ctx: ScenarioContext, durations: readonly number[], i
 		await pool(durations.length, options.concurrency, async (index) => {
 			const job = jobs[index] as PolledJob;
 			try {
-				const created = await client.async.chat.completions.create({
-					request: {
-						model: options.model,
-						messages: [{ role: "user", content: jobText("steady", index, durations[index] as number) }],
-					},
+				const created = await client.responses.create({
+					model: AGENT_MODEL,
+					input: [{ type: "message", role: "user", content: jobText("steady", index, durations[index] as number) }],
+					tools: [{ type: "web_search" }],
+					background: true,
 				});
 				job.upstreamId = created.id;
 			} catch (error) {
@@ -104,6 +112,8 @@ async function runInterval(ctx: ScenarioContext, durations: readonly number[], i
  */
 export async function runBaseline(ctx: ScenarioContext, durations: readonly number[]) {
 	const intervals = ctx.options.baselineIntervalsS;
-	ctx.log(`baseline: SDK polling every ${intervals.join(", ")} s (side by side), ${durations.length} jobs each`);
+	ctx.log(
+		`baseline: SDK background runs, retrieved every ${intervals.join(", ")} s (side by side), ${durations.length} jobs each`,
+	);
 	return Promise.all(intervals.map((intervalS) => runInterval(ctx, durations, intervalS)));
 }

@@ -1,7 +1,8 @@
 /**
  * The ingest ceiling: the same submissions, at the same concurrency, sent to a
- * bare Worker (bench/ceiling/) that only forwards each POST to the emulator.
- * The relay's ingest is reported as a share of this.
+ * bare Worker (bench/ceiling/) that only turns each Sonar-shaped POST into the
+ * Agent API background run the relay would start, and creates it on the
+ * emulator (`POST /v1/agent`). The relay's ingest is reported as a share of this.
  */
 import { startEmulator } from "../../tools/emulator/server.ts";
 import { submitAll, submitFigures } from "../lib/load.ts";
@@ -36,7 +37,16 @@ export async function runCeiling(ctx: ScenarioContext, durations: readonly numbe
 				concurrency: options.concurrency,
 			});
 			const { first_submit_at_ms: _f, last_answer_at_ms: _l, ...figures } = submitFigures(submissions);
-			return { jobs: bodies.length, concurrency: options.concurrency, ...figures };
+			const upstream = emulator.emulator.stats();
+			const apis = [...new Set(Object.values(upstream.jobs).map((job) => job.api))].sort();
+			return {
+				jobs: bodies.length,
+				concurrency: options.concurrency,
+				...figures,
+				// What the bare Worker created upstream: one Agent API run per accepted POST.
+				upstream_api: apis.length === 0 ? null : apis.join("+"),
+				upstream_jobs_created: upstream.createsAccepted,
+			};
 		} finally {
 			await worker.stop();
 		}

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import type { FaultOptions, JobStats } from "../../tools/emulator/app.ts";
+import { stripMarkers } from "../../tools/emulator/markers.ts";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../../tools/emulator/server.ts";
 import { selfTimes, startCpuProfile } from "../lib/inspector.ts";
 import { type Arrival, type Receiver, startReceiver } from "../lib/receiver.ts";
@@ -26,9 +27,23 @@ export const BENCH_SIGNING_KEY = "bench-signing-key";
 export const EMULATOR_API_KEY = "emulator-key";
 
 /**
+ * The bench account's upstream rates, as an operator on a high tier sets them (the relay's
+ * production defaults, 0.4/s each, are safe for the lowest tier until the relay learns the limit
+ * from upstream's `x-ratelimit-*` headers, which the bench's emulator sends only with
+ * `--upstream-rpm`). They are what the relay was measured with before the Agent API (the old
+ * defaults), so that runs stay comparable; at 0.4 creates/s the bench would measure the pacing.
+ * A scenario's own settings and `--relay-var` win over them.
+ */
+export const BENCH_ACCOUNT_VARS: Readonly<Record<string, string>> = {
+	UPSTREAM_CREATE_RPS: "50",
+	UPSTREAM_GET_RPS: "100",
+};
+
+/**
  * The relay's settings in the bench: `wrangler.toml` `[vars]` (production
  * defaults) plus the secrets a local run needs, `ALLOW_PRIVATE_CALLBACKS=true`
- * (the receiver is on 127.0.0.1), and whatever `--relay-var` sets.
+ * (the receiver is on 127.0.0.1), the bench account's rates, and whatever
+ * `--relay-var` sets.
  */
 export function relayVars(emulatorUrl: string, overrides: Record<string, string>): Record<string, string> {
 	return {
@@ -38,6 +53,7 @@ export function relayVars(emulatorUrl: string, overrides: Record<string, string>
 		WEBHOOK_SIGNING_KEY: BENCH_SIGNING_KEY,
 		SLACK_SIGNING_SECRET: "bench-slack-signing-secret",
 		ALLOW_PRIVATE_CALLBACKS: "true",
+		...BENCH_ACCOUNT_VARS,
 		...overrides,
 	};
 }
@@ -75,7 +91,7 @@ export async function startRelayStack(
 		apiKey: EMULATOR_API_KEY,
 		quiet: true,
 		seed: options.seed,
-		faults,
+		faults: { requestRateLimitPerMinute: options.upstreamRpm, ...faults },
 		...emulatorOptions,
 	});
 	const stopEmulator = cleanup.add(`emulator (${label})`, () => emulator.close());
@@ -115,29 +131,69 @@ export async function startRelayStack(
 	};
 }
 
+/** Relay job id → the question of its last user message, markers stripped, as the emulator records it. */
+export type Questions = Map<string, string>;
+
 /**
- * Upstream stats per relay job id. The relay creates each upstream job with
- * `idempotency_key = "sonar-relay-<jobId>"` (src/job/job.ts), which the emulator records.
+ * Maps each accepted relay job to its question, at submit time: `textOf(index)` is the last user
+ * text of submission `index`. The workload's texts are unique per job (`jobText`), so the
+ * question names one relay job; a question asked twice would make the join ambiguous, and throws.
  */
-export function joinUpstream(jobs: Record<string, JobStats>): Map<string, JobStats> {
-	const byRelayJob = new Map<string, JobStats>();
-	for (const job of Object.values(jobs)) {
-		const key = job.idempotencyKey;
-		if (key?.startsWith("sonar-relay-")) byRelayJob.set(key.slice("sonar-relay-".length), job);
+export function questionsOf(
+	submissions: readonly { index: number; jobId: string | null }[],
+	textOf: (index: number) => string,
+	into: Questions = new Map(),
+): Questions {
+	const seen = new Set(into.values());
+	for (const { index, jobId } of submissions) {
+		if (!jobId) continue;
+		const question = stripMarkers(textOf(index));
+		if (seen.has(question))
+			throw new Error(`bench: two jobs ask the same question, the join is ambiguous: ${question}`);
+		seen.add(question);
+		into.set(jobId, question);
 	}
-	return byRelayJob;
+	return into;
+}
+
+/** The upstream jobs the emulator made for each relay job. */
+export interface UpstreamJoin {
+	/** The run the relay followed: the one it polled most (the first created on a tie). */
+	byJob: Map<string, JobStats>;
+	/** Every upstream job made for the relay job's question, oldest first. */
+	runsByJob: Map<string, JobStats[]>;
+}
+
+/**
+ * Joins relay jobs to the emulator's upstream jobs by question. The Agent API has no idempotency
+ * key to join on (a create retried after a lost answer can start a second run), so every upstream
+ * job whose question is the relay job's is counted as its; on the Sonar API (`UPSTREAM_API=sonar`)
+ * the join is the same.
+ */
+export function joinUpstream(jobs: Record<string, JobStats>, questions: Questions): UpstreamJoin {
+	const byQuestion = new Map<string, JobStats[]>();
+	for (const job of Object.values(jobs)) {
+		const runs = byQuestion.get(job.question);
+		if (runs) runs.push(job);
+		else byQuestion.set(job.question, [job]);
+	}
+	const byJob = new Map<string, JobStats>();
+	const runsByJob = new Map<string, JobStats[]>();
+	for (const [jobId, question] of questions) {
+		const runs = [...(byQuestion.get(question) ?? [])].sort((a, b) => a.createdAtMs - b.createdAtMs);
+		if (runs.length === 0) continue;
+		runsByJob.set(jobId, runs);
+		const followed = runs.reduce((best, run) => (run.gets + run.streams > best.gets + best.streams ? run : best));
+		byJob.set(jobId, followed);
+	}
+	return { byJob, runsByJob };
 }
 
 /**
  * Lost, duplicates, signatures and push lag of the accepted jobs. `clockShiftMs` turns the
  * emulator's completion instants into real time, when its clock was paused (scale).
  */
-export function pushFigures(
-	jobIds: readonly string[],
-	receiver: Receiver,
-	upstream: Map<string, JobStats>,
-	clockShiftMs = 0,
-) {
+export function pushFigures(jobIds: readonly string[], receiver: Receiver, upstream: UpstreamJoin, clockShiftMs = 0) {
 	const finals = receiver.finalByJob();
 	const lags: number[] = [];
 	let lost = 0;
@@ -150,7 +206,7 @@ export function pushFigures(
 			continue;
 		}
 		if (arrival.type !== "async_chat_completion.completed") failedEvents++;
-		const finishedAtMs = upstream.get(id)?.finishedAtMs;
+		const finishedAtMs = upstream.byJob.get(id)?.finishedAtMs;
 		if (finishedAtMs === undefined || finishedAtMs === null) unjoined++;
 		else lags.push(arrival.arrivedAtMs - (finishedAtMs + clockShiftMs));
 	}
@@ -170,15 +226,24 @@ export function pushFigures(
 	};
 }
 
-/** Mean upstream GETs and creates per joined job. */
-export function upstreamFigures(jobIds: readonly string[], upstream: Map<string, JobStats>) {
+/**
+ * Upstream figures of the joined jobs: mean GETs and creates per relay job over all of its
+ * upstream jobs (a duplicate run's calls count too), the API that ran them, and the runs beyond
+ * one per relay job (the Agent API has no idempotency key).
+ */
+export function upstreamFigures(jobIds: readonly string[], upstream: UpstreamJoin) {
 	const joined = jobIds.flatMap((id) => {
-		const job = upstream.get(id);
-		return job ? [job] : [];
+		const runs = upstream.runsByJob.get(id);
+		return runs ? [runs] : [];
 	});
+	const sum = (runs: JobStats[], pick: (run: JobStats) => number) => runs.reduce((total, run) => total + pick(run), 0);
+	const apis = [...new Set(joined.flatMap((runs) => runs.map((run) => run.api)))].sort();
 	return {
-		upstream_gets_per_job: round(mean(joined.map((j) => j.gets)), 2),
-		upstream_creates_per_job: round(mean(joined.map((j) => j.creates)), 2),
+		upstream_api: apis.length === 0 ? null : apis.join("+"),
+		upstream_gets_per_job: round(mean(joined.map((runs) => sum(runs, (run) => run.gets))), 2),
+		upstream_creates_per_job: round(mean(joined.map((runs) => sum(runs, (run) => run.creates))), 2),
+		upstream_extra_runs: joined.reduce((total, runs) => total + runs.length - 1, 0),
+		upstream_unjoined_jobs: jobIds.length - joined.length,
 	};
 }
 

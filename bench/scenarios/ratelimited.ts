@@ -11,6 +11,7 @@ import {
 	BENCH_API_KEY,
 	joinUpstream,
 	pushFigures,
+	questionsOf,
 	type ScenarioContext,
 	startRelayStack,
 	upstreamFigures,
@@ -62,11 +63,12 @@ export async function runRatelimited(ctx: ScenarioContext, durations: readonly n
 		await sleep(options.dupWindowMs);
 
 		const stats = emulator.emulator.stats();
-		const upstream = joinUpstream(stats.jobs);
+		const questions = questionsOf(submissions, (i) => jobText("ratelimited", i, durations[i] as number));
+		const upstream = joinUpstream(stats.jobs, questions);
 		const { lags: _lags, ...push } = pushFigures(jobIds, receiver, upstream);
 		const drainS = drained ? (lastPush - submit.first_submit_at_ms) / 1000 : null;
 		const upstream429 = stats.responses["429"] ?? 0;
-		const createdAt = [...upstream.values()].map((j) => j.createdAtMs);
+		const createdAt = [...upstream.byJob.values()].map((j) => j.createdAtMs);
 		const lastCreateS = createdAt.length > 0 ? (Math.max(...createdAt) - submit.first_submit_at_ms) / 1000 : null;
 		return {
 			jobs: bodies.length,

@@ -9,7 +9,7 @@
  * the same emulator instant and none moves on while the others load. Then the
  * clock resumes, and job i completes L_i later (lognormal, `--scale-median-ms`,
  * `--scale-sigma`). The relay keeps polling during the load, as it would; it
- * just sees CREATED. Completion instants are shifted back to real time (by the
+ * just sees the run queued. Completion instants are shifted back to real time (by the
  * pause) for the push lag.
  *
  * The relay's duration prior is set to the scenario's median (POLL_PRIOR_MEDIAN_MS):
@@ -23,6 +23,7 @@ import {
 	joinUpstream,
 	pushFigures,
 	quantile,
+	questionsOf,
 	round,
 	type ScenarioContext,
 	startRelayStack,
@@ -109,7 +110,8 @@ export async function runScale(ctx: ScenarioContext) {
 			peakInFlight = Math.max(peakInFlight, inFlight);
 		}
 
-		const upstream = joinUpstream(emulator.emulator.stats().jobs);
+		const questions = questionsOf(submissions, (i) => jobText("scale", i, offsets[i] as number));
+		const upstream = joinUpstream(emulator.emulator.stats().jobs, questions);
 		const { lags: _lags, ...push } = pushFigures(jobIds, receiver, upstream, clock.shiftMs());
 		ctx.log(`scale: reading each job's counters back from the relay`);
 		const counters = await readCounters({ relayUrl: relay.url, apiKey: BENCH_API_KEY, jobIds, concurrency: 16 });

@@ -27,6 +27,7 @@ import {
 	mean,
 	pushFigures,
 	quantile,
+	questionsOf,
 	round,
 	type ScenarioContext,
 	startRelayStack,
@@ -91,7 +92,9 @@ export async function runSteady(ctx: ScenarioContext, durations: readonly number
 		const lastPush = Math.max(...jobIds.map((id) => finals.get(id)?.arrivedAtMs ?? 0));
 		await sleep(options.dupWindowMs);
 
-		const upstream = joinUpstream(emulator.emulator.stats().jobs);
+		const questions = questionsOf(burstSubmissions, (i) => jobText("burst", i, burstDurations[i] as number));
+		questionsOf(submissions, (i) => jobText("steady", i, durations[i] as number), questions);
+		const upstream = joinUpstream(emulator.emulator.stats().jobs, questions);
 		const push = pushFigures(jobIds, receiver, upstream);
 		const burstPush = pushFigures(burstIds, receiver, upstream);
 		const allIds = [...burstIds, ...jobIds];

@@ -35,7 +35,9 @@ import {
 	type JobIntegration,
 	type JobState,
 	type JobStats,
+	lostCreate,
 	MAX_LATENESS_SAMPLES,
+	markCreateSent,
 	newJob,
 	nextWake,
 	type Outcome,
@@ -123,6 +125,8 @@ export class Job extends DurableObject<Env> {
 	private state: JobState | null = null;
 	/** The stream being followed, if any: a cancel stops it. */
 	private watching: AbortController | null = null;
+	/** The state was loaded from storage (not made or last saved by this instance): a restart. */
+	private restored = false;
 	private savedResponse: CompletionResponse | null = null;
 	private savedOutput: Record<string, unknown> | null = null;
 	private armedAt: number | null = null;
@@ -145,6 +149,7 @@ export class Job extends DurableObject<Env> {
 			};
 			this.savedResponse = response;
 			this.savedOutput = output;
+			this.restored = true;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
 	}
@@ -279,6 +284,16 @@ export class Job extends DurableObject<Env> {
 			if (this.state.lifecycle.phase === "submitting" && this.state.lifecycle.callerWaiting) {
 				// The submitting request died before it answered: the job is the alarm's now, never a rejection.
 				this.state = { ...this.state, lifecycle: { ...this.state.lifecycle, callerWaiting: false } };
+			}
+			// Only a create this instance did not send itself: one it sent is still awaiting its answer.
+			const lost = this.restored ? lostCreate(this.state) : null;
+			this.restored = false;
+			if (lost) {
+				// A create was on its way when the relay stopped: its answer is gone, and a run may exist upstream.
+				const before = this.state;
+				const next = apply(before, lost, Date.now(), this.settings, Math.random());
+				this.state = { ...next, stats: countAction(next.stats, { type: "create", heldEpoch: null }, lost) };
+				for (const record of stepLogs(before, this.state, { type: "create", heldEpoch: null }, lost)) emit(record);
 			}
 			const { stats } = this.state;
 			const lateness = scheduledFor === null ? [] : [Math.max(0, Date.now() - scheduledFor)];
@@ -451,6 +466,11 @@ export class Job extends DurableObject<Env> {
 					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, send: admission.send, plan };
 				}
 				try {
+					// Saved before it leaves: should the relay die before the answer, its restart counts the create.
+					if (this.state) {
+						this.state = markCreateSent(this.state, Date.now());
+						await this.save();
+					}
 					const run = await upstream.create(job);
 					const watch = chooseWatch(
 						settings.watchMode,

@@ -105,6 +105,11 @@ export type Lifecycle =
 			reservedSend?: boolean;
 			/** The poll plan the gate gave with the slot (ms after the upstream create). */
 			plan?: number[] | null;
+			/**
+			 * A create was on its way upstream when this state was saved (ms): found on a restart, its
+			 * answer was lost with the relay, and a run may have started. @default null
+			 */
+			sentAt?: number | null;
 	  }
 	| { phase: "rejected"; status: number; detail: string }
 	| {
@@ -799,6 +804,37 @@ function observe(state: JobState, run: UpstreamRun, now: number, policy: Policy,
 }
 
 /**
+ * Marks a create as on its way upstream: saved before the call, so that a relay that dies before
+ * the answer finds it on its restart (`recoverLostCreate`).
+ */
+export function markCreateSent(state: JobState, now: number): JobState {
+	const { lifecycle } = state;
+	if (lifecycle.phase !== "submitting") return state;
+	return { ...state, lifecycle: { ...lifecycle, sentAt: now } };
+}
+
+/**
+ * The outcome of a create whose answer was lost with the relay (a crash, an eviction, a deploy
+ * while it was on its way): an ambiguous failure like a timeout, counted as a possible duplicate
+ * run and retried within the same bound. Null when no create was in flight.
+ */
+export function lostCreate(state: JobState): Outcome | null {
+	const { lifecycle } = state;
+	if (lifecycle.phase !== "submitting" || !lifecycle.sentAt) return null;
+	return {
+		type: "create_failed",
+		failure: {
+			kind: "network",
+			status: null,
+			retryable: true,
+			retryAfterMs: null,
+			ambiguous: true,
+			message: "the relay stopped while this job's create was on its way upstream; a run may have started there",
+		},
+	};
+}
+
+/**
  * The state after an outcome. `random` is in [0, 1) and only jitters delays.
  *
  * @example
@@ -844,6 +880,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					reservedEpoch: outcome.epoch,
 					reservedSend: outcome.send === true,
 					plan: outcome.plan,
+					sentAt: null,
 				},
 			};
 		}

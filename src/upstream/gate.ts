@@ -88,6 +88,8 @@ export const MIN_RATE = 0.05;
  * API's lowest tier (50 a minute).
  */
 export const FLOOR_RPS = 0.2;
+/** A learnt limit above the current rate takes effect at once, unless upstream pushed back this recently. */
+export const RAISE_QUIET_MS = 10_000;
 /** A window this nearly spent (share of the limit left) slows the gate down before upstream says 429. */
 export const LOW_REMAINING_SHARE = 0.1;
 /** Share of the configured rate won back per second without a 429 (additive increase). */
@@ -283,9 +285,18 @@ export class UpstreamGate extends DurableObject<Env> {
 		const now = Date.now();
 		let changed = false;
 		if (hint.limitPerSecond !== null && hint.limitPerSecond > 0 && hint.limitPerSecond !== this.learnedRps) {
-			this.learnedRps = hint.limitPerSecond;
-			for (const [kind, bucket] of this.buckets) {
-				if (bucket.rate > hint.limitPerSecond) this.buckets.set(kind, { ...bucket, rate: hint.limitPerSecond });
+			const limit = hint.limitPerSecond;
+			this.learnedRps = limit;
+			for (const kind of ["create", "get"] as const) {
+				const bucket = this.buckets.get(kind);
+				if (!bucket) continue;
+				if (bucket.rate > limit) {
+					this.buckets.set(kind, { ...bucket, rate: limit });
+				} else if (now - bucket.lastCut >= RAISE_QUIET_MS) {
+					// A higher limit than assumed, and no pushback lately: go at it now, rather than climbing 2 % a
+					// second from a tier-0 default; newcomers no longer queue behind slots booked at the old rate.
+					this.buckets.set(kind, { ...bucket, rate: limit, tat: Math.min(bucket.tat, now), updatedAt: now });
+				}
 			}
 			changed = true;
 		}

@@ -233,6 +233,42 @@ describe("creates whose answer was lost", () => {
 	});
 });
 
+describe("a relay that stops while a create is on its way", () => {
+	it("counts the lost create as a possible duplicate run when it restarts, and creates again", async () => {
+		const question = unique("q");
+		const created = await createJob({ question, markers: ["steps=1"] });
+		const stub = jobStub(created.id);
+		await runInDurableObject(stub, async (instance: Job, state) => {
+			const stored = (await state.storage.get<JobState>("state")) as JobState;
+			// What a crash between the saved mark and the create's answer leaves behind: the run exists
+			// upstream (the create went), the job does not know its id.
+			const now = Date.now();
+			const crashed: JobState = {
+				...stored,
+				status: "CREATED",
+				// Not due before the eviction below: no alarm of this instance may handle it first.
+				lifecycle: {
+					phase: "submitting",
+					attempts: 0,
+					nextAt: now + 60_000,
+					lastError: null,
+					callerWaiting: false,
+					sentAt: now,
+				},
+			};
+			await state.storage.put("state", crashed);
+			(instance as unknown as { state: JobState }).state = crashed;
+		});
+		await evictDurableObject(stub);
+		const job = await driveUntil(created.id, settled);
+		expect(job.status).toBe("COMPLETED");
+		const report = await stub.deliveries(TENANT_A.tenant);
+		expect(report?.stats.possible_duplicate_runs).toBe(1);
+		// The relay's count matches what happened: two runs upstream for one job.
+		expect(await upstreamRunsFor(question)).toHaveLength(2);
+	});
+});
+
 describe("abandoned work", () => {
 	it("cancels the upstream run of a job that reaches JOB_TIMEOUT_SECONDS", async () => {
 		const question = unique("q");

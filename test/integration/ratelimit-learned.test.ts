@@ -11,7 +11,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { shouldReportLimits } from "../../src/job/job.ts";
-import type { UpstreamGate } from "../../src/upstream/gate.ts";
+import type { Admission, UpstreamGate } from "../../src/upstream/gate.ts";
 import { TENANT_A } from "./constants.ts";
 import { createJob, driveUntil, jobStub } from "./helpers.ts";
 
@@ -46,6 +46,21 @@ describe("rate limits learnt from upstream's headers", () => {
 		expect(after.rates.create).toBeLessThan(before.rates.create);
 		expect(after.rates.get).toBeLessThan(before.rates.get);
 		expect(after.rates.create).toBeGreaterThanOrEqual(0.2);
+	});
+});
+
+describe("a higher limit than assumed", () => {
+	it("takes effect at once: newcomers no longer queue behind slots booked at the default rate", async () => {
+		const gate = env.GATES.get(env.GATES.idFromName("raised"));
+		// The tests' configured rate is 1000/s; book a queue at a slow learnt rate first.
+		await gate.observeLimits({ limitPerSecond: 1, remaining: 50, remainingShare: 0.9, resetMs: null });
+		for (let i = 0; i < 20; i++) await gate.admit("create", "sonar");
+		const queued = (await gate.admit("create", "sonar")) as Admission;
+		expect(queued.at - Date.now()).toBeGreaterThan(15_000);
+		await gate.observeLimits({ limitPerSecond: 50, remaining: 2900, remainingShare: 0.97, resetMs: null });
+		const after = (await gate.admit("create", "sonar")) as Admission;
+		expect(after.at - Date.now()).toBeLessThan(1_000);
+		expect(((await gate.describe()) as GateView).rates.create).toBe(50);
 	});
 });
 

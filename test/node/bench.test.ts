@@ -1,6 +1,6 @@
 /**
  * Smoke test of the benchmark harness: `bench/run.ts --quick` runs every
- * scenario end to end (wrangler dev, emulator, receiver, SDK baseline) into a
+ * scenario end to end (wrangler dev, the emulator's Agent API, receiver, SDK baseline) into a
  * temporary directory. It asserts correctness only (nothing lost or duplicated,
  * every figure present and finite, the report and plot written), never speed.
  */
@@ -92,6 +92,17 @@ describe("npm run bench -- --quick", () => {
 			expect(at(results, `${scenario}.unverified`), `${scenario}.unverified`).toBe(0);
 			expect(at(results, `${scenario}.submit.failures`), `${scenario}.submit.failures`).toBe(0);
 		}
+		// Upstream is the emulator's Agent API, and every relay job is joined to its run by question.
+		expect(at(results, "settings.upstream_api")).toBe("agent");
+		for (const scenario of ["steady", "ratelimited", "scale"]) {
+			expect(at(results, `${scenario}.upstream_api`), `${scenario}.upstream_api`).toBe("agent");
+			expect(at(results, `${scenario}.upstream_unjoined_jobs`), `${scenario}.upstream_unjoined_jobs`).toBe(0);
+			expect(at(results, `${scenario}.unjoined_upstream`), `${scenario}.unjoined_upstream`).toBe(0);
+		}
+		// No fault upstream, so no create lost its answer: one run per job.
+		expect(at(results, "steady.upstream_extra_runs")).toBe(0);
+		expect(at(results, "ceiling.upstream_api")).toBe("agent");
+		expect(at(results, "ceiling.upstream_jobs_created")).toBe(at(results, "ceiling.accepted"));
 		// steady's ingest burst too.
 		expect(at(results, "steady.lost_all")).toBe(0);
 		expect(at(results, "steady.burst.failures")).toBe(0);

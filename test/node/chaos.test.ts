@@ -1,10 +1,12 @@
 /**
  * The chaos run's receiver (bench/chaos/receiver.ts): its faults are a pure function of the seed
  * and the `webhook-id`, in the shares asked for, and each behaves as `npm run chaos` relies on
- * (a 500 then a 2xx, a reset, a bounded hang, a dead receiver). The whole run is `npm run chaos`.
+ * (a 500 then a 2xx, a reset, a bounded hang, a dead receiver). And how the report sorts a relay
+ * job's extra upstream runs by cause. The whole run is `npm run chaos`.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChaosReceiver, type FaultPlan, planFor, startChaosReceiver } from "../../bench/chaos/receiver.ts";
+import { extraRunsOf, type UpstreamRunView } from "../../bench/chaos/report.ts";
 import { signedHeaders, tenantSecret } from "../../src/delivery/sign.ts";
 
 const SECRET = await tenantSecret("chaos-test-signing-key", "chaos");
@@ -96,5 +98,55 @@ describe("chaos receiver", () => {
 		receiver = await startChaosReceiver({ secret: SECRET, faults: { ...faults, hangMs: 300 } });
 		for (let i = 0; i < 3; i++) expect(await push(receiver, "msg_dead_completed")).toBe(500);
 		expect(receiver.finalPushed("job_msg_dead_completed")).toBe(false);
+	});
+});
+
+describe("chaos report: extra upstream runs", () => {
+	const run = (createdAtMs: number, answerLost: boolean, gets: number): UpstreamRunView => ({
+		api: "agent",
+		answerLost,
+		gets,
+		cancels: 0,
+		createdAtMs,
+		status: "completed",
+	});
+
+	it("needs one answered run per job: none extra for one run, or none at all", () => {
+		expect(extraRunsOf([run(1000, false, 3)], [])).toEqual({
+			runs: 1,
+			extra: 0,
+			byCause: { lost_answer: 0, crash: 0, unexplained: 0 },
+		});
+		expect(extraRunsOf([], [])).toMatchObject({ runs: 0, extra: 0 });
+	});
+
+	it("puts every run whose create answer was lost down to the fault, even when no run was answered", () => {
+		expect(extraRunsOf([run(1000, true, 0), run(3500, true, 0), run(6000, false, 4)], [])).toMatchObject({
+			runs: 3,
+			extra: 2,
+			byCause: { lost_answer: 2, crash: 0, unexplained: 0 },
+		});
+		// The relay gave up after its bounded retries: every run is extra, and every one is the fault's.
+		expect(extraRunsOf([run(1000, true, 0), run(3500, true, 0)], [])).toMatchObject({
+			extra: 2,
+			byCause: { lost_answer: 2 },
+		});
+	});
+
+	it("keeps the answered run the relay polled, and sorts other answered runs by whether a crash came just after", () => {
+		// Created 3 s before the SIGKILL at 20 s: its answer may have reached a dying relay.
+		expect(extraRunsOf([run(17_000, false, 0), run(30_000, false, 5)], [20_000])).toMatchObject({
+			extra: 1,
+			byCause: { lost_answer: 0, crash: 1, unexplained: 0 },
+		});
+		// No crash anywhere near: nothing explains it.
+		expect(extraRunsOf([run(1000, false, 0), run(2000, false, 5)], [60_000])).toMatchObject({
+			extra: 1,
+			byCause: { crash: 0, unexplained: 1 },
+		});
+		// The polled run is kept whichever came first.
+		expect(extraRunsOf([run(1000, false, 6), run(2000, false, 0)], [])).toMatchObject({
+			byCause: { unexplained: 1 },
+		});
 	});
 });

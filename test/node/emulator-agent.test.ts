@@ -446,6 +446,7 @@ describe("agent emulator: lifecycle", () => {
 			question: "What is Hono?",
 			idempotencyKey: null,
 			creates: 1,
+			answerLost: false,
 			gets: 4,
 			cancels: 0,
 			streams: 0,
@@ -903,6 +904,77 @@ describe("agent emulator: rate limits and faults", () => {
 		await agentError(await hanging.create(makeBody("Hi")), 504, "gateway_timeout");
 		expect(hanging.sleeps).toEqual([40, 5000]);
 		expect((await hanging.call("/v1/models", {}, null)).status).toBe(200); // the catalogue is never faulted
+	});
+
+	it("starts the run but loses the create's answer at lostAnswerRate: a hang of hangMs, then 504", async () => {
+		const emu = makeEmulator({ faults: { lostAnswerRate: 1, hangMs: 5000 } });
+		const body = makeBody("Lost answer");
+		await agentError(await emu.create(body), 504, "gateway_timeout");
+		expect(emu.sleeps).toEqual([5000]);
+		// The run exists and runs (billed), unknown to its caller; a retry is a second run.
+		const [lost] = Object.entries(emu.emulator.stats().jobs);
+		expect(lost?.[1]).toMatchObject({ api: "agent", question: "Lost answer", answerLost: true, status: "queued" });
+		emu.advance(SONAR_MS);
+		expect((await ok(await emu.get(lost?.[0] as string))).status).toBe("completed");
+		emu.emulator.setFaults({ lostAnswerRate: 0 });
+		const retried = await runId(await emu.create(body));
+		const stats = emu.emulator.stats();
+		expect(stats).toMatchObject({ creates: 2, createsAccepted: 2, responses: { "504": 1 } });
+		expect(Object.values(stats.jobs).map((job) => [job.question, job.answerLost])).toEqual([
+			["Lost answer", true],
+			["Lost answer", false],
+		]);
+		expect(stats.jobs[retried]?.answerLost).toBe(false);
+
+		// Invalid creates make no run, so they lose nothing; the Sonar API has no such fault.
+		const strict = makeEmulator({ faults: { lostAnswerRate: 1 } });
+		await agentError(await strict.create(makeBody("Bad", { stop: ["x"] })), 400, "invalid_request_error");
+		const sonar = await strict.call("/async/chat/completions", {
+			method: "POST",
+			body: JSON.stringify({ request: { model: "sonar", messages: [{ role: "user", content: "Sonar" }] } }),
+		});
+		expect(sonar.status).toBe(200);
+		expect(strict.sleeps).toEqual([]);
+		expect(Object.values(strict.emulator.stats().jobs).map((job) => job.answerLost)).toEqual([false]);
+	});
+
+	it("draws lostAnswerRate per create from the seed, and is set through POST /__emulator/faults", async () => {
+		const emu = makeEmulator();
+		const set = await emu.call("/__emulator/faults", { method: "POST", body: '{"lostAnswerRate": 0.25}' }, null);
+		expect(await set.json()).toMatchObject({ lostAnswerRate: 0.25 });
+		const invalid = await emu.call("/__emulator/faults", { method: "POST", body: '{"lostAnswerRate": 2}' }, null);
+		expect(invalid.status).toBe(422);
+		const statuses: number[] = [];
+		for (let i = 0; i < 400; i++) statuses.push((await emu.create(makeBody(`Job ${i}`))).status);
+		const lost = statuses.filter((status) => status === 504).length;
+		expect(lost / 400).toBeGreaterThan(0.18);
+		expect(lost / 400).toBeLessThan(0.32);
+		const jobs = Object.values(emu.emulator.stats().jobs);
+		expect(jobs).toHaveLength(400);
+		expect(jobs.filter((job) => job.answerLost)).toHaveLength(lost);
+
+		// Same seed, same creates lost.
+		const again = makeEmulator({ faults: { lostAnswerRate: 0.25 } });
+		const replay: number[] = [];
+		for (let i = 0; i < 400; i++) replay.push((await again.create(makeBody(`Job ${i}`))).status);
+		expect(replay).toEqual(statuses);
+	});
+
+	it("ends a lost-answer hang as soon as the client gives up", async () => {
+		// The real sleep: nothing but the client's abort can end a 60 s hang within this test.
+		const emu = makeEmulator({ sleep: undefined, faults: { lostAnswerRate: 1, hangMs: 60_000 } });
+		const client = new AbortController();
+		const started = Date.now();
+		const answer = emu.emulator.app.request("/v1/responses", {
+			method: "POST",
+			body: JSON.stringify(makeBody("Given up")),
+			headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+			signal: client.signal,
+		});
+		setTimeout(() => client.abort(), 50);
+		expect((await answer).status).toBe(504);
+		expect(Date.now() - started).toBeLessThan(5000);
+		expect(Object.values(emu.emulator.stats().jobs).map((job) => job.answerLost)).toEqual([true]);
 	});
 
 	it("keeps createRateLimitPerSecond for Agent creates too, one bucket per key across both APIs", async () => {

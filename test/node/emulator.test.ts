@@ -669,6 +669,7 @@ describe("emulator: both APIs, one emulator", () => {
 			question: "Which body?",
 			idempotencyKey: "k-9",
 			creates: 1,
+			answerLost: false,
 			gets: 0,
 			cancels: 0,
 			streams: 0,

@@ -12,7 +12,9 @@ import {
 	eventBody,
 	type JobSpec,
 	type JobState,
+	lostCreate,
 	MAX_LOG_ENTRIES,
+	markCreateSent,
 	newJob,
 	nextCreateDelay,
 	nextDeliveryDelay,
@@ -197,6 +199,17 @@ describe("creates whose answer was lost (no idempotency key upstream)", () => {
 			);
 		}
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 5, ambiguous: 0 });
+	});
+
+	it("takes a create found on its way after a restart for a lost answer, and only then", () => {
+		const sent = markCreateSent(makeJob("submitting"), T0);
+		const lost = lostCreate(sent);
+		expect(lost).toMatchObject({ type: "create_failed", failure: { ambiguous: true, retryable: true } });
+		const state = step(sent, lost as Outcome, T0 + 10);
+		expect(state.lifecycle).toMatchObject({ phase: "submitting", ambiguous: 1, attempts: 1 });
+		expect(lostCreate(state)).toBeNull();
+		expect(lostCreate(makeJob("submitting"))).toBeNull();
+		expect(lostCreate(makeJob("polling"))).toBeNull();
 	});
 
 	it("follows the ambiguousCreateRetries setting", () => {
