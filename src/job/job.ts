@@ -487,13 +487,16 @@ export class Job extends DurableObject<Env> {
 			}
 			case "poll": {
 				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after pushback.
-				const admission = action.paced ? await this.admit("get", undefined, action.heldEpoch, action.heldSend) : null;
+				const admission = action.paced
+					? await this.admit("get", state.spec.model, action.heldEpoch, action.heldSend)
+					: null;
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
 					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch, send: admission.send };
 				}
 				try {
 					const run = await upstream.read(job, action.upstreamId);
-					return { type: "polled", run, paced: admission ? admission.getsPaced : undefined };
+					// While GETs are scarce, the gate re-plans this job's polls at the going price of a poll.
+					return { type: "polled", run, paced: admission ? admission.getsPaced : undefined, plan: admission?.plan };
 				} catch (error) {
 					const failure = asFailure(error);
 					if (reportsPushback("get", failure)) await this.report429("get", failure.retryAfterMs);

@@ -313,6 +313,8 @@ export type Outcome =
 	| {
 			type: "polled";
 			run: UpstreamRun;
+			/** A new plan from the gate: the GET budget binds, and polls go where completion is likely. */
+			plan?: number[] | null;
 			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
 			paced?: boolean;
 	  }
@@ -933,12 +935,13 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		}
 		case "polled": {
 			if (lifecycle.phase !== "polling") return state;
-			const next = nextPollAt(lifecycle, now, policy);
+			const planned = outcome.plan ? { ...lifecycle, plan: outcome.plan } : lifecycle;
+			const next = nextPollAt(planned, now, policy);
 			const done = contractStatus(outcome.run) === "COMPLETED" || contractStatus(outcome.run) === "FAILED";
 			const polled: JobState = {
 				...state,
 				lifecycle: {
-					...lifecycle,
+					...planned,
 					polls: lifecycle.polls + 1,
 					intervalMs: next.intervalMs,
 					nextAt: next.at,

@@ -98,14 +98,67 @@ export const RECOVERY_PER_SECOND = 0.02;
 export const DECREASE_FACTOR = 0.75;
 
 /** Medians the prior assumes before a model has any history (ms). */
-export const PRIOR_MEDIANS_MS: Readonly<Record<string, number>> = {
+export const PRIOR_MEDIANS_MS: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
 	sonar: 4_000,
-	"sonar-pro": 8_000,
-	"sonar-reasoning": 10_000,
+	"perplexity/sonar": 4_000,
+	// On the Agent API the Pro and reasoning models run as the `low` preset, Deep Research as `medium`.
+	"sonar-pro": 20_000,
+	"sonar-reasoning": 20_000,
 	"sonar-reasoning-pro": 20_000,
 	"sonar-deep-research": 180_000,
-};
+	fast: 6_000,
+	"fast-search": 6_000,
+	low: 20_000,
+	"pro-search": 20_000,
+	medium: 180_000,
+	"deep-research": 180_000,
+	high: 360_000,
+	"advanced-deep-research": 360_000,
+	xhigh: 600_000,
+});
 const DEFAULT_PRIOR_MEDIAN_MS = 10_000;
+
+/** Plans cached at once (models × poll prices); past it the cache starts over. */
+const MAX_PLANS = 256;
+
+/** Polls that asked for a slot, counted in two consecutive windows. */
+export interface Demand {
+	current: number;
+	previous: number;
+	windowStart: number;
+}
+
+/** The demand is counted over windows of this length (ms). */
+export const DEMAND_WINDOW_MS = 10_000;
+/** A poll never costs more than this many times `POLL_COST_MS`, however scarce GETs are. */
+export const MAX_POLL_PRICE = 100;
+
+/** Pure: one more ask, in windows of DEMAND_WINDOW_MS. */
+export function countAsk(demand: Demand, now: number): Demand {
+	if (now - demand.windowStart >= 2 * DEMAND_WINDOW_MS) return { current: 1, previous: 0, windowStart: now };
+	if (now - demand.windowStart >= DEMAND_WINDOW_MS) {
+		return { current: 1, previous: demand.current, windowStart: demand.windowStart + DEMAND_WINDOW_MS };
+	}
+	return { ...demand, current: demand.current + 1 };
+}
+
+/**
+ * The price of a poll, as a multiple of `POLL_COST_MS`, when jobs ask for more GETs than the
+ * budget allows: the shadow price of a GET. Keller's schedule polls each job at a rate ∝
+ * sqrt(hazard / cost), so raising every job's cost by (demand / capacity)² brings the total down
+ * to the capacity while each job keeps the plan that is optimal for its own hazard: GETs go where
+ * completion is likely, instead of every job being capped at one fixed interval. 1 while the
+ * budget does not bind.
+ *
+ * @example
+ * pollPrice({ current: 150, previous: 150, windowStart: now - 5000 }, now, 10) // demand 20/s on 10/s: 4
+ */
+export function pollPrice(demand: Demand, now: number, capacityPerSecond: number): number {
+	const elapsed = Math.max(1, now - demand.windowStart + DEMAND_WINDOW_MS) / 1000;
+	const rate = (demand.current + demand.previous) / elapsed;
+	if (!(capacityPerSecond > 0) || rate <= capacityPerSecond) return 1;
+	return Math.min(MAX_POLL_PRICE, (rate / capacityPerSecond) ** 2);
+}
 
 /** A plan is recomputed after this many new samples of its model. */
 const REPLAN_EVERY = 8;
@@ -181,6 +234,8 @@ export class UpstreamGate extends DurableObject<Env> {
 	private buckets = new Map<GateKind, Bucket>();
 	private sketches = new Map<string, DurationSketch>();
 	private plans = new Map<string, { plan: number[]; estimate: WatchEstimate; samples: number }>();
+	/** Polls that asked for a slot lately: the demand on the GET budget. */
+	private demand: Demand = { current: 0, previous: 0, windowStart: 0 };
 	/** The account's request limit per second, from upstream's headers; null until one has been seen. */
 	private learnedRps: number | null = null;
 
@@ -256,7 +311,14 @@ export class UpstreamGate extends DurableObject<Env> {
 		const { at, send } = slot;
 		const epoch = current.epoch;
 		const getsPaced = this.getsPaced(now);
-		if (kind !== "create" || !model) return { at, epoch, send, getsPaced };
+		if (kind === "get") {
+			this.demand = countAsk(this.demand, now);
+			// The GET budget binds: polls move to where completion is likely (see `pollPrice`).
+			const price = pollPrice(this.demand, now, this.bucket("get", now).rate);
+			if (!model || price <= 1) return { at, epoch, send, getsPaced };
+			return { at, epoch, send, getsPaced, plan: (await this.plan(model, price)).plan };
+		}
+		if (!model) return { at, epoch, send, getsPaced };
 		const { plan, estimate } = await this.plan(model);
 		return { at, epoch, send, getsPaced, plan, estimate };
 	}
@@ -351,15 +413,20 @@ export class UpstreamGate extends DurableObject<Env> {
 		return this.settings.pollPriorMedianMs ?? PRIOR_MEDIANS_MS[model] ?? DEFAULT_PRIOR_MEDIAN_MS;
 	}
 
-	private async plan(model: string): Promise<{ plan: number[]; estimate: WatchEstimate }> {
+	/** The model's plan at a poll price (`pollPrice`: 1 while the GET budget does not bind), cached. */
+	private async plan(model: string, price = 1): Promise<{ plan: number[]; estimate: WatchEstimate }> {
 		const sketch = await this.sketch(model);
-		const cached = this.plans.get(model);
+		// Prices in quarter steps: a handful of plans per model, not one per ask.
+		const step = Math.round(price * 4) / 4;
+		const key = step > 1 ? `${model}\u0000${step}` : model;
+		const cached = this.plans.get(key);
 		if (cached && sketch.samples - cached.samples < REPLAN_EVERY && cached.samples <= sketch.samples) {
 			return cached;
 		}
+		if (this.plans.size >= MAX_PLANS) this.plans.clear();
 		const settings = this.settings;
 		const plan = planPolls(sketch, {
-			pollCostMs: settings.pollCostMs,
+			pollCostMs: settings.pollCostMs * step,
 			tailCost: settings.pollLagCost,
 			minGapMs: settings.pollMinIntervalMs,
 			maxGapMs: settings.pollMaxIntervalMs,
@@ -367,7 +434,7 @@ export class UpstreamGate extends DurableObject<Env> {
 			firstQuantile: settings.pollFirstQuantile,
 		});
 		const entry = { plan, estimate: planCost(sketch, plan, settings.pollMaxIntervalMs), samples: sketch.samples };
-		this.plans.set(model, entry);
+		this.plans.set(key, entry);
 		return entry;
 	}
 }

@@ -12,7 +12,18 @@ import {
 	quantile,
 	SKETCH_BUCKETS,
 } from "../../src/polling/sketch.ts";
-import { backOff, confirm, MIN_RATE, recover, reserve, SEND_TOLERANCE_S } from "../../src/upstream/gate.ts";
+import {
+	backOff,
+	confirm,
+	countAsk,
+	DEMAND_WINDOW_MS,
+	MAX_POLL_PRICE,
+	MIN_RATE,
+	pollPrice,
+	recover,
+	reserve,
+	SEND_TOLERANCE_S,
+} from "../../src/upstream/gate.ts";
 
 /** A seeded lognormal sample (Park–Miller + Box–Muller), so no test depends on chance. */
 function lognormal(median: number, sigma: number, count: number, seed = 7): number[] {
@@ -190,5 +201,46 @@ describe("upstream gate arithmetic", () => {
 		const cut = { ...fresh, rate: 2, updatedAt: 0 };
 		expect(recover(cut, 10, 5000).rate).toBeCloseTo(3, 6);
 		expect(recover(cut, 10, 60_000).rate).toBe(10);
+	});
+});
+
+describe("the price of a poll when GETs are scarce", () => {
+	const T = 1_000_000;
+	const asks = (n: number, spreadMs: number) => {
+		let demand = { current: 0, previous: 0, windowStart: 0 };
+		for (let i = 0; i < n; i++) demand = countAsk(demand, T + (i * spreadMs) / n);
+		return demand;
+	};
+
+	it("is 1 while demand fits the budget", () => {
+		expect(pollPrice(asks(50, 10_000), T + 10_000, 10)).toBe(1);
+	});
+
+	it("rises as the square of the overload, so Keller's plans at that price fit the budget", () => {
+		// 20 asks a second on a budget of 10: sqrt-scaled rates halve at four times the cost.
+		const price = pollPrice(asks(400, 20_000), T + 20_000, 10);
+		expect(price).toBeGreaterThan(3);
+		expect(price).toBeLessThan(5);
+		expect(pollPrice(asks(100_000, 20_000), T + 20_000, 1)).toBe(MAX_POLL_PRICE);
+	});
+
+	it("forgets old asks after two windows", () => {
+		const busy = asks(400, 10_000);
+		const later = countAsk(busy, T + 3 * DEMAND_WINDOW_MS);
+		expect(pollPrice(later, T + 3 * DEMAND_WINDOW_MS, 10)).toBe(1);
+	});
+
+	it("keeps each plan optimal for its job's hazard: nine times the price, three times the gap near the median", () => {
+		const sketch = priorSketch(120_000);
+		const gapNear = (plan: number[]) =>
+			plan
+				.slice(1)
+				.map((at, i) => ({ at, gap: at - (plan[i] as number) }))
+				.find((g) => g.at > 120_000)?.gap as number;
+		const cheap = planPolls(sketch, { ...options, pollCostMs: 250 });
+		const dear = planPolls(sketch, { ...options, pollCostMs: 250 * 9 });
+		expect(dear.length).toBeLessThan(cheap.length);
+		expect(gapNear(dear) / gapNear(cheap)).toBeGreaterThan(2.4);
+		expect(gapNear(dear) / gapNear(cheap)).toBeLessThan(3.6);
 	});
 });
