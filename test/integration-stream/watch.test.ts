@@ -8,9 +8,19 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { SlackMessage } from "../../src/integrations/slack/blocks.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
 import { TENANT_A } from "../integration/constants.ts";
-import { createJob, inboxUrl, jobStub, relay, unique, upstreamRunsFor, waitForEvents } from "../integration/helpers.ts";
+import {
+	createJob,
+	inboxUrl,
+	jobStub,
+	relay,
+	slackCommand,
+	unique,
+	upstreamRunsFor,
+	waitForEvents,
+} from "../integration/helpers.ts";
 
 const settled = (job: RelayJob) =>
 	(job.status === "COMPLETED" || job.status === "FAILED") && job.delivery_status !== "pending";
@@ -19,11 +29,15 @@ const settled = (job: RelayJob) =>
  * Runs the job's alarm until `done`; bounded (about 10 s). An alarm run follows the stream as long as it
  * may; one that comes while the runtime's own alarm is following it returns at once, hence the waits.
  */
-async function driveWatch(id: string, done: (job: RelayJob) => boolean, rounds = 100): Promise<RelayJob> {
+async function driveWatch(
+	id: string,
+	done: (job: RelayJob) => boolean,
+	{ rounds = 100, tenant = TENANT_A.tenant } = {},
+): Promise<RelayJob> {
 	const stub = jobStub(id);
 	let job: RelayJob | null = null;
 	for (let round = 0; round < rounds; round++) {
-		job = (await stub.view(TENANT_A.tenant)) as RelayJob | null;
+		job = (await stub.view(tenant)) as RelayJob | null;
 		if (job && done(job)) return job;
 		await runDurableObjectAlarm(stub);
 		await scheduler.wait(100);
@@ -127,5 +141,33 @@ describe("following a run's event stream", () => {
 		expect(progress).toHaveLength(1);
 		expect(progress[0].data).toMatchObject({ id: created.id, progress: { stage: "searching" } });
 		expect(progress[0].data.progress.items.length).toBeGreaterThan(0);
+	});
+
+	it("tells a Slack user what the run is searching, once, before the answer", async () => {
+		const team = `TS${Date.now().toString(36).toUpperCase()}`;
+		const name = unique("slack-searching");
+		const question = `What is a Durable Object? ${unique("q")} [[emu:duration=800]]`;
+		const res = await slackCommand({
+			command: "/ask",
+			text: question,
+			team_id: team,
+			channel_id: "C123",
+			user_id: "U123",
+			response_url: inboxUrl(name),
+			trigger_id: unique("trigger"),
+		});
+		expect(res.status).toBe(200);
+		const { job_id } = (await res.json()) as { job_id: string };
+		const job = await driveWatch(job_id, settled, { tenant: `slack:${team}` });
+		expect(job).toMatchObject({ status: "COMPLETED", delivery_status: "delivered" });
+
+		const posts = (await waitForEvents(name, 2)).map((post) => JSON.parse(post.body) as SlackMessage);
+		expect(posts).toHaveLength(2);
+		const [searching, answer] = posts;
+		// It replaces the "Researching …" acknowledgement, names the searches, and comes first.
+		expect(searching).toMatchObject({ response_type: "ephemeral", replace_original: true });
+		expect(searching?.text).toMatch(/^:mag: Researching \*What is a Durable Object\?.*Searching: _.+_/);
+		expect(answer?.replace_original).not.toBe(true);
+		expect(JSON.stringify(answer?.blocks)).toContain("Durable Object");
 	});
 });

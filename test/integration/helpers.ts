@@ -7,9 +7,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { inject } from "vitest";
+import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
-import { TENANT_A } from "./constants.ts";
+import { TENANT_A, TEST_SLACK_SECRET } from "./constants.ts";
 
 export interface InboxDelivery {
 	name: string;
@@ -146,4 +147,26 @@ export async function waitForEvents(name: string, count: number, rounds = 200): 
 		await scheduler.wait(10);
 	}
 	throw new Error(`inbox ${name} got fewer than ${count} events`);
+}
+
+/** A Slack slash command, signed with the test secret (or `secret`); `tamper` changes the body after signing. */
+export async function slackCommand(
+	fields: Record<string, string>,
+	{ secret = TEST_SLACK_SECRET, timestamp = String(Math.floor(Date.now() / 1000)), tamper = false } = {},
+): Promise<Response> {
+	const body = new URLSearchParams(fields).toString();
+	const signature = await signSlackRequest(secret, timestamp, body);
+	return relay(
+		"/integrations/slack/commands",
+		{
+			method: "POST",
+			headers: {
+				"content-type": "application/x-www-form-urlencoded",
+				"x-slack-request-timestamp": timestamp,
+				"x-slack-signature": signature,
+			},
+			body: tamper ? `${body}&extra=1` : body,
+		},
+		null,
+	);
 }

@@ -11,25 +11,18 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import { MAX_BLOCKS, MAX_SECTION_TEXT, type SlackMessage } from "../../src/integrations/slack/blocks.ts";
-import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
 import { HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import { type Hook, RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
 import type { Tenant } from "../../src/tenant/tenant.ts";
-import {
-	TENANT_A,
-	TENANT_B,
-	TENANT_HOOKS,
-	TEST_MAX_SUBSCRIPTIONS,
-	TEST_SIGNING_KEY,
-	TEST_SLACK_SECRET,
-} from "./constants.ts";
+import { TENANT_A, TENANT_B, TENANT_HOOKS, TEST_MAX_SUBSCRIPTIONS, TEST_SIGNING_KEY } from "./constants.ts";
 import {
 	createJob,
 	driveUntil,
 	inboxEvents,
 	inboxUrl,
 	relay,
+	slackCommand,
 	unique,
 	upstreamRunsFor,
 	waitForEvents,
@@ -259,27 +252,6 @@ describe("/v1/ask", () => {
 		expect(HTTPValidationError.parse(await both.json()).detail?.[0]?.loc).toEqual(["body", "preset"]);
 	});
 });
-
-async function slackCommand(
-	fields: Record<string, string>,
-	{ secret = TEST_SLACK_SECRET, timestamp = String(Math.floor(Date.now() / 1000)), tamper = false } = {},
-): Promise<Response> {
-	const body = new URLSearchParams(fields).toString();
-	const signature = await signSlackRequest(secret, timestamp, body);
-	return relay(
-		"/integrations/slack/commands",
-		{
-			method: "POST",
-			headers: {
-				"content-type": "application/x-www-form-urlencoded",
-				"x-slack-request-timestamp": timestamp,
-				"x-slack-signature": signature,
-			},
-			body: tamper ? `${body}&extra=1` : body,
-		},
-		null,
-	);
-}
 
 async function slackJobCount(team: string): Promise<number> {
 	return env.TENANTS.get(env.TENANTS.idFromName(`slack:${team}`)).countJobs();

@@ -784,3 +784,161 @@ describe("cancelling", () => {
 		expect(result).toEqual({ ok: false, reason: "the job has already ended (COMPLETED): there is nothing to cancel" });
 	});
 });
+
+describe("watching a run's event stream", () => {
+	/** A job whose run was created to be watched (`WATCH_MODE` chose the stream). */
+	function watchedJob(spec: Partial<JobSpec> = {}): JobState {
+		return step(newJob(makeSpec(spec), T0), { type: "created", run: makeRun(), watch: true }, T0);
+	}
+	const watchOf = (state: JobState) => (state.lifecycle.phase === "polling" ? state.lifecycle.watch : undefined);
+	const dropped = (cursor: number) =>
+		({
+			type: "watched",
+			end: { ended: "dropped", cursor, failure: failure({ kind: "network", status: null }) },
+		}) as const;
+	const searching = { stage: "searching" as const, items: ["durable objects alarms"] };
+
+	it("opens the stream at once, from the start, and never polls while it watches", () => {
+		const state = watchedJob();
+		expect(watchOf(state)).toMatchObject({ cursor: null, failures: 0, reconnects: 0 });
+		expect(dueActions(state, T0, policy)).toContainEqual({ type: "watch", upstreamId: "up-1", cursor: null });
+		expect(dueActions(state, T0, policy).some((a) => a.type === "poll")).toBe(false);
+	});
+
+	it("keeps the cursor, and settles on the terminal event with no poll counted", () => {
+		let state = watchedJob();
+		state = step(state, { type: "watch_update", cursor: 7, status: "in_progress" }, T0 + 200);
+		expect(watchOf(state)?.cursor).toBe(7);
+		expect(toView(state).status).toBe("IN_PROGRESS");
+		const run = makeRun({ status: "completed", finishedAt: T0 / 1000 + 90 });
+		state = step(state, { type: "watched", end: { ended: "terminal", cursor: 42, run } }, T0 + 90_000);
+		expect(toView(state).status).toBe("COMPLETED");
+		expect(state.durationMs).toBe(90_000);
+		expect(state.lifecycle.phase === "polling" && state.lifecycle.polls).toBeFalsy();
+		expect(state.deliveries.map((d) => d.type)).toEqual(["async_chat_completion.completed"]);
+	});
+
+	it("reconnects from the cursor after a drop, backing off, and polls after five drops in a row", () => {
+		let state = step(watchedJob(), { type: "watch_update", cursor: 3 }, T0 + 100);
+		const waits: number[] = [];
+		let now = T0 + 1000;
+		for (let drop = 1; drop < 5; drop++) {
+			state = step(state, dropped(3), now);
+			const lifecycle = state.lifecycle;
+			if (lifecycle.phase !== "polling") throw new Error("not polling");
+			waits.push(lifecycle.nextAt - now);
+			expect(dueActions(state, lifecycle.nextAt, policy)).toContainEqual({
+				type: "watch",
+				upstreamId: "up-1",
+				cursor: 3,
+			});
+			now = lifecycle.nextAt;
+		}
+		expect(waits).toEqual([500, 1000, 2000, 4000]);
+		expect(watchOf(state)).toMatchObject({ failures: 4, reconnects: 4 });
+		state = step(state, dropped(3), now);
+		expect(watchOf(state)).toBeNull();
+		const lifecycle = state.lifecycle;
+		if (lifecycle.phase !== "polling") throw new Error("not polling");
+		expect(dueActions(state, lifecycle.nextAt, policy)).toContainEqual(
+			expect.objectContaining({ type: "poll", upstreamId: "up-1" }),
+		);
+	});
+
+	it("counts only drops in a row: an event between them starts the count again", () => {
+		let state = watchedJob();
+		state = step(state, dropped(1), T0 + 100);
+		state = step(state, dropped(1), T0 + 700);
+		expect(watchOf(state)?.failures).toBe(2);
+		state = step(state, { type: "watch_update", cursor: 9 }, T0 + 2000);
+		expect(watchOf(state)).toMatchObject({ failures: 0, cursor: 9, reconnects: 2 });
+	});
+
+	it("waits as long as upstream's Retry-After asks, when that is longer", () => {
+		const end = { ended: "dropped", cursor: 2, failure: failure({ status: 429, retryAfterMs: 20_000 }) } as const;
+		const state = step(watchedJob(), { type: "watched", end }, T0 + 100);
+		expect(state.lifecycle).toMatchObject({ nextAt: T0 + 100 + 20_000, paced: true });
+	});
+
+	it("picks up again at once when its alarm's time budget ran out", () => {
+		const state = step(watchedJob(), { type: "watched", end: { ended: "stopped", cursor: 11 } }, T0 + 5000);
+		expect(watchOf(state)).toMatchObject({ cursor: 11, reconnects: 1, failures: 0 });
+		expect(dueActions(state, T0 + 5000, policy)).toContainEqual({ type: "watch", upstreamId: "up-1", cursor: 11 });
+	});
+
+	it("polls instead when upstream will not stream from the cursor", () => {
+		const end = { ended: "unsupported", cursor: 4, failure: failure({ status: 400, retryable: false }) } as const;
+		const state = step(watchedJob(), { type: "watched", end }, T0 + 100);
+		expect(watchOf(state)).toBeNull();
+		expect(state.lifecycle).toMatchObject({ phase: "polling" });
+	});
+
+	it("fails the job on an error about the run itself", () => {
+		const end = {
+			ended: "failed",
+			cursor: 4,
+			failure: failure({ status: 404, retryable: false, message: "gone" }),
+		} as const;
+		const state = step(watchedJob(), { type: "watched", end }, T0 + 100);
+		expect(toView(state)).toMatchObject({ status: "FAILED" });
+		expect(toView(state).error_message).toContain("gone");
+	});
+
+	it("sends opt-in progress events at most one per 5 s, best effort: a failed one is not retried", () => {
+		let state = watchedJob({ callbackEvents: ["progress", "completed", "failed"] });
+		state = step(state, { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
+		state = step(state, { type: "watch_update", cursor: 2, progress: searching }, T0 + 3000);
+		state = step(state, { type: "watch_update", cursor: 3, progress: searching }, T0 + 6000);
+		const progress = state.deliveries.filter((d) => d.type === "async_chat_completion.progress");
+		expect(progress.map((d) => [d.webhookId, d.eventAt])).toEqual([
+			["msg_job1_progress_1", T0 + 1000],
+			["msg_job1_progress_2", T0 + 6000],
+		]);
+		const first = progress[0];
+		if (!first) throw new Error("no progress event");
+		expect(JSON.parse(eventBody(state, first)).data).toMatchObject({ id: "job1", progress: searching });
+		state = step(
+			state,
+			{
+				type: "delivery_attempted",
+				webhookId: first.webhookId,
+				url: first.url,
+				result: attempt({ ok: false, statusCode: 500 }),
+			},
+			T0 + 6100,
+		);
+		expect(state.deliveries.find((d) => d.webhookId === first.webhookId)).toMatchObject({
+			status: "failed",
+			attempts: 1,
+		});
+	});
+
+	it("sends no progress event to a caller that did not ask for them", () => {
+		const state = step(watchedJob(), { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
+		expect(state.deliveries).toEqual([]);
+	});
+
+	it("tells a Slack user what the run searches once, ahead of the 25-minute notice", () => {
+		const slack = {
+			kind: "slack" as const,
+			responseUrl: "https://hooks.slack.com/commands/T1/2/3",
+			responseType: "ephemeral" as const,
+			question: "What is KV?",
+			resultBaseUrl: null,
+		};
+		let state = { ...watchedJob({ callbackUrl: null, integration: slack }), indexed: true };
+		state = step(state, { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
+		state = step(state, { type: "watch_update", cursor: 2, progress: searching }, T0 + 9000);
+		expect(state.deliveries.map((d) => d.webhookId)).toEqual(["msg_job1_slack_searching", "msg_job1_slack_notice"]);
+		const [message] = state.deliveries;
+		if (!message) throw new Error("no message");
+		const body = JSON.parse(eventBody(state, message));
+		expect(body).toMatchObject({ replace_original: true, response_type: "ephemeral" });
+		expect(body.text).toContain("Searching: _durable objects alarms_");
+		expect(dueActions(state, T0 + 9000, policy)).toContainEqual({
+			type: "deliver",
+			webhookId: "msg_job1_slack_searching",
+			url: slack.responseUrl,
+		});
+	});
+});
