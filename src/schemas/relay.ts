@@ -139,6 +139,17 @@ export const INTERIM_EVENTS: ReadonlySet<EventType> = new Set([
 	"response.progress",
 ]);
 
+/**
+ * What a watched run is doing, in a `progress` event (opt-in, `callback_events: ["progress"]`): the
+ * queries it searches, or the pages it reads. Only on progress events.
+ */
+export const ProgressNote = z
+	.object({
+		stage: z.enum(["searching", "reading"]),
+		items: z.array(z.string()).openapi({ description: "The queries searched, or the URLs read (a few, shortened)" }),
+	})
+	.openapi("ProgressNote");
+
 /** The body of every webhook the relay sends. */
 export const WebhookEvent = z
 	.object({
@@ -149,7 +160,7 @@ export const WebhookEvent = z
 			"async_chat_completion.failed",
 		]),
 		timestamp: z.string(),
-		data: RelayJob,
+		data: RelayJob.extend({ progress: ProgressNote.optional() }),
 	})
 	.openapi("WebhookEvent");
 export type WebhookEvent = z.infer<typeof WebhookEvent>;

@@ -9,7 +9,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { SlackMessage } from "../../src/integrations/slack/blocks.ts";
-import type { RelayJob } from "../../src/schemas/relay.ts";
+import { type RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
 import { TENANT_A } from "../integration/constants.ts";
 import {
 	createJob,
@@ -140,6 +140,8 @@ describe("following a run's event stream", () => {
 		// At most one every 5 s: an 0.8 s run gets one.
 		expect(progress).toHaveLength(1);
 		expect(progress[0].data).toMatchObject({ id: created.id, progress: { stage: "searching" } });
+		// The documented shape (OpenAPI's WebhookEvent): the job as GET shows it, plus the progress note.
+		expect(WebhookEvent.parse(progress[0]).data.progress?.items).toEqual(progress[0].data.progress.items);
 		expect(progress[0].data.progress.items.length).toBeGreaterThan(0);
 	});
 

@@ -913,6 +913,24 @@ describe("watching a run's event stream", () => {
 		});
 	});
 
+	it("names an Agent-surface run's progress event response.progress, with the Response object as its data", () => {
+		const spec = {
+			surface: "agent",
+			model: "medium",
+			request: { preset: "medium", input: "What changed?" },
+			callbackEvents: ["progress", "completed"],
+		} as Partial<JobSpec>;
+		const state = step(watchedJob(spec), { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
+		const [event] = state.deliveries;
+		if (!event) throw new Error("no progress event");
+		expect(event.type).toBe("response.progress");
+		const body = JSON.parse(eventBody(state, event));
+		expect(body).toMatchObject({
+			type: "response.progress",
+			data: { id: "job1", object: "response", progress: searching },
+		});
+	});
+
 	it("sends no progress event to a caller that did not ask for them", () => {
 		const state = step(watchedJob(), { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
 		expect(state.deliveries).toEqual([]);
