@@ -93,7 +93,8 @@ describe("watching a run", () => {
 			),
 		);
 		expect(urls).toEqual(["https://upstream.invalid/v1/responses/resp_1?stream=true"]);
-		expect(updates.map((u) => u.status ?? null)).toEqual(["queued", "in_progress", "in_progress", null]);
+		// The delta moves the cursor only, within a second of the last update: not passed on (the end has it).
+		expect(updates.map((u) => u.status ?? null)).toEqual(["queued", "in_progress", "in_progress"]);
 		expect(updates[2]?.progress?.stage).toBe("searching");
 		expect(updates[2]?.progress?.items[0]).toBe("durable object alarms");
 		expect(updates[2]?.progress?.items[1]?.length).toBe(120);
@@ -118,6 +119,22 @@ describe("watching a run", () => {
 		expect(urls[0]).toContain("stream=true&starting_after=6");
 		expect(updates.map((u) => u.cursor)).toEqual([7]);
 		expect(end).toMatchObject({ ended: "terminal", cursor: 8 });
+	});
+
+	it("passes on updates that only move the cursor at most once a second, the first of a connection always", async () => {
+		const deltas = Array.from({ length: 2000 }, (_, i) => ({
+			type: "response.output_text.delta",
+			sequence_number: 10 + i,
+			delta: "word ",
+		}));
+		const { end, updates } = await watch(
+			streamResponse(sse([...deltas, { type: "response.completed", sequence_number: 2010, response: completed }])),
+			9,
+		);
+		expect(updates[0]?.cursor).toBe(10);
+		// 2000 deltas read in well under a second here: one update, not 2000.
+		expect(updates.length).toBeLessThanOrEqual(3);
+		expect(end).toMatchObject({ ended: "terminal", cursor: 2010 });
 	});
 
 	it("reads the run once when the terminal event carries no Response", async () => {

@@ -15,7 +15,7 @@
 import { noteDrift } from "../drift.ts";
 import { asFailure, isRetryableStatus, parseRetryAfter, UpstreamError, type UpstreamFailure } from "../errors.ts";
 import { type CallOptions, type CallSettings, describeError, readRateLimit, redact, safeJson } from "../http.ts";
-import type { RunStatus, UpstreamRun, WatchEnd, WatchOptions, WatchUpdate } from "../port.ts";
+import type { UpstreamRun, WatchEnd, WatchOptions, WatchUpdate } from "../port.ts";
 import { type ReadContext, readAgentRun } from "./response.ts";
 
 export interface WatchRunOptions extends WatchOptions {
@@ -83,6 +83,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 	typeof value === "object" && value !== null && !Array.isArray(value);
 
 const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "incomplete"]);
+/** Updates that only move the cursor are passed on at most this often (the end carries the last cursor). */
+export const CURSOR_UPDATE_MS = 1_000;
 /** At most this many queries or URLs in one progress note, each at most this long. */
 const PROGRESS_ITEMS = 3;
 const PROGRESS_ITEM_CHARS = 120;
@@ -178,6 +180,9 @@ export async function watchRun(
 		}
 
 		arm(options.idleTimeoutMs);
+		// Cursor-only updates (text deltas, item events: thousands in a long answer) reach the job at most
+		// once per CURSOR_UPDATE_MS; the first of a connection always does (it shows the connection works).
+		let forwardedAt: number | null = null;
 		for await (const event of sseEvents(response.body, controller.signal)) {
 			arm(options.idleTimeoutMs);
 			const data = safeJson(event.data);
@@ -192,7 +197,12 @@ export async function watchRun(
 			const ended = await terminalOf(kind, data, context, options);
 			if (ended) return { ended: "terminal", cursor, run: ended };
 			const update = updateOf(kind, data, cursor);
-			if (update) await options.onUpdate(update);
+			if (!update) continue;
+			const cursorOnly = update.status === undefined && update.progress === undefined;
+			const now = Date.now();
+			if (cursorOnly && forwardedAt !== null && now - forwardedAt < CURSOR_UPDATE_MS) continue;
+			forwardedAt = now;
+			await options.onUpdate(update);
 		}
 		if (stoppedByCaller()) return { ended: "stopped", cursor };
 		return {
