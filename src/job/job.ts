@@ -132,6 +132,12 @@ export class Job extends DurableObject<Env> {
 	private armedAt: number | null = null;
 	/** The run in progress: alarm runs and RPCs that act never overlap, so no action is performed twice. */
 	private running: Promise<void> = Promise.resolve();
+	/**
+	 * A job being submitted, not stored yet: its first save (with the submit's safety alarm) happens just
+	 * before anything leaves it (the upstream create, the index entry), in one write with the mark that the
+	 * create is on its way. Settled when that save is done (or failed); null once stored.
+	 */
+	private unstored: Deferred | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -163,6 +169,9 @@ export class Job extends DurableObject<Env> {
 	 * returns the same job; another body under the same key is a 409.
 	 */
 	async create(input: CreateJobInput): Promise<CreateJobResult> {
+		// The same key while the first submission is still storing the job: answer once it is stored (or,
+		// should that fail, create it here).
+		if (this.unstored) await this.unstored.promise;
 		if (this.state) {
 			if (this.state.spec.tenant !== input.tenant || this.state.spec.bodyHash !== input.bodyHash) {
 				return { ok: false, status: 409, detail: "idempotency_key was already used with a different body" };
@@ -172,20 +181,24 @@ export class Job extends DurableObject<Env> {
 		const now = Date.now();
 		const state = newJob(specOf(input, now), now, !input.deferUpstream);
 		this.state = state;
+		const unstored = deferred();
+		this.unstored = unstored;
 		try {
-			await this.save();
-			// Should this request die before it arms the real alarm, the job still moves on.
-			await this.ctx.storage.setAlarm(now + SUBMIT_GRACE_MS);
-			this.armedAt = now + SUBMIT_GRACE_MS;
+			// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
+			// The job is stored before either leaves (`store`), in the same write as the create's mark.
+			await this.run(input.deferUpstream ? INDEX_ONLY : SUBMIT_ACTIONS);
+			if (this.unstored) await this.store();
 		} catch (error) {
-			// Never stored: keep no phantom of it in memory (a retry with the same key must find nothing).
-			this.state = null;
-			this.savedResponse = null;
-			this.savedOutput = null;
+			if (this.unstored) {
+				// Never stored: keep no phantom of it in memory (a retry with the same key must find nothing).
+				this.state = null;
+				this.savedResponse = null;
+				this.savedOutput = null;
+				this.unstored = null;
+				unstored.resolve();
+			}
 			throw error;
 		}
-		// Only the create itself (and the index entry) happen in the caller's request; polls are the alarm's.
-		await this.run(input.deferUpstream ? INDEX_ONLY : SUBMIT_ACTIONS);
 		const after = this.state as JobState | null;
 		if (after?.lifecycle.phase === "rejected") {
 			const { status, detail } = after.lifecycle;
@@ -465,12 +478,13 @@ export class Job extends DurableObject<Env> {
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
 					return { type: "create_deferred", at: admission.at, epoch: admission.epoch, send: admission.send, plan };
 				}
+				// Saved before it leaves: should the relay die before the answer, its restart counts the create.
+				// (A job being submitted is stored by this same write.) A storage failure is not a create failure.
+				if (this.state) {
+					this.state = markCreateSent(this.state, Date.now());
+					await this.save();
+				}
 				try {
-					// Saved before it leaves: should the relay die before the answer, its restart counts the create.
-					if (this.state) {
-						this.state = markCreateSent(this.state, Date.now());
-						await this.save();
-					}
 					const run = await upstream.create(job);
 					const watch = chooseWatch(
 						settings.watchMode,
@@ -532,6 +546,8 @@ export class Job extends DurableObject<Env> {
 					return { type: "side_effect_failed" };
 				}
 			case "index":
+				// Never an index entry for a job that is not stored.
+				await this.store();
 				try {
 					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(
 						indexEntry(state),
@@ -641,9 +657,26 @@ export class Job extends DurableObject<Env> {
 		const entries: Record<string, unknown> = { state: { ...rest, response: null, output: null } };
 		if (response !== this.savedResponse) entries.response = response;
 		if ((output ?? null) !== this.savedOutput) entries.output = output ?? null;
-		await this.ctx.storage.put(entries);
+		const first = this.unstored;
+		const put = this.ctx.storage.put(entries);
+		// A job's first save arms the safety alarm in the same write: should the submitting request die
+		// before it arms the real one, the job still moves on.
+		const grace = first ? Date.now() + SUBMIT_GRACE_MS : null;
+		const armed = grace === null ? null : this.ctx.storage.setAlarm(grace);
+		await put;
+		await armed;
 		this.savedResponse = response;
 		this.savedOutput = output ?? null;
+		if (first) {
+			this.armedAt = grace;
+			this.unstored = null;
+			first.resolve();
+		}
+	}
+
+	/** Stores a job being submitted, if it is not yet: before anything about it leaves this object. */
+	private async store(): Promise<void> {
+		if (this.unstored) await this.save();
 	}
 
 	private async arm(): Promise<void> {
@@ -667,6 +700,20 @@ export class Job extends DurableObject<Env> {
 		await this.ctx.storage.deleteAlarm();
 		await this.ctx.storage.deleteAll();
 	}
+}
+
+/** A promise and its resolve, for whoever waits on a job being stored. */
+interface Deferred {
+	promise: Promise<void>;
+	resolve: () => void;
+}
+
+function deferred(): Deferred {
+	let resolve: () => void = () => {};
+	const promise = new Promise<void>((done) => {
+		resolve = done;
+	});
+	return { promise, resolve };
 }
 
 const SLACK_HOSTS = ["hooks.slack.com"];

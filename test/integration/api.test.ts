@@ -3,6 +3,7 @@
  * the other errors, authentication, tenant isolation, idempotency and the list
  * endpoint, on both path families.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app.ts";
@@ -256,6 +257,23 @@ describe("idempotency", () => {
 		const second = await createJob({ idempotencyKey: key, question });
 		expect(second.id).toBe(first.id);
 		expect(await upstreamRunsFor(question)).toHaveLength(1);
+	});
+
+	it("answers two submissions of one key at the same time with one job, stored before either answer", async () => {
+		const key = unique("idem");
+		const question = unique("q");
+		const [first, second] = await Promise.all([
+			post(makeCreateBody({ idempotencyKey: key, question })),
+			post(makeCreateBody({ idempotencyKey: key, question })),
+		]);
+		expect([first.status, second.status]).toEqual([200, 200]);
+		const [a, b] = [(await first.json()) as { id: string }, (await second.json()) as { id: string }];
+		expect(b.id).toBe(a.id);
+		expect(await upstreamRunsFor(question)).toHaveLength(1);
+		const stored = await runInDurableObject(env.JOBS.get(env.JOBS.idFromString(a.id)), (_job, state) =>
+			state.storage.get("state"),
+		);
+		expect(stored).toMatchObject({ spec: { id: a.id } });
 	});
 
 	it("answers 409 when the key comes back with another body", async () => {
