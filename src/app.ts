@@ -8,6 +8,7 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { readSettings } from "./config.ts";
 import { dashboard } from "./dashboard/index.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
@@ -19,7 +20,19 @@ import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
 import { agent, responses } from "./routes/responses.ts";
 
+/** Settings problems are logged once per isolate, at its first request. */
+let settingsChecked = false;
+
 export const app = new OpenAPIHono<AppEnv>()
+	.use("*", async (c, next) => {
+		if (!settingsChecked) {
+			settingsChecked = true;
+			for (const problem of readSettings(c.env ?? {}).problems) {
+				console.warn(JSON.stringify({ level: "warn", event: "settings.problem", detail: problem }));
+			}
+		}
+		await next();
+	})
 	.route("/", meta)
 	.route("/async/chat/completions", completions)
 	.route("/v1/async/sonar", completions)

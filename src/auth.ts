@@ -1,6 +1,6 @@
 /**
  * API key → tenant. Keys come from the `API_KEYS` secret as comma-separated
- * `tenant:key` pairs. A presented key is compared with every configured key
+ * `tenant:key` pairs (the key after the last colon). A presented key is compared with every configured key
  * through their SHA-256 digests, in constant time and without an early exit,
  * so neither timing nor length says which key came close.
  */
@@ -18,13 +18,20 @@ async function sha256(text: string): Promise<Uint8Array> {
 	return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
 }
 
-/** Parses `tenant:key,tenant2:key2`; blanks and entries without both parts are ignored. */
+/**
+ * Parses `tenant:key,tenant2:key2`; blanks and entries without both parts are ignored. The key is
+ * what follows the last colon, so a tenant name may hold colons: `slack:T0123ABCD:<key>` reads a
+ * Slack workspace's jobs (keys never hold a colon).
+ *
+ * @example
+ * parseApiKeys("acme:k1,slack:T0123ABCD:k2") // [{ tenant: "acme", key: "k1" }, { tenant: "slack:T0123ABCD", key: "k2" }]
+ */
 export function parseApiKeys(source: string): { tenant: string; key: string }[] {
 	return source
 		.split(",")
 		.map((pair) => pair.trim())
 		.map((pair) => {
-			const colon = pair.indexOf(":");
+			const colon = pair.lastIndexOf(":");
 			return { tenant: pair.slice(0, colon).trim(), key: pair.slice(colon + 1).trim() };
 		})
 		.filter(({ tenant, key }) => tenant.length > 0 && key.length > 0 && !tenant.includes(" "));

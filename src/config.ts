@@ -4,6 +4,7 @@
  * malformed value falls back to it, so a typo in a var never takes the relay down.
  */
 
+import { parseTenantLimits, type TenantLimitsTable } from "./tenant/limits.ts";
 import { parseModelMap } from "./upstream/models.ts";
 
 export interface Settings {
@@ -104,6 +105,18 @@ export interface Settings {
 	askModel: string;
 	/** REST-hook subscriptions one tenant may hold. @default 100 */
 	maxSubscriptions: number;
+	/**
+	 * `TENANT_LIMITS`: per-tenant `max_in_flight`, `creates_per_minute` and `daily_cost_usd`, keyed by
+	 * tenant, `"*"` for the rest (see src/tenant/limits.ts). @default {} (no limits)
+	 */
+	tenantLimits: TenantLimitsTable;
+	/**
+	 * `SLACK_TEAMS`: the Slack workspaces (team ids, comma-separated) whose commands are served; others
+	 * get a refusal and make no job. @default null (every workspace that has the app)
+	 */
+	slackTeams: ReadonlySet<string> | null;
+	/** What the settings could not read, or what makes the relay refuse work: logged once per isolate. */
+	problems: readonly string[];
 }
 
 export const DEFAULT_DELIVERY_SCHEDULE_MS = [
@@ -155,9 +168,22 @@ export function readSettings(env: Partial<Record<keyof Env, unknown>>): Settings
 
 function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 	const s = env as Partial<Record<string, string>>;
+	const modelMap = parseModelMap(s.MODEL_MAP);
+	const tenantLimits = parseTenantLimits(s.TENANT_LIMITS);
+	const slackTeams = (s.SLACK_TEAMS ?? "")
+		.split(",")
+		.map((team) => team.trim())
+		.filter(Boolean);
+	const problems = [
+		...modelMap.rejected.map((name) => `MODEL_MAP: ${name.slice(0, 80)} ignored`),
+		...tenantLimits.rejected.map((what) => `${what} ignored`),
+		...(s.WEBHOOK_SIGNING_KEY
+			? []
+			: ["WEBHOOK_SIGNING_KEY is not set: submissions with a callback_url, and REST hooks, are refused (503)"]),
+	];
 	return {
 		upstreamApi: s.UPSTREAM_API === "sonar" ? "sonar" : "agent",
-		modelMap: Object.freeze(parseModelMap(s.MODEL_MAP).map),
+		modelMap: Object.freeze(modelMap.map),
 		ambiguousCreateRetries: int(s.UPSTREAM_AMBIGUOUS_CREATE_RETRIES, 2),
 		watchMode: s.WATCH_MODE === "stream" || s.WATCH_MODE === "poll" ? s.WATCH_MODE : "auto",
 		streamIdleTimeoutMs: int(s.STREAM_IDLE_TIMEOUT_MS, 120_000, 1_000),
@@ -189,6 +215,9 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		slackResponseType: s.SLACK_RESPONSE_TYPE === "in_channel" ? "in_channel" : "ephemeral",
 		askModel: s.ASK_MODEL || "sonar",
 		maxSubscriptions: int(s.MAX_SUBSCRIPTIONS, 100, 1),
+		tenantLimits: tenantLimits.table,
+		slackTeams: slackTeams.length > 0 ? new Set(slackTeams) : null,
+		problems,
 	};
 }
 

@@ -34,6 +34,7 @@ import {
 	RelayJob,
 	RelayJobList,
 	WebhookEvent,
+	TenantUsageReport,
 	WebhookSecret,
 } from "./schemas/relay.ts";
 import { VERSION } from "./version.ts";
@@ -51,6 +52,17 @@ const errors = {
 		],
 	}),
 } as const;
+
+/** A submission over a tenant limit (`TENANT_LIMITS`), or behind a create queue past the job timeout. */
+const overLimit = {
+	...json(ErrorDetail, "A tenant limit, or an upstream create queue past JOB_TIMEOUT_SECONDS; Retry-After says when", {
+		detail: "tenant limit max_in_flight (20) reached: 20 jobs are accepted and not yet settled",
+	}),
+	headers: { "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } } },
+};
+
+/** A submission with a callback while the relay cannot sign events. */
+const unsigned = json(ErrorDetail, "The relay has no WEBHOOK_SIGNING_KEY: it pushes no events, so a callback is refused");
 
 const notFound = { 404: json(ErrorDetail, "No such job for this tenant", { detail: "Job not found" }) };
 
@@ -105,7 +117,9 @@ function completionsRoutes(base: string, tag: string): RouteConfig[] {
 				...errors,
 				409: json(ErrorDetail, "idempotency_key reused with another body"),
 				413: json(ErrorDetail, "Body over MAX_BODY_BYTES"),
+				429: overLimit,
 				502: json(ErrorDetail, "Upstream refused the relay"),
+				503: unsigned,
 			},
 		},
 		{
@@ -226,6 +240,11 @@ function responsesRoutes(): RouteConfig[] {
 				type: "conflict_error",
 				code: 409,
 			}),
+			429: agentError("A tenant limit, or an upstream create queue past the job timeout (with Retry-After)", {
+				message: "tenant limit max_in_flight (20) reached: 20 jobs are accepted and not yet settled",
+				type: "rate_limit_exceeded",
+				code: 429,
+			}),
 		},
 	});
 	const RunId = JobId;
@@ -341,7 +360,7 @@ export function documentApi(app: OpenAPIHono<never>): void {
 					},
 				},
 			},
-			responses: { 200: json(RelayJob, "The job, as the main create returns it"), ...errors },
+			responses: { 200: json(RelayJob, "The job, as the main create returns it"), ...errors, 429: overLimit, 503: unsigned },
 		},
 		{
 			method: "post",
@@ -406,6 +425,14 @@ export function documentApi(app: OpenAPIHono<never>): void {
 			summary: "This tenant's Standard Webhooks signing secret",
 			security,
 			responses: { 200: json(WebhookSecret, "The secret (and the next one during a rotation)"), 401: errors[401] },
+		},
+		{
+			method: "get",
+			path: "/v1/usage",
+			tags: ["Deliveries"],
+			summary: "This tenant's limits (TENANT_LIMITS) and what it has used against them",
+			security,
+			responses: { 200: json(TenantUsageReport, "Limits (null: none) and usage"), 401: errors[401] },
 		},
 		{
 			method: "post",

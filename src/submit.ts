@@ -106,6 +106,8 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 	if (body.callback_url) {
 		const check = checkCallbackUrl(body.callback_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) throw new RequestValidationError(validationError(submission.callbackLoc, check.reason));
+		// Never an unsigned push: without the key, a job with a callback is refused before it is stored.
+		if (!settings.webhookSigningKey) throw unsignedError();
 	}
 	const key = submission.idempotencyKey;
 	const doId = key ? env.JOBS.idFromName(key) : env.JOBS.newUniqueId();
@@ -123,6 +125,24 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 			? { ...common, surface: "agent", body: body as ResponseCreateParams }
 			: { ...common, surface: "sonar", body: body as CreateJobBody };
 	const result = (await env.JOBS.get(doId).create(input)) as CreateJobResult;
-	if (!result.ok) throw new ApiError(result.status, result.detail);
+	if (!result.ok) {
+		const retryAfter = result.retryAfterMs
+			? { "retry-after": String(Math.ceil(result.retryAfterMs / 1000)) }
+			: undefined;
+		throw new ApiError(result.status, result.detail, retryAfter);
+	}
 	return result.job;
+}
+
+/**
+ * The 503 for work that would push an event while the relay has no signing key.
+ *
+ * @example
+ * if (!settings.webhookSigningKey) throw unsignedError();
+ */
+export function unsignedError(): ApiError {
+	return new ApiError(
+		503,
+		"the relay cannot sign webhooks: its operator has not set WEBHOOK_SIGNING_KEY, so it pushes no events (a job without callback_url still runs)",
+	);
 }

@@ -15,9 +15,10 @@ import { chooseWatch } from "../polling/cost.ts";
 import { DEFAULT_RESPONSE_CALLBACK_EVENTS, type RelayResponse, type ResponseCreateParams } from "../schemas/agent.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
+import { type LimitRefusal, limitsFor } from "../tenant/limits.ts";
 import type { IndexEntry } from "../tenant/tenant.ts";
 import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
-import type { Admission, GateKind } from "../upstream/gate.ts";
+import type { Admission, AdmitOptions, GateKind } from "../upstream/gate.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
 import { type UpstreamJob, upstreamPort, type WatchEnd } from "../upstream/port.ts";
 import { stepLogs } from "./log.ts";
@@ -42,6 +43,7 @@ import {
 	nextWake,
 	type Outcome,
 	redeliver,
+	runCostUsd,
 	type Surface,
 	surfaceOf,
 	toResponse,
@@ -108,7 +110,7 @@ export type RedeliverJobResult =
 
 export type CreateJobResult =
 	| { ok: true; job: JobView; replayed: boolean }
-	| { ok: false; status: 409 | 400 | 422 | 502; detail: string };
+	| { ok: false; status: 409 | 400 | 422 | 429 | 502; detail: string; retryAfterMs?: number | null };
 
 export type CancelJobResult = { ok: true; job: JobView } | { ok: false; status: 404 | 409; detail: string };
 
@@ -201,9 +203,16 @@ export class Job extends DurableObject<Env> {
 		}
 		const after = this.state as JobState | null;
 		if (after?.lifecycle.phase === "rejected") {
-			const { status, detail } = after.lifecycle;
+			const { status, detail, retryAfterMs } = after.lifecycle;
+			// Admitted by the index, then refused (a queue past its deadline, upstream's 4xx): it leaves no entry.
+			if (after.admitted !== false) {
+				await this.tenantIndex(after.spec.tenant)
+					.removeJob(after.spec.id)
+					.catch((error: unknown) => this.note("error", "index.remove_failed", after, error));
+			}
 			await this.forget();
-			return { ok: false, status: status === 400 || status === 422 ? status : 502, detail };
+			const known = status === 400 || status === 422 || status === 429 ? status : 502;
+			return { ok: false, status: known, detail, retryAfterMs: retryAfterMs ?? null };
 		}
 		await this.save();
 		await this.arm();
@@ -472,7 +481,18 @@ export class Job extends DurableObject<Env> {
 	): Promise<Outcome> {
 		switch (action.type) {
 			case "create": {
-				const admission = await this.admit("create", state.spec.model, action.heldEpoch, action.heldSend);
+				const admission = await this.admit("create", state.spec.model, action.heldEpoch, action.heldSend, {
+					tenant: state.spec.tenant,
+					deadline: action.deadline,
+				});
+				if (admission?.refused) {
+					const waitS = Math.ceil((admission.at - Date.now()) / 1000);
+					return {
+						type: "create_refused",
+						detail: `the upstream create queue is ${waitS} s long, past this job's ${settings.jobTimeoutSeconds} s timeout: retry later`,
+						retryAfterMs: admission.refused.retryAfterMs,
+					};
+				}
 				const plan =
 					admission?.plan ?? (state.lifecycle.phase === "submitting" ? (state.lifecycle.plan ?? null) : null);
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
@@ -502,7 +522,7 @@ export class Job extends DurableObject<Env> {
 			case "poll": {
 				// Unpaced polls go straight out: the plan spreads them, and the gate steps in after pushback.
 				const admission = action.paced
-					? await this.admit("get", state.spec.model, action.heldEpoch, action.heldSend)
+					? await this.admit("get", state.spec.model, action.heldEpoch, action.heldSend, { tenant: state.spec.tenant })
 					: null;
 				if (admission && admission.at > Date.now() + GATE_SLACK_MS) {
 					return { type: "poll_deferred", at: admission.at, epoch: admission.epoch, send: admission.send };
@@ -548,6 +568,25 @@ export class Job extends DurableObject<Env> {
 			case "index":
 				// Never an index entry for a job that is not stored.
 				await this.store();
+				if (action.admit) {
+					try {
+						const limits = limitsFor(settings.tenantLimits, state.spec.tenant);
+						const admitted = (await this.tenantIndex(state.spec.tenant).admitJob(indexEntry(state), limits)) as
+							| { ok: true }
+							| { ok: false; refusal: LimitRefusal };
+						if (!admitted.ok) {
+							return {
+								type: "index_refused",
+								detail: admitted.refusal.detail,
+								retryAfterMs: admitted.refusal.retryAfterMs,
+							};
+						}
+						return { type: "indexed", hooks: [] };
+					} catch (error) {
+						this.note("error", "index.write_failed", state, error);
+						return { type: "side_effect_failed" };
+					}
+				}
 				try {
 					const hooks = (await this.tenantIndex(state.spec.tenant).upsertJob(
 						indexEntry(state),
@@ -561,6 +600,22 @@ export class Job extends DurableObject<Env> {
 			case "deliver": {
 				const delivery = state.deliveries.find((d) => d.webhookId === action.webhookId && d.url === action.url);
 				if (!delivery) return { type: "side_effect_failed" };
+				const dropped = await this.dropReason(delivery);
+				if (dropped)
+					return { type: "delivery_dropped", webhookId: delivery.webhookId, url: delivery.url, reason: dropped };
+				const standard = (delivery.format ?? "standard") === "standard";
+				if (standard && signingKeys(settings).length === 0) {
+					// Never an unsigned push: the attempt fails, and its retries go once the key is set.
+					const result = {
+						ok: false,
+						statusCode: null,
+						error: "blocked" as const,
+						durationMs: 0,
+						retryAfterMs: null,
+						responseBody: "not sent: WEBHOOK_SIGNING_KEY is not set, and the relay never sends an unsigned event",
+					};
+					return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
+				}
 				const result = await deliverEvent({
 					url: delivery.url,
 					webhookId: delivery.webhookId,
@@ -590,6 +645,22 @@ export class Job extends DurableObject<Env> {
 		}
 	}
 
+	/**
+	 * Why a delivery must not go, if it must not: a retry to a REST-hook subscription that was deleted
+	 * meanwhile (asked of the index; its first attempt follows the fan-out at once, so only retries ask).
+	 */
+	private async dropReason(delivery: Delivery): Promise<string | null> {
+		if (!delivery.hookId || delivery.attempts === 0 || !this.state) return null;
+		try {
+			const exists = await this.tenantIndex(this.state.spec.tenant).hookExists(delivery.hookId);
+			return exists ? null : "the REST-hook subscription was deleted";
+		} catch (error) {
+			// The index is unavailable: the retry goes (a deleted hook's receiver may see one more attempt).
+			if (this.state) this.note("warn", "hook.check_failed", this.state, error);
+			return null;
+		}
+	}
+
 	/** A structured line about a side effect that failed (it is retried or, for statistics, dropped). */
 	private note(level: "warn" | "error", event: string, state: JobState, error: unknown): void {
 		emit({
@@ -612,9 +683,10 @@ export class Job extends DurableObject<Env> {
 		model?: string,
 		heldEpoch?: number | null,
 		heldSend?: boolean,
+		options: AdmitOptions = {},
 	): Promise<Admission | null> {
 		try {
-			return (await this.gate().admit(kind, model, heldEpoch ?? undefined, heldSend === true)) as Admission;
+			return (await this.gate().admit(kind, model, heldEpoch ?? undefined, heldSend === true, options)) as Admission;
 		} catch (error) {
 			if (this.state) this.note("warn", "gate.unavailable", this.state, error);
 			return null;
@@ -746,6 +818,7 @@ function indexEntry(state: JobState): IndexEntry {
 		...summary,
 		surface: surfaceOf(state.spec),
 		run_status: surfaceOf(state.spec) === "agent" ? toResponseView(state).status : null,
+		cost_usd: runCostUsd(state),
 	};
 }
 

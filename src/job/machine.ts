@@ -111,7 +111,13 @@ export type Lifecycle =
 			 */
 			sentAt?: number | null;
 	  }
-	| { phase: "rejected"; status: number; detail: string }
+	| {
+			phase: "rejected";
+			status: number;
+			detail: string;
+			/** For a 429 (a tenant limit, a create queue past the deadline): when to try again (ms). */
+			retryAfterMs?: number | null;
+	  }
 	| {
 			phase: "polling";
 			upstreamId: string;
@@ -236,6 +242,11 @@ export interface JobState {
 	cached: boolean;
 	/** The tenant index shows the current summary. */
 	indexed: boolean;
+	/**
+	 * The tenant index has judged the new job against the tenant's limits (`TENANT_LIMITS`), before
+	 * anything was sent upstream. Only a job being submitted has it false. @default true
+	 */
+	admitted?: boolean;
 	/** The final event was matched against the tenant's subscriptions (once, when the index learnt of it). */
 	fannedOut: boolean;
 	/** After a failed KV or index write, when to try again. */
@@ -278,14 +289,21 @@ export const MAX_LATENESS_SAMPLES = 64;
 // ── Actions and outcomes ─────────────────────────────────────────────────────
 
 export type Action =
-	| { type: "create"; heldEpoch: number | null; heldSend?: true }
+	| {
+			type: "create";
+			heldEpoch: number | null;
+			heldSend?: true;
+			/** The caller is waiting: a create slot later than this (ms) refuses the job (429) instead. */
+			deadline?: number;
+	  }
 	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean; heldSend?: true }
 	| { type: "watch"; upstreamId: string; cursor: number | null }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
 	| { type: "cancel_upstream"; upstreamId: string }
 	| { type: "cache" }
-	| { type: "index"; fanOut: EventType | null }
+	/** `admit`: the job's first index entry, judged against the tenant's limits first. */
+	| { type: "index"; fanOut: EventType | null; admit?: true }
 	| { type: "deliver"; webhookId: string; url: string }
 	| { type: "retire" };
 
@@ -310,6 +328,8 @@ export type Outcome =
 	  }
 	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null; send?: boolean }
 	| { type: "create_failed"; failure: UpstreamFailure }
+	/** The gate's create queue reaches past the waiting caller's deadline: refuse rather than accept. */
+	| { type: "create_refused"; detail: string; retryAfterMs: number }
 	| {
 			type: "polled";
 			run: UpstreamRun;
@@ -330,8 +350,12 @@ export type Outcome =
 	| { type: "cancel_failed"; failure: UpstreamFailure }
 	| { type: "cached" }
 	| { type: "indexed"; hooks: HookTarget[] }
+	/** The tenant index refused a new job: a tenant limit (`TENANT_LIMITS`) is reached. */
+	| { type: "index_refused"; detail: string; retryAfterMs: number }
 	| { type: "side_effect_failed" }
 	| { type: "delivery_attempted"; webhookId: string; url: string; result: AttemptResult }
+	/** A delivery given up without an attempt (its REST-hook subscription was deleted). */
+	| { type: "delivery_dropped"; webhookId: string; url: string; reason: string }
 	| { type: "retired" };
 
 export type Policy = Pick<
@@ -384,6 +408,7 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 		output: null,
 		cached: false,
 		indexed: false,
+		admitted: false,
 		fannedOut: false,
 		sideEffectRetryAt: null,
 		deliveries: spec.integration?.kind === "slack" ? [slackProgressNotice(spec, spec.integration)] : [],
@@ -489,6 +514,9 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	const actions: Action[] = [];
 	const { lifecycle } = state;
 	if (lifecycle.phase === "rejected") return actions;
+	// A new job is judged against its tenant's limits, by the tenant index, before anything else.
+	if (state.admitted === false && lifecycle.phase === "submitting")
+		return [{ type: "index", fanOut: null, admit: true }];
 	if (!isFinal(state) && now >= deadline(state, policy)) {
 		actions.push({ type: "expire" });
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
@@ -496,6 +524,8 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 			type: "create",
 			heldEpoch: lifecycle.reservedEpoch ?? null,
 			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
+			// The caller waits on its first create: a create queue past the job's deadline refuses it (429).
+			...(lifecycle.callerWaiting && lifecycle.attempts === 0 ? { deadline: deadline(state, policy) } : {}),
 		});
 	} else if (lifecycle.phase === "polling" && lifecycle.nextAt <= now && lifecycle.watch) {
 		actions.push({ type: "watch", upstreamId: lifecycle.upstreamId, cursor: lifecycle.watch.cursor });
@@ -1027,9 +1057,24 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		case "cached":
 			return { ...state, cached: true, sideEffectRetryAt: null };
 		case "indexed":
-			return fanOut({ ...state, indexed: true, sideEffectRetryAt: null }, outcome.hooks, now);
+			return fanOut({ ...state, indexed: true, admitted: true, sideEffectRetryAt: null }, outcome.hooks, now);
+		case "index_refused":
+		case "create_refused": {
+			if (lifecycle.phase !== "submitting") return state;
+			return {
+				...state,
+				lifecycle: { phase: "rejected", status: 429, detail: outcome.detail, retryAfterMs: outcome.retryAfterMs },
+			};
+		}
 		case "side_effect_failed":
-			return { ...state, sideEffectRetryAt: now + SIDE_EFFECT_RETRY_MS };
+			// An index that cannot judge a new job (unavailable) lets it in: limits protect, they must not block.
+			return {
+				...state,
+				...(state.admitted === false ? { admitted: true } : {}),
+				sideEffectRetryAt: now + SIDE_EFFECT_RETRY_MS,
+			};
+		case "delivery_dropped":
+			return dropDelivery(state, outcome);
 		case "delivery_attempted":
 			return applyAttempt(state, outcome, now, policy, random);
 		case "retired":
@@ -1224,6 +1269,34 @@ function applyAttempt(
 		deliveries,
 		log: [...state.log, entry].slice(-MAX_LOG_ENTRIES),
 		// The KV copy and the index carry delivery_status: refresh them when it changes.
+		cached: finalChanged ? false : state.cached,
+		indexed: finalChanged ? false : state.indexed,
+	};
+}
+
+/**
+ * What the run cost upstream (USD), as its usage reported it: the Sonar-shaped result's
+ * `usage.cost.total_cost`, else the Agent API Response's. Null when upstream reported none.
+ */
+export function runCostUsd(state: JobState): number | null {
+	const fromResult = state.response?.usage?.cost?.total_cost;
+	if (typeof fromResult === "number" && Number.isFinite(fromResult)) return fromResult;
+	const usage = state.output?.usage;
+	const cost = usage && typeof usage === "object" ? (usage as { cost?: { total_cost?: unknown } }).cost : undefined;
+	const total = cost?.total_cost;
+	return typeof total === "number" && Number.isFinite(total) ? total : null;
+}
+
+/** A delivery given up without an attempt: it fails with the reason, and is not retried. */
+function dropDelivery(state: JobState, outcome: Extract<Outcome, { type: "delivery_dropped" }>): JobState {
+	const index = state.deliveries.findIndex((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
+	const delivery = state.deliveries[index];
+	if (delivery?.status !== "pending") return state;
+	const updated: Delivery = { ...delivery, status: "failed", lastError: outcome.reason };
+	const finalChanged = !INTERIM_EVENTS.has(delivery.type) && delivery.hookId === null;
+	return {
+		...state,
+		deliveries: state.deliveries.map((d, i) => (i === index ? updated : d)),
 		cached: finalChanged ? false : state.cached,
 		indexed: finalChanged ? false : state.indexed,
 	};

@@ -15,6 +15,7 @@ import { readJson, validate } from "../http.ts";
 import type { ResponseWebhookEvent } from "../schemas/agent.ts";
 import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
+import { unsignedError } from "../submit.ts";
 import type { CreateHookResult } from "../tenant/tenant.ts";
 
 const SampleQuery = z.object({ event: HookEvent.default("async_chat_completion.completed") });
@@ -156,6 +157,7 @@ export const hooks = new Hono<AppEnv>()
 		const body = validate(CreateHookBody, await readJson(c, settings.maxBodyBytes), "body");
 		const check = checkCallbackUrl(body.target_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) throw new RequestValidationError(validationError(["body", "target_url"], check.reason));
+		if (!settings.webhookSigningKey) throw unsignedError();
 		const result = (await tenantIndex(c.env, c.get("tenant")).createHook(
 			check.url.toString(),
 			body.event,

@@ -1,10 +1,12 @@
-/** Liveness and the tenant's webhook signing secret. */
+/** Liveness, the tenant's webhook signing secret, and its usage against its limits. */
 import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
 import { readSettings } from "../config.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import type { TenantUsageReport } from "../schemas/relay.ts";
+import { limitsFor, startOfUtcDay, type TenantUsage } from "../tenant/limits.ts";
 import { upstreamPort } from "../upstream/port.ts";
 import { VERSION } from "../version.ts";
 
@@ -20,4 +22,22 @@ export const meta = new Hono<AppEnv>()
 			// Present only during a key rotation: deliveries are signed with both.
 			...(webhookSigningKeyNext ? { next_secret: await tenantSecret(webhookSigningKeyNext, tenant) } : {}),
 		});
+	})
+
+	.get("/v1/usage", async (c) => {
+		const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+		const limits = limitsFor(readSettings(c.env).tenantLimits, tenant);
+		const now = Date.now();
+		const usage = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).usage(now)) as TenantUsage;
+		const report: TenantUsageReport = {
+			tenant,
+			limits: {
+				max_in_flight: limits.max_in_flight ?? null,
+				creates_per_minute: limits.creates_per_minute ?? null,
+				daily_cost_usd: limits.daily_cost_usd ?? null,
+			},
+			usage: { ...usage, cost_today_usd: Math.round(usage.cost_today_usd * 1e6) / 1e6 },
+			day_resets_at: new Date(startOfUtcDay(now) + 86_400_000).toISOString(),
+		};
+		return c.json(report);
 	});

@@ -229,6 +229,27 @@ export const WebhookSecret = z
 	})
 	.openapi("WebhookSecret");
 
+const LimitValue = z.number().nullable();
+
+/** `GET /v1/usage`: the tenant's limits (`TENANT_LIMITS`; null: none) and what it has used against them. */
+export const TenantUsageReport = z
+	.object({
+		tenant: z.string(),
+		limits: z.object({
+			max_in_flight: LimitValue.openapi({ description: "Jobs accepted and not yet settled" }),
+			creates_per_minute: LimitValue.openapi({ description: "Jobs accepted in the last 60 s" }),
+			daily_cost_usd: LimitValue.openapi({ description: "Upstream cost of the jobs that finished since 00:00 UTC" }),
+		}),
+		usage: z.object({
+			in_flight: z.number().int(),
+			creates_last_minute: z.number().int(),
+			cost_today_usd: z.number(),
+		}),
+		day_resets_at: z.string().openapi({ description: "When cost_today_usd starts again from 0 (ISO 8601, UTC)" }),
+	})
+	.openapi("TenantUsage");
+export type TenantUsageReport = z.infer<typeof TenantUsageReport>;
+
 export const DeliveryAttempt = z
 	.object({
 		attempt: z.number().int(),

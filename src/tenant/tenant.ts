@@ -16,6 +16,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ResponseList, ResponseStatus, ResponseSummary } from "../schemas/agent.ts";
 import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
 import { encodeCursor } from "./cursor.ts";
+import { judge, type LimitRefusal, startOfUtcDay, type TenantLimits, type TenantUsage } from "./limits.ts";
 
 const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 
@@ -23,7 +24,12 @@ const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 const HOOK_EVENTS = HookEvent.options.map((event) => `'${event}'`).join(",");
 
 /** What a job reports to the index: its summary, the surface it was submitted on, and a run's own status. */
-export type IndexEntry = RelayJobSummary & { surface: "sonar" | "agent"; run_status: ResponseStatus | null };
+export type IndexEntry = RelayJobSummary & {
+	surface: "sonar" | "agent";
+	run_status: ResponseStatus | null;
+	/** What the run cost upstream (USD), once it finished and upstream said; for `daily_cost_usd`. */
+	cost_usd?: number | null;
+};
 
 interface HookRow extends Record<string, SqlStorageValue> {
 	id: string;
@@ -47,6 +53,7 @@ interface JobRow extends Record<string, SqlStorageValue> {
 	status: string;
 	delivery_status: string | null;
 	request_preview: string | null;
+	cost_usd: number | null;
 }
 
 export class Tenant extends DurableObject<Env> {
@@ -77,7 +84,13 @@ export class Tenant extends DurableObject<Env> {
 		if (!columns.has("request_preview")) this.sql.exec("ALTER TABLE jobs ADD COLUMN request_preview TEXT");
 		if (!columns.has("surface")) this.sql.exec("ALTER TABLE jobs ADD COLUMN surface TEXT NOT NULL DEFAULT 'sonar'");
 		if (!columns.has("run_status")) this.sql.exec("ALTER TABLE jobs ADD COLUMN run_status TEXT");
+		if (!columns.has("cost_usd")) this.sql.exec("ALTER TABLE jobs ADD COLUMN cost_usd REAL");
 		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_surface ON jobs (surface, seq)");
+		// For the tenant's limits: jobs in flight, jobs accepted lately, and what finished today.
+		this.sql.exec(
+			"CREATE INDEX IF NOT EXISTS jobs_in_flight ON jobs (status) WHERE status IN ('CREATED','IN_PROGRESS')",
+		);
+		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at)");
 		this.migrateHooks();
 	}
 
@@ -157,11 +170,11 @@ export class Tenant extends DurableObject<Env> {
 	upsertJob(job: IndexEntry, fanOut: EventType | null = null): Hook[] {
 		this.sql.exec(
 			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
-			   request_preview, surface, run_status)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			   request_preview, surface, run_status, cost_usd)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, completed_at = excluded.completed_at,
 			   failed_at = excluded.failed_at, status = excluded.status, delivery_status = excluded.delivery_status,
-			   run_status = excluded.run_status`,
+			   run_status = excluded.run_status, cost_usd = excluded.cost_usd`,
 			job.id,
 			job.created_at,
 			job.started_at ?? null,
@@ -173,8 +186,59 @@ export class Tenant extends DurableObject<Env> {
 			job.request_preview ?? null,
 			job.surface,
 			job.run_status,
+			job.cost_usd ?? null,
 		);
 		return fanOut ? this.hooksFor(fanOut) : [];
+	}
+
+	/**
+	 * A new job, judged against the tenant's limits: indexed (it counts from now on) and admitted, or
+	 * refused with the limit it would break. One call, in this object's single thread, so concurrent
+	 * submissions cannot overshoot a limit together. A job already indexed (a replay) is admitted.
+	 */
+	admitJob(job: IndexEntry, limits: TenantLimits): { ok: true } | { ok: false; refusal: LimitRefusal } {
+		const known = this.sql.exec("SELECT 1 FROM jobs WHERE id = ?", job.id).toArray().length > 0;
+		if (!known && Object.keys(limits).length > 0) {
+			const now = Date.now();
+			const refusal = judge(limits, this.usage(now), { now, oldestCreateInWindowMs: this.oldestCreateInWindow(now) });
+			if (refusal) return { ok: false, refusal };
+		}
+		this.upsertJob(job);
+		return { ok: true };
+	}
+
+	/** What the tenant has used now, against its limits (`GET /v1/usage`). */
+	usage(now = Date.now()): TenantUsage {
+		const nowS = Math.floor(now / 1000);
+		const inFlight = this.sql
+			.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('CREATED','IN_PROGRESS')")
+			.one().n;
+		const lastMinute = this.sql
+			.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE created_at > ?", nowS - 60)
+			.one().n;
+		const cost = this.sql
+			.exec<{ usd: number | null }>(
+				"SELECT SUM(cost_usd) AS usd FROM jobs WHERE cost_usd IS NOT NULL AND COALESCE(completed_at, failed_at) >= ?",
+				Math.floor(startOfUtcDay(now) / 1000),
+			)
+			.one().usd;
+		return { in_flight: inFlight, creates_last_minute: lastMinute, cost_today_usd: cost ?? 0 };
+	}
+
+	/** When the oldest job accepted in the last minute was (ms): it leaves the window a minute later. */
+	private oldestCreateInWindow(now: number): number | null {
+		const row = this.sql
+			.exec<{ t: number | null }>(
+				"SELECT MIN(created_at) AS t FROM jobs WHERE created_at > ?",
+				Math.floor(now / 1000) - 60,
+			)
+			.one();
+		return row.t === null ? null : row.t * 1000;
+	}
+
+	/** Whether a REST-hook subscription still exists: a job checks before it retries a delivery to it. */
+	hookExists(id: string): boolean {
+		return this.sql.exec("SELECT 1 FROM hooks WHERE id = ?", id).toArray().length > 0;
 	}
 
 	removeJob(id: string): void {
@@ -185,7 +249,9 @@ export class Tenant extends DurableObject<Env> {
 	listJobs(limit: number, beforeSeq: number | null): RelayJobList {
 		const { page, next } = this.page("sonar", limit, beforeSeq);
 		return {
-			requests: page.map(({ seq: _seq, surface: _surface, run_status: _run, ...row }) => row as RelayJobSummary),
+			requests: page.map(
+				({ seq: _seq, surface: _surface, run_status: _run, cost_usd: _cost, ...row }) => row as RelayJobSummary,
+			),
 			next_token: next,
 		};
 	}

@@ -53,6 +53,11 @@ interface Bucket {
 }
 
 export interface Admission {
+	/**
+	 * The caller asked for a slot no later than its `deadline`, and the tenant's queue already reaches
+	 * past it: no slot was taken. The submission is refused (429) rather than accepted to fail.
+	 */
+	refused?: { retryAfterMs: number };
 	/** When the call may go (ms); now or later. */
 	at: number;
 	/**
@@ -164,15 +169,29 @@ export function pollPrice(demand: Demand, now: number, capacityPerSecond: number
 const REPLAN_EVERY = 8;
 
 /**
- * Pure GCRA step: reserves the next slot at `rate` per second. Slots are whole
- * milliseconds (rounded up): alarms are, and a fractional time would make a
- * job wake a fraction too early, find nothing due, and re-arm the very alarm
- * that is running, which the runtime then drops.
+ * Pure fair-queue step: the next slot of `tenant`. Every tenant with calls queued (its clock past
+ * now) gets an equal share of the rate, so a tenant's burst queues behind itself, not in front of
+ * the others: with A's 25 calls queued, B's first call gets a slot now, and A's later ones space
+ * out by two intervals. `bucket.tat` is a floor for everyone (a 429's Retry-After). Slots already
+ * handed out are not moved: the send check (`confirm`) keeps the total within the rate.
+ *
+ * @example
+ * reserveFair(bucket, new Map([["a", now + 5000]]), "b", now) // { at: now, clock: now + 2 / rate }
  */
-export function reserve(bucket: Bucket, now: number): { bucket: Bucket; at: number } {
-	const at = Math.ceil(Math.max(now, bucket.tat));
-	return { bucket: { ...bucket, tat: Math.max(now, bucket.tat) + 1000 / bucket.rate }, at };
+export function reserveFair(
+	bucket: Bucket,
+	clocks: ReadonlyMap<string, number>,
+	tenant: string,
+	now: number,
+): { at: number; clock: number } {
+	let active = 1;
+	for (const [other, clock] of clocks) if (other !== tenant && clock > now) active++;
+	const start = Math.max(now, bucket.tat, clocks.get(tenant) ?? 0);
+	return { at: Math.ceil(start), clock: start + (1000 * active) / bucket.rate };
 }
+
+/** Tenants' clocks kept at once; past it, those already due are dropped (they have nothing queued). */
+const MAX_CLOCKS = 10_000;
 
 /** Calls let through at once, beyond the rate, as a share of a second: a late waker may catch up this much. */
 export const SEND_TOLERANCE_S = 0.25;
@@ -230,8 +249,18 @@ interface StoredLimits {
 	buckets: Partial<Record<GateKind, Pick<Bucket, "rate" | "epoch" | "lastCut" | "updatedAt">>>;
 }
 
+/** What a caller says about the call it wants a slot for. */
+export interface AdmitOptions {
+	/** Whose call it is: each tenant with calls queued gets an equal share of the rate. @default "" */
+	tenant?: string;
+	/** The latest acceptable slot (ms): a later one is refused instead of taken (`Admission.refused`). */
+	deadline?: number;
+}
+
 export class UpstreamGate extends DurableObject<Env> {
 	private buckets = new Map<GateKind, Bucket>();
+	/** Per kind of call, each tenant's fair-queue clock (`reserveFair`). */
+	private clocks = new Map<GateKind, Map<string, number>>();
 	private sketches = new Map<string, DurationSketch>();
 	private plans = new Map<string, { plan: number[]; estimate: WatchEstimate; samples: number }>();
 	/** Polls that asked for a slot lately: the demand on the GET budget. */
@@ -292,7 +321,13 @@ export class UpstreamGate extends DurableObject<Env> {
 	 * `heldEpoch` is the epoch of a slot the caller reserved earlier and whose time has come;
 	 * `heldSend`, that the slot was a booked send (`Admission.send`).
 	 */
-	async admit(kind: GateKind, model?: string, heldEpoch?: number, heldSend?: boolean): Promise<Admission> {
+	async admit(
+		kind: GateKind,
+		model?: string,
+		heldEpoch?: number,
+		heldSend?: boolean,
+		options: AdmitOptions = {},
+	): Promise<Admission> {
 		const now = Date.now();
 		const current = this.bucket(kind, now);
 		const held = heldEpoch !== undefined && heldEpoch === current.epoch;
@@ -304,8 +339,21 @@ export class UpstreamGate extends DurableObject<Env> {
 			// Its slot is still good (it was paid for when it was reserved): it goes, unless that would be a burst.
 			slot = confirm(current, now);
 		} else {
-			const next = reserve(current, now);
-			slot = next.at <= now ? confirm(next.bucket, now) : { ...next, send: false };
+			const tenant = options.tenant ?? "";
+			const clocks = this.clocksOf(kind, now);
+			const next = reserveFair(current, clocks, tenant, now);
+			if (options.deadline !== undefined && next.at > options.deadline) {
+				// The queue reaches past the caller's deadline: refuse now rather than accept a job sure to fail.
+				return {
+					refused: { retryAfterMs: next.at - options.deadline },
+					at: next.at,
+					epoch: current.epoch,
+					send: false,
+					getsPaced: this.getsPaced(now),
+				};
+			}
+			clocks.set(tenant, next.clock);
+			slot = next.at <= now ? confirm(current, now) : { bucket: current, at: next.at, send: false };
 		}
 		this.buckets.set(kind, slot.bucket);
 		const { at, send } = slot;
@@ -323,6 +371,20 @@ export class UpstreamGate extends DurableObject<Env> {
 		return { at, epoch, send, getsPaced, plan, estimate };
 	}
 
+	/** The tenants' clocks for `kind`; those already due are dropped once there are many. */
+	private clocksOf(kind: GateKind, now: number): Map<string, number> {
+		let clocks = this.clocks.get(kind);
+		if (!clocks) {
+			clocks = new Map();
+			this.clocks.set(kind, clocks);
+		}
+		if (clocks.size >= MAX_CLOCKS) {
+			for (const [tenant, clock] of clocks) if (clock <= now) clocks.delete(tenant);
+			if (clocks.size >= MAX_CLOCKS) clocks.clear();
+		}
+		return clocks;
+	}
+
 	/** Polls queue here while the GET rate is below the configured one: after GET pushback, until AIMD has won it back. */
 	private getsPaced(now: number): boolean {
 		const gets = this.buckets.get("get");
@@ -335,7 +397,11 @@ export class UpstreamGate extends DurableObject<Env> {
 		const before = this.bucket(kind, now);
 		const after = backOff(before, retryAfterMs, now, this.floor(kind));
 		this.buckets.set(kind, after);
-		if (after.epoch !== before.epoch) await this.persist();
+		if (after.epoch !== before.epoch) {
+			// Slots of the old rate are void: their holders queue again, fairly, from the Retry-After.
+			this.clocks.delete(kind);
+			await this.persist();
+		}
 	}
 
 	/**
@@ -358,6 +424,7 @@ export class UpstreamGate extends DurableObject<Env> {
 					// A higher limit than assumed, and no pushback lately: go at it now, rather than climbing 2 % a
 					// second from a tier-0 default; newcomers no longer queue behind slots booked at the old rate.
 					this.buckets.set(kind, { ...bucket, rate: limit, tat: Math.min(bucket.tat, now), updatedAt: now });
+					this.clocks.delete(kind);
 				}
 			}
 			changed = true;
@@ -368,7 +435,10 @@ export class UpstreamGate extends DurableObject<Env> {
 				const before = this.bucket(kind, now);
 				const after = backOff(before, spent ? hint.resetMs : null, now, this.floor(kind));
 				this.buckets.set(kind, after);
-				if (after.epoch !== before.epoch) changed = true;
+				if (after.epoch !== before.epoch) {
+					this.clocks.delete(kind);
+					changed = true;
+				}
 			}
 		}
 		if (changed) await this.persist();

@@ -262,6 +262,16 @@ const ROUTES: Record<string, RouteCase> = {
 			expect(secret).not.toBe(await tenantSecret(TEST_SIGNING_KEY, TENANT_A.tenant));
 		},
 	},
+	"GET /v1/usage": {
+		access: "key",
+		call: () => ({ method: "GET", path: "/v1/usage" }),
+		ok: 200,
+		other: 200,
+		// Each tenant sees its own usage, named as itself.
+		scoped: async (res) => {
+			expect(((await res.json()) as { tenant: string }).tenant).toBe(TENANT_B.tenant);
+		},
+	},
 	...jobRoutes("/async/chat/completions"),
 	...jobRoutes("/v1/async/sonar"),
 	...runRoutes,

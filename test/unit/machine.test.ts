@@ -106,7 +106,8 @@ const attempt = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({
 
 /** A job in the given phase, built by feeding the machine real outcomes. */
 function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec: Partial<JobSpec> = {}): JobState {
-	let state = newJob(makeSpec(spec), T0);
+	// Past the tenant's limits (the index admitted it): see "submitting" for the admission itself.
+	let state: JobState = { ...newJob(makeSpec(spec), T0), admitted: true };
 	if (phase === "submitting") return state;
 	state = apply(state, { type: "created", run: makeRun() }, T0, policy, 0.5);
 	if (phase === "polling") return state;
@@ -127,11 +128,38 @@ function firstAttempt(state: JobState): { webhookId: string; url: string } {
 }
 
 describe("submitting", () => {
-	it("creates upstream first, and indexes the accepted job", () => {
-		const state = makeJob("submitting");
-		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create", "index"]);
-		expect(dueActions(state, T0, policy)[0]).toEqual({ type: "create", heldEpoch: null });
-		expect(dueActions(state, T0, policy)[1]).toEqual({ type: "index", fanOut: null });
+	it("has the tenant index judge a new job against its limits first, then creates it upstream", () => {
+		const fresh = newJob(makeSpec(), T0);
+		expect(dueActions(fresh, T0, policy)).toEqual([{ type: "index", fanOut: null, admit: true }]);
+		const state = step(fresh, { type: "indexed", hooks: [] }, T0);
+		expect(state).toMatchObject({ admitted: true, indexed: true });
+		// The caller waits on this create: a gate slot past the job's deadline refuses it instead.
+		expect(dueActions(state, T0, policy)).toEqual([
+			{ type: "create", heldEpoch: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
+		]);
+	});
+
+	it("is refused with a 429 and its Retry-After over a tenant limit, or behind a create queue past its deadline", () => {
+		const refused = step(
+			newJob(makeSpec(), T0),
+			{ type: "index_refused", detail: "tenant limit max_in_flight (2) reached", retryAfterMs: 10_000 },
+			T0,
+		);
+		expect(refused.lifecycle).toEqual({
+			phase: "rejected",
+			status: 429,
+			detail: "tenant limit max_in_flight (2) reached",
+			retryAfterMs: 10_000,
+		});
+		expect(dueActions(refused, T0, policy)).toEqual([]);
+		const queued = step(makeJob("submitting"), { type: "create_refused", detail: "queue", retryAfterMs: 4000 }, T0);
+		expect(queued.lifecycle).toMatchObject({ phase: "rejected", status: 429, retryAfterMs: 4000 });
+	});
+
+	it("lets a new job in when the index cannot judge it (limits protect, they must not block)", () => {
+		const state = step(newJob(makeSpec(), T0), { type: "side_effect_failed" }, T0);
+		expect(state).toMatchObject({ admitted: true, indexed: false });
+		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create"]);
 	});
 
 	it("moves to polling with the upstream id and the first poll about 1 s later", () => {
@@ -434,7 +462,7 @@ describe("learnt poll plans", () => {
 	});
 
 	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
-		let state = newJob(makeSpec(), T0);
+		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
 		state = step(state, { type: "create_deferred", at: T0 + 5000, epoch: 3, plan }, T0);
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reservedEpoch: 3, attempts: 0 });
 		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
@@ -444,7 +472,7 @@ describe("learnt poll plans", () => {
 	});
 
 	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
-		let state = newJob(makeSpec(), T0);
+		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
 		state = step(state, { type: "create_deferred", at: T0 + 300, epoch: 2, plan, send: true }, T0);
 		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", heldEpoch: 2, heldSend: true });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);

@@ -21,7 +21,7 @@ import {
 	MIN_RATE,
 	pollPrice,
 	recover,
-	reserve,
+	reserveFair,
 	SEND_TOLERANCE_S,
 } from "../../src/upstream/gate.ts";
 
@@ -149,14 +149,30 @@ describe("upstream gate arithmetic", () => {
 	const fresh = { rate: 10, epoch: 0, tat: 0, sentTat: 0, lastCut: 0, updatedAt: 0 };
 
 	it("hands out one slot per 1/rate, queueing callers instead of refusing them", () => {
-		let bucket = fresh;
+		const clocks = new Map<string, number>();
 		const slots: number[] = [];
 		for (let i = 0; i < 5; i++) {
-			const next = reserve(bucket, 1000);
-			bucket = next.bucket;
+			const next = reserveFair(fresh, clocks, "a", 1000);
+			clocks.set("a", next.clock);
 			slots.push(next.at);
 		}
 		expect(slots).toEqual([1000, 1100, 1200, 1300, 1400]);
+	});
+
+	it("queues a tenant's burst behind itself: a newcomer gets a slot now, and shares the rate after", () => {
+		const clocks = new Map<string, number>();
+		for (let i = 0; i < 25; i++) clocks.set("a", reserveFair(fresh, clocks, "a", 1000).clock);
+		// A's 25 calls reach 2.5 s ahead; B's first one is not queued behind them.
+		const b = reserveFair(fresh, clocks, "b", 1000);
+		expect(b.at).toBe(1000);
+		clocks.set("b", b.clock);
+		// Two tenants with calls queued: each gets half the rate from now on.
+		expect(b.clock).toBe(1200);
+		const a = reserveFair(fresh, clocks, "a", 1000);
+		expect(a.at).toBe(3500);
+		expect(a.clock).toBe(3700);
+		// Once B's queue has drained (its clock is past), A has the whole rate again.
+		expect(reserveFair(fresh, clocks, "a", 3500).clock).toBe(3600);
 	});
 
 	it("cuts the rate to 3/4 on a 429 (once a second), voids older slots, and holds new ones for Retry-After", () => {
@@ -164,7 +180,7 @@ describe("upstream gate arithmetic", () => {
 		expect(bucket.rate).toBe(7.5);
 		expect(bucket.epoch).toBe(1);
 		// The queue restarts after the Retry-After, at the new rate: slots handed out before are void.
-		expect(reserve(bucket, 5000).at).toBe(8000);
+		expect(reserveFair(bucket, new Map(), "a", 5000).at).toBe(8000);
 		bucket = backOff(bucket, null, 5500);
 		expect(bucket.rate).toBe(7.5);
 		expect(bucket.epoch).toBe(1);

@@ -264,6 +264,18 @@ export function usageMessage(command: string, problem?: string): SlackMessage {
 }
 
 /**
+ * An ephemeral refusal, answered to the command itself (no job was made): a workspace not on
+ * `SLACK_TEAMS`, or a tenant limit reached.
+ *
+ * @example
+ * refusalMessage("This relay is at its limit for this workspace. Try again in 40 s.")
+ */
+export function refusalMessage(text: string): SlackMessage {
+	const escaped = `:no_entry: ${escapeEntities(text)}`;
+	return { response_type: "ephemeral", text: escaped, blocks: [section(escaped)] };
+}
+
+/**
  * The ephemeral message posted to `response_url` when a job fails.
  *
  * @example

@@ -5,7 +5,10 @@
  * 3 s with an ephemeral acknowledgement (the upstream create is left to the
  * job's alarm), and the job posts the answer to the command's `response_url`
  * as Block Kit when it settles. Each Slack workspace is a tenant of its own:
- * `slack:<team_id>`.
+ * `slack:<team_id>`, with the limits `TENANT_LIMITS` gives it (its own entry, or
+ * `"*"`); its operator reads its jobs with an `API_KEYS` entry for that tenant
+ * (`slack:T0123ABCD:<key>`). With `SLACK_TEAMS` set, only those workspaces are
+ * served.
  */
 import { Hono } from "hono";
 import { readSettings } from "../../config.ts";
@@ -15,7 +18,7 @@ import { ApiError } from "../../errors.ts";
 import { readBodyBytes } from "../../http.ts";
 import { Preset } from "../../schemas/relay.ts";
 import { submitJob } from "../../submit.ts";
-import { acknowledgement, usageMessage } from "./blocks.ts";
+import { acknowledgement, refusalMessage, usageMessage } from "./blocks.ts";
 import { verifySlackRequest } from "./verify.ts";
 
 /** `&amp;`, `&lt;`, `&gt;` back to characters (the only three Slack encodes). */
@@ -73,6 +76,9 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 	const model = preset ?? settings.slackModel;
 	const teamId = form.get("team_id") ?? "";
 	if (!/^[A-Z0-9]{1,32}$/i.test(teamId)) throw new ApiError(400, "team_id is missing or malformed");
+	if (settings.slackTeams && !settings.slackTeams.has(teamId)) {
+		return c.json(refusalMessage("This workspace is not allowed to use this research relay. Ask its operator."), 200);
+	}
 	const responseUrl = form.get("response_url") ?? "";
 	const check = checkCallbackUrl(responseUrl, {
 		allowPrivate: settings.allowPrivateCallbacks,
@@ -103,7 +109,15 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 			},
 			deferUpstream: true,
 		},
-	);
+	).catch((error: unknown) => {
+		// A tenant limit is this workspace's to see, in Slack's words; other errors stay HTTP errors.
+		if (error instanceof ApiError && error.status === 429) return error;
+		throw error;
+	});
+	if (job instanceof ApiError) {
+		const wait = job.headers["retry-after"];
+		return c.json(refusalMessage(`${job.message}${wait ? ` Try again in ${wait} s.` : ""}`), 200);
+	}
 	return c.json(
 		{
 			...acknowledgement(text, { model, longRunning: LONG_RUNNING.test(model) }),
