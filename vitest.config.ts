@@ -17,6 +17,7 @@ import {
 	TEST_SIGNING_KEY,
 	TEST_SIGNING_KEY_NEXT,
 	TEST_SLACK_SECRET,
+	TEST_TENANT_LIMITS,
 	TEST_UPSTREAM_KEY,
 } from "./test/integration/constants.ts";
 
@@ -37,6 +38,7 @@ function workersProject(name: string, include: string[], extra: Record<string, s
 						SLACK_SIGNING_SECRET: TEST_SLACK_SECRET,
 						SLACK_MODEL: "sonar",
 						MAX_SUBSCRIPTIONS: String(TEST_MAX_SUBSCRIPTIONS),
+						TENANT_LIMITS: TEST_TENANT_LIMITS,
 						ALLOW_PRIVATE_CALLBACKS: "true",
 						// Shortened through settings only: the code paths are production's.
 						CREATE_RETRY_INITIAL_MS: "0",

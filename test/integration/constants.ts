@@ -13,11 +13,27 @@ export const TENANT_LIST = { tenant: "lister", key: "lister-key" };
 export const TENANT_HOOKS = { tenant: "hooker", key: "hooker-key" };
 /** The fuzz tests' own tenant: they count its jobs and subscriptions before and after. */
 export const TENANT_FUZZ = { tenant: "fuzzer", key: "fuzzer-key" };
+/** Tenants with limits (`TEST_TENANT_LIMITS`): two jobs in flight; three a minute; a daily cost cap. */
+export const TENANT_LIMITED = { tenant: "limited", key: "limited-key" };
+export const TENANT_PACED = { tenant: "paced", key: "paced-key" };
+export const TENANT_THRIFTY = { tenant: "thrifty", key: "thrifty-key" };
+/** A Slack workspace's operator: the key syntax's last colon separates the key. */
+export const TENANT_SLACK_OPS = { tenant: "slack:TOPS1", key: "slack-ops-key" };
+export const TEST_TENANT_LIMITS = JSON.stringify({
+	[TENANT_LIMITED.tenant]: { max_in_flight: 2 },
+	[TENANT_PACED.tenant]: { creates_per_minute: 3 },
+	[TENANT_THRIFTY.tenant]: { daily_cost_usd: 0.0001 },
+	"slack:TLIMIT1": { max_in_flight: 1 },
+});
 export const TEST_API_KEYS_ALL = [
 	TEST_API_KEYS,
 	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
 	`${TENANT_HOOKS.tenant}:${TENANT_HOOKS.key}`,
 	`${TENANT_FUZZ.tenant}:${TENANT_FUZZ.key}`,
+	`${TENANT_LIMITED.tenant}:${TENANT_LIMITED.key}`,
+	`${TENANT_PACED.tenant}:${TENANT_PACED.key}`,
+	`${TENANT_THRIFTY.tenant}:${TENANT_THRIFTY.key}`,
+	`${TENANT_SLACK_OPS.tenant}:${TENANT_SLACK_OPS.key}`,
 ].join(",");
 export const TEST_SLACK_SECRET = "test-slack-secret";
 export const TEST_MAX_SUBSCRIPTIONS = 5;

@@ -20,6 +20,7 @@ import {
 	createJob,
 	driveUntil,
 	inboxEvents,
+	jobStub,
 	inboxUrl,
 	relay,
 	slackCommand,
@@ -84,6 +85,33 @@ describe("REST hooks", () => {
 			await scheduler.wait(10);
 		}
 		expect((await listHooks()).map((h) => h.id)).not.toContain(id);
+	});
+
+	it("stops retrying deliveries to a subscription once it is deleted", async () => {
+		await unsubscribeAll();
+		const name = unique("hook-deleted");
+		// The target fails every attempt: the event would be retried on the schedule.
+		const res = await subscribe(inboxUrl(name, "fail=100&status=500"), "async_chat_completion.completed");
+		const { id } = (await res.json()) as Hook;
+		const job = await createJob({}, TENANT_HOOKS.key);
+		await driveUntil(job.id, settled, { tenant: TENANT_HOOKS.tenant });
+		const stub = jobStub(job.id);
+		const hookDelivery = async () =>
+			(await stub.deliveries(TENANT_HOOKS.tenant))?.events.find((e) => e.event === "async_chat_completion.completed") ??
+			null;
+		for (let round = 0; round < 100 && (await inboxEvents(name)).length < 1; round++) {
+			await runDurableObjectAlarm(stub);
+			await scheduler.wait(10);
+		}
+		expect(await inboxEvents(name)).toHaveLength(1);
+		expect(await hookDelivery()).toMatchObject({ status: "pending" });
+		expect((await relay(`/v1/hooks/${id}`, { method: "DELETE" }, TENANT_HOOKS.key)).status).toBe(204);
+		for (let round = 0; round < 50 && (await hookDelivery())?.status === "pending"; round++) {
+			await runDurableObjectAlarm(stub);
+			await scheduler.wait(20);
+		}
+		expect(await hookDelivery()).toMatchObject({ status: "failed", last_error: "the REST-hook subscription was deleted" });
+		expect(await inboxEvents(name)).toHaveLength(1);
 	});
 
 	it("serves a sample payload in exactly the delivered event's schema", async () => {
