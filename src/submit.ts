@@ -9,6 +9,7 @@ import { readSettings } from "./config.ts";
 import { checkCallbackUrl } from "./delivery/url-guard.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { canonicalJson, sha256Hex } from "./http.ts";
+import { newJobId } from "./job/id.ts";
 import type { CreateJobInput, CreateJobResult, JobIntegration, JobView } from "./job/job.ts";
 import type { RelayResponse, ResponseCreateParams } from "./schemas/agent.ts";
 import type { CreateJobBody, RelayJob } from "./schemas/relay.ts";
@@ -112,7 +113,8 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 	const key = submission.idempotencyKey;
 	const doId = key ? env.JOBS.idFromName(key) : env.JOBS.newUniqueId();
 	const common = {
-		id: doId.toString(),
+		// A replay answers the stored job's id; a new job under a used key (the first retired) gets its own.
+		id: newJobId(doId.toString(), key !== null),
 		tenant,
 		bodyHash: await sha256Hex(
 			canonicalJson({ surface: submission.surface, body, integration: options.integration ?? null }),

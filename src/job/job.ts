@@ -219,21 +219,25 @@ export class Job extends DurableObject<Env> {
 		return { ok: true, job: viewOf(after ?? state), replayed: false };
 	}
 
-	/** This job, if it is `tenant`'s and was submitted on `surface`; to anyone else it does not exist. */
-	private owned(tenant: string, surface: Surface): JobState | null {
+	/**
+	 * This job, if it is `tenant`'s, was submitted on `surface`, and is the job `id` names (an object named
+	 * by an idempotency key may hold a later job than the one asked for); to anyone else it does not exist.
+	 */
+	private owned(tenant: string, surface: Surface, id?: string): JobState | null {
 		const state = this.state;
-		return state && state.spec.tenant === tenant && surfaceOf(state.spec) === surface ? state : null;
+		if (!state || state.spec.tenant !== tenant || surfaceOf(state.spec) !== surface) return null;
+		return id === undefined || state.spec.id === id ? state : null;
 	}
 
 	/** The Sonar-surface job for its own tenant; null for anyone else (to them it does not exist). */
-	async view(tenant: string): Promise<RelayJob | null> {
-		const state = this.owned(tenant, "sonar");
+	async view(tenant: string, id?: string): Promise<RelayJob | null> {
+		const state = this.owned(tenant, "sonar", id);
 		return state ? toView(state) : null;
 	}
 
 	/** The Agent-surface run for its own tenant, as the Agent API's Response object; null for anyone else. */
-	async response(tenant: string): Promise<RelayResponse | null> {
-		const state = this.owned(tenant, "agent");
+	async response(tenant: string, id?: string): Promise<RelayResponse | null> {
+		const state = this.owned(tenant, "agent", id);
 		return state ? toResponse(state) : null;
 	}
 
@@ -241,14 +245,14 @@ export class Job extends DurableObject<Env> {
 	 * The upstream id of this Agent-surface run, for a follow-up run's `previous_response_id`; null when it
 	 * is not `tenant`'s or has none (yet).
 	 */
-	async upstreamRunId(tenant: string): Promise<string | null> {
-		const lifecycle = this.owned(tenant, "agent")?.lifecycle;
+	async upstreamRunId(tenant: string, id?: string): Promise<string | null> {
+		const lifecycle = this.owned(tenant, "agent", id)?.lifecycle;
 		return lifecycle && (lifecycle.phase === "polling" || lifecycle.phase === "settled") ? lifecycle.upstreamId : null;
 	}
 
 	/** The attempt log, for its own tenant only. */
-	async deliveries(tenant: string, surface: Surface = "sonar"): Promise<DeliveryReport | null> {
-		const state = this.owned(tenant, surface);
+	async deliveries(tenant: string, surface: Surface = "sonar", id?: string): Promise<DeliveryReport | null> {
+		const state = this.owned(tenant, surface, id);
 		return state ? deliveryReport(state) : null;
 	}
 
@@ -256,10 +260,10 @@ export class Job extends DurableObject<Env> {
 	 * Cancels the job now: it ends (cancelled), its final event is queued, and the upstream run is
 	 * cancelled in the same call when there is one (best effort; retried by the alarm).
 	 */
-	async cancel(tenant: string, surface: Surface): Promise<CancelJobResult> {
+	async cancel(tenant: string, surface: Surface, id?: string): Promise<CancelJobResult> {
 		let result: CancelJobResult = { ok: false, status: 404, detail: "Job not found" };
 		await this.exclusive(async () => {
-			const state = this.owned(tenant, surface);
+			const state = this.owned(tenant, surface, id);
 			if (!state) return;
 			const next = cancelJob(state, Date.now(), this.settings);
 			if (!next.ok) {
@@ -279,10 +283,10 @@ export class Job extends DurableObject<Env> {
 	}
 
 	/** Sends the final event again now (same webhook-id, new attempt series) and reports the attempt. */
-	async redeliver(tenant: string, surface: Surface = "sonar"): Promise<RedeliverJobResult> {
+	async redeliver(tenant: string, surface: Surface = "sonar", id?: string): Promise<RedeliverJobResult> {
 		let result: RedeliverJobResult = { ok: false, status: 404, detail: "Job not found" };
 		await this.exclusive(async () => {
-			if (!this.owned(tenant, surface) || !this.state) return;
+			if (!this.owned(tenant, surface, id) || !this.state) return;
 			const next = redeliver(this.state, Date.now());
 			if (!next.ok) {
 				result = { ok: false, status: 409, detail: next.reason };

@@ -10,17 +10,20 @@ import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
+import { objectIdOf } from "../job/id.ts";
 import type { CancelJobResult, DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { submitJob } from "../submit.ts";
 import { decodeCursor } from "../tenant/cursor.ts";
 
-/** The Job DO stub for an id string; a malformed or foreign id is a 404, never a 500. */
+/** The Job DO stub for a job id; a malformed or foreign id is a 404, never a 500. */
 export function jobStub(env: Env, id: string): DurableObjectStub<Job> {
+	const objectId = objectIdOf(id);
 	let doId: DurableObjectId;
 	try {
-		doId = env.JOBS.idFromString(id);
+		if (!objectId) throw new Error("not a job id");
+		doId = env.JOBS.idFromString(objectId);
 	} catch {
 		throw new ApiError(404, "Job not found");
 	}
@@ -55,13 +58,17 @@ export const completions = new Hono<AppEnv>()
 		const stub = jobStub(c.env, id);
 		const cached = await getResult(c.env.RESULTS, id, tenant);
 		if (cached) return c.json(cached, 200);
-		const job = await stub.view(tenant);
+		const job = await stub.view(tenant, id);
 		if (!job) throw new ApiError(404, "Job not found");
 		return c.json(job, 200);
 	})
 
 	.get("/:id/deliveries", async (c) => {
-		const report = (await jobStub(c.env, c.req.param("id")).deliveries(c.get("tenant"))) as DeliveryReport | null;
+		const report = (await jobStub(c.env, c.req.param("id")).deliveries(
+			c.get("tenant"),
+			"sonar",
+			c.req.param("id"),
+		)) as DeliveryReport | null;
 		if (!report) throw new ApiError(404, "Job not found");
 		return c.json(report, 200);
 	})
@@ -69,13 +76,21 @@ export const completions = new Hono<AppEnv>()
 	// A relay extension: the job ends FAILED with error_message "cancelled", its failed event follows,
 	// and the upstream run is cancelled too.
 	.post("/:id/cancel", async (c) => {
-		const result = (await jobStub(c.env, c.req.param("id")).cancel(c.get("tenant"), "sonar")) as CancelJobResult;
+		const result = (await jobStub(c.env, c.req.param("id")).cancel(
+			c.get("tenant"),
+			"sonar",
+			c.req.param("id"),
+		)) as CancelJobResult;
 		if (!result.ok) throw new ApiError(result.status, result.detail);
 		return c.json(result.job, 200);
 	})
 
 	.post("/:id/redeliver", async (c) => {
-		const result = (await jobStub(c.env, c.req.param("id")).redeliver(c.get("tenant"))) as RedeliverJobResult;
+		const result = (await jobStub(c.env, c.req.param("id")).redeliver(
+			c.get("tenant"),
+			"sonar",
+			c.req.param("id"),
+		)) as RedeliverJobResult;
 		if (!result.ok) throw new ApiError(result.status, result.detail);
 		return c.json(result.report, 200);
 	});

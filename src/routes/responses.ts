@@ -94,14 +94,14 @@ const runRoutes = new Hono<AppEnv>()
 		const stub = jobStub(c.env, id);
 		const cached = await getResponse(c.env.RESULTS, id, tenant);
 		if (cached) return c.json(cached, 200);
-		const response = await stub.response(tenant);
+		const response = await stub.response(tenant, id);
 		if (!response) return agentError(c, 404, `No response found with id '${id}'`);
 		return c.json(response, 200);
 	})
 
 	.post("/:id/cancel", async (c) => {
 		const id = c.req.param("id");
-		const result = (await jobStub(c.env, id).cancel(c.get("tenant"), "agent")) as CancelJobResult;
+		const result = (await jobStub(c.env, id).cancel(c.get("tenant"), "agent", id)) as CancelJobResult;
 		if (!result.ok) {
 			return result.status === 404
 				? agentError(c, 404, `No response found with id '${id}'`)
@@ -112,14 +112,14 @@ const runRoutes = new Hono<AppEnv>()
 
 	.get("/:id/deliveries", async (c) => {
 		const id = c.req.param("id");
-		const report = (await jobStub(c.env, id).deliveries(c.get("tenant"), "agent")) as DeliveryReport | null;
+		const report = (await jobStub(c.env, id).deliveries(c.get("tenant"), "agent", id)) as DeliveryReport | null;
 		if (!report) return agentError(c, 404, `No response found with id '${id}'`);
 		return c.json(report, 200);
 	})
 
 	.post("/:id/redeliver", async (c) => {
 		const id = c.req.param("id");
-		const result = (await jobStub(c.env, id).redeliver(c.get("tenant"), "agent")) as RedeliverJobResult;
+		const result = (await jobStub(c.env, id).redeliver(c.get("tenant"), "agent", id)) as RedeliverJobResult;
 		if (!result.ok) {
 			return result.status === 404
 				? agentError(c, 404, `No response found with id '${id}'`)
@@ -139,7 +139,7 @@ async function create(c: Context<AppEnv>) {
 		const previous = body.previous_response_id;
 		let upstreamId: string | null = null;
 		try {
-			upstreamId = await jobStub(c.env, previous).upstreamRunId(tenant);
+			upstreamId = await jobStub(c.env, previous).upstreamRunId(tenant, previous);
 		} catch (error) {
 			if (!(error instanceof ApiError)) throw error;
 		}

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/app.ts";
 import { HTTPValidationError, ListAsyncApiChatCompletionsResponse } from "../../src/schemas/perplexity.ts";
 import { TENANT_A, TENANT_B, TENANT_LIST } from "./constants.ts";
-import { createJob, driveUntil, makeCreateBody, relay, unique, upstreamRunsFor } from "./helpers.ts";
+import { createJob, driveUntil, jobStub, makeCreateBody, relay, unique, upstreamRunsFor } from "./helpers.ts";
 
 const PATHS = ["/async/chat/completions", "/v1/async/sonar"] as const;
 
@@ -270,9 +270,7 @@ describe("idempotency", () => {
 		const [a, b] = [(await first.json()) as { id: string }, (await second.json()) as { id: string }];
 		expect(b.id).toBe(a.id);
 		expect(await upstreamRunsFor(question)).toHaveLength(1);
-		const stored = await runInDurableObject(env.JOBS.get(env.JOBS.idFromString(a.id)), (_job, state) =>
-			state.storage.get("state"),
-		);
+		const stored = await runInDurableObject(jobStub(a.id), (_job, state) => state.storage.get("state"));
 		expect(stored).toMatchObject({ spec: { id: a.id } });
 	});
 

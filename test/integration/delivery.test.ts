@@ -241,6 +241,39 @@ describe("key rotation", () => {
 });
 
 describe("retirement", () => {
+	it("gives a new job under an idempotency key used before new ids, once the first has retired", async () => {
+		const key = unique("idem");
+		const name = unique("reuse");
+		const first = await createJob({ idempotencyKey: key, question: "one", callback: inboxUrl(name) });
+		expect(first.id).toMatch(/^[0-9a-f]{64}-[0-9a-f]{10}$/);
+		expect((await createJob({ idempotencyKey: key, question: "one", callback: inboxUrl(name) })).id).toBe(first.id);
+		await driveUntil(first.id, settledDelivery);
+		const stub = jobStub(first.id);
+		await runInDurableObject(stub, async (instance: Job, state) => {
+			const job = (instance as unknown as { state: JobState }).state;
+			if (job.lifecycle.phase !== "settled") throw new Error("not settled");
+			job.lifecycle = { ...job.lifecycle, retireAt: Date.now() - 1 };
+			await state.storage.setAlarm(Date.now());
+		});
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect((await relay(`/async/chat/completions/${first.id}`)).status).toBe(404);
+
+		// The same key, another question: a new job, in the same object, with ids of its own.
+		const second = await createJob({ idempotencyKey: key, question: "two", callback: inboxUrl(name) });
+		expect(second.id).not.toBe(first.id);
+		expect(second.id.slice(0, 64)).toBe(first.id.slice(0, 64));
+		const done = await driveUntil(second.id, settledDelivery);
+		expect(done.response?.choices[0]?.message.content).toBeTruthy();
+		const events = await waitForEvents(name, 2);
+		const [a, b] = events.map((e) => e.headers["webhook-id"]);
+		expect(a).toContain(first.id);
+		expect(b).toContain(second.id);
+		expect(b).not.toBe(a);
+		// The old id names nothing, even though its object now holds the new job.
+		expect((await relay(`/async/chat/completions/${first.id}`)).status).toBe(404);
+		expect((await relay(`/async/chat/completions/${first.id}/deliveries`)).status).toBe(404);
+	});
+
 	it("deletes everything once deliveries are done and the TTL has passed: GET is 404", async () => {
 		const created = await createJob({ callback: inboxUrl(unique("retire")) });
 		await driveUntil(created.id, settledDelivery);

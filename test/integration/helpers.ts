@@ -8,6 +8,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { inject } from "vitest";
 import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
+import { objectIdOf } from "../../src/job/id.ts";
 import type { Job } from "../../src/job/job.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
 import { TENANT_A, TEST_SLACK_SECRET } from "./constants.ts";
@@ -116,7 +117,7 @@ export async function createJob(
 }
 
 export function jobStub(id: string): DurableObjectStub<Job> {
-	return env.JOBS.get(env.JOBS.idFromString(id)) as DurableObjectStub<Job>;
+	return env.JOBS.get(env.JOBS.idFromString(objectIdOf(id) ?? id)) as DurableObjectStub<Job>;
 }
 
 /**
