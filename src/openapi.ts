@@ -33,8 +33,8 @@ import {
 	ListQuery,
 	RelayJob,
 	RelayJobList,
-	WebhookEvent,
 	TenantUsageReport,
+	WebhookEvent,
 	WebhookSecret,
 } from "./schemas/relay.ts";
 import { VERSION } from "./version.ts";
@@ -58,11 +58,16 @@ const overLimit = {
 	...json(ErrorDetail, "A tenant limit, or an upstream create queue past JOB_TIMEOUT_SECONDS; Retry-After says when", {
 		detail: "tenant limit max_in_flight (20) reached: 20 jobs are accepted and not yet settled",
 	}),
-	headers: { "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } } },
+	headers: {
+		"Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } },
+	},
 };
 
 /** A submission with a callback while the relay cannot sign events. */
-const unsigned = json(ErrorDetail, "The relay has no WEBHOOK_SIGNING_KEY: it pushes no events, so a callback is refused");
+const unsigned = json(
+	ErrorDetail,
+	"The relay has no WEBHOOK_SIGNING_KEY: it pushes no events, so a callback is refused",
+);
 
 const notFound = { 404: json(ErrorDetail, "No such job for this tenant", { detail: "Job not found" }) };
 
@@ -360,7 +365,12 @@ export function documentApi(app: OpenAPIHono<never>): void {
 					},
 				},
 			},
-			responses: { 200: json(RelayJob, "The job, as the main create returns it"), ...errors, 429: overLimit, 503: unsigned },
+			responses: {
+				200: json(RelayJob, "The job, as the main create returns it"),
+				...errors,
+				429: overLimit,
+				503: unsigned,
+			},
 		},
 		{
 			method: "post",

@@ -20,8 +20,8 @@ import {
 	createJob,
 	driveUntil,
 	inboxEvents,
-	jobStub,
 	inboxUrl,
+	jobStub,
 	relay,
 	slackCommand,
 	unique,
@@ -110,7 +110,10 @@ describe("REST hooks", () => {
 			await runDurableObjectAlarm(stub);
 			await scheduler.wait(20);
 		}
-		expect(await hookDelivery()).toMatchObject({ status: "failed", last_error: "the REST-hook subscription was deleted" });
+		expect(await hookDelivery()).toMatchObject({
+			status: "failed",
+			last_error: "the REST-hook subscription was deleted",
+		});
 		expect(await inboxEvents(name)).toHaveLength(1);
 	});
 

@@ -219,4 +219,3 @@ describe("a relay without WEBHOOK_SIGNING_KEY", () => {
 		expect(hook.status).toBe(503);
 	});
 });
-
