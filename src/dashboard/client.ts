@@ -516,8 +516,35 @@ export const CLIENT_JS = String.raw`
 		selectTab(next);
 	}
 
+	/** This tenant's usage against its limits (GET /v1/usage), one line above the list. */
+	function loadUsage(token) {
+		api("GET", "/v1/usage")
+			.then(function (report) {
+				if (token !== routeToken || !report || !report.usage) return;
+				var limits = report.limits || {};
+				var used = report.usage;
+				function part(value, limit, label) {
+					return limit == null ? value + " " + label : value + " of " + limit + " " + label;
+				}
+				var cost = "$" + Number(used.cost_today_usd || 0).toFixed(4);
+				var parts = [
+					part(used.in_flight, limits.max_in_flight, "in flight"),
+					part(used.creates_last_minute, limits.creates_per_minute, "accepted in the last minute"),
+					(limits.daily_cost_usd == null ? cost : cost + " of $" + Number(limits.daily_cost_usd).toFixed(2)) +
+						" upstream cost today (UTC)",
+				];
+				var none = limits.max_in_flight == null && limits.creates_per_minute == null && limits.daily_cost_usd == null;
+				$("jobs-usage").textContent = "Usage: " + parts.join(" · ") + (none ? " · no limits set" : "");
+			})
+			.catch(function () {
+				// The list matters more: a usage line that cannot load is left out.
+				$("jobs-usage").textContent = "";
+			});
+	}
+
 	function loadJobs(reset) {
 		var token = routeToken;
+		if (reset) loadUsage(token);
 		var kind = listKind;
 		var list = lists[kind];
 		var more = $("jobs-more");

@@ -120,6 +120,7 @@ const JobList: FC = () => (
 				</p>
 			</div>
 			<p id="jobs-summary" class="muted small" />
+			<p id="jobs-usage" class="muted small" />
 			<div id="jobs-error" class="alert alert-error" role="alert" />
 			<div class="card table-card">
 				<div class="table-wrap">

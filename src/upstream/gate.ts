@@ -123,6 +123,15 @@ export const PRIOR_MEDIANS_MS: Readonly<Record<string, number>> = Object.assign(
 });
 const DEFAULT_PRIOR_MEDIAN_MS = 10_000;
 
+/**
+ * Models the gate learns apart, at most: a caller names any model (`request.model`, up to 128
+ * characters), and each would otherwise hold a sketch in memory and storage for ever. Past the
+ * cap, new names share one sketch (`OTHER_MODELS`).
+ */
+export const MAX_MODELS = 64;
+/** The sketch every model past `MAX_MODELS` shares. */
+export const OTHER_MODELS = "\u0000other";
+
 /** Plans cached at once (models × poll prices); past it the cache starts over. */
 const MAX_PLANS = 256;
 
@@ -262,6 +271,8 @@ export class UpstreamGate extends DurableObject<Env> {
 	/** Per kind of call, each tenant's fair-queue clock (`reserveFair`). */
 	private clocks = new Map<GateKind, Map<string, number>>();
 	private sketches = new Map<string, DurationSketch>();
+	/** The models with a sketch of their own (kept in storage: the cap holds across evictions). */
+	private models = new Set<string>();
 	private plans = new Map<string, { plan: number[]; estimate: WatchEstimate; samples: number }>();
 	/** Polls that asked for a slot lately: the demand on the GET budget. */
 	private demand: Demand = { current: 0, previous: 0, windowStart: 0 };
@@ -271,6 +282,7 @@ export class UpstreamGate extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		ctx.blockConcurrencyWhile(async () => {
+			this.models = new Set((await ctx.storage.get<string[]>("models")) ?? []);
 			const stored = await ctx.storage.get<StoredLimits>("limits");
 			if (!stored) return;
 			this.learnedRps = stored.learnedRps;
@@ -447,9 +459,19 @@ export class UpstreamGate extends DurableObject<Env> {
 	/** A settled job's duration, learnt for its model's next plans. */
 	async record(model: string, durationMs: number): Promise<void> {
 		if (!(durationMs > 0) || !Number.isFinite(durationMs)) return;
-		const sketch = addSample(await this.sketch(model), durationMs);
-		this.sketches.set(model, sketch);
-		await this.ctx.storage.put(`sketch:${model}`, sketch);
+		const key = await this.modelKey(model);
+		const sketch = addSample(await this.sketch(key), durationMs);
+		this.sketches.set(key, sketch);
+		await this.ctx.storage.put(`sketch:${key}`, sketch);
+	}
+
+	/** The sketch a model is learnt in: its own, while fewer than `MAX_MODELS` have one; else the shared one. */
+	private async modelKey(model: string): Promise<string> {
+		if (this.models.has(model)) return model;
+		if (this.models.size >= MAX_MODELS) return OTHER_MODELS;
+		this.models.add(model);
+		await this.ctx.storage.put("models", [...this.models]);
+		return model;
 	}
 
 	/** What the gate believes now, for operators and the benchmark. */
@@ -461,7 +483,13 @@ export class UpstreamGate extends DurableObject<Env> {
 		const now = Date.now();
 		const models: Record<string, { samples: number; p50: number; p90: number }> = {};
 		for (const [model, sketch] of this.sketches) {
-			models[model] = { samples: sketch.samples, p50: quantile(sketch, 0.5), p90: quantile(sketch, 0.9) };
+			// An own property whatever the name: `models["__proto__"] = …` would set the prototype instead.
+			Object.defineProperty(models, model, {
+				value: { samples: sketch.samples, p50: quantile(sketch, 0.5), p90: quantile(sketch, 0.9) },
+				enumerable: true,
+				writable: true,
+				configurable: true,
+			});
 		}
 		return {
 			rates: { create: this.bucket("create", now).rate, get: this.bucket("get", now).rate },
@@ -480,11 +508,13 @@ export class UpstreamGate extends DurableObject<Env> {
 	}
 
 	private priorMedian(model: string): number {
+		if (model === OTHER_MODELS) return this.settings.pollPriorMedianMs ?? DEFAULT_PRIOR_MEDIAN_MS;
 		return this.settings.pollPriorMedianMs ?? PRIOR_MEDIANS_MS[model] ?? DEFAULT_PRIOR_MEDIAN_MS;
 	}
 
 	/** The model's plan at a poll price (`pollPrice`: 1 while the GET budget does not bind), cached. */
-	private async plan(model: string, price = 1): Promise<{ plan: number[]; estimate: WatchEstimate }> {
+	private async plan(name: string, price = 1): Promise<{ plan: number[]; estimate: WatchEstimate }> {
+		const model = await this.modelKey(name);
 		const sketch = await this.sketch(model);
 		// Prices in quarter steps: a handful of plans per model, not one per ask.
 		const step = Math.round(price * 4) / 4;

@@ -8,7 +8,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Admission } from "../../src/upstream/gate.ts";
+import { type Admission, MAX_MODELS, OTHER_MODELS } from "../../src/upstream/gate.ts";
 import { TENANT_A, TENANT_B } from "./constants.ts";
 import { createJob, driveUntil, makeCreateBody, relay, unique, upstreamRunsFor } from "./helpers.ts";
 
@@ -66,5 +66,24 @@ describe("fair share of the create rate", () => {
 			TENANT_B.key,
 		);
 		expect(other.status).toBe(200);
+	});
+});
+
+describe("the gate's memory of models", () => {
+	it("learns at most MAX_MODELS models apart, whatever names callers send, prototype names included", async () => {
+		const models = env.GATES.get(env.GATES.idFromName("models"));
+		const names = ["constructor", "__proto__", "toString", ...Array.from({ length: 80 }, (_, i) => `m-${i}`)];
+		for (const name of names) {
+			const admission = (await models.admit("create", name)) as Admission;
+			expect(admission.plan?.length).toBeGreaterThan(0);
+			await models.record(name, 1000);
+		}
+		const view = (await models.describe()) as { models: Record<string, { samples: number }> };
+		const kept = Object.keys(view.models);
+		expect(kept.length).toBeLessThanOrEqual(MAX_MODELS + 1);
+		expect(kept).toContain("constructor");
+		expect(kept).toContain("__proto__");
+		// The names past the cap share one sketch, which learnt from all of them.
+		expect(view.models[OTHER_MODELS]?.samples).toBe(names.length - MAX_MODELS);
 	});
 });

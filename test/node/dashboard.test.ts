@@ -353,6 +353,10 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await expect.poll(() => page.locator("#jobs-body tr").count()).toBe(20);
 		const row = page.locator(`#jobs-body tr[data-job="${jobId}"]`);
 		expect(await row.count()).toBe(0);
+		// The tenant's usage against its limits (none set locally), from GET /v1/usage.
+		await expect.poll(() => page.locator("#jobs-usage").textContent()).toMatch(/^Usage: \d+ in flight · /);
+		expect(await page.locator("#jobs-usage").textContent()).toMatch(/2\d accepted in the last minute/);
+		expect(await page.locator("#jobs-usage").textContent()).toContain("no limits set");
 
 		await page.getByRole("button", { name: "Load more" }).click();
 		await row.waitFor();
