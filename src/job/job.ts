@@ -28,6 +28,7 @@ import {
 	cancelJob,
 	type Delivery,
 	deliveryStatus,
+	describeAttempt,
 	dueActions,
 	emptyStats,
 	eventBody,
@@ -801,7 +802,7 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			next_attempt_at: d.status === "pending" ? new Date(d.nextAt).toISOString() : null,
 			last_error: d.lastError,
 		})),
-		attempts: state.log,
+		attempts: state.log.map(withErrorMessage),
 		stats: {
 			alarm_runs: stats.alarmRuns,
 			create_attempts: stats.createAttempts,
@@ -816,6 +817,17 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			stream_ms: stats.streamMs ?? 0,
 			alarm_lateness_ms: stats.alarmLatenessMs,
 		},
+	};
+}
+
+/** An attempt logged before attempts carried their error in words: one made from its class and status. */
+function withErrorMessage(entry: AttemptLogEntry): AttemptLogEntry {
+	if (entry.error_message !== undefined) return entry;
+	const code = entry.status_code;
+	const delivered = entry.error === null && code !== null && code >= 200 && code < 300;
+	return {
+		...entry,
+		error_message: delivered ? null : describeAttempt({ error: entry.error, statusCode: code, message: null }),
 	};
 }
 

@@ -211,6 +211,8 @@ export interface AttemptLogEntry {
 	host: string;
 	status_code: number | null;
 	error: DeliveryErrorClass | null;
+	/** What went wrong, in words ("connection refused", "HTTP 503 Service Unavailable"); null when delivered. */
+	error_message?: string | null;
 	duration_ms: number;
 	response_body: string | null;
 }
@@ -293,6 +295,8 @@ export interface AttemptResult {
 	ok: boolean;
 	statusCode: number | null;
 	error: DeliveryErrorClass | null;
+	/** What went wrong, in words; null or absent when delivered. */
+	message?: string | null;
 	durationMs: number;
 	retryAfterMs: number | null;
 	responseBody: string | null;
@@ -1214,6 +1218,7 @@ function applyAttempt(
 		host: hostOf(delivery.url),
 		status_code: result.statusCode,
 		error: result.error,
+		error_message: result.ok ? null : describeAttempt(result),
 		duration_ms: result.durationMs,
 		response_body: result.responseBody,
 	};
@@ -1281,7 +1286,9 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 	return { ok: true, state: { ...state, deliveries } };
 }
 
-function describeAttempt(result: AttemptResult): string {
+/** A failed attempt in words: the deliverer's own sentence, or one made from its class and status. */
+export function describeAttempt(result: Pick<AttemptResult, "error" | "message" | "statusCode">): string {
+	if (result.message) return result.message;
 	if (result.error) return result.statusCode ? `${result.error} (${result.statusCode})` : result.error;
 	return `HTTP ${result.statusCode ?? "?"}`;
 }

@@ -238,7 +238,17 @@ export const DeliveryAttempt = z
 		at: z.string().openapi({ format: "date-time" }),
 		host: z.string().openapi({ description: "The callback URL's host only." }),
 		status_code: z.number().int().nullable(),
-		error: z.enum(["timeout", "dns", "connect", "tls", "redirect", "network", "blocked"]).nullable(),
+		error: z
+			.enum(["timeout", "dns", "connect", "tls", "redirect", "network", "blocked", "unavailable"])
+			.nullable()
+			.openapi({
+				description:
+					"The class of a failure without an answer (or with a redirect); `unavailable`: not sent, the result could not be read back from KV.",
+			}),
+		error_message: z.string().nullable().openapi({
+			description:
+				'What went wrong, in words: "connection refused", "DNS lookup failed", "TLS error", "timeout after 15 s", "redirect not followed (302)", "HTTP 503 Service Unavailable"; null when delivered.',
+		}),
 		duration_ms: z.number(),
 		response_body: z.string().nullable().openapi({ description: "The first 512 bytes of the answer." }),
 	})
