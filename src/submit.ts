@@ -28,6 +28,8 @@ export interface SubmitOptions {
 	integration?: JobIntegration;
 	/** Answer before the upstream create; the job's alarm makes it. */
 	deferUpstream?: boolean;
+	/** The relay's origin as the caller reached it, for signed links to the result. @default null */
+	origin?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function submitRun(
 	tenant: string,
 	body: ResponseCreateParams,
 	idempotencyKey: string | null,
+	origin?: string,
 ): Promise<RelayResponse> {
 	const { callback_url: _url, callback_events: _events, ...request } = body;
 	const job = await submit(env, tenant, {
@@ -77,7 +80,7 @@ export async function submitRun(
 		callbackLoc: ["body", "callback_url"],
 		// Apart from the Sonar surface's keys: the same key on both surfaces names two jobs.
 		idempotencyKey: idempotencyKey ? `${tenant}:responses:${idempotencyKey}` : null,
-		options: {},
+		options: { origin },
 	});
 	return job as RelayResponse;
 }
@@ -117,6 +120,7 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 		),
 		integration: options.integration ?? null,
 		deferUpstream: options.deferUpstream ?? false,
+		origin: options.origin ?? null,
 	};
 	const input: CreateJobInput =
 		submission.surface === "agent"

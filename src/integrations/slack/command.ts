@@ -102,6 +102,7 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 				resultBaseUrl: `${origin}/async/chat/completions/`,
 			},
 			deferUpstream: true,
+			origin,
 		},
 	);
 	return c.json(
