@@ -1108,8 +1108,11 @@ describe("size limits", () => {
 			);
 		});
 
-		it("refuses more than three callback_events, and a next_token over 512 characters", async () => {
-			const body = { ...makeCreateBody(), callback_events: ["started", "completed", "failed", "completed"] };
+		it("refuses more than four callback_events, and a next_token over 512 characters", async () => {
+			const body = {
+				...makeCreateBody(),
+				callback_events: ["started", "progress", "completed", "failed", "completed"],
+			};
 			await expect422(await relay("/async/chat/completions", { method: "POST", body: JSON.stringify(body) }), [
 				"body",
 				"callback_events",
