@@ -98,18 +98,6 @@ export async function getResultText(
 	return stored && stored.tenant === tenant && stored.surface === surface ? stored.text : null;
 }
 
-/** The cached Sonar job, or null when it is missing, belongs to another tenant or is a run. */
-export async function getResult(kv: KVNamespace, jobId: string, tenant: string): Promise<RelayJob | null> {
-	const text = await getResultText(kv, jobId, tenant, "sonar");
-	return text === null ? null : (JSON.parse(text) as RelayJob);
-}
-
-/** The cached run (Agent surface), or null when it is missing, another tenant's or a Sonar job. */
-export async function getResponse(kv: KVNamespace, jobId: string, tenant: string): Promise<RelayResponse | null> {
-	const text = await getResultText(kv, jobId, tenant, "agent");
-	return text === null ? null : (JSON.parse(text) as RelayResponse);
-}
-
 /** Removes a retired job's result (every part), so GET agrees with the retired Job DO. */
 export async function deleteResult(kv: KVNamespace, jobId: string, parts = 1): Promise<void> {
 	await Promise.all(Array.from({ length: Math.max(1, parts) }, (_, i) => kv.delete(resultKey(jobId, i))));
