@@ -19,6 +19,7 @@ import { completions } from "./routes/completions.ts";
 import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
 import { agent, responses } from "./routes/responses.ts";
+import { results } from "./routes/results.ts";
 
 /** Settings problems are logged once per isolate, at its first request. */
 let settingsChecked = false;
@@ -38,6 +39,7 @@ export const app = new OpenAPIHono<AppEnv>()
 	.route("/v1/async/sonar", completions)
 	.route("/v1/responses", responses)
 	.route("/v1/agent", agent)
+	.route("/v1/results", results)
 	.route("/v1/ask", ask)
 	.route("/v1/hooks", hooks)
 	.route("/integrations/slack/commands", slackCommands)

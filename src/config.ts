@@ -86,6 +86,12 @@ export interface Settings {
 	resultTtlSeconds: number;
 	/** Larger request bodies are refused with 413. @default 262144 */
 	maxBodyBytes: number;
+	/**
+	 * A webhook event whose body would be larger goes without the result (`response`, or a run's
+	 * `output`) and carries `result_url` instead: a signed link to fetch it (docs/large-results.md).
+	 * @default 1048576 (1 MiB)
+	 */
+	maxPushBytes: number;
 	/** Lets callbacks reach private and loopback addresses over http (local development only). @default false */
 	allowPrivateCallbacks: boolean;
 	/** Key every tenant's `whsec_` secret is derived from. */
@@ -207,6 +213,7 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),
 		resultTtlSeconds: int(s.RESULT_TTL_SECONDS, 604_800, 60),
 		maxBodyBytes: int(s.MAX_BODY_BYTES, 262_144, 1),
+		maxPushBytes: int(s.MAX_PUSH_BYTES, 1_048_576, 1_024),
 		allowPrivateCallbacks: s.ALLOW_PRIVATE_CALLBACKS === "true",
 		webhookSigningKey: s.WEBHOOK_SIGNING_KEY ?? "",
 		webhookSigningKeyNext: s.WEBHOOK_SIGNING_KEY_NEXT || null,

@@ -430,6 +430,30 @@ export function documentApi(app: OpenAPIHono<never>): void {
 		},
 		{
 			method: "get",
+			path: "/v1/results/{id}",
+			tags: ["Deliveries"],
+			summary: "A job's result through a signed link (an event's result_url)",
+			description:
+				"The link an event carries as `result_url` when its result was too large to push (over MAX_PUSH_BYTES), " +
+				"and a Slack answer links to. The link is the credential: no API key. It names one job and expires " +
+				"with its result. The answer is the job as GET returns it on its surface.",
+			request: {
+				params: JobId,
+				query: z.object({
+					expires: z
+						.string()
+						.openapi({ description: "Unix seconds; the link is refused after it.", example: "1764417600" }),
+					signature: z.string().openapi({ description: "base64url HMAC-SHA256 of `<id>.<expires>`." }),
+				}),
+			},
+			responses: {
+				200: json(z.union([RelayJob, RelayResponse]), "The job (Sonar surface) or the Response object (Agent surface)"),
+				403: json(ErrorDetail, "A link that is not valid, or has expired", { detail: "This result link has expired" }),
+				...notFound,
+			},
+		},
+		{
+			method: "get",
 			path: "/v1/webhook-secret",
 			tags: ["Deliveries"],
 			summary: "This tenant's Standard Webhooks signing secret",

@@ -29,6 +29,8 @@ export interface SubmitOptions {
 	integration?: JobIntegration;
 	/** Answer before the upstream create; the job's alarm makes it. */
 	deferUpstream?: boolean;
+	/** The relay's origin as the caller reached it, for signed links to the result. @default null */
+	origin?: string;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function submitRun(
 	tenant: string,
 	body: ResponseCreateParams,
 	idempotencyKey: string | null,
+	origin?: string,
 ): Promise<RelayResponse> {
 	const { callback_url: _url, callback_events: _events, ...request } = body;
 	const job = await submit(env, tenant, {
@@ -78,7 +81,7 @@ export async function submitRun(
 		callbackLoc: ["body", "callback_url"],
 		// Apart from the Sonar surface's keys: the same key on both surfaces names two jobs.
 		idempotencyKey: idempotencyKey ? `${tenant}:responses:${idempotencyKey}` : null,
-		options: {},
+		options: { origin },
 	});
 	return job as RelayResponse;
 }
@@ -121,6 +124,7 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 		),
 		integration: options.integration ?? null,
 		deferUpstream: options.deferUpstream ?? false,
+		origin: options.origin ?? null,
 	};
 	const input: CreateJobInput =
 		submission.surface === "agent"

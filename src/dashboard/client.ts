@@ -1258,7 +1258,7 @@ export const CLIENT_JS = String.raw`
 				h("td", { "data-label": "When" }, timeEl(new Date(a.at))),
 				h("td", { "data-label": "Result" }, badge(ok ? "green" : "red", result)),
 				h("td", { "data-label": "Duration", class: "nowrap", text: a.duration_ms + " ms" }),
-				h("td", { "data-label": "Error", text: a.error ? a.error + (a.response_body ? ": " + a.response_body : "") : a.response_body && !ok ? a.response_body : "—" }),
+				h("td", { "data-label": "Error", text: attemptError(a, ok) }),
 			);
 		});
 		$("job-attempts").replaceChildren(
@@ -1281,6 +1281,15 @@ export const CLIENT_JS = String.raw`
 					)
 				: h("p", { class: "muted", text: "No attempt yet." }),
 		);
+	}
+
+	/** A failed attempt in words ("connection refused", "HTTP 503 Service Unavailable"), with the start of the answer. */
+	function attemptError(a, ok) {
+		if (ok) return "—";
+		var message = a.error_message || a.error || "";
+		// A blocked URL's reason is the message already.
+		var body = a.response_body && a.error !== "blocked" ? a.response_body : "";
+		return message && body ? message + ": " + body : message || body || "—";
 	}
 
 	function redeliver() {
@@ -1306,8 +1315,11 @@ export const CLIENT_JS = String.raw`
 				var latest = fresh[fresh.length - 1];
 				result.className = "alert " + (latest && latest.status_code >= 200 && latest.status_code < 300 ? "alert-success" : "alert-info");
 				result.textContent = latest
-					? "Redelivered: attempt #" + latest.attempt + " of series " + latest.series + " answered " +
-						(latest.status_code !== null ? latest.status_code : latest.error || "nothing") + " in " + latest.duration_ms + " ms."
+					? "Redelivered: attempt #" + latest.attempt + " of series " + latest.series +
+						(latest.status_code !== null
+							? " answered " + latest.status_code
+							: " failed: " + (latest.error_message || latest.error || "no answer")) +
+						" in " + latest.duration_ms + " ms."
 					: "Redelivery scheduled; the attempt appears below when it is made.";
 				// The job is live again while the new series is pending.
 				if (job.data) {

@@ -6,9 +6,11 @@
  * that alarm; nothing here sleeps.
  */
 import { DurableObject } from "cloudflare:workers";
-import { deleteResult, putResult } from "../cache.ts";
+import { splitText } from "../bytes.ts";
+import { deleteResult, putResult, readResult } from "../cache.ts";
 import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
+import { resultLink } from "../delivery/result-link.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { emit } from "../log.ts";
 import { chooseWatch } from "../polling/cost.ts";
@@ -25,19 +27,25 @@ import { stepLogs } from "./log.ts";
 import {
 	type Action,
 	type AttemptLogEntry,
+	type AttemptResult,
 	apply,
 	cancelJob,
+	carriesResult,
 	type Delivery,
 	deliveryStatus,
+	describeAttempt,
 	dueActions,
 	emptyStats,
 	eventBody,
 	hostOf,
+	isFinal,
+	JITTER,
 	type JobIntegration,
 	type JobState,
 	type JobStats,
 	lostCreate,
 	MAX_LATENESS_SAMPLES,
+	MAX_RETRY_AFTER_MS,
 	markCreateSent,
 	newJob,
 	nextWake,
@@ -56,6 +64,8 @@ export type CreateJobInput = {
 	tenant: string;
 	bodyHash: string;
 	integration?: JobIntegration | null;
+	/** The relay's origin as the caller reached it, for links to the result. */
+	origin?: string | null;
 	/**
 	 * Leave the upstream create to the alarm and answer at once (Slack wants an
 	 * answer within 3 s); an upstream rejection then fails the job instead.
@@ -129,8 +139,16 @@ export class Job extends DurableObject<Env> {
 	private watching: AbortController | null = null;
 	/** The state was loaded from storage (not made or last saved by this instance): a restart. */
 	private restored = false;
-	private savedResponse: CompletionResponse | null = null;
-	private savedOutput: Record<string, unknown> | null = null;
+	/**
+	 * The result this object holds in its own storage until KV has it (`payload:<n>` pieces, or the
+	 * `response`/`output` keys of a job stored before KV was the result's home), and in how many pieces.
+	 */
+	private stagedPayload: unknown = null;
+	private stagedParts = 0;
+	private legacyPayload = false;
+	/** The state's `response` / `output` are the real ones (false after a restart, until read back from KV). */
+	private resultAtHand = true;
+	private hydrating: Promise<boolean> | null = null;
 	private armedAt: number | null = null;
 	/** The run in progress: alarm runs and RPCs that act never overlap, so no action is performed twice. */
 	private running: Promise<void> = Promise.resolve();
@@ -146,17 +164,20 @@ export class Job extends DurableObject<Env> {
 		ctx.blockConcurrencyWhile(async () => {
 			const stored = await ctx.storage.get<JobState>("state");
 			if (!stored) return;
-			const response = (await ctx.storage.get<CompletionResponse>("response")) ?? null;
-			const output = (await ctx.storage.get<Record<string, unknown>>("output")) ?? null;
-			this.state = {
-				...stored,
-				spec: migrateSpec(stored.spec),
-				response,
-				output,
-				stats: { ...emptyStats(), ...stored.stats },
-			};
-			this.savedResponse = response;
-			this.savedOutput = output;
+			const legacy = await ctx.storage.get<unknown>(["response", "output"]);
+			const staged = await ctx.storage.list<string>({ prefix: PAYLOAD_PREFIX });
+			const pieces = [...staged].sort(([a], [b]) => partIndex(a) - partIndex(b)).map(([, piece]) => piece);
+			const payload = pieces.length > 0 ? (JSON.parse(pieces.join("")) as unknown) : null;
+			const spec = migrateSpec(stored.spec);
+			const agent = surfaceOf(spec) === "agent";
+			const response = ((agent ? null : payload) ?? legacy.get("response") ?? null) as CompletionResponse | null;
+			const output = ((agent ? payload : null) ?? legacy.get("output") ?? null) as Record<string, unknown> | null;
+			this.state = { ...stored, spec, response, output, stats: { ...emptyStats(), ...stored.stats } };
+			this.stagedParts = pieces.length;
+			this.legacyPayload = legacy.size > 0;
+			this.stagedPayload = payloadOf(this.state);
+			// A failed Sonar job has no answer to read back.
+			this.resultAtHand = !stored.result || this.stagedPayload !== null || (!agent && stored.status !== "COMPLETED");
 			this.restored = true;
 			this.armedAt = await ctx.storage.getAlarm();
 		});
@@ -178,6 +199,7 @@ export class Job extends DurableObject<Env> {
 			if (this.state.spec.tenant !== input.tenant || this.state.spec.bodyHash !== input.bodyHash) {
 				return { ok: false, status: 409, detail: "idempotency_key was already used with a different body" };
 			}
+			await this.requireResult();
 			return { ok: true, job: viewOf(this.state), replayed: true };
 		}
 		const now = Date.now();
@@ -194,8 +216,8 @@ export class Job extends DurableObject<Env> {
 			if (this.unstored) {
 				// Never stored: keep no phantom of it in memory (a retry with the same key must find nothing).
 				this.state = null;
-				this.savedResponse = null;
-				this.savedOutput = null;
+				this.stagedPayload = null;
+				this.stagedParts = 0;
 				this.unstored = null;
 				unstored.resolve();
 			}
@@ -231,14 +253,75 @@ export class Job extends DurableObject<Env> {
 
 	/** The Sonar-surface job for its own tenant; null for anyone else (to them it does not exist). */
 	async view(tenant: string, id?: string): Promise<RelayJob | null> {
-		const state = this.owned(tenant, "sonar", id);
-		return state ? toView(state) : null;
+		if (!this.owned(tenant, "sonar", id)) return null;
+		await this.requireResult();
+		return this.state ? toView(this.state) : null;
 	}
 
 	/** The Agent-surface run for its own tenant, as the Agent API's Response object; null for anyone else. */
 	async response(tenant: string, id?: string): Promise<RelayResponse | null> {
-		const state = this.owned(tenant, "agent", id);
-		return state ? toResponse(state) : null;
+		if (!this.owned(tenant, "agent", id)) return null;
+		await this.requireResult();
+		return this.state ? toResponse(this.state) : null;
+	}
+
+	/**
+	 * The job as its surface shows it, to whoever holds a signed link to its result (the route checked
+	 * the link; it names no tenant); null when there is no such job.
+	 */
+	async linkedView(id?: string): Promise<JobView | null> {
+		if (!this.state || this.state.lifecycle.phase === "rejected") return null;
+		// The object named by an idempotency key may hold a later job than the link's.
+		if (id !== undefined && this.state.spec.id !== id) return null;
+		await this.requireResult();
+		return this.state ? viewOf(this.state) : null;
+	}
+
+	/**
+	 * Puts the result back at hand after a restart: KV is its home once written, and this object keeps
+	 * only where it is (`state.result`). False when KV cannot give it now (a failure, or a read that
+	 * missed a value written moments ago elsewhere); the caller retries.
+	 */
+	private hydrate(): Promise<boolean> {
+		if (this.resultAtHand || !this.state?.result) return Promise.resolve(true);
+		this.hydrating ??= (async () => {
+			const jobId = this.state?.spec.id ?? "";
+			try {
+				const stored = await readResult(this.env.RESULTS, jobId);
+				const state = this.state;
+				if (!stored || !state || state.spec.id !== jobId || stored.tenant !== state.spec.tenant) return false;
+				if (!this.resultAtHand) {
+					this.state = { ...state, ...payloadFromView(state, JSON.parse(stored.text) as Record<string, unknown>) };
+					this.stagedPayload = payloadOf(this.state);
+					this.resultAtHand = true;
+				}
+				return true;
+			} catch (error) {
+				if (this.state) this.note("warn", "kv.read_failed", this.state, error);
+				return false;
+			} finally {
+				this.hydrating = null;
+			}
+		})();
+		return this.hydrating;
+	}
+
+	/** `hydrate`, or an error the Worker answers with a 503 the caller retries. */
+	private async requireResult(): Promise<void> {
+		if (!(await this.hydrate())) throw new Error("The job's result is briefly unavailable; retry shortly");
+	}
+
+	/** The signed link to this job's result, valid as long as the result is kept; null when none can be made. */
+	private async resultUrl(state: JobState, settings: Settings): Promise<string | null> {
+		const { origin, id, createdAtMs } = state.spec;
+		if (!origin || !settings.webhookSigningKey) return null;
+		const { lifecycle } = state;
+		// Until the job settles, its result will be kept until at most its deadline plus the TTL.
+		const expiresAt =
+			lifecycle.phase === "settled"
+				? lifecycle.retireAt
+				: createdAtMs + (settings.jobTimeoutSeconds + settings.resultTtlSeconds) * 1000;
+		return resultLink(origin, id, expiresAt / 1000, settings.webhookSigningKey);
 	}
 
 	/**
@@ -563,8 +646,12 @@ export class Job extends DurableObject<Env> {
 				}
 			case "cache":
 				try {
-					await putResult(this.env.RESULTS, viewOf(state), state.spec.tenant, settings.resultTtlSeconds);
-					return { type: "cached" };
+					// A refresh of the delivery status rewrites the whole value: the result must be at hand.
+					if (!(await this.hydrate())) throw new Error("the result could not be read back from KV");
+					const current = this.state ?? state;
+					const ttl = resultTtlSeconds(current, settings, Date.now());
+					const ref = await putResult(this.env.RESULTS, viewOf(current), current.spec.tenant, ttl);
+					return { type: "cached", ref };
 				} catch (error) {
 					this.note("error", "kv.write_failed", state, error);
 					return { type: "side_effect_failed" };
@@ -620,10 +707,20 @@ export class Job extends DurableObject<Env> {
 					};
 					return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
 				}
+				const needsResult = isFinal(state) && carriesResult(delivery);
+				if (needsResult && !(await this.hydrate())) {
+					return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result: UNAVAILABLE };
+				}
+				const current = this.state ?? state;
+				const linked = needsResult || delivery.format === "slack-progress";
+				const push = {
+					maxBytes: settings.maxPushBytes,
+					resultUrl: linked ? await this.resultUrl(current, settings) : null,
+				};
 				const result = await deliverEvent({
 					url: delivery.url,
 					webhookId: delivery.webhookId,
-					body: eventBody(state, delivery),
+					body: eventBody(current, delivery, push),
 					secrets: await Promise.all(signingKeys(settings).map((key) => tenantSecret(key, state.spec.tenant))),
 					timeoutMs: settings.deliveryTimeoutMs,
 					allowPrivate: settings.allowPrivateCallbacks,
@@ -640,7 +737,7 @@ export class Job extends DurableObject<Env> {
 			}
 			case "retire":
 				try {
-					await deleteResult(this.env.RESULTS, state.spec.id);
+					await deleteResult(this.env.RESULTS, state.spec.id, state.result?.parts ?? 1);
 					await this.tenantIndex(state.spec.tenant).removeJob(state.spec.id);
 					return { type: "retired" };
 				} catch {
@@ -726,23 +823,52 @@ export class Job extends DurableObject<Env> {
 		return this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
 	}
 
-	/** Writes the state; the (large) answer only when it changed. */
+	/**
+	 * Writes the state, never the result in it: once KV has the result (`state.result`), only where it
+	 * is; until then (a KV write that failed, a restart before it), the result in pieces of at most
+	 * 1 MiB each, since a Durable Object value may be 2 MB. Pieces are written only when the result
+	 * changed, and removed once KV has it.
+	 */
 	private async save(): Promise<void> {
 		if (!this.state) return;
-		const { response, output, ...rest } = this.state;
+		const { response: _response, output: _output, ...rest } = this.state;
 		const entries: Record<string, unknown> = { state: { ...rest, response: null, output: null } };
-		if (response !== this.savedResponse) entries.response = response;
-		if ((output ?? null) !== this.savedOutput) entries.output = output ?? null;
-		const first = this.unstored;
-		const put = this.ctx.storage.put(entries);
+		const removals: string[] = [];
+		const payload = payloadOf(this.state);
+		let parts = this.stagedParts;
+		if (this.state.result) {
+			for (let i = 0; i < this.stagedParts; i++) removals.push(payloadKey(i));
+			if (this.legacyPayload) removals.push("response", "output");
+			parts = 0;
+		} else if (payload !== this.stagedPayload) {
+			const pieces = payload === null ? [] : splitText(JSON.stringify(payload), STAGE_PART_UNITS);
+			pieces.forEach((piece, i) => {
+				entries[payloadKey(i)] = piece;
+			});
+			for (let i = pieces.length; i < this.stagedParts; i++) removals.push(payloadKey(i));
+			if (this.legacyPayload) removals.push("response", "output");
+			parts = pieces.length;
+		}
+		// Issued together, with no wait between them: the runtime commits them as one atomic write.
+		const writes: Promise<unknown>[] = [];
+		const keys = Object.keys(entries);
+		for (let i = 0; i < keys.length; i += MAX_KEYS_PER_CALL) {
+			writes.push(
+				this.ctx.storage.put(Object.fromEntries(keys.slice(i, i + MAX_KEYS_PER_CALL).map((k) => [k, entries[k]]))),
+			);
+		}
+		for (let i = 0; i < removals.length; i += MAX_KEYS_PER_CALL) {
+			writes.push(this.ctx.storage.delete(removals.slice(i, i + MAX_KEYS_PER_CALL)));
+		}
 		// A job's first save arms the safety alarm in the same write: should the submitting request die
 		// before it arms the real one, the job still moves on.
+		const first = this.unstored;
 		const grace = first ? Date.now() + SUBMIT_GRACE_MS : null;
-		const armed = grace === null ? null : this.ctx.storage.setAlarm(grace);
-		await put;
-		await armed;
-		this.savedResponse = response;
-		this.savedOutput = output ?? null;
+		if (grace !== null) writes.push(this.ctx.storage.setAlarm(grace));
+		await Promise.all(writes);
+		this.stagedParts = parts;
+		this.stagedPayload = this.state?.result ? null : payload;
+		if (removals.includes("response")) this.legacyPayload = false;
 		if (first) {
 			this.armedAt = grace;
 			this.unstored = null;
@@ -770,8 +896,9 @@ export class Job extends DurableObject<Env> {
 	/** Drops everything this object stores: a rejected job, or a retired one. */
 	private async forget(): Promise<void> {
 		this.state = null;
-		this.savedResponse = null;
-		this.savedOutput = null;
+		this.stagedPayload = null;
+		this.stagedParts = 0;
+		this.legacyPayload = false;
 		this.armedAt = null;
 		await this.ctx.storage.deleteAlarm();
 		await this.ctx.storage.deleteAll();
@@ -793,6 +920,50 @@ function deferred(): Deferred {
 }
 
 const SLACK_HOSTS = ["hooks.slack.com"];
+
+/** Where a result not yet in KV is kept in this object's storage, in pieces: `payload:0`, `payload:1` … */
+const PAYLOAD_PREFIX = "payload:";
+const payloadKey = (i: number) => `${PAYLOAD_PREFIX}${i}`;
+const partIndex = (key: string) => Number(key.slice(PAYLOAD_PREFIX.length));
+/** UTF-16 units per piece: at most 1 MiB however stored (2 bytes a unit at most), under the 2 MB a value may take. */
+const STAGE_PART_UNITS = 512 * 1024;
+/** Keys one storage call takes. */
+const MAX_KEYS_PER_CALL = 128;
+
+/** A final event not sent, because the result it carries could not be read back from KV: retried on the schedule. */
+const UNAVAILABLE: AttemptResult = {
+	ok: false,
+	statusCode: null,
+	error: "unavailable",
+	message: "not sent: the result could not be read back from KV (retried on the schedule)",
+	durationMs: 0,
+	retryAfterMs: null,
+	responseBody: null,
+};
+
+/** The result this job keeps: the answer on the Sonar surface, upstream's Response on the Agent surface. */
+function payloadOf(state: JobState): unknown {
+	return (surfaceOf(state.spec) === "agent" ? state.output : state.response) ?? null;
+}
+
+/** The result, from the job as KV keeps it (what `viewOf` made): a view gives back what it was made of. */
+function payloadFromView(state: JobState, view: Record<string, unknown>): Partial<JobState> {
+	if (surfaceOf(state.spec) === "sonar") return { response: (view.response as CompletionResponse | null) ?? null };
+	const { delivery_status: _status, ...output } = view;
+	return { output };
+}
+
+/**
+ * How long KV keeps a result: until the job retires (which deletes it), plus the longest a delivery
+ * series begun just before then can take, so that no delivery ever misses the result it carries.
+ */
+function resultTtlSeconds(state: JobState, settings: Settings, now: number): number {
+	const { lifecycle } = state;
+	const retireAt = lifecycle.phase === "settled" ? lifecycle.retireAt : now + settings.resultTtlSeconds * 1000;
+	const schedule = settings.deliveryScheduleMs;
+	const series = schedule.reduce((sum, ms) => sum + ms, 0) * (1 + JITTER) + schedule.length * MAX_RETRY_AFTER_MS;
+	return Math.ceil((Math.max(retireAt, now) - now + series) / 1000);
+}
 
 /** One gate per upstream key; this relay has one key. */
 export const UPSTREAM_GATE_NAME = "upstream";
@@ -841,6 +1012,7 @@ function specOf(input: CreateJobInput, now: number): JobState["spec"] {
 		createdAtMs: now,
 		bodyHash: input.bodyHash,
 		integration: input.integration ?? null,
+		origin: input.origin ?? null,
 	};
 	if (input.surface === "agent") {
 		const { callback_url, callback_events, ...request } = input.body;
@@ -900,7 +1072,7 @@ function countAction(counted: JobStats, action: Action, outcome: Outcome): JobSt
 		case "poll":
 			return outcome.type === "poll_deferred" ? stats : { ...stats, polls: stats.polls + 1 };
 		case "cache":
-			return outcome.type === "cached" ? { ...stats, kvWrites: stats.kvWrites + 1 } : stats;
+			return outcome.type === "cached" ? { ...stats, kvWrites: stats.kvWrites + (outcome.ref?.parts ?? 1) } : stats;
 		case "index":
 			return outcome.type === "indexed" ? { ...stats, indexWrites: stats.indexWrites + 1 } : stats;
 		case "deliver":
@@ -925,7 +1097,7 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			next_attempt_at: d.status === "pending" ? new Date(d.nextAt).toISOString() : null,
 			last_error: d.lastError,
 		})),
-		attempts: state.log,
+		attempts: state.log.map(withErrorMessage),
 		stats: {
 			alarm_runs: stats.alarmRuns,
 			create_attempts: stats.createAttempts,
@@ -940,6 +1112,17 @@ export function deliveryReport(state: JobState): DeliveryReport {
 			stream_ms: stats.streamMs ?? 0,
 			alarm_lateness_ms: stats.alarmLatenessMs,
 		},
+	};
+}
+
+/** An attempt logged before attempts carried their error in words: one made from its class and status. */
+function withErrorMessage(entry: AttemptLogEntry): AttemptLogEntry {
+	if (entry.error_message !== undefined) return entry;
+	const code = entry.status_code;
+	const delivered = entry.error === null && code !== null && code >= 200 && code < 300;
+	return {
+		...entry,
+		error_message: delivered ? null : describeAttempt({ error: entry.error, statusCode: code, message: null }),
 	};
 }
 

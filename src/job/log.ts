@@ -6,7 +6,7 @@
  * header or key is ever part of a record.
  */
 import type { LogRecord } from "../log.ts";
-import { type Action, hostOf, type JobState, type Outcome } from "./machine.ts";
+import { type Action, describeAttempt, hostOf, type JobState, type Outcome } from "./machine.ts";
 
 /**
  * @example
@@ -93,6 +93,8 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 			series: delivery?.series ?? null,
 			status_code: outcome.result.statusCode,
 			error: outcome.result.error,
+			// What went wrong, in words ("connection refused", "timeout after 15 s"); null when delivered.
+			detail: outcome.result.ok ? null : describeAttempt(outcome.result),
 			duration_ms: outcome.result.durationMs,
 			outcome: status,
 		});

@@ -13,6 +13,8 @@
  * index) are flags (`cached`, `indexed`) that stay false until done. Deliveries
  * are an outbox beside the lifecycle: the `started` event is sent while polling.
  */
+import { exceedsUtf8 } from "../bytes.ts";
+import type { ResultRef } from "../cache.ts";
 import type { Settings } from "../config.ts";
 import { slackProgressMessage, slackResultMessage, slackSearchingMessage } from "../integrations/slack/message.ts";
 import { observedDuration } from "../polling/sketch.ts";
@@ -52,6 +54,8 @@ interface JobSpecFields {
 	metadata: Record<string, unknown> | null;
 	/** Delivery through an integration's own format instead of (or beside) Standard Webhooks. */
 	integration?: JobIntegration | null;
+	/** The relay's origin as the caller reached it, for links to the result (`result_url`). @default null */
+	origin?: string | null;
 }
 
 export type JobSpec = JobSpecFields &
@@ -205,7 +209,16 @@ export interface HookTarget {
 	url: string;
 }
 
-export type DeliveryErrorClass = "timeout" | "dns" | "connect" | "tls" | "redirect" | "network" | "blocked";
+/** Why an attempt failed; `unavailable`: not sent, the result could not be read back from KV. */
+export type DeliveryErrorClass =
+	| "timeout"
+	| "dns"
+	| "connect"
+	| "tls"
+	| "redirect"
+	| "network"
+	| "blocked"
+	| "unavailable";
 
 /** One entry of the attempt log (`GET …/deliveries`). */
 export interface AttemptLogEntry {
@@ -217,6 +230,8 @@ export interface AttemptLogEntry {
 	host: string;
 	status_code: number | null;
 	error: DeliveryErrorClass | null;
+	/** What went wrong, in words ("connection refused", "HTTP 503 Service Unavailable"); null when delivered. */
+	error_message?: string | null;
 	duration_ms: number;
 	response_body: string | null;
 }
@@ -240,6 +255,11 @@ export interface JobState {
 	output?: Record<string, unknown> | null;
 	/** The final result (and its delivery status) is in KV. */
 	cached: boolean;
+	/**
+	 * Where the result is in KV, its one home, once written: from then on the Job DO stores no copy
+	 * of `response` / `output` (it reads them back when it needs them). @default null
+	 */
+	result?: ResultRef | null;
 	/** The tenant index shows the current summary. */
 	indexed: boolean;
 	/**
@@ -311,6 +331,8 @@ export interface AttemptResult {
 	ok: boolean;
 	statusCode: number | null;
 	error: DeliveryErrorClass | null;
+	/** What went wrong, in words; null or absent when delivered. */
+	message?: string | null;
 	durationMs: number;
 	retryAfterMs: number | null;
 	responseBody: string | null;
@@ -348,7 +370,8 @@ export type Outcome =
 	| { type: "expired" }
 	| { type: "upstream_cancelled" }
 	| { type: "cancel_failed"; failure: UpstreamFailure }
-	| { type: "cached" }
+	/** The result is in KV, there: `ref`. */
+	| { type: "cached"; ref?: ResultRef }
 	| { type: "indexed"; hooks: HookTarget[] }
 	/** The tenant index refused a new job: a tenant limit (`TENANT_LIMITS`) is reached. */
 	| { type: "index_refused"; detail: string; retryAfterMs: number }
@@ -1055,7 +1078,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			return { ...state, lifecycle: { ...lifecycle, cancel } };
 		}
 		case "cached":
-			return { ...state, cached: true, sideEffectRetryAt: null };
+			return { ...state, cached: true, result: outcome.ref ?? state.result ?? null, sideEffectRetryAt: null };
 		case "indexed":
 			return fanOut({ ...state, indexed: true, admitted: true, sideEffectRetryAt: null }, outcome.hooks, now);
 		case "index_refused":
@@ -1259,6 +1282,7 @@ function applyAttempt(
 		host: hostOf(delivery.url),
 		status_code: result.statusCode,
 		error: result.error,
+		error_message: result.ok ? null : describeAttempt(result),
 		duration_ms: result.durationMs,
 		response_body: result.responseBody,
 	};
@@ -1354,7 +1378,9 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 	return { ok: true, state: { ...state, deliveries } };
 }
 
-function describeAttempt(result: AttemptResult): string {
+/** A failed attempt in words: the deliverer's own sentence, or one made from its class and status. */
+export function describeAttempt(result: Pick<AttemptResult, "error" | "message" | "statusCode">): string {
+	if (result.message) return result.message;
 	if (result.error) return result.statusCode ? `${result.error} (${result.statusCode})` : result.error;
 	return `HTTP ${result.statusCode ?? "?"}`;
 }
@@ -1478,17 +1504,47 @@ export function toResponse(state: JobState): RelayResponse {
 	return { ...toResponseView(state), delivery_status: deliveryStatus(state) };
 }
 
-/** The body of one delivery. Deterministic for a settled job, so every attempt sends the same bytes. */
-export function eventBody(state: JobState, delivery: Delivery): string {
+/** How a delivery's body is made: its size limit and the link to the result. */
+export interface PushOptions {
+	/** `MAX_PUSH_BYTES`: a larger Standard Webhooks event goes without the result, with `result_url` instead. */
+	maxBytes: number;
+	/**
+	 * The signed link to the job's result (and the "full answer" link of a Slack message); null when
+	 * none can be made, and then the event goes whole.
+	 */
+	resultUrl: string | null;
+}
+
+/**
+ * The body of one delivery. Deterministic for a settled job, so every attempt sends the same bytes.
+ * A final Standard Webhooks event over `push.maxBytes` is a claim check: the same event without the
+ * result (`response` on the Sonar surface; a run's `output` and `output_text`) and with `result_url`.
+ */
+export function eventBody(state: JobState, delivery: Delivery, push?: PushOptions): string {
+	const resultUrl = push?.resultUrl ?? undefined;
 	if (delivery.format === "slack" && state.spec.integration?.kind === "slack") {
-		return JSON.stringify(slackResultMessage(state, state.spec.integration));
+		return JSON.stringify(slackResultMessage(state, state.spec.integration, resultUrl));
 	}
 	if (delivery.format === "slack-progress" && state.spec.integration?.kind === "slack") {
-		return JSON.stringify(slackProgressMessage(state, state.spec.integration));
+		return JSON.stringify(slackProgressMessage(state, state.spec.integration, resultUrl));
 	}
 	if (delivery.format === "slack-searching" && state.spec.integration?.kind === "slack") {
 		return JSON.stringify(slackSearchingMessage(state.spec.integration, delivery.note ?? null));
 	}
-	const data = delivery.snapshot ?? (surfaceOf(state.spec) === "agent" ? toResponseView(state) : toEventData(state));
-	return JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data });
+	const agent = surfaceOf(state.spec) === "agent";
+	const data = delivery.snapshot ?? (agent ? toResponseView(state) : toEventData(state));
+	const event = { type: delivery.type, timestamp: new Date(delivery.eventAt).toISOString(), data };
+	const body = JSON.stringify(event);
+	if (!push?.resultUrl || delivery.snapshot || !exceedsUtf8(body, push.maxBytes)) return body;
+	const { output_text: _text, ...rest } = data as Record<string, unknown>;
+	const claim = agent
+		? { ...rest, output: [], result_url: push.resultUrl }
+		: { ...data, response: null, result_url: push.resultUrl };
+	return JSON.stringify({ ...event, data: claim });
+}
+
+/** Whether a delivery's body carries the job's result (and so needs it at hand): a final event, or Slack's answer. */
+export function carriesResult(delivery: Delivery): boolean {
+	if (delivery.format === "slack") return true;
+	return (delivery.format ?? "standard") === "standard" && !delivery.snapshot && !INTERIM_EVENTS.has(delivery.type);
 }

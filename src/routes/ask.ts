@@ -39,6 +39,7 @@ export const ask = new Hono<AppEnv>().post("/", async (c) => {
 		await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel), {
 			// The ask's `model` is the request's; everything else in it comes from `query` (and `system`).
 			requestLoc: (loc) => ["body", loc[0] === "model" ? (body.preset ? "preset" : "model") : "query"],
+			origin: new URL(c.req.url).origin,
 		}),
 		200,
 	);

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
-import { getResult } from "../cache.ts";
+import { getResultText } from "../cache.ts";
 import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
@@ -38,7 +38,7 @@ export const completions = new Hono<AppEnv>()
 
 	.post("/", async (c) => {
 		const body = validate(CreateJobBody, await readJson(c, readSettings(c.env).maxBodyBytes), "body");
-		return c.json(await submitJob(c.env, c.get("tenant"), body), 200);
+		return c.json(await submitJob(c.env, c.get("tenant"), body, { origin: new URL(c.req.url).origin }), 200);
 	})
 
 	.get("/", async (c) => {
@@ -56,8 +56,9 @@ export const completions = new Hono<AppEnv>()
 		const id = c.req.param("id");
 		const tenant = c.get("tenant");
 		const stub = jobStub(c.env, id);
-		const cached = await getResult(c.env.RESULTS, id, tenant);
-		if (cached) return c.json(cached, 200);
+		// Served as stored: a long answer is not parsed and written out again.
+		const cached = await getResultText(c.env.RESULTS, id, tenant, "sonar");
+		if (cached !== null) return c.body(cached, 200, { "content-type": "application/json" });
 		const job = await stub.view(tenant, id);
 		if (!job) throw new ApiError(404, "Job not found");
 		return c.json(job, 200);

@@ -19,7 +19,7 @@ import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authenticate } from "../auth.ts";
-import { getResponse } from "../cache.ts";
+import { getResultText } from "../cache.ts";
 import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
@@ -92,8 +92,8 @@ const runRoutes = new Hono<AppEnv>()
 		const id = c.req.param("id");
 		const tenant = c.get("tenant");
 		const stub = jobStub(c.env, id);
-		const cached = await getResponse(c.env.RESULTS, id, tenant);
-		if (cached) return c.json(cached, 200);
+		const cached = await getResultText(c.env.RESULTS, id, tenant, "agent");
+		if (cached !== null) return c.body(cached, 200, { "content-type": "application/json" });
 		const response = await stub.response(tenant, id);
 		if (!response) return agentError(c, 404, `No response found with id '${id}'`);
 		return c.json(response, 200);
@@ -153,7 +153,13 @@ async function create(c: Context<AppEnv>) {
 		}
 		body.previous_response_id = upstreamId;
 	}
-	const response = await submitRun(c.env, tenant, body, c.req.header("idempotency-key") ?? null);
+	const response = await submitRun(
+		c.env,
+		tenant,
+		body,
+		c.req.header("idempotency-key") ?? null,
+		new URL(c.req.url).origin,
+	);
 	return c.json(response, 200);
 }
 

@@ -15,7 +15,7 @@
  * the OpenAPI document reads like the SDK.
  */
 import { z } from "@hono/zod-openapi";
-import { DeliveryStatus, ProgressNote } from "./relay.ts";
+import { DeliveryStatus, ProgressNote, ResultUrl } from "./relay.ts";
 
 /** At most this many `metadata` keys, each at most 64 characters, each value a string of at most 512. */
 export const MAX_METADATA_KEYS = 16;
@@ -299,7 +299,7 @@ export const ResponseWebhookEvent = z
 			"response.incomplete",
 		]),
 		timestamp: z.string(),
-		data: RelayResponse.extend({ progress: ProgressNote.optional() }),
+		data: RelayResponse.extend({ progress: ProgressNote.optional(), result_url: ResultUrl.optional() }),
 	})
 	.openapi("ResponseWebhookEvent");
 export type ResponseWebhookEvent = z.infer<typeof ResponseWebhookEvent>;

@@ -150,6 +150,19 @@ export const ProgressNote = z
 	})
 	.openapi("ProgressNote");
 
+/**
+ * On an event too large to carry its result (over `MAX_PUSH_BYTES`), instead of it: a signed link,
+ * valid while the result is kept, that returns the job as GET does, without an API key.
+ */
+export const ResultUrl = z.string().openapi({
+	description:
+		"Only on an event whose body would exceed MAX_PUSH_BYTES (1 MiB by default): the result was left out " +
+		"(`response` is null; on a run, `output` is empty) and is fetched from here, a signed link valid while " +
+		"the result is kept (RESULT_TTL_SECONDS). A GET needs no API key and returns the job as GET returns it.",
+	example:
+		"https://relay.example.com/v1/results/3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f?expires=1764417600&signature=Xq3…",
+});
+
 /** The body of every webhook the relay sends. */
 export const WebhookEvent = z
 	.object({
@@ -160,7 +173,7 @@ export const WebhookEvent = z
 			"async_chat_completion.failed",
 		]),
 		timestamp: z.string(),
-		data: RelayJob.extend({ progress: ProgressNote.optional() }),
+		data: RelayJob.extend({ progress: ProgressNote.optional(), result_url: ResultUrl.optional() }),
 	})
 	.openapi("WebhookEvent");
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
@@ -259,7 +272,17 @@ export const DeliveryAttempt = z
 		at: z.string().openapi({ format: "date-time" }),
 		host: z.string().openapi({ description: "The callback URL's host only." }),
 		status_code: z.number().int().nullable(),
-		error: z.enum(["timeout", "dns", "connect", "tls", "redirect", "network", "blocked"]).nullable(),
+		error: z
+			.enum(["timeout", "dns", "connect", "tls", "redirect", "network", "blocked", "unavailable"])
+			.nullable()
+			.openapi({
+				description:
+					"The class of a failure without an answer (or with a redirect); `unavailable`: not sent, the result could not be read back from KV.",
+			}),
+		error_message: z.string().nullable().openapi({
+			description:
+				'What went wrong, in words: "connection refused", "DNS lookup failed", "TLS error", "timeout after 15 s", "redirect not followed (302)", "HTTP 503 Service Unavailable"; null when delivered.',
+		}),
 		duration_ms: z.number(),
 		response_body: z.string().nullable().openapi({ description: "The first 512 bytes of the answer." }),
 	})

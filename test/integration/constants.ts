@@ -11,6 +11,8 @@ export const TEST_API_KEYS = `${TENANT_A.tenant}:${TENANT_A.key},${TENANT_B.tena
 export const TENANT_LIST = { tenant: "lister", key: "lister-key" };
 /** A tenant of its own for REST hooks, so its subscriptions see only its own jobs. */
 export const TENANT_HOOKS = { tenant: "hooker", key: "hooker-key" };
+/** A tenant of its own for the large-result tests: its REST hook sees only their 5 MB jobs. */
+export const TENANT_LARGE = { tenant: "bulky", key: "bulky-key" };
 /** The fuzz tests' own tenant: they count its jobs and subscriptions before and after. */
 export const TENANT_FUZZ = { tenant: "fuzzer", key: "fuzzer-key" };
 /** Tenants with limits (`TEST_TENANT_LIMITS`): two jobs in flight; three a minute; a daily cost cap. */
@@ -34,6 +36,7 @@ export const TEST_API_KEYS_ALL = [
 	`${TENANT_PACED.tenant}:${TENANT_PACED.key}`,
 	`${TENANT_THRIFTY.tenant}:${TENANT_THRIFTY.key}`,
 	`${TENANT_SLACK_OPS.tenant}:${TENANT_SLACK_OPS.key}`,
+	`${TENANT_LARGE.tenant}:${TENANT_LARGE.key}`,
 ].join(",");
 export const TEST_SLACK_SECRET = "test-slack-secret";
 export const TEST_MAX_SUBSCRIPTIONS = 5;

@@ -92,7 +92,11 @@ describe("receiver outages", () => {
 		});
 		await driveUntil(created.id, settledDelivery);
 		const { attempts } = await report(created.id);
-		expect(attempts[0]).toMatchObject({ status_code: 302, error: "redirect" });
+		expect(attempts[0]).toMatchObject({
+			status_code: 302,
+			error: "redirect",
+			error_message: "redirect not followed (302)",
+		});
 		expect(attempts[0]?.response_body).toContain(`Location: ${inboxUrl(target)}`);
 		expect(await inboxEvents(target)).toHaveLength(0);
 		expect(attempts.at(-1)).toMatchObject({ status_code: 200 });
@@ -103,7 +107,7 @@ describe("receiver outages", () => {
 		const created = await createJob({ callback: inboxUrl(name, "fail=1&hang_ms=10000") });
 		await driveUntil(created.id, settledDelivery, { rounds: 2000 });
 		const { attempts } = await report(created.id);
-		expect(attempts[0]).toMatchObject({ status_code: null, error: "timeout" });
+		expect(attempts[0]).toMatchObject({ status_code: null, error: "timeout", error_message: "timeout after 2 s" });
 		expect(attempts[0]?.duration_ms).toBeGreaterThanOrEqual(1000);
 		expect(attempts.at(-1)).toMatchObject({ status_code: 200 });
 	});
@@ -179,6 +183,7 @@ describe("the attempt log", () => {
 				"at",
 				"duration_ms",
 				"error",
+				"error_message",
 				"event",
 				"host",
 				"response_body",
@@ -193,6 +198,7 @@ describe("the attempt log", () => {
 			host: new URL(inboxUrl(name)).host,
 			status_code: 410,
 			error: null,
+			error_message: "HTTP 410 Gone",
 		});
 		expect((attempts[0]?.response_body ?? "").length).toBeLessThanOrEqual(512);
 	});

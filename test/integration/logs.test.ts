@@ -52,8 +52,20 @@ describe("structured logs", () => {
 
 		const attempts = mine.filter((r) => r.event === "delivery.attempt");
 		expect(attempts).toHaveLength(2);
-		expect(attempts[0]).toMatchObject({ level: "warn", attempt: 1, status_code: 503, outcome: "pending" });
-		expect(attempts[1]).toMatchObject({ level: "info", attempt: 2, status_code: 200, outcome: "delivered" });
+		expect(attempts[0]).toMatchObject({
+			level: "warn",
+			attempt: 1,
+			status_code: 503,
+			detail: "HTTP 503 Service Unavailable",
+			outcome: "pending",
+		});
+		expect(attempts[1]).toMatchObject({
+			level: "info",
+			attempt: 2,
+			status_code: 200,
+			detail: null,
+			outcome: "delivered",
+		});
 		for (const r of attempts) {
 			expect(r.host).toBe(new URL(inboxUrl(name)).host);
 			expect(typeof r.duration_ms).toBe("number");

@@ -15,6 +15,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app.ts";
+import { resultLink } from "../../src/delivery/result-link.ts";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
@@ -335,6 +336,17 @@ const ROUTES: Record<string, RouteCase> = {
 	"GET /dashboard/app.js": publicGet("/dashboard/app.js"),
 	"GET /dashboard/app.css": publicGet("/dashboard/app.css"),
 	"GET /dashboard/icon.svg": publicGet("/dashboard/icon.svg"),
+	// The signed link is the credential: whatever key comes with it (or none), it opens that one result.
+	"GET /v1/results/:id": {
+		access: "public",
+		call: async (fx) => {
+			const link = new URL(
+				await resultLink("https://relay.test", fx.jobId, Date.now() / 1000 + 3600, TEST_SIGNING_KEY),
+			);
+			return { method: "GET", path: `${link.pathname}${link.search}` };
+		},
+		ok: 200,
+	},
 	"GET /docs": publicGet("/docs"),
 	"GET /openapi.json": publicGet("/openapi.json"),
 };

@@ -436,10 +436,10 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await page.locator('#job-badges [data-status="completed"]').waitFor();
 		expect(await page.locator("#job-badges").textContent()).toContain("Completed");
 
-		// GET does not return the input: the question comes from the runs list, and the page says so.
+		// The run's GET carries the start of its input (request_preview, a relay extension): no fallback hint.
 		const question = await page.locator("#job-question").textContent();
 		expect(question).toContain(RUN_QUESTION);
-		expect(question).toContain("from the runs list");
+		expect(question).not.toContain("from the runs list");
 
 		const answer = page.locator("#job-answer");
 		await answer.locator("h3").first().waitFor();

@@ -83,6 +83,17 @@ describe("OpenAPI document", () => {
 		expect(doc.components.securitySchemes).toHaveProperty("bearerAuth");
 	});
 
+	it("shows result_url on both surfaces' events, and error_message on delivery attempts", async () => {
+		const doc = await documentOf();
+		const text = (name: string) => JSON.stringify(doc.components.schemas[name]);
+		for (const event of ["WebhookEvent", "ResponseWebhookEvent"]) {
+			expect(text(event), event).toContain('"result_url"');
+			expect(text(event), event).toContain("MAX_PUSH_BYTES");
+		}
+		expect(text("DeliveryAttempt")).toContain('"error_message"');
+		expect(doc.paths["/v1/results/{id}"]?.get?.responses).toHaveProperty("403");
+	});
+
 	it("describes an example for each operation", async () => {
 		const doc = await documentOf();
 		for (const [path, ops] of Object.entries(doc.paths)) {

@@ -123,7 +123,9 @@ const section = (text: string): SectionBlock => ({ type: "section", text: mrkdwn
  */
 export function answerMessage(input: AnswerInput): SlackMessage {
 	const question = oneLine(input.question) || "(no question)";
-	const answer = markdownToMrkdwn(input.answerMarkdown.replace(/^\s*<think>[\s\S]*?<\/think>\s*/i, ""));
+	// Only what can be shown is converted: a 5 MB answer costs no more than one that just overflows.
+	const { text: markdown, cut } = answerPrefix(input.answerMarkdown.replace(/^\s*<think>[\s\S]*?<\/think>\s*/i, ""));
+	const answer = markdownToMrkdwn(markdown);
 
 	const head: Block[] = [
 		{ type: "header", text: { type: "plain_text", text: shorten(question, MAX_HEADER_TEXT), emoji: true } },
@@ -136,7 +138,7 @@ export function answerMessage(input: AnswerInput): SlackMessage {
 	const sections = answer === "" ? ["_The answer was empty._"] : splitMrkdwn(answer, MAX_SECTION_TEXT);
 	const room = MAX_BLOCKS - head.length - tail.length;
 	const body =
-		sections.length <= room
+		sections.length <= room && !cut
 			? sections.map(section)
 			: [...sections.slice(0, room - 1).map(section), section(truncationNote(input.resultUrl))];
 
@@ -146,6 +148,20 @@ export function answerMessage(input: AnswerInput): SlackMessage {
 		text: fallbackText(question, answer),
 		blocks: [...head, ...body, ...tail],
 	};
+}
+
+/**
+ * The most of an answer a message can show, with room to spare for Markdown that shrinks as mrkdwn
+ * (`**bold**` → `*bold*`, `[t](url)` → `<url|t>`). Past it nothing is converted or split.
+ */
+export const MAX_ANSWER_INPUT = 2 * MAX_BLOCKS * MAX_SECTION_TEXT;
+
+/** The start of the answer a message can show, cut at a paragraph or a line when there is one near the end. */
+export function answerPrefix(markdown: string): { text: string; cut: boolean } {
+	if (markdown.length <= MAX_ANSWER_INPUT) return { text: markdown, cut: false };
+	const head = markdown.slice(0, MAX_ANSWER_INPUT);
+	const breakAt = Math.max(head.lastIndexOf("\n\n"), head.lastIndexOf("\n"));
+	return { text: breakAt > MAX_ANSWER_INPUT / 2 ? head.slice(0, breakAt) : head, cut: true };
 }
 
 function truncationNote(resultUrl: string | undefined): string {

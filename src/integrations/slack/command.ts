@@ -108,6 +108,7 @@ export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
 				resultBaseUrl: `${origin}/async/chat/completions/`,
 			},
 			deferUpstream: true,
+			origin,
 		},
 	).catch((error: unknown) => {
 		// A tenant limit is this workspace's to see, in Slack's words; other errors stay HTTP errors.

@@ -26,12 +26,25 @@ export function answerText(state: Pick<JobState, "response">): string {
 }
 
 /**
+ * Where the full result is, for a link in a message: `resultUrl` (a signed link anyone in the
+ * channel can open) when the relay made one, else the job's API URL (jobs stored before signed links).
+ */
+function resultLinkOf(state: Pick<JobState, "spec">, slack: SlackIntegration, resultUrl?: string): string | undefined {
+	if (resultUrl) return resultUrl;
+	return slack.resultBaseUrl ? `${slack.resultBaseUrl}${state.spec.id}` : undefined;
+}
+
+/**
+ * The answer as Block Kit. However long the answer, the message stays within Slack's limits (50
+ * blocks, a bounded prefix of the answer read): a longer one is cut, with a link to the full result.
+ *
  * @example
- * slackResultMessage(state, state.spec.integration) // { response_type: "in_channel", blocks: [...] }
+ * slackResultMessage(state, state.spec.integration, resultUrl) // { response_type: "in_channel", blocks: [...] }
  */
 export function slackResultMessage(
 	state: Pick<JobState, "status" | "response" | "errorMessage" | "spec">,
 	slack: SlackIntegration,
+	resultUrl?: string,
 ): SlackMessage {
 	const answer = answerText(state);
 	if (state.status !== "COMPLETED" || !answer) {
@@ -41,7 +54,7 @@ export function slackResultMessage(
 		question: slack.question,
 		answerMarkdown: answer,
 		sources: sourcesOf(state),
-		resultUrl: slack.resultBaseUrl ? `${slack.resultBaseUrl}${state.spec.id}` : undefined,
+		resultUrl: resultLinkOf(state, slack, resultUrl),
 		responseType: slack.responseType,
 		model: state.spec.model,
 	});
@@ -51,11 +64,14 @@ export function slackResultMessage(
  * Posted while `response_url` still works, for a job that may outlive it: the
  * answer may not reach Slack, so say where it will be.
  */
-export function slackProgressMessage(state: Pick<JobState, "spec">, slack: SlackIntegration): SlackMessage {
+export function slackProgressMessage(
+	state: Pick<JobState, "spec">,
+	slack: SlackIntegration,
+	resultUrl?: string,
+): SlackMessage {
 	const question = escapeEntities(slack.question.slice(0, 200));
-	const where = slack.resultBaseUrl
-		? slackLink(`${slack.resultBaseUrl}${state.spec.id}`, "the job's result")
-		: `job \`${state.spec.id}\``;
+	const link = resultLinkOf(state, slack, resultUrl);
+	const where = link ? slackLink(link, "the job's result") : `job \`${state.spec.id}\``;
 	const text =
 		`:hourglass_flowing_sand: Still researching *${question}*. Slack accepts replies for 30 minutes only, ` +
 		`so if the answer takes longer it will be at ${where}.`;
