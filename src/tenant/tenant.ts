@@ -15,6 +15,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ResponseList, ResponseStatus, ResponseSummary } from "../schemas/agent.ts";
 import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
+import { TenantSweeper, type TenantSweepRequest, type TenantSweepResult } from "../sweeper/tenant-sweep.ts";
 import { encodeCursor } from "./cursor.ts";
 
 const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
@@ -51,6 +52,8 @@ interface JobRow extends Record<string, SqlStorageValue> {
 
 export class Tenant extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	/** The sweeper's side: unsettled jobs are a partial index over `jobs` (see `tenant-sweep.ts`). */
+	private readonly sweeper: TenantSweeper;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -79,6 +82,12 @@ export class Tenant extends DurableObject<Env> {
 		if (!columns.has("run_status")) this.sql.exec("ALTER TABLE jobs ADD COLUMN run_status TEXT");
 		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_surface ON jobs (surface, seq)");
 		this.migrateHooks();
+		this.sweeper = new TenantSweeper(ctx, env);
+	}
+
+	/** The sweeper's call: checks the next unsettled jobs of this pass, re-arming any whose alarm was lost. */
+	sweep(request: TenantSweepRequest): Promise<TenantSweepResult> {
+		return this.sweeper.sweep(request);
 	}
 
 	/**
@@ -154,7 +163,7 @@ export class Tenant extends DurableObject<Env> {
 	 * Adds the job on first sight (taking the next seq), updates it afterwards.
 	 * With `fanOut`, also answers the subscriptions that event goes to.
 	 */
-	upsertJob(job: IndexEntry, fanOut: EventType | null = null): Hook[] {
+	async upsertJob(job: IndexEntry, fanOut: EventType | null = null): Promise<Hook[]> {
 		this.sql.exec(
 			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
 			   request_preview, surface, run_status)
@@ -174,6 +183,7 @@ export class Tenant extends DurableObject<Env> {
 			job.surface,
 			job.run_status,
 		);
+		await this.sweeper.noteJob(job);
 		return fanOut ? this.hooksFor(fanOut) : [];
 	}
 

@@ -13,11 +13,16 @@ export const TENANT_LIST = { tenant: "lister", key: "lister-key" };
 export const TENANT_HOOKS = { tenant: "hooker", key: "hooker-key" };
 /** The fuzz tests' own tenant: they count its jobs and subscriptions before and after. */
 export const TENANT_FUZZ = { tenant: "fuzzer", key: "fuzzer-key" };
+/** The sweeper tests' own tenant: they count its unsettled jobs. */
+export const TENANT_SWEEP = { tenant: "swept", key: "swept-key" };
 export const TEST_API_KEYS_ALL = [
 	TEST_API_KEYS,
 	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
 	`${TENANT_HOOKS.tenant}:${TENANT_HOOKS.key}`,
 	`${TENANT_FUZZ.tenant}:${TENANT_FUZZ.key}`,
+	`${TENANT_SWEEP.tenant}:${TENANT_SWEEP.key}`,
 ].join(",");
+/** The sweeper's subrequest budget per invocation in the tests: small, so that its bound shows. */
+export const TEST_SWEEP_BATCH = 3;
 export const TEST_SLACK_SECRET = "test-slack-secret";
 export const TEST_MAX_SUBSCRIPTIONS = 5;
