@@ -17,6 +17,7 @@ import {
 	TEST_SIGNING_KEY,
 	TEST_SIGNING_KEY_NEXT,
 	TEST_SLACK_SECRET,
+	TEST_SWEEP_BATCH,
 	TEST_TENANT_LIMITS,
 	TEST_UPSTREAM_KEY,
 } from "./test/integration/constants.ts";
@@ -53,6 +54,7 @@ function workersProject(name: string, include: string[], extra: Record<string, s
 						DELIVERY_TIMEOUT_MS: "2000",
 						UPSTREAM_TIMEOUT_MS: "5000",
 						MAX_BODY_BYTES: "65536",
+						SWEEP_BATCH: String(TEST_SWEEP_BATCH),
 						...extra,
 					},
 				},

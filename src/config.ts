@@ -78,6 +78,17 @@ export interface Settings {
 	upstreamGetRps: number;
 	/** A job not settled this long after submission fails. @default 3600 */
 	jobTimeoutSeconds: number;
+	/**
+	 * An alarm this far past its time is taken for lost (the runtime dropped it): the sweeper, or a
+	 * GET of the job, sets it again. A missing alarm is set again at once. @default 120000
+	 */
+	sweepOverdueMs: number;
+	/**
+	 * Most subrequests one invocation of the sweeper makes: Job Durable Objects one Tenant checks per
+	 * call, and Tenants one run of the registry calls. Under the Free plan's 50 per invocation; the
+	 * Paid plan allows 10,000. @default 40
+	 */
+	sweepBatch: number;
 	/** Only a 2xx within this time is a delivered webhook. @default 15000 */
 	deliveryTimeoutMs: number;
 	/** Delay before each delivery attempt; its length is the number of attempts. @default [0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h] */
@@ -209,6 +220,8 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 0.4),
 		upstreamGetRps: positive(s.UPSTREAM_GET_RPS, 0.4),
 		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),
+		sweepOverdueMs: int(s.SWEEP_OVERDUE_MS, 120_000, 1_000),
+		sweepBatch: int(s.SWEEP_BATCH, 40, 1),
 		deliveryTimeoutMs: int(s.DELIVERY_TIMEOUT_MS, 15_000, 1),
 		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),
 		resultTtlSeconds: int(s.RESULT_TTL_SECONDS, 604_800, 60),

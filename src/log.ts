@@ -16,8 +16,16 @@ export interface LogRecord {
 	[field: string]: string | number | boolean | null;
 }
 
+/** A record about the relay's own upkeep rather than one job: the sweeper's runs. */
+export interface SystemLogRecord {
+	level: LogLevel;
+	/** What happened: `sweeper.pass`, `sweeper.tenant_failed`. */
+	event: string;
+	[field: string]: string | number | boolean | null;
+}
+
 /** Writes one record as one JSON line, at its level. */
-export function emit(record: LogRecord): void {
+export function emit(record: LogRecord | SystemLogRecord): void {
 	const line = JSON.stringify(record);
 	if (record.level === "error") console.error(line);
 	else if (record.level === "warn") console.warn(line);

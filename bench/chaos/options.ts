@@ -45,13 +45,23 @@ export interface ChaosOptions {
 	/** Relay settings, shortened through vars only (`--relay-var` adds or overrides). */
 	vars: Record<string, string>;
 	/**
-	 * A cron expression: when set, the harness fires the Worker's `scheduled` handler with it
-	 * (`/cdn-cgi/local/scheduled?cron=…`, which wrangler dev serves) every `sweepEveryS`, from
-	 * the first restart on. For the alarm sweeper. @default null (off)
+	 * A cron expression: the harness fires the Worker's `scheduled` handler (the alarm sweeper)
+	 * with it (`/cdn-cgi/local/scheduled?cron=…`, which wrangler dev serves; it fires no cron by
+	 * itself) every `sweepEveryS`. `--sweep-every-s 0` turns it off. @default "*\/5 * * * *"
 	 */
 	sweepCron: string | null;
 	/** @default 5 */
 	sweepEveryS: number;
+	/**
+	 * Alarm faults (`bench/chaos/worker.ts`, through `CHAOS_FAULTS`): the share of jobs that lose
+	 * their alarm once, early in their life (only the sweeper, or a late GET, brings them back).
+	 * @default 0.05
+	 */
+	alarmDropRate: number;
+	/** The share of jobs whose alarm run throws `alarmThrows` times in a row (the alarm guard's work). @default 0.05 */
+	alarmThrowRate: number;
+	/** @default 3 */
+	alarmThrows: number;
 	/** Where chaos-latest.json and .md go. @default bench/results */
 	outDir: string;
 	/** Keep the temporary state directory (printed) for a post-mortem. @default false */
@@ -67,13 +77,17 @@ export interface ChaosOptions {
 
 export const USAGE = `npm run chaos -- [--quick] [--seed N] [--jobs N] [--crashes N] [--deadline-s N]
                       [--concurrency N] [--receiver-dead-rate X] [--lost-answer-rate X]
-                      [--relay-var NAME=VALUE]... [--sweep-cron "*/1 * * * *"] [--sweep-every-s N]
+                      [--alarm-drop-rate X] [--alarm-throw-rate X] [--alarm-throws N]
+                      [--relay-var NAME=VALUE]... [--sweep-cron "*/5 * * * *"] [--sweep-every-s N]
                       [--out DIR] [--keep-state] [--verbose] [--code DIR]
 
 A chaos run on the real stack (wrangler dev on a persisted state directory, the Perplexity
 emulator's Agent API with faults, among them creates whose run starts but whose answer is lost,
-a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run. --relay-var UPSTREAM_API=sonar
-runs it on the retired Sonar API instead.
+a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run, jobs whose alarm is lost
+(the cron sweeper, fired every --sweep-every-s, must bring them back) and alarm runs that throw
+(the alarm guard must re-arm them). --relay-var UPSTREAM_API=sonar runs it on the retired Sonar
+API instead. With --code DIR (older code), --alarm-drop-rate 0 --alarm-throw-rate 0 runs it
+without the chaos Worker (bench/chaos/worker.ts).
 Exits 0 only when every accepted job was pushed or dead-lettered (lost = 0) and settled
 (stuck = 0). Writes chaos-latest.json and chaos-latest.md to --out (bench/results).`;
 
@@ -94,6 +108,8 @@ export const CHAOS_VARS: Readonly<Record<string, string>> = {
 	UPSTREAM_TIMEOUT_MS: "2000",
 	JOB_TIMEOUT_SECONDS: "600",
 	ALLOW_PRIVATE_CALLBACKS: "true",
+	// An alarm a minute late is taken for lost (a missing one at once): the sweeper, fired every 5 s, finds it first.
+	SWEEP_OVERDUE_MS: "60000",
 };
 
 function num(name: string, text: string | undefined, fallback: number, min = 0): number {
@@ -135,6 +151,9 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 			"relay-var": { type: "string", multiple: true },
 			"sweep-cron": { type: "string" },
 			"sweep-every-s": { type: "string" },
+			"alarm-drop-rate": { type: "string" },
+			"alarm-throw-rate": { type: "string" },
+			"alarm-throws": { type: "string" },
 			out: { type: "string" },
 			"keep-state": { type: "boolean", default: false },
 			verbose: { type: "boolean", default: false },
@@ -145,6 +164,7 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 	if (values.help) return "help";
 	const quick = values.quick ?? false;
 	const seed = Math.floor(num("seed", values.seed, Date.now() % 2 ** 31)) >>> 0;
+	const sweepEveryS = num("sweep-every-s", values["sweep-every-s"], 5);
 	return {
 		quick,
 		seed,
@@ -166,8 +186,11 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 		receiverDeadRate: num("receiver-dead-rate", values["receiver-dead-rate"], 0),
 		receiverHangMs: 5000,
 		vars: { ...CHAOS_VARS, ...relayVars(values["relay-var"] ?? []) },
-		sweepCron: values["sweep-cron"] ?? null,
-		sweepEveryS: num("sweep-every-s", values["sweep-every-s"], 5, 1),
+		sweepCron: sweepEveryS > 0 ? (values["sweep-cron"] ?? "*/5 * * * *") : null,
+		sweepEveryS,
+		alarmDropRate: share("alarm-drop-rate", values["alarm-drop-rate"], 0.05),
+		alarmThrowRate: share("alarm-throw-rate", values["alarm-throw-rate"], 0.05),
+		alarmThrows: Math.floor(num("alarm-throws", values["alarm-throws"], 3, 1)),
 		outDir: values.out ?? join(import.meta.dirname, "..", "results"),
 		keepState: values["keep-state"] ?? false,
 		verbose: values.verbose ?? false,

@@ -41,6 +41,88 @@ export interface UpstreamRunView {
 	status: string;
 }
 
+/**
+ * What the relay's log says about the alarm faults, job by job, in log order: each alarm the chaos
+ * Worker dropped (`chaos.alarm_dropped`), each re-arm and by whom (`job.rearmed`: the sweeper or a
+ * GET), each injected throw (`chaos.alarm_throw`) and each one the alarm guard caught (`job.alarm_failed`).
+ */
+export interface AlarmFaultLog {
+	dropped: Map<string, number[]>;
+	rearmed: Map<string, { line: number; by: string }[]>;
+	thrown: Map<string, number>;
+	caught: Map<string, number>;
+}
+
+/**
+ * Reads the alarm-fault records from the relay's log lines (wrangler dev's output: a timestamp,
+ * then the record's JSON).
+ *
+ * @example
+ * readAlarmFaults(['2026-12-01T00:00:00Z {"event":"chaos.alarm_dropped","job":"j1"}']).dropped // Map { "j1" => [0] }
+ */
+export function readAlarmFaults(lines: readonly string[]): AlarmFaultLog {
+	const log: AlarmFaultLog = { dropped: new Map(), rearmed: new Map(), thrown: new Map(), caught: new Map() };
+	lines.forEach((line, index) => {
+		if (!line.includes('"chaos.alarm_') && !line.includes('"job.rearmed"') && !line.includes('"job.alarm_failed"')) {
+			return;
+		}
+		const start = line.indexOf("{");
+		let record: { event?: unknown; job?: unknown; by?: unknown };
+		try {
+			record = JSON.parse(line.slice(start)) as typeof record;
+		} catch {
+			return;
+		}
+		if (typeof record.job !== "string") return;
+		const job = record.job;
+		if (record.event === "chaos.alarm_dropped") log.dropped.set(job, [...(log.dropped.get(job) ?? []), index]);
+		else if (record.event === "job.rearmed") {
+			log.rearmed.set(job, [...(log.rearmed.get(job) ?? []), { line: index, by: String(record.by) }]);
+		} else if (record.event === "chaos.alarm_throw") log.thrown.set(job, (log.thrown.get(job) ?? 0) + 1);
+		else if (record.event === "job.alarm_failed") log.caught.set(job, (log.caught.get(job) ?? 0) + 1);
+	});
+	return log;
+}
+
+/** How each dropped alarm came back: by whom the first re-arm after the job's last drop was made. */
+export function alarmRecovery(log: AlarmFaultLog, acceptedIds: readonly string[], settled: (id: string) => boolean) {
+	const byWhom: Record<string, number> = {};
+	const notRearmed: string[] = [];
+	const notSettled: string[] = [];
+	let drops = 0;
+	const droppedJobs = acceptedIds.filter((id) => log.dropped.has(id));
+	for (const id of droppedJobs) {
+		const lines = log.dropped.get(id) ?? [];
+		drops += lines.length;
+		const lastDrop = Math.max(...lines);
+		const first = (log.rearmed.get(id) ?? []).find((r) => r.line > lastDrop);
+		if (!first) notRearmed.push(id);
+		else byWhom[first.by] = (byWhom[first.by] ?? 0) + 1;
+		if (!settled(id)) notSettled.push(id);
+	}
+	const thrownJobs = acceptedIds.filter((id) => log.thrown.has(id));
+	return {
+		/** Jobs whose alarm the chaos Worker dropped, and the drops. */
+		dropped_jobs: droppedJobs.length,
+		drops,
+		/** Dropped jobs re-armed after their last drop by the sweeper, and settled. */
+		recovered_by_sweeper: droppedJobs.filter((id) => {
+			const last = Math.max(...(log.dropped.get(id) ?? []));
+			return (log.rearmed.get(id) ?? []).find((r) => r.line > last)?.by === "sweeper" && settled(id);
+		}).length,
+		rearmed_by: byWhom,
+		not_rearmed: notRearmed,
+		dropped_not_settled: notSettled,
+		/** Jobs whose alarm run threw (injected), the throws, and those the guard caught. */
+		thrown_jobs: thrownJobs.length,
+		throws: thrownJobs.reduce((sum, id) => sum + (log.thrown.get(id) ?? 0), 0),
+		caught_by_guard: thrownJobs.reduce((sum, id) => sum + (log.caught.get(id) ?? 0), 0),
+		thrown_not_settled: thrownJobs.filter((id) => !settled(id)),
+		/** Re-arms of jobs whose alarm was not dropped by the harness (lost some other way). */
+		other_rearms: [...log.rearmed.keys()].filter((id) => !log.dropped.has(id)).length,
+	};
+}
+
 export interface RunInput {
 	seed: number;
 	quick: boolean;
@@ -71,6 +153,8 @@ export interface RunInput {
 		runsByJob: ReadonlyMap<string, readonly UpstreamRunView[]>;
 	};
 	sweeper: { cron: string; fired: number; outcomes: Record<string, number> } | null;
+	/** The alarm faults, from the relay's log; null when the chaos Worker did not run. */
+	alarmFaults: AlarmFaultLog | null;
 	relayLog: RelayLogSummary;
 	/** When the drain ended (ms since the epoch). */
 	endedAtMs: number;
@@ -436,6 +520,11 @@ export function computeReport(input: RunInput) {
 	const refusals: Record<string, number> = {};
 	for (const s of input.submissions) for (const [k, v] of Object.entries(s.refusals)) add(refusals, k, v);
 
+	const stuckSet = new Set(stuck);
+	const alarmFaults = input.alarmFaults
+		? alarmRecovery(input.alarmFaults, acceptedIds, (id) => !stuckSet.has(id))
+		: null;
+
 	const notAccepted = input.submissions.length - accepted.length;
 	const figures = {
 		submitted: input.submissions.length,
@@ -513,6 +602,7 @@ export function computeReport(input: RunInput) {
 		crashes: input.crashes,
 		skipped_crashes: input.skippedCrashes,
 		sweeper: input.sweeper,
+		alarm_faults: alarmFaults,
 		relay_log: input.relayLog,
 		machine: input.machine,
 		drained_before_deadline: input.drained,
@@ -546,6 +636,16 @@ export function computeReport(input: RunInput) {
 			required: false,
 		},
 		{ check: "no unplanned FAILED job", ok: failedUnplanned === 0, required: false },
+		{
+			check: "every dropped alarm was set again and its job settled",
+			ok: !alarmFaults || (alarmFaults.not_rearmed.length === 0 && alarmFaults.dropped_not_settled.length === 0),
+			required: true,
+		},
+		{
+			check: "every job whose alarm threw settled",
+			ok: !alarmFaults || alarmFaults.thrown_not_settled.length === 0,
+			required: true,
+		},
 		{ check: "every stored job has an alarm", ok: alarmless.length === 0, required: false },
 		{ check: "every stored alarm is in workerd's scheduler", ok: unscheduled.length === 0, required: false },
 	];
@@ -576,7 +676,9 @@ export function computeReport(input: RunInput) {
 	};
 
 	// ── Evidence for every job that is lost or stuck, and for alarm-less ones ──
-	const evidenceIds = [...new Set([...lost, ...stuck, ...alarmless, ...unscheduled])].slice(0, 25);
+	const evidenceIds = [
+		...new Set([...lost, ...stuck, ...alarmless, ...unscheduled, ...(alarmFaults?.not_rearmed ?? [])]),
+	].slice(0, 25);
 	const evidence = evidenceIds.map((id) => {
 		const d = input.deliveries.get(id);
 		const stored = input.inspection?.jobs.get(id);
@@ -710,6 +812,7 @@ export function tableRows(report: ChaosReport): [string, string][] {
 			"stored jobs without an alarm (on disk)",
 			`${fmt(f.stored_jobs_without_alarm)}; with an alarm workerd's scheduler does not hold: ${fmt(f.stored_jobs_alarm_not_scheduled)}`,
 		],
+		...alarmFaultRows(report),
 		["crashes (SIGKILL of the whole tree)", crashes || "none"],
 		[
 			"push lag after accept",
@@ -721,6 +824,33 @@ export function tableRows(report: ChaosReport): [string, string][] {
 			`${f.machine.cpus} CPUs, load average ${f.machine.loadavg_start.map((l) => l.toFixed(1)).join("/")} at the start, ${f.machine.loadavg_end.map((l) => l.toFixed(1)).join("/")} at the end; the harness used ${f.machine.harness_cpu_s} CPU s`,
 		],
 		["seed", String(f.seed)],
+	];
+}
+
+/** The alarm faults' rows: `recovered by the sweeper: N of N`, and the guard's figures. */
+function alarmFaultRows(report: ChaosReport): [string, string][] {
+	const a = report.figures.alarm_faults;
+	if (!a) return [];
+	const others = Object.entries(a.rearmed_by).filter(([by]) => by !== "sweeper");
+	const rest = [
+		...others.map(([by, n]) => `by a ${by}: ${n}`),
+		...(a.not_rearmed.length ? [`not re-armed: ${a.not_rearmed.length}`] : []),
+		...(a.dropped_not_settled.length ? [`not settled: ${a.dropped_not_settled.length}`] : []),
+	];
+	const sweeps = report.figures.sweeper;
+	return [
+		[
+			"recovered by the sweeper",
+			`${a.recovered_by_sweeper} of ${a.dropped_jobs}${rest.length ? ` (${rest.join(", ")})` : ""}`,
+		],
+		[
+			"alarms dropped (chaos Worker)",
+			`${a.drops} in ${a.dropped_jobs} jobs; the sweeper fired ${sweeps ? `${sweeps.fired} times (${fmt(sweeps.outcomes)})` : "never"}; jobs re-armed without a drop: ${a.other_rearms}`,
+		],
+		[
+			"alarm runs that threw (alarm guard)",
+			`${a.throws} in ${a.thrown_jobs} jobs, ${a.caught_by_guard} caught and re-armed by the guard; not settled: ${a.thrown_not_settled.length}`,
+		],
 	];
 }
 
@@ -848,6 +978,15 @@ export function renderMarkdown(report: ChaosReport): string {
 			"",
 			`\`${f.sweeper.cron}\` fired ${f.sweeper.fired} times: ${fmt(f.sweeper.outcomes)}.`,
 		);
+	if (f.alarm_faults) {
+		const a = f.alarm_faults;
+		out.push(
+			"",
+			"## Alarm faults",
+			"",
+			`The chaos Worker (\`bench/chaos/worker.ts\`) deleted the alarm of ${a.dropped_jobs} jobs (${a.drops} drops), each right after an early alarm run that left it work due within a minute, as the runtime dropping it would: nothing in the job brings it back. The first re-arm after each job's last drop came from: ${fmt(a.rearmed_by)}; not re-armed: ${a.not_rearmed.length}; not settled: ${a.dropped_not_settled.length}. It also made an early alarm run of ${a.thrown_jobs} jobs throw, ${a.throws} times in all, inside the alarm guard, which caught ${a.caught_by_guard} and re-armed each after its back-off; not settled: ${a.thrown_not_settled.length}. Jobs the relay re-armed without a drop by the harness: ${a.other_rearms}.`,
+		);
+	}
 	if (report.state_notes.length > 0)
 		out.push("", "## State directory notes", "", ...report.state_notes.map((n) => `- ${n}`));
 	out.push("", "## Settings", "", "```json", JSON.stringify(report.settings, null, 2), "```", "");

@@ -11,7 +11,10 @@
  * - 500 jobs (1–5 s each, 5 % ending FAILED), each retried by the caller with the
  *   same idempotency_key until the relay accepts it;
  * - while they are in flight, `wrangler dev`'s whole process tree is SIGKILLed twice,
- *   at seeded random moments, and restarted on the same state directory.
+ *   at seeded random moments, and restarted on the same state directory;
+ * - alarm faults, through the chaos Worker (`worker.ts`, run from the snapshot only): 5 % of the
+ *   jobs lose their alarm once (the cron sweeper, fired every 5 s, must bring them back), and 5 %
+ *   throw from an alarm run three times in a row (the alarm guard must re-arm them).
  *
  * Then every accepted job is read back (GET, `/deliveries`), the relay is stopped,
  * and the state directory is inspected on disk (KV results, each Job DO's stored state
@@ -62,6 +65,7 @@ import {
 	type CrashMoment,
 	computeReport,
 	type RelayLogSummary,
+	readAlarmFaults,
 	renderMarkdown,
 	renderTable,
 	type UpstreamRunView,
@@ -88,12 +92,22 @@ const log = (text: string) => console.log(`[chaos] ${text}`);
 function snapshotCode(
 	dir: string,
 	from: string = ROOT,
+	chaosWorker = false,
 ): { root: string; commit: string | null; uncommitted: string[]; src_sha256: string } {
 	const root = join(dir, "code");
 	mkdirSync(root, { recursive: true });
 	cpSync(join(from, "src"), join(root, "src"), { recursive: true });
 	for (const file of ["wrangler.toml", "package.json", "tsconfig.json"]) {
 		if (existsSync(join(from, file))) cpSync(join(from, file), join(root, file));
+	}
+	if (chaosWorker) {
+		// The alarm faults live in the chaos Worker only (bench/chaos/worker.ts): the snapshot, not the tree, runs it.
+		mkdirSync(join(root, "bench", "chaos"), { recursive: true });
+		cpSync(join(import.meta.dirname, "worker.ts"), join(root, "bench", "chaos", "worker.ts"));
+		const config = join(root, "wrangler.toml");
+		const toml = readFileSync(config, "utf8");
+		if (!/^main = "src\/index\.ts"$/m.test(toml)) throw new Error(`no main = "src/index.ts" in ${config}`);
+		writeFileSync(config, toml.replace(/^main = "src\/index\.ts"$/m, 'main = "bench/chaos/worker.ts"'));
 	}
 	symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"), "dir");
 	const hash = createHash("sha256");
@@ -105,13 +119,14 @@ function snapshotCode(
 		}
 	};
 	walk(join(root, "src"));
+	if (chaosWorker) walk(join(root, "bench"));
 	hash.update(readFileSync(join(root, "wrangler.toml")));
 	let commit: string | null = null;
 	let uncommitted: string[] = [];
 	try {
 		const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trimEnd();
 		commit = git("rev-parse", "HEAD").trim();
-		uncommitted = git("status", "--porcelain", "--", "src", "wrangler.toml")
+		uncommitted = git("status", "--porcelain", "--", "src", "wrangler.toml", "bench/chaos/worker.ts")
 			.split("\n")
 			.filter(Boolean)
 			.map((line) => line.slice(3));
@@ -125,14 +140,8 @@ function snapshotCode(
  * Counts the relay's structured log records (one JSON object a line) by event and cause,
  * and keeps a few of the lines that are not records but look like errors (workerd's own).
  */
-function summarizeRelayLog(path: string): RelayLogSummary {
+function summarizeRelayLog(text: string): RelayLogSummary {
 	const summary: RelayLogSummary = { lines: 0, records: {}, causes: {}, other_errors: 0, other_error_samples: [] };
-	let text = "";
-	try {
-		text = readFileSync(path, "utf8");
-	} catch {
-		return summary;
-	}
 	const bump = (counts: Record<string, number>, key: string) => {
 		counts[key] = (counts[key] ?? 0) + 1;
 	};
@@ -245,17 +254,29 @@ async function run(options: ChaosOptions): Promise<number> {
 		});
 
 		// ── The relay, on a persisted state directory ──
+		const alarmFaults = options.alarmDropRate > 0 || options.alarmThrowRate > 0;
 		const vars: Record<string, string> = {
 			PERPLEXITY_BASE_URL: emulator.url,
 			PERPLEXITY_API_KEY: UPSTREAM_KEY,
 			API_KEYS: `${TENANT}:${API_KEY}`,
 			WEBHOOK_SIGNING_KEY: SIGNING_KEY,
+			// Read by the chaos Worker only (bench/chaos/worker.ts); the relay's own entry never reads it.
+			...(alarmFaults
+				? {
+						CHAOS_FAULTS: JSON.stringify({
+							seed: options.seed,
+							dropAlarmRate: options.alarmDropRate,
+							throwAlarmRate: options.alarmThrowRate,
+							throws: options.alarmThrows,
+						}),
+					}
+				: {}),
 			...options.vars,
 		};
 		const envFile = join(dir, "chaos.env");
 		writeEnvFile(envFile, vars);
 		const port = await freePort();
-		const code = snapshotCode(dir, options.codeDir ?? ROOT);
+		const code = snapshotCode(dir, options.codeDir ?? ROOT, alarmFaults);
 		if (options.codeDir) log(`testing the code in ${options.codeDir}, not the tree`);
 		log(
 			`testing ${code.commit?.slice(0, 12) ?? "?"}${code.uncommitted.length ? ` + uncommitted ${code.uncommitted.join(", ")}` : ""} (src sha256 ${code.src_sha256.slice(0, 12)})`,
@@ -355,7 +376,7 @@ async function run(options: ChaosOptions): Promise<number> {
 			crashing = false;
 		});
 
-		// ── The sweeper trigger (behind --sweep-cron) ──
+		// ── The sweeper: wrangler dev fires no cron by itself, so the harness does, every --sweep-every-s ──
 		const sweeper = options.sweepCron
 			? { cron: options.sweepCron, fired: 0, outcomes: {} as Record<string, number> }
 			: null;
@@ -434,7 +455,14 @@ async function run(options: ChaosOptions): Promise<number> {
 			log(`could not inspect the state directory: ${String(error)}`);
 		}
 
-		const relayLog = summarizeRelayLog(logFile);
+		let logText = "";
+		try {
+			logText = readFileSync(logFile, "utf8");
+		} catch {
+			// No log: the figures that need it read as zero.
+		}
+		const relayLog = summarizeRelayLog(logText);
+		const alarmFaultLog = readAlarmFaults(logText.split("\n"));
 		const emulatorStats = emulator.emulator.stats();
 		// Every upstream run made for each accepted job's question, oldest first.
 		const runsByQuestion = new Map<string, UpstreamRunView[]>();
@@ -485,6 +513,10 @@ async function run(options: ChaosOptions): Promise<number> {
 				},
 				relay_vars: options.vars,
 				sweep_cron: options.sweepCron,
+				sweep_every_s: options.sweepCron ? options.sweepEveryS : null,
+				alarm_faults: alarmFaults
+					? { drop_rate: options.alarmDropRate, throw_rate: options.alarmThrowRate, throws: options.alarmThrows }
+					: null,
 				code: {
 					commit: code.commit,
 					uncommitted: code.uncommitted,
@@ -510,6 +542,7 @@ async function run(options: ChaosOptions): Promise<number> {
 				runsByJob,
 			},
 			sweeper,
+			alarmFaults: alarmFaults ? alarmFaultLog : null,
 			relayLog,
 			endedAtMs,
 			machine,

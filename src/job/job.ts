@@ -28,6 +28,7 @@ import {
 	type Action,
 	type AttemptLogEntry,
 	type AttemptResult,
+	alarmRetryDelay,
 	apply,
 	cancelJob,
 	carriesResult,
@@ -124,6 +125,19 @@ export type CreateJobResult =
 
 export type CancelJobResult = { ok: true; job: JobView } | { ok: false; status: 404 | 409; detail: string };
 
+/** What `ensureArmed` found, for the sweeper's counts. */
+export interface ArmCheck {
+	job: string;
+	/**
+	 * `armed`: an alarm is set and not overdue; `rearmed`: it was missing or overdue and is set again;
+	 * `running`: a run is under way (it arms the alarm when it ends); `idle`: nothing is left to do;
+	 * `gone`: nothing is stored (retired, or never accepted).
+	 */
+	action: "armed" | "rearmed" | "running" | "idle" | "gone";
+	reason: "missing" | "overdue" | null;
+	alarm_at: number | null;
+}
+
 /** A safety alarm set while a submit is under way. */
 const SUBMIT_GRACE_MS = 60_000;
 
@@ -158,6 +172,8 @@ export class Job extends DurableObject<Env> {
 	 * create is on its way. Settled when that save is done (or failed); null once stored.
 	 */
 	private unstored: Deferred | null = null;
+	/** Runs holding the lock now (0 or 1): a run in progress arms the alarm when it ends. */
+	private busy = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -254,6 +270,7 @@ export class Job extends DurableObject<Env> {
 	/** The Sonar-surface job for its own tenant; null for anyone else (to them it does not exist). */
 	async view(tenant: string, id?: string): Promise<RelayJob | null> {
 		if (!this.owned(tenant, "sonar", id)) return null;
+		await this.rearmIfLost();
 		await this.requireResult();
 		return this.state ? toView(this.state) : null;
 	}
@@ -261,6 +278,7 @@ export class Job extends DurableObject<Env> {
 	/** The Agent-surface run for its own tenant, as the Agent API's Response object; null for anyone else. */
 	async response(tenant: string, id?: string): Promise<RelayResponse | null> {
 		if (!this.owned(tenant, "agent", id)) return null;
+		await this.rearmIfLost();
 		await this.requireResult();
 		return this.state ? toResponse(this.state) : null;
 	}
@@ -385,7 +403,22 @@ export class Job extends DurableObject<Env> {
 		return result;
 	}
 
+	/**
+	 * The alarm guard: whatever a run throws (a platform failure, or a bug) is logged and the job is
+	 * armed again after a growing delay (`alarmRetryDelay`), so the runtime never sees a failed alarm,
+	 * which it retries a few times and then drops. Only a failure to set the alarm itself escapes.
+	 */
 	override async alarm(): Promise<void> {
+		try {
+			await this.runAlarm();
+			if (this.state?.alarmFailures) this.state = { ...this.state, alarmFailures: 0 };
+		} catch (error) {
+			await this.alarmFailed(error);
+		}
+	}
+
+	/** One alarm run: what is due, then the run's event stream if watching is due. */
+	protected async runAlarm(): Promise<void> {
 		const scheduledFor = this.armedAt;
 		this.armedAt = null;
 		await this.exclusive(async () => {
@@ -421,6 +454,116 @@ export class Job extends DurableObject<Env> {
 		// One stream at a time: an alarm run that comes while another follows the stream leaves it be.
 		const watch = this.watching ? null : this.dueWatch();
 		if (watch) await this.follow(watch);
+	}
+
+	/** After an alarm run threw: logged, counted, and armed again after a growing delay. */
+	private async alarmFailed(error: unknown): Promise<void> {
+		const state = this.state;
+		if (!state) {
+			// Nothing is stored (or the job was being forgotten): there is nothing left to drive.
+			emit({
+				...failureFields(error),
+				level: "error",
+				event: "job.alarm_failed",
+				job: this.ctx.id.toString(),
+				tenant: "",
+			});
+			return;
+		}
+		const failures = (state.alarmFailures ?? 0) + 1;
+		const delay = alarmRetryDelay(failures, Math.random());
+		this.state = { ...state, alarmFailures: failures };
+		emit({
+			...failureFields(error),
+			// A platform failure (storage, an overloaded object) is expected now and then; anything else is a bug.
+			level: isPlatformError(error) ? "warn" : "error",
+			event: "job.alarm_failed",
+			job: state.spec.id,
+			tenant: state.spec.tenant,
+			failures,
+			retry_in_ms: delay,
+		});
+		const at = Date.now() + delay;
+		// Should this throw too (storage itself failing), the runtime's own retries, then the sweeper, take over.
+		await this.ctx.storage.setAlarm(at);
+		this.armedAt = at;
+		try {
+			await this.save();
+		} catch {
+			// Best effort: the count stays in memory, and the run's progress is redone if it is lost.
+		}
+	}
+
+	/**
+	 * The sweeper's check: re-arms this job when its alarm is missing, or overdue by more than
+	 * `overdueMs` (the runtime lost it), and says what it found. One storage read when all is well.
+	 */
+	async ensureArmed(overdueMs?: number): Promise<ArmCheck> {
+		return this.checkAlarm("sweeper", overdueMs ?? this.settings.sweepOverdueMs);
+	}
+
+	/**
+	 * A read's check: only when memory says the alarm may be gone (none armed, or long past) does it
+	 * look at storage, so a healthy job's GET costs nothing more.
+	 */
+	private async rearmIfLost(): Promise<void> {
+		const state = this.state;
+		if (!state || this.busy > 0 || this.unstored) return;
+		const now = Date.now();
+		const overdueMs = this.settings.sweepOverdueMs;
+		if (this.armedAt !== null && this.armedAt >= now - overdueMs) return;
+		if (nextWake(state, now, this.settings) === null) return;
+		try {
+			await this.checkAlarm("get", overdueMs);
+		} catch (error) {
+			// A read must not fail because of this; the sweeper will look again.
+			this.note("warn", "job.rearm_failed", state, error);
+		}
+	}
+
+	/** Looks at the stored alarm and sets it again when it is missing or overdue. */
+	private async checkAlarm(by: "sweeper" | "get", overdueMs: number): Promise<ArmCheck> {
+		if (!this.state) return { job: this.ctx.id.toString(), action: "gone", reason: null, alarm_at: null };
+		if (this.busy > 0 || this.unstored) {
+			// A run (or the submit) is under way: it arms the alarm when it ends.
+			return { job: this.state.spec.id, action: "running", reason: null, alarm_at: this.armedAt };
+		}
+		let check: ArmCheck = { job: this.state.spec.id, action: "gone", reason: null, alarm_at: null };
+		await this.exclusive(async () => {
+			const state = this.state;
+			if (!state) return;
+			const now = Date.now();
+			const alarm = await this.ctx.storage.getAlarm();
+			const due = nextWake(state, now, this.settings);
+			if (due === null) {
+				check = { job: state.spec.id, action: "idle", reason: null, alarm_at: alarm };
+				return;
+			}
+			if (alarm !== null && alarm >= now - overdueMs) {
+				this.armedAt = alarm;
+				check = { job: state.spec.id, action: "armed", reason: null, alarm_at: alarm };
+				return;
+			}
+			const reason = alarm === null ? "missing" : "overdue";
+			let at = Math.max(Math.ceil(due), now + 1);
+			// The same time as the lost alarm would be a no-op for the runtime: set a new one.
+			if (at === alarm) at += 1;
+			await this.ctx.storage.setAlarm(at);
+			this.armedAt = at;
+			emit({
+				level: "warn",
+				event: "job.rearmed",
+				job: state.spec.id,
+				tenant: state.spec.tenant,
+				by,
+				reason,
+				overdue_ms: alarm === null ? null : now - alarm,
+				status: state.status,
+				phase: state.lifecycle.phase,
+			});
+			check = { job: state.spec.id, action: "rearmed", reason, alarm_at: at };
+		});
+		return check;
 	}
 
 	/** The watch of the run's event stream, if one is due now. */
@@ -518,7 +661,14 @@ export class Job extends DurableObject<Env> {
 
 	/** Runs `work` after any run in progress has finished. */
 	private exclusive(work: () => Promise<void>): Promise<void> {
-		const next = this.running.then(work);
+		const next = this.running.then(async () => {
+			this.busy++;
+			try {
+				await work();
+			} finally {
+				this.busy--;
+			}
+		});
 		this.running = next.catch(() => {});
 		return next;
 	}
@@ -1151,4 +1301,19 @@ export function shouldReportLimits(hint: RateLimitHint, now: number): boolean {
 	}
 	reportedLimit = { perSecond: limitPerSecond, at: now };
 	return true;
+}
+
+/** The error fields of a log record: its class and the start of its message, never a stack. */
+function failureFields(error: unknown): { error: string; message: string } {
+	return {
+		error: error instanceof Error ? error.name : "unknown",
+		message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
+	};
+}
+
+/** A failure the platform marks as transient (storage, an overloaded or reset object), not a bug of ours. */
+function isPlatformError(error: unknown): boolean {
+	if (typeof error !== "object" || error === null) return false;
+	const flags = error as { retryable?: unknown; overloaded?: unknown };
+	return flags.retryable === true || flags.overloaded === true;
 }

@@ -271,6 +271,13 @@ export interface JobState {
 	fannedOut: boolean;
 	/** After a failed KV or index write, when to try again. */
 	sideEffectRetryAt: number | null;
+	/** KV or index writes that failed in a row: their retries back off on it (5 s doubling to 1 h). @default 0 */
+	sideEffectFailures?: number;
+	/**
+	 * Alarm runs in a row that threw (a platform failure or a bug): the shell's alarm guard re-arms
+	 * after `alarmRetryDelay` of it instead of letting the runtime drop the alarm. @default 0
+	 */
+	alarmFailures?: number;
 	deliveries: Delivery[];
 	log: AttemptLogEntry[];
 	/** Counters kept by the DO shell for operators and the benchmark; no decision reads them. */
@@ -404,8 +411,13 @@ export const CANCEL_ATTEMPTS = 3;
 export const CANCEL_RETRY_MS = 5_000;
 /** Retries of an ambiguous create when the policy does not say. */
 export const DEFAULT_AMBIGUOUS_CREATE_RETRIES = 2;
-/** KV or index write failed: try again after this. */
+/** KV or index write failed: try again after this, doubling per failure in a row (±20 %), up to the cap. */
 export const SIDE_EFFECT_RETRY_MS = 5_000;
+/** Side-effect retries stop growing here: with KV down for a day, a job writes about 30 times, not 17,000. */
+export const SIDE_EFFECT_MAX_RETRY_MS = 3_600_000;
+/** An alarm run that threw is run again after this, doubling per failure in a row (±20 %), up to the cap. */
+export const ALARM_RETRY_MS = 5_000;
+export const ALARM_MAX_RETRY_MS = 3_600_000;
 /** The attempt log keeps this many entries. */
 export const MAX_LOG_ENTRIES = 50;
 /** Delivery delays vary by ±20 %, so that receivers recovering from an outage are not hit in lockstep. */
@@ -578,7 +590,9 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 		lifecycle.phase === "settled" &&
 		now >= lifecycle.retireAt &&
 		deliveryHeads(state).length === 0 &&
-		!lifecycle.cancel
+		!lifecycle.cancel &&
+		// Retiring deletes the KV result and the index entry: a failure backs off like any side effect.
+		sideEffectsAllowed(state, now)
 	) {
 		actions.push({ type: "retire" });
 	}
@@ -637,7 +651,9 @@ export function nextWake(state: JobState, now: number, policy: Policy): number |
 	const heads = deliveryHeads(state);
 	for (const delivery of heads) times.push(delivery.nextAt);
 	if (lifecycle.phase === "settled" && lifecycle.cancel) times.push(lifecycle.cancel.nextAt);
-	if (lifecycle.phase === "settled" && heads.length === 0) times.push(lifecycle.retireAt);
+	if (lifecycle.phase === "settled" && heads.length === 0) {
+		times.push(Math.max(lifecycle.retireAt, state.sideEffectRetryAt ?? 0));
+	}
 	return times.length === 0 ? null : Math.max(now, Math.min(...times));
 }
 
@@ -646,6 +662,29 @@ export function nextWake(state: JobState, now: number, policy: Policy): number |
 /** ±JITTER around `delayMs`; `random` is in [0, 1). */
 export function jittered(delayMs: number, random: number): number {
 	return Math.round(delayMs * (1 - JITTER + 2 * JITTER * random));
+}
+
+/**
+ * Delay before retry number `failures` (1 for the first retry): `initialMs` doubling per failure
+ * in a row, ±JITTER, never more than `maxMs`.
+ *
+ * @example
+ * retryBackoff(1, 5_000, 3_600_000, 0.5) // 5000
+ * retryBackoff(20, 5_000, 3_600_000, 0.5) // 3600000
+ */
+export function retryBackoff(failures: number, initialMs: number, maxMs: number, random: number): number {
+	const exponent = Math.min(Math.max(failures, 1) - 1, 30);
+	return Math.min(jittered(Math.min(initialMs * 2 ** exponent, maxMs), random), maxMs);
+}
+
+/** Delay before retrying a failed KV or index write, after `failures` failures in a row. */
+export function sideEffectRetryDelay(failures: number, random: number): number {
+	return retryBackoff(failures, SIDE_EFFECT_RETRY_MS, SIDE_EFFECT_MAX_RETRY_MS, random);
+}
+
+/** Delay before the alarm guard runs a job again, after `failures` alarm runs in a row threw. */
+export function alarmRetryDelay(failures: number, random: number): number {
+	return retryBackoff(failures, ALARM_RETRY_MS, ALARM_MAX_RETRY_MS, random);
 }
 
 /** Delay before create attempt `attempts + 1`: 1 s, 2 s, 4 s … capped, never sooner than Retry-After. */
@@ -1078,9 +1117,19 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			return { ...state, lifecycle: { ...lifecycle, cancel } };
 		}
 		case "cached":
-			return { ...state, cached: true, result: outcome.ref ?? state.result ?? null, sideEffectRetryAt: null };
+			return {
+				...state,
+				cached: true,
+				result: outcome.ref ?? state.result ?? null,
+				sideEffectRetryAt: null,
+				sideEffectFailures: 0,
+			};
 		case "indexed":
-			return fanOut({ ...state, indexed: true, admitted: true, sideEffectRetryAt: null }, outcome.hooks, now);
+			return fanOut(
+				{ ...state, indexed: true, admitted: true, sideEffectRetryAt: null, sideEffectFailures: 0 },
+				outcome.hooks,
+				now,
+			);
 		case "index_refused":
 		case "create_refused": {
 			if (lifecycle.phase !== "submitting") return state;
@@ -1089,13 +1138,17 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle: { phase: "rejected", status: 429, detail: outcome.detail, retryAfterMs: outcome.retryAfterMs },
 			};
 		}
-		case "side_effect_failed":
+		case "side_effect_failed": {
+			// Backed off, so that a KV or index outage (or the Free plan's 1,000 KV writes a day, spent) is not hammered.
 			// An index that cannot judge a new job (unavailable) lets it in: limits protect, they must not block.
+			const failures = (state.sideEffectFailures ?? 0) + 1;
 			return {
 				...state,
 				...(state.admitted === false ? { admitted: true } : {}),
-				sideEffectRetryAt: now + SIDE_EFFECT_RETRY_MS,
+				sideEffectFailures: failures,
+				sideEffectRetryAt: now + sideEffectRetryDelay(failures, random),
 			};
+		}
 		case "delivery_dropped":
 			return dropDelivery(state, outcome);
 		case "delivery_attempted":

@@ -15,6 +15,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ResponseList, ResponseStatus, ResponseSummary } from "../schemas/agent.ts";
 import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
+import { TenantSweeper, type TenantSweepRequest, type TenantSweepResult } from "../sweeper/tenant-sweep.ts";
 import { encodeCursor } from "./cursor.ts";
 import { judge, type LimitRefusal, startOfUtcDay, type TenantLimits, type TenantUsage } from "./limits.ts";
 
@@ -58,6 +59,8 @@ interface JobRow extends Record<string, SqlStorageValue> {
 
 export class Tenant extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	/** The sweeper's side: unsettled jobs are a partial index over `jobs` (see `tenant-sweep.ts`). */
+	private readonly sweeper: TenantSweeper;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -92,6 +95,12 @@ export class Tenant extends DurableObject<Env> {
 		);
 		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at)");
 		this.migrateHooks();
+		this.sweeper = new TenantSweeper(ctx, env);
+	}
+
+	/** The sweeper's call: checks the next unsettled jobs of this pass, re-arming any whose alarm was lost. */
+	sweep(request: TenantSweepRequest): Promise<TenantSweepResult> {
+		return this.sweeper.sweep(request);
 	}
 
 	/**
@@ -167,7 +176,7 @@ export class Tenant extends DurableObject<Env> {
 	 * Adds the job on first sight (taking the next seq), updates it afterwards.
 	 * With `fanOut`, also answers the subscriptions that event goes to.
 	 */
-	upsertJob(job: IndexEntry, fanOut: EventType | null = null): Hook[] {
+	async upsertJob(job: IndexEntry, fanOut: EventType | null = null): Promise<Hook[]> {
 		this.sql.exec(
 			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
 			   request_preview, surface, run_status, cost_usd)
@@ -188,6 +197,7 @@ export class Tenant extends DurableObject<Env> {
 			job.run_status,
 			job.cost_usd ?? null,
 		);
+		await this.sweeper.noteJob(job);
 		return fanOut ? this.hooksFor(fanOut) : [];
 	}
 
@@ -196,14 +206,15 @@ export class Tenant extends DurableObject<Env> {
 	 * refused with the limit it would break. One call, in this object's single thread, so concurrent
 	 * submissions cannot overshoot a limit together. A job already indexed (a replay) is admitted.
 	 */
-	admitJob(job: IndexEntry, limits: TenantLimits): { ok: true } | { ok: false; refusal: LimitRefusal } {
+	async admitJob(job: IndexEntry, limits: TenantLimits): Promise<{ ok: true } | { ok: false; refusal: LimitRefusal }> {
 		const known = this.sql.exec("SELECT 1 FROM jobs WHERE id = ?", job.id).toArray().length > 0;
 		if (!known && Object.keys(limits).length > 0) {
 			const now = Date.now();
 			const refusal = judge(limits, this.usage(now), { now, oldestCreateInWindowMs: this.oldestCreateInWindow(now) });
 			if (refusal) return { ok: false, refusal };
 		}
-		this.upsertJob(job);
+		// The row is written before `upsertJob`'s first wait: judged and counted with nothing in between.
+		await this.upsertJob(job);
 		return { ok: true };
 	}
 

@@ -27,6 +27,8 @@ export const TEST_TENANT_LIMITS = JSON.stringify({
 	[TENANT_THRIFTY.tenant]: { daily_cost_usd: 0.0001 },
 	"slack:TLIMIT1": { max_in_flight: 1 },
 });
+/** The sweeper tests' own tenant: they count its unsettled jobs. */
+export const TENANT_SWEEP = { tenant: "swept", key: "swept-key" };
 export const TEST_API_KEYS_ALL = [
 	TEST_API_KEYS,
 	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
@@ -37,6 +39,9 @@ export const TEST_API_KEYS_ALL = [
 	`${TENANT_THRIFTY.tenant}:${TENANT_THRIFTY.key}`,
 	`${TENANT_SLACK_OPS.tenant}:${TENANT_SLACK_OPS.key}`,
 	`${TENANT_LARGE.tenant}:${TENANT_LARGE.key}`,
+	`${TENANT_SWEEP.tenant}:${TENANT_SWEEP.key}`,
 ].join(",");
+/** The sweeper's subrequest budget per invocation in the tests: small, so that its bound shows. */
+export const TEST_SWEEP_BATCH = 3;
 export const TEST_SLACK_SECRET = "test-slack-secret";
 export const TEST_MAX_SUBSCRIPTIONS = 5;

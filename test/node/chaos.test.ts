@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChaosReceiver, type FaultPlan, planFor, startChaosReceiver } from "../../bench/chaos/receiver.ts";
-import { extraRunsOf, type UpstreamRunView } from "../../bench/chaos/report.ts";
+import { alarmRecovery, extraRunsOf, readAlarmFaults, type UpstreamRunView } from "../../bench/chaos/report.ts";
 import { signedHeaders, tenantSecret } from "../../src/delivery/sign.ts";
 
 const SECRET = await tenantSecret("chaos-test-signing-key", "chaos");
@@ -147,6 +147,49 @@ describe("chaos report: extra upstream runs", () => {
 		// The polled run is kept whichever came first.
 		expect(extraRunsOf([run(1000, false, 6), run(2000, false, 0)], [])).toMatchObject({
 			byCause: { unexplained: 1 },
+		});
+	});
+});
+
+describe("chaos alarm faults", () => {
+	const line = (record: Record<string, unknown>) => `2026-12-01T00:00:00.000Z ${JSON.stringify(record)}`;
+
+	it("reads drops, re-arms, throws and guard catches from the relay's log, job by job", () => {
+		const log = readAlarmFaults([
+			line({ level: "warn", event: "chaos.alarm_dropped", job: "a" }),
+			"[wrangler:info] GET /async/chat/completions/a 200 OK",
+			line({ level: "warn", event: "job.rearmed", job: "a", by: "sweeper", reason: "missing" }),
+			line({ level: "warn", event: "chaos.alarm_throw", job: "b", failures: 0 }),
+			line({ level: "error", event: "job.alarm_failed", job: "b", failures: 1 }),
+			"not a record {",
+		]);
+		expect(log.dropped).toEqual(new Map([["a", [0]]]));
+		expect(log.rearmed).toEqual(new Map([["a", [{ line: 2, by: "sweeper" }]]]));
+		expect(log.thrown).toEqual(new Map([["b", 1]]));
+		expect(log.caught).toEqual(new Map([["b", 1]]));
+	});
+
+	it("credits each dropped alarm to whoever re-armed it first after its last drop", () => {
+		const log = readAlarmFaults([
+			line({ event: "chaos.alarm_dropped", job: "swept" }),
+			line({ event: "chaos.alarm_dropped", job: "got" }),
+			line({ event: "chaos.alarm_dropped", job: "lost" }),
+			line({ event: "job.rearmed", job: "lost", by: "sweeper" }),
+			line({ event: "chaos.alarm_dropped", job: "lost" }),
+			line({ event: "job.rearmed", job: "got", by: "get" }),
+			line({ event: "job.rearmed", job: "swept", by: "sweeper" }),
+			line({ event: "job.rearmed", job: "got", by: "sweeper" }),
+			line({ event: "job.rearmed", job: "other", by: "sweeper" }),
+		]);
+		const figures = alarmRecovery(log, ["swept", "got", "lost", "other"], (id) => id !== "lost");
+		expect(figures).toMatchObject({
+			dropped_jobs: 3,
+			drops: 4,
+			recovered_by_sweeper: 1,
+			rearmed_by: { sweeper: 1, get: 1 },
+			not_rearmed: ["lost"],
+			dropped_not_settled: ["lost"],
+			other_rearms: 1,
 		});
 	});
 });

@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+	ALARM_MAX_RETRY_MS,
+	ALARM_RETRY_MS,
 	type AttemptResult,
+	alarmRetryDelay,
 	apply,
 	cancelJob,
 	deliveryStatus,
@@ -21,6 +24,10 @@ import {
 	nextWake,
 	type Outcome,
 	type Policy,
+	retryBackoff,
+	SIDE_EFFECT_MAX_RETRY_MS,
+	SIDE_EFFECT_RETRY_MS,
+	sideEffectRetryDelay,
 	toResponse,
 	toView,
 } from "../../src/job/machine.ts";
@@ -624,6 +631,84 @@ describe("delivering", () => {
 		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
 		expect(nextWake(done, T0 + 1000, policy)).toBe(retireAt);
 		expect(dueActions(done, retireAt, policy)).toEqual([{ type: "retire" }]);
+	});
+});
+
+describe("side effects that fail (KV, the index)", () => {
+	/** A completed job whose push went out: KV and the index are due. */
+	const pushed = () => {
+		const state = makeJob("completed");
+		return step(state, { type: "delivery_attempted", ...firstAttempt(state), result: attempt() }, T0 + 1000);
+	};
+	const sideEffects = (state: JobState, now: number) =>
+		dueActions(state, now, policy)
+			.map((a) => a.type)
+			.filter((type) => type === "cache" || type === "index" || type === "retire");
+
+	it("backs off from 5 s, doubling per failure in a row, up to 1 h", () => {
+		let state = pushed();
+		let now = T0 + 1000;
+		const waits: number[] = [];
+		for (let i = 0; i < 14; i++) {
+			expect(sideEffects(state, now)).toContain("cache");
+			state = step(state, { type: "side_effect_failed" }, now);
+			const retryAt = state.sideEffectRetryAt ?? 0;
+			waits.push(retryAt - now);
+			// Nothing is attempted again before then, and the alarm is set for it.
+			expect(sideEffects(state, retryAt - 1)).toEqual([]);
+			expect(nextWake(state, now, policy)).toBeLessThanOrEqual(retryAt);
+			now = retryAt;
+		}
+		expect(waits.slice(0, 6)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000, 160_000]);
+		expect(waits.slice(-3)).toEqual([3_600_000, 3_600_000, 3_600_000]);
+		expect(state.sideEffectFailures).toBe(14);
+	});
+
+	it("starts again from 5 s once a write succeeds", () => {
+		let state = pushed();
+		for (let i = 0; i < 5; i++) state = step(state, { type: "side_effect_failed" }, T0 + 1000);
+		state = step(state, { type: "cached" }, T0 + 2000);
+		expect(state.sideEffectFailures).toBe(0);
+		state = step(state, { type: "side_effect_failed" }, T0 + 3000);
+		expect(state.sideEffectRetryAt).toBe(T0 + 3000 + SIDE_EFFECT_RETRY_MS);
+	});
+
+	it("jitters each wait by at most ±20 %, and never past the cap", () => {
+		expect(sideEffectRetryDelay(1, 0)).toBe(4_000);
+		expect(sideEffectRetryDelay(1, 0.999_999)).toBe(6_000);
+		expect(sideEffectRetryDelay(3, 0)).toBe(16_000);
+		expect(sideEffectRetryDelay(50, 0)).toBe(0.8 * SIDE_EFFECT_MAX_RETRY_MS);
+		expect(sideEffectRetryDelay(50, 0.999_999)).toBe(SIDE_EFFECT_MAX_RETRY_MS);
+		// A day of failures costs about 30 writes, not one every 5 s (17,280).
+		let elapsed = 0;
+		let writes = 0;
+		while (elapsed < 86_400_000) elapsed += sideEffectRetryDelay(++writes, 0.5);
+		expect(writes).toBeLessThan(40);
+	});
+
+	it("backs off a failed retirement too, instead of retrying it in a loop", () => {
+		let state = step(pushed(), { type: "cached" }, T0 + 1000);
+		state = step(step(state, { type: "indexed", hooks: [] }, T0 + 1000), { type: "learned" }, T0 + 1000);
+		const retireAt = T0 + 1000 + policy.resultTtlSeconds * 1000;
+		expect(sideEffects(state, retireAt)).toEqual(["retire"]);
+		state = step(state, { type: "side_effect_failed" }, retireAt);
+		expect(sideEffects(state, retireAt)).toEqual([]);
+		expect(nextWake(state, retireAt, policy)).toBe(retireAt + SIDE_EFFECT_RETRY_MS);
+		expect(sideEffects(state, retireAt + SIDE_EFFECT_RETRY_MS)).toEqual(["retire"]);
+	});
+});
+
+describe("the alarm guard's back-off", () => {
+	it("grows from 5 s, doubling per failed alarm run in a row, up to 1 h", () => {
+		expect([1, 2, 3, 4].map((n) => alarmRetryDelay(n, 0.5))).toEqual([5_000, 10_000, 20_000, 40_000]);
+		expect(alarmRetryDelay(1, 0.5)).toBe(ALARM_RETRY_MS);
+		expect(alarmRetryDelay(11, 0.5)).toBe(ALARM_MAX_RETRY_MS);
+		expect(alarmRetryDelay(10_000, 0.999_999)).toBe(ALARM_MAX_RETRY_MS);
+	});
+
+	it("treats a count below 1 as the first retry", () => {
+		expect(retryBackoff(0, 1_000, 60_000, 0.5)).toBe(1_000);
+		expect(retryBackoff(-3, 1_000, 60_000, 0.5)).toBe(1_000);
 	});
 });
 
