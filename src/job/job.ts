@@ -498,7 +498,11 @@ export class Job extends DurableObject<Env> {
 	 * The sweeper's check: re-arms this job when its alarm is missing, or overdue by more than
 	 * `overdueMs` (the runtime lost it), and says what it found. One storage read when all is well.
 	 */
-	async ensureArmed(overdueMs?: number): Promise<ArmCheck> {
+	async ensureArmed(overdueMs?: number, id?: string): Promise<ArmCheck> {
+		// An object named by an idempotency key may hold a later job than the index row asks about.
+		if (id !== undefined && this.state && this.state.spec.id !== id) {
+			return { job: id, action: "gone", reason: null, alarm_at: null };
+		}
 		return this.checkAlarm("sweeper", overdueMs ?? this.settings.sweepOverdueMs);
 	}
 

@@ -13,6 +13,7 @@
  */
 
 import { readSettings } from "../config.ts";
+import { objectIdOf } from "../job/id.ts";
 import type { ArmCheck, Job } from "../job/job.ts";
 import { emit } from "../log.ts";
 
@@ -175,11 +176,13 @@ export class TenantSweeper {
 	private async checkJob(id: string, overdueMs: number): Promise<ArmCheck | null> {
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
-			const stub = this.env.JOBS.get(this.env.JOBS.idFromString(id)) as DurableObjectStub<Job>;
+			const objectId = objectIdOf(id);
+			if (!objectId) return { job: id, action: "gone", reason: null, alarm_at: null };
+			const stub = this.env.JOBS.get(this.env.JOBS.idFromString(objectId)) as DurableObjectStub<Job>;
 			const timeout = new Promise<null>((resolve) => {
 				timer = setTimeout(() => resolve(null), JOB_CHECK_TIMEOUT_MS);
 			});
-			return ((await Promise.race([stub.ensureArmed(overdueMs), timeout])) as ArmCheck | null) ?? null;
+			return ((await Promise.race([stub.ensureArmed(overdueMs, id), timeout])) as ArmCheck | null) ?? null;
 		} catch {
 			return null;
 		} finally {

@@ -19,7 +19,7 @@ import { sweepOnce } from "../../src/sweeper/scheduled.ts";
 import { SWEEP_REGISTRY_NAME } from "../../src/sweeper/tenant-sweep.ts";
 import type { Tenant } from "../../src/tenant/tenant.ts";
 import { TENANT_SWEEP, TEST_SWEEP_BATCH } from "./constants.ts";
-import { createJob, driveUntil, jobStub } from "./helpers.ts";
+import { createJob, driveUntil, jobStub, unique } from "./helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -81,6 +81,22 @@ describe("the cron sweeper", () => {
 		expect(records.filter((r) => r.event === "job.rearmed" && r.job === created.id)).toEqual([
 			expect.objectContaining({ level: "warn", by: "sweeper", reason: "missing", tenant: TENANT_SWEEP.tenant }),
 		]);
+		const job = await driveUntil(created.id, (j: RelayJob) => j.status === "COMPLETED", {
+			tenant: TENANT_SWEEP.tenant,
+		});
+		expect(job.status).toBe("COMPLETED");
+	});
+
+	it("finds a job submitted with an idempotency key (its id is its object's plus a suffix) and re-arms it", async () => {
+		const created = await createJob({ markers: ["steps=2"], idempotencyKey: unique("swept-key") }, TENANT_SWEEP.key);
+		expect(created.id).toMatch(/-[0-9a-f]{10}$/);
+		await dropAlarm(created.id);
+		for (let round = 0; round < 30 && (await storedAlarm(created.id)) === null; round++) {
+			const ctx = createExecutionContext();
+			await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() }), env, ctx);
+			await waitOnExecutionContext(ctx);
+		}
+		expect(await storedAlarm(created.id)).not.toBeNull();
 		const job = await driveUntil(created.id, (j: RelayJob) => j.status === "COMPLETED", {
 			tenant: TENANT_SWEEP.tenant,
 		});
