@@ -4,6 +4,7 @@ import {
 	addSample,
 	BUCKETS_PER_DECADE,
 	bucketOf,
+	EARLIEST_FIRST_POLL,
 	edge,
 	observedDuration,
 	planCost,
@@ -132,11 +133,16 @@ describe("poll plan", () => {
 		expect(upTo(36_000) - upTo(12_000)).toBeLessThan(2 * (upTo(12_000) - upTo(4_000)));
 	});
 
-	it("caps every gap at POLL_MAX_INTERVAL_MS", () => {
+	it("caps every gap at POLL_MAX_INTERVAL_MS, and the first poll too unless fewer than 5 % would be done by then", () => {
 		const plan = planPolls(priorSketch(300_000), { ...options, maxGapMs: 20_000 });
 		const gaps = plan.slice(1).map((at, i) => at - (plan[i] as number));
 		expect(Math.max(...gaps)).toBeLessThanOrEqual(20_001);
-		expect(plan[0]).toBeLessThanOrEqual(20_000);
+		// 5-minute runs: almost none is done at 20 s or 40 s, so the first poll waits for the 5 % quantile.
+		const fivePercent = quantile(priorSketch(300_000), EARLIEST_FIRST_POLL);
+		expect(fivePercent).toBeGreaterThan(20_000);
+		expect(Math.abs((plan[0] as number) - fivePercent)).toBeLessThan(fivePercent * 0.1);
+		// Short runs keep the cap: it is the 20 % quantile, or POLL_MAX_INTERVAL_MS, whichever comes first.
+		expect(planPolls(priorSketch(60_000), { ...options, maxGapMs: 20_000 })[0]).toBeLessThanOrEqual(20_000);
 	});
 
 	it("estimates a duration from the polls around the finish, narrowed by upstream's seconds", () => {
