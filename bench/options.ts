@@ -6,7 +6,10 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["ceiling", "steady", "baseline", "ratelimited", "scale"] as const;
+export const SCENARIOS = ["ceiling", "steady", "baseline", "ratelimited", "scale", "deep"] as const;
+/** How a `deep` job watches its run (`WATCH_MODE`): each mode runs on its own fresh relay. */
+export const DEEP_MODES = ["stream", "poll", "auto"] as const;
+export type DeepMode = (typeof DEEP_MODES)[number];
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -34,6 +37,22 @@ export interface BenchOptions {
 	scaleSigma: number;
 	/** Stop sending `scale` submissions after this long (the rest are reported as not sent). */
 	scaleLoadTimeoutMs: number;
+	/** `deep`: jobs, each a `sonar-deep-research` job (the `medium` preset upstream). */
+	deepJobs: number;
+	/** `deep`: lognormal durations, median and σ. */
+	deepMedianMs: number;
+	deepSigma: number;
+	/** `deep`: the jobs arrive over this many seconds (a seeded Poisson process with that many arrivals). */
+	deepArrivalS: number;
+	/** `deep`: the relay's watch modes to measure, each on its own fresh relay. */
+	deepModes: DeepMode[];
+	/** `deep`: the fixed pollers' intervals (the frontier), in seconds. */
+	deepIntervalsS: number[];
+	/**
+	 * `deep`: tell the relay the jobs' median (`POLL_PRIOR_MEDIAN_MS`); undefined: a cold start from
+	 * the table prior (180 s for `sonar-deep-research`), which the poll mode then unlearns.
+	 */
+	deepPriorMedianMs: number | undefined;
 	/** How long to wait for pushes beyond the longest job (and, in `ratelimited`, beyond the ideal drain). */
 	graceMs: number;
 	/** After the last expected push, how long to keep listening for duplicates. */
@@ -79,6 +98,13 @@ const FLAGS = {
 	"scale-median-ms": { type: "string" },
 	"scale-sigma": { type: "string" },
 	"scale-load-timeout-ms": { type: "string" },
+	"deep-jobs": { type: "string" },
+	"deep-median-ms": { type: "string" },
+	"deep-sigma": { type: "string" },
+	"deep-arrival-s": { type: "string" },
+	"deep-modes": { type: "string" },
+	"deep-intervals": { type: "string" },
+	"deep-prior-median-ms": { type: "string" },
 	"grace-ms": { type: "string" },
 	"dup-window-ms": { type: "string" },
 	"sample-ms": { type: "string" },
@@ -100,6 +126,9 @@ type NumericFlag = Exclude<
 	| "scenarios"
 	| "model"
 	| "baseline-intervals"
+	| "deep-modes"
+	| "deep-intervals"
+	| "deep-prior-median-ms"
 	| "relay-var"
 	| "relay-rev"
 	| "report-from"
@@ -121,6 +150,10 @@ const DEFAULTS: Record<NumericFlag, number> = {
 	"scale-median-ms": 300_000,
 	"scale-sigma": 0.25,
 	"scale-load-timeout-ms": 1_200_000,
+	"deep-jobs": 500,
+	"deep-median-ms": 120_000,
+	"deep-sigma": 0.5,
+	"deep-arrival-s": 240,
 	"grace-ms": 90_000,
 	"dup-window-ms": 3000,
 	"sample-ms": 250,
@@ -130,7 +163,10 @@ const DEFAULTS: Record<NumericFlag, number> = {
 };
 
 /** What `--quick` changes; any flag given explicitly still wins. */
-const QUICK: Partial<Record<NumericFlag, number>> & { "baseline-intervals": string } = {
+const QUICK: Partial<Record<NumericFlag, number>> & {
+	"baseline-intervals": string;
+	"deep-intervals": string;
+} = {
 	"median-ms": 2000,
 	jobs: 60,
 	"burst-jobs": 40,
@@ -141,12 +177,17 @@ const QUICK: Partial<Record<NumericFlag, number>> & { "baseline-intervals": stri
 	"grace-ms": 60_000,
 	"dup-window-ms": 1000,
 	"baseline-intervals": "1,2",
+	"deep-jobs": 20,
+	"deep-median-ms": 4000,
+	"deep-arrival-s": 10,
+	"deep-intervals": "1,2",
 };
 
 export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see bench/README.md)
 
-  --quick                      light run (~1 min): steady 40 + 60 jobs, baseline at 1 s and 2 s,
-                               ratelimited 60 jobs, scale 200 jobs, median 2 s
+  --quick                      light run (~3 min): steady 40 + 60 jobs, baseline at 1 s and 2 s,
+                               ratelimited 60 jobs, scale 200 jobs, median 2 s; deep 20 jobs,
+                               median 4 s (told to the relay), arrivals over 10 s, frontier 1 s and 2 s
   --out DIR                    results directory (default bench/results)
   --scenarios LIST             any of ${SCENARIOS.join(",")} (default: all)
   --seed N                     workload seed (42)
@@ -163,6 +204,14 @@ export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see be
   --scale-median-ms MS         scale durations: lognormal median (300000), counted from the end
   --scale-sigma S              of the load (upstream time is paused while it loads) and sigma (0.25)
   --scale-load-timeout-ms MS   stop sending scale submissions after this long (1200000)
+  --deep-jobs N                deep: N sonar-deep-research jobs (500)
+  --deep-median-ms MS          deep: lognormal median (120000) and sigma (0.5) of the durations
+  --deep-sigma S
+  --deep-arrival-s S           deep: the jobs arrive over S seconds, a seeded Poisson process (240)
+  --deep-modes LIST            deep: the relay's WATCH_MODEs, each on a fresh relay (stream,poll,auto)
+  --deep-intervals LIST        deep: the fixed pollers' intervals in seconds (2,5,10,20,30)
+  --deep-prior-median-ms MS    deep: tell the relay the median (POLL_PRIOR_MEDIAN_MS; default: not
+                               told, a cold start from the 180 s table prior)
   --grace-ms MS                wait for pushes this long beyond the longest job (90000)
   --dup-window-ms MS           keep listening for duplicates after the last push (3000)
   --sample-ms MS               workerd RSS/CPU sampling period (250)
@@ -217,10 +266,31 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 			throw new Error(`--scenarios: unknown scenario "${name}" (known: ${SCENARIOS.join(", ")})`);
 		}
 	}
-	const intervals = (values["baseline-intervals"] ?? (quick ? QUICK["baseline-intervals"] : "0.5,1,2,4"))
+	const intervalsOf = (name: "baseline-intervals" | "deep-intervals", fallback: string): number[] => {
+		const list = (values[name] ?? (quick ? QUICK[name] : fallback)).split(",").map((s) => parseNumber(name, s.trim()));
+		if (list.some((s) => s <= 0)) throw new Error(`--${name}: every interval must be above 0`);
+		return list;
+	};
+	const intervals = intervalsOf("baseline-intervals", "0.5,1,2,4");
+	const deepIntervals = intervalsOf("deep-intervals", "2,5,10,20,30");
+	const deepModes = (values["deep-modes"] ?? DEEP_MODES.join(","))
 		.split(",")
-		.map((s) => parseNumber("baseline-intervals", s.trim()));
-	if (intervals.some((s) => s <= 0)) throw new Error("--baseline-intervals: every interval must be above 0");
+		.map((s) => s.trim())
+		.filter(Boolean);
+	for (const mode of deepModes) {
+		if (!(DEEP_MODES as readonly string[]).includes(mode)) {
+			throw new Error(`--deep-modes: unknown mode "${mode}" (known: ${DEEP_MODES.join(", ")})`);
+		}
+	}
+	// `--quick` is a smoke test of the harness: the relay is told the median, so that the poll mode
+	// does not wait ~100 s for the 180 s table prior's first poll of 4-second jobs.
+	const priorText = values["deep-prior-median-ms"];
+	const deepPriorMedianMs =
+		priorText !== undefined
+			? parseNumber("deep-prior-median-ms", priorText)
+			: quick
+				? numberOf("deep-median-ms")
+				: undefined;
 
 	const relayVars: Record<string, string> = {};
 	for (const pair of values["relay-var"] ?? []) {
@@ -248,6 +318,13 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 		scaleMedianMs: numberOf("scale-median-ms"),
 		scaleSigma: numberOf("scale-sigma"),
 		scaleLoadTimeoutMs: numberOf("scale-load-timeout-ms"),
+		deepJobs: count("deep-jobs"),
+		deepMedianMs: numberOf("deep-median-ms"),
+		deepSigma: numberOf("deep-sigma"),
+		deepArrivalS: numberOf("deep-arrival-s"),
+		deepModes: DEEP_MODES.filter((mode) => deepModes.includes(mode)),
+		deepIntervalsS: deepIntervals,
+		deepPriorMedianMs,
 		graceMs: numberOf("grace-ms"),
 		dupWindowMs: numberOf("dup-window-ms"),
 		sampleMs: count("sample-ms", 20),

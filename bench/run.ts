@@ -6,24 +6,33 @@
  *
  * Everything it starts (wrangler dev, emulators, the receiver) listens on
  * 127.0.0.1 and is stopped at the end, on an error, and on Ctrl-C.
- * Writes `latest.json`, `latest.md` and `frontier.svg` to `--out` (bench/results).
+ * Writes `latest.json`, `latest.md`, `frontier.svg` and (with `deep`) `deep-frontier.svg` and
+ * `deep-jobs.json` to `--out` (bench/results).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem, type } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PRICES } from "./lib/cost.ts";
 import { watchForeignLoad } from "./lib/proc.ts";
 import { Cleanup, RELAY_SOURCES, ROOT } from "./lib/stack.ts";
 import { ratio, round } from "./lib/stats.ts";
-import { lognormalDurations } from "./lib/workload.ts";
+import { lognormalDurations, poissonArrivals } from "./lib/workload.ts";
 import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
 import { renderMarkdown } from "./report/markdown.ts";
-import { renderFrontierSvg } from "./report/plot.ts";
+import { renderDeepFrontierSvg, renderFrontierSvg } from "./report/plot.ts";
 import { type BenchResults, evaluateTargets, frontierGetsAt, type Machine } from "./report/results.ts";
 import { runBaseline } from "./scenarios/baseline.ts";
 import { runCeiling } from "./scenarios/ceiling.ts";
 import { BENCH_ACCOUNT_VARS, publicRelaySettings, type ScenarioContext } from "./scenarios/common.ts";
+import {
+	type DeepJobRow,
+	deepWorkload,
+	deepWorkloadSummary,
+	recomputeConvergence,
+	runDeepFrontier,
+	runDeepMode,
+} from "./scenarios/deep.ts";
 import { runRatelimited } from "./scenarios/ratelimited.ts";
 import { runScale } from "./scenarios/scale.ts";
 import { runSteady } from "./scenarios/steady.ts";
@@ -90,6 +99,15 @@ function settingsOf(options: BenchOptions): Record<string, unknown> {
 				sigma: options.scaleSigma,
 			},
 		},
+		deep: {
+			jobs: options.deepJobs,
+			model: "sonar-deep-research",
+			durations: { distribution: "lognormal", median_ms: options.deepMedianMs, sigma: options.deepSigma },
+			arrival_s: options.deepArrivalS,
+			modes: options.deepModes,
+			frontier_intervals_s: options.deepIntervalsS,
+			poll_prior_median_ms: options.deepPriorMedianMs ?? "not told (the table prior)",
+		},
 		grace_ms: options.graceMs,
 		dup_window_ms: options.dupWindowMs,
 		sample_ms: options.sampleMs,
@@ -114,6 +132,12 @@ function writeResults(results: BenchResults, options: BenchOptions, started: num
 	if (results.steady && results.baseline) {
 		results.frontier_gets_at_relay_lag = round(frontierGetsAt(results.baseline, results.steady.push_lag_ms.p50), 2);
 	}
+	if (results.deep?.frontier && results.deep.modes.poll) {
+		results.deep.frontier_gets_at_poll_lag = round(
+			frontierGetsAt(results.deep.frontier, results.deep.modes.poll.push_lag_ms.p50),
+			2,
+		);
+	}
 	if (started !== null) results.wall_time_s = Math.round((Date.now() - started) / 1000);
 	results.targets = evaluateTargets(results);
 	mkdirSync(options.outDir, { recursive: true });
@@ -121,6 +145,26 @@ function writeResults(results: BenchResults, options: BenchOptions, started: num
 	writeFileSync(join(options.outDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
 	writeFileSync(join(options.outDir, "latest.md"), markdown);
 	return markdown;
+}
+
+/** Draws frontier.svg and deep-frontier.svg from the results; the names of those drawn. */
+async function writePlots(results: BenchResults, options: BenchOptions): Promise<string[]> {
+	const written: string[] = [];
+	if (await writePlot(results, options)) written.push("frontier.svg");
+	const deep = results.deep;
+	if (deep) {
+		const m = results.machine;
+		const w = deep.workload;
+		const svg = await renderDeepFrontierSvg(
+			deep,
+			`${results.date.slice(0, 10)}, ${w.jobs} ${w.model} jobs, lognormal median ${w.durations.median_ms / 1000} s σ ${w.durations.sigma}, arriving over ${w.arrival_s} s; ${m.cpu_count} × ${m.cpu_model}`,
+		);
+		if (svg) {
+			writeFileSync(join(options.outDir, "deep-frontier.svg"), svg);
+			written.push("deep-frontier.svg");
+		}
+	}
+	return written;
 }
 
 /** Draws frontier.svg from the results; false when there is nothing to draw. */
@@ -152,10 +196,23 @@ async function main(): Promise<number> {
 	if (opts.reportFrom !== undefined) {
 		// Re-render a finished run's report (targets, Markdown, plot) from its JSON, after a report change.
 		const saved = JSON.parse(readFileSync(opts.reportFrom, "utf8")) as BenchResults;
+		// The deep convergence tables are report code too: recomputed from the jobs' rows when they are at hand.
+		const jobsFile = join(dirname(opts.reportFrom), "deep-jobs.json");
+		if (saved.deep && existsSync(jobsFile)) {
+			const w = saved.deep.workload;
+			recomputeConvergence(
+				saved.deep.modes,
+				JSON.parse(readFileSync(jobsFile, "utf8")) as Record<string, DeepJobRow[]>,
+				(saved.settings.relay_overrides as Record<string, string> | undefined) ?? {},
+				poissonArrivals(w.jobs, w.arrival_s * 1000, w.seeds.arrivals)[0] ?? 0,
+			);
+		}
 		const markdown = writeResults(saved, opts, null, saved.complete);
-		const svg = await writePlot(saved, opts);
+		const plots = await writePlots(saved, opts);
 		console.log(markdown);
-		console.log(`bench: re-rendered ${opts.reportFrom} into ${opts.outDir}${svg ? " (with frontier.svg)" : ""}`);
+		console.log(
+			`bench: re-rendered ${opts.reportFrom} into ${opts.outDir}${plots.length > 0 ? ` (with ${plots.join(", ")})` : ""}`,
+		);
 		return 0;
 	}
 	const started = Date.now();
@@ -242,16 +299,37 @@ async function main(): Promise<number> {
 			results.ratelimited = await attempt("ratelimited", () => runRatelimited(ctx, ratelimitedDurations));
 			checkpoint();
 		}
-		if (opts.scenarios.includes("scale")) results.scale = await attempt("scale", () => runScale(ctx));
+		if (opts.scenarios.includes("scale")) {
+			results.scale = await attempt("scale", () => runScale(ctx));
+			checkpoint();
+		}
+		if (opts.scenarios.includes("deep")) {
+			const workload = deepWorkload(opts);
+			const deep: NonNullable<BenchResults["deep"]> = { workload: deepWorkloadSummary(opts, workload), modes: {} };
+			results.deep = deep;
+			// Every job of every mode, for a closer look than the report's (lag, requests, the relay's counters).
+			const rows: Partial<Record<string, DeepJobRow[]>> = {};
+			for (const mode of opts.deepModes) {
+				const run = await attempt(`deep-${mode}`, () => runDeepMode(ctx, workload, mode));
+				if (run) {
+					deep.modes[mode] = run.result;
+					rows[mode] = run.rows;
+					mkdirSync(opts.outDir, { recursive: true });
+					writeFileSync(join(opts.outDir, "deep-jobs.json"), `${JSON.stringify(rows)}\n`);
+				}
+				checkpoint();
+			}
+			deep.frontier = await attempt("deep-frontier", () => runDeepFrontier(ctx, workload));
+		}
 	} finally {
 		await cleanup.run();
 	}
 	if (interrupted) return 130;
 
 	const markdown = writeResults(results, opts, started, true);
-	const svg = await writePlot(results, opts);
+	const plots = await writePlots(results, opts);
 	console.log(`\n${markdown}`);
-	console.log(`bench: wrote ${join(opts.outDir, "latest.json")}, latest.md${svg ? ", frontier.svg" : ""}`);
+	console.log(`bench: wrote ${join(opts.outDir, "latest.json")}, latest.md${plots.map((p) => `, ${p}`).join("")}`);
 	return Object.keys(results.errors).length > 0 ? 1 : 0;
 }
 

@@ -34,6 +34,11 @@ export interface ChaosOptions {
 	 * exists, so its retry starts a second one. Each is an extra upstream run, by design. @default 0.03
 	 */
 	upstreamLostAnswerRate: number;
+	/**
+	 * Share of Agent API event-stream connections the emulator cuts abruptly at a random event (its
+	 * `streamDropRate`): the relay must resume from its cursor on the next alarm. @default 0.1
+	 */
+	upstreamStreamDropRate: number;
 	/** Receiver faults, shares of events, on an event's first attempt. */
 	receiverFailFirstRate: number;
 	receiverHangRate: number;
@@ -76,26 +81,29 @@ export interface ChaosOptions {
 }
 
 export const USAGE = `npm run chaos -- [--quick] [--seed N] [--jobs N] [--crashes N] [--deadline-s N]
-                      [--concurrency N] [--receiver-dead-rate X] [--lost-answer-rate X]
+                      [--concurrency N] [--receiver-dead-rate X] [--lost-answer-rate X] [--stream-drop-rate X]
                       [--alarm-drop-rate X] [--alarm-throw-rate X] [--alarm-throws N]
                       [--relay-var NAME=VALUE]... [--sweep-cron "*/5 * * * *"] [--sweep-every-s N]
                       [--out DIR] [--keep-state] [--verbose] [--code DIR]
 
 A chaos run on the real stack (wrangler dev on a persisted state directory, the Perplexity
-emulator's Agent API with faults, among them creates whose run starts but whose answer is lost,
-a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run, jobs whose alarm is lost
+emulator's Agent API with faults, among them creates whose run starts but whose answer is lost
+and event streams cut mid-run, a faulty webhook receiver), with SIGKILLs of wrangler dev mid-run, jobs whose alarm is lost
 (the cron sweeper, fired every --sweep-every-s, must bring them back) and alarm runs that throw
-(the alarm guard must re-arm them). --relay-var UPSTREAM_API=sonar runs it on the retired Sonar
+(the alarm guard must re-arm them). The relay follows each run's event stream (WATCH_MODE=stream);
+--relay-var WATCH_MODE=poll polls. --relay-var UPSTREAM_API=sonar runs it on the retired Sonar
 API instead. With --code DIR (older code), --alarm-drop-rate 0 --alarm-throw-rate 0 runs it
 without the chaos Worker (bench/chaos/worker.ts).
 Exits 0 only when every accepted job was pushed or dead-lettered (lost = 0) and settled
-(stuck = 0). Writes chaos-latest.json and chaos-latest.md to --out (bench/results).`;
+(stuck = 0), and, with WATCH_MODE=stream, jobs really streamed. Writes chaos-latest.json and chaos-latest.md to --out (bench/results).`;
 
 /**
  * Relay settings for the run: the schedules shortened so 500 jobs drain in minutes, and the
  * account's upstream rates of a high tier (the production defaults, 0.4/s, are the lowest tier's
  * until the relay learns the limit from `x-ratelimit-*` headers, which this emulator does not send;
- * at 0.4 creates/s, 500 jobs would take over 20 minutes to create).
+ * at 0.4 creates/s, 500 jobs would take over 20 minutes to create). Every job follows its run's
+ * event stream (`WATCH_MODE=stream`): `auto` would poll these 1–5 s jobs, and the streams, their
+ * drops and their resumption after a SIGKILL are what needs the chaos.
  */
 export const CHAOS_VARS: Readonly<Record<string, string>> = {
 	UPSTREAM_CREATE_RPS: "50",
@@ -110,6 +118,7 @@ export const CHAOS_VARS: Readonly<Record<string, string>> = {
 	ALLOW_PRIVATE_CALLBACKS: "true",
 	// An alarm a minute late is taken for lost (a missing one at once): the sweeper, fired every 5 s, finds it first.
 	SWEEP_OVERDUE_MS: "60000",
+	WATCH_MODE: "stream",
 };
 
 function num(name: string, text: string | undefined, fallback: number, min = 0): number {
@@ -148,6 +157,7 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 			"deadline-s": { type: "string" },
 			"receiver-dead-rate": { type: "string" },
 			"lost-answer-rate": { type: "string" },
+			"stream-drop-rate": { type: "string" },
 			"relay-var": { type: "string", multiple: true },
 			"sweep-cron": { type: "string" },
 			"sweep-every-s": { type: "string" },
@@ -180,6 +190,7 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 		upstreamHangRate: 0.05,
 		upstreamHangMs: 4000,
 		upstreamLostAnswerRate: share("lost-answer-rate", values["lost-answer-rate"], 0.03),
+		upstreamStreamDropRate: share("stream-drop-rate", values["stream-drop-rate"], 0.1),
 		receiverFailFirstRate: 0.4,
 		receiverHangRate: 0.05,
 		receiverResetRate: 0.02,

@@ -35,6 +35,8 @@ export interface UpstreamRunView {
 	/** Its create's answer was lost by the emulator's `lostAnswerRate` fault: the relay never learnt its id. */
 	answerLost: boolean;
 	gets: number;
+	/** Event-stream connections to the run (the emulator's count). @default 0 */
+	streams?: number;
 	cancels: number;
 	/** ms since the run started. */
 	createdAtMs: number;
@@ -129,6 +131,8 @@ export interface RunInput {
 	startedAt: string;
 	wallTimeS: number;
 	drained: boolean;
+	/** The relay's `WATCH_MODE`: with "stream", every job should follow its run's event stream. */
+	watchMode: string;
 	settings: Record<string, unknown>;
 	submissions: SubmitResult[];
 	plannedFailures: ReadonlySet<number>;
@@ -144,6 +148,8 @@ export interface RunInput {
 		createsAccepted: number;
 		idempotentReplays: number;
 		gets: number;
+		/** Event-stream requests received (stream GETs). */
+		streams: number;
 		cancels: number;
 		responses: Record<string, number>;
 		/**
@@ -188,7 +194,7 @@ export interface ExtraRuns {
 
 /**
  * A relay job's upstream runs beyond the one it needs, by cause. The relay follows one run whose
- * create it got the answer of (the one it polled most); every run whose create answer the
+ * create it got the answer of (the one it polled or streamed most); every run whose create answer the
  * emulator lost (`answerLost`) is extra, and so is every other answered run. An answered extra
  * created shortly before a SIGKILL is put down to the crash (the answer reached a relay that
  * died before saving the run's id); any other is unexplained.
@@ -201,8 +207,9 @@ export function extraRunsOf(runs: readonly UpstreamRunView[], killedAtMs: readon
 	const byCause: Record<ExtraRunCause, number> = { lost_answer: 0, crash: 0, unexplained: 0 };
 	const answered = runs.filter((run) => !run.answerLost);
 	byCause.lost_answer = runs.length - answered.length;
+	const reads = (run: UpstreamRunView) => run.gets + (run.streams ?? 0);
 	const followed = answered.reduce<UpstreamRunView | undefined>(
-		(best, run) => (best === undefined || run.gets > best.gets ? run : best),
+		(best, run) => (best === undefined || reads(run) > reads(best) ? run : best),
 		undefined,
 	);
 	for (const run of answered) {
@@ -359,6 +366,14 @@ export function computeReport(input: RunInput) {
 		index_writes: 0,
 		possible_duplicate_runs: 0,
 		upstream_cancels: 0,
+		upstream_streams: 0,
+		stream_ms: 0,
+		/** Jobs whose Job DO opened the run's event stream at least once. */
+		jobs_streamed: 0,
+		/** Jobs that streamed and polled too (after a fallback from the stream, or a drop near the end). */
+		jobs_streamed_and_polled: 0,
+		/** Jobs that only polled. */
+		jobs_polled_only: 0,
 		jobs_read: 0,
 	};
 	for (const id of acceptedIds) {
@@ -377,6 +392,12 @@ export function computeReport(input: RunInput) {
 		attemptTotals.index_writes += stat("index_writes");
 		attemptTotals.possible_duplicate_runs += stat("possible_duplicate_runs");
 		attemptTotals.upstream_cancels += stat("upstream_cancels");
+		attemptTotals.upstream_streams += stat("upstream_streams");
+		attemptTotals.stream_ms += stat("stream_ms");
+		if (stat("upstream_streams") > 0) {
+			attemptTotals.jobs_streamed++;
+			if (stat("upstream_polls") > 0) attemptTotals.jobs_streamed_and_polled++;
+		} else if (stat("upstream_polls") > 0) attemptTotals.jobs_polled_only++;
 		attemptTotals.log_entries += report.attempts.length;
 		for (const attempt of report.attempts) {
 			add(attemptTotals.log_by_result, attempt.error ?? String(attempt.status_code ?? "none"));
@@ -432,6 +453,7 @@ export function computeReport(input: RunInput) {
 	let jobsWithoutRun = 0;
 	let upstreamRuns = 0;
 	let runCancels = 0;
+	let runStreams = 0;
 	const apis = new Set<string>();
 	/** Jobs with more real extra runs than the relay counted as possible duplicates. */
 	const undercounted: {
@@ -445,12 +467,13 @@ export function computeReport(input: RunInput) {
 	/** Extra runs that are not the fault's, with their evidence. */
 	const otherExtras: { job_id: string; by_cause: Record<ExtraRunCause, number>; runs: string[] }[] = [];
 	const describeRun = (run: UpstreamRunView) =>
-		`created at ${(run.createdAtMs / 1000).toFixed(1)} s, ${run.answerLost ? "answer lost" : "answered"}, ${run.gets} GETs, ${run.cancels} cancels, ${run.status}`;
+		`created at ${(run.createdAtMs / 1000).toFixed(1)} s, ${run.answerLost ? "answer lost" : "answered"}, ${run.gets} GETs, ${run.streams ?? 0} streams, ${run.cancels} cancels, ${run.status}`;
 	for (const id of acceptedIds) {
 		const runs = input.emulator.runsByJob.get(id) ?? [];
 		for (const run of runs) {
 			apis.add(run.api);
 			runCancels += run.cancels;
+			runStreams += run.streams ?? 0;
 		}
 		upstreamRuns += runs.length;
 		maxRuns = Math.max(maxRuns, runs.length);
@@ -594,6 +617,26 @@ export function computeReport(input: RunInput) {
 			/** The relay's own count, summed over jobs (stats.upstream_cancels). */
 			relay_upstream_cancels: attemptTotals.upstream_cancels,
 		},
+		/** Following runs through their event streams (WATCH_MODE=stream), with drops injected. */
+		streams: {
+			watch_mode: input.watchMode,
+			stream_drop_rate:
+				(input.settings.upstream_faults as { stream_drop_rate?: number } | undefined)?.stream_drop_rate ?? 0,
+			jobs_streamed: attemptTotals.jobs_streamed,
+			jobs_streamed_and_polled: attemptTotals.jobs_streamed_and_polled,
+			jobs_polled_only: attemptTotals.jobs_polled_only,
+			/** The relay's count (`stats.upstream_streams`): a connection cut by a SIGKILL is not in it. */
+			relay_stream_connections: attemptTotals.upstream_streams,
+			/** Connections beyond each streamed job's first, as the relay counted them. */
+			relay_reconnects: attemptTotals.upstream_streams - attemptTotals.jobs_streamed,
+			relay_stream_s: Math.round(attemptTotals.stream_ms / 100) / 10,
+			/** Every event-stream request the emulator received, and those that reached the accepted jobs' runs. */
+			emulator_stream_requests: input.emulator.streams,
+			emulator_stream_connections_of_accepted_jobs: runStreams,
+			/** The relay's log records: a connection that ended before the run (a drop, a fault, a timeout), and jobs that gave up streaming for polling. */
+			relay_log_drops: input.relayLog.records["info upstream.watch_dropped"] ?? 0,
+			relay_log_fallbacks: input.relayLog.records["warn upstream.watch_fallback"] ?? 0,
+		},
 		push_lag_ms: {
 			p50: quantile(pushLag, 0.5),
 			p99: quantile(pushLag, 0.99),
@@ -614,6 +657,12 @@ export function computeReport(input: RunInput) {
 		{ check: "lost = 0", ok: figures.lost === 0, required: true },
 		{ check: "stuck = 0", ok: figures.stuck === 0, required: true },
 		{ check: "every submission accepted", ok: notAccepted === 0, required: true },
+		{
+			// A chaos run meant to exercise streams must not pass without them.
+			check: "jobs followed their runs' event streams (WATCH_MODE=stream)",
+			ok: input.watchMode !== "stream" || attemptTotals.jobs_streamed > 0,
+			required: input.watchMode === "stream",
+		},
 		{
 			check: "every duplicate explained (a crash or an abandoned attempt)",
 			ok: duplicates.every((d) => !d.explanation.startsWith("UNEXPLAINED")),
@@ -793,7 +842,7 @@ export function tableRows(report: ChaosReport): [string, string][] {
 		],
 		[
 			"upstream (emulator)",
-			`${fmt(f.upstream.api)} API: ${f.upstream.creates} creates → ${f.upstream.upstream_jobs} runs, ${f.upstream.gets} GETs, ${f.upstream.cancels} cancels; answers ${fmt(f.upstream.responses_by_status)}`,
+			`${fmt(f.upstream.api)} API: ${f.upstream.creates} creates → ${f.upstream.upstream_jobs} runs, ${f.upstream.gets} GETs, ${f.streams.emulator_stream_requests} stream requests, ${f.upstream.cancels} cancels; answers ${fmt(f.upstream.responses_by_status)}`,
 		],
 		[
 			"extra upstream runs (beyond one per relay job)",
@@ -802,6 +851,10 @@ export function tableRows(report: ChaosReport): [string, string][] {
 		[
 			"relay's possible_duplicate_runs",
 			`${f.upstream.relay_possible_duplicate_runs} (≥ the real extra runs, job by job: ${f.upstream.relay_counted_every_extra_run ? "yes" : `no, ${f.upstream.relay_jobs_undercounting_extra_runs} jobs counted fewer`})`,
+		],
+		[
+			"event streams",
+			`WATCH_MODE=${f.streams.watch_mode}, ${Math.round(f.streams.stream_drop_rate * 100)} % of connections cut by the emulator: ${f.streams.jobs_streamed} jobs streamed (${f.streams.jobs_streamed_and_polled} of them polled too, ${f.streams.jobs_polled_only} jobs only polled); ${f.streams.relay_stream_connections} connections as the relay counted them (${f.streams.relay_reconnects} reconnects, ${f.streams.relay_stream_s} s held), ${f.streams.emulator_stream_connections_of_accepted_jobs} at the emulator on the accepted jobs' runs (${f.streams.emulator_stream_requests} stream requests in all); the relay logged ${f.streams.relay_log_drops} ended early, ${f.streams.relay_log_fallbacks} fallbacks to polling`,
 		],
 		[
 			"upstream cancels",
@@ -897,6 +950,18 @@ export function renderMarkdown(report: ChaosReport): string {
 		"",
 		`The Agent API has no idempotency key, so runs are joined to relay jobs by each job's question (unique per job). ${u.runs_of_accepted_jobs} runs for ${f.accepted} accepted jobs (${u.relay_jobs_without_a_run} jobs with none): ${u.extra_runs} extra. *Lost answer*: the emulator started the run, then lost the create's answer (\`lostAnswerRate\`, ${fmt((report.settings.upstream_faults as Record<string, unknown> | undefined)?.lost_answer_rate)} of creates); the relay cannot know the run exists, retries, and must count each such create in \`possible_duplicate_runs\`: ${u.extra_runs_by_cause.lost_answer}. *Other*: any other extra run, which should not exist: ${u.extra_runs_by_cause.other}. The relay counted ${u.relay_possible_duplicate_runs} possible duplicates (it also counts creates whose answer was lost before any run started: the emulator's hangs and 500/502s).`,
 	);
+	const st = f.streams;
+	out.push(
+		"",
+		"## Event streams",
+		"",
+		`The relay's \`WATCH_MODE\` was \`${st.watch_mode}\`${st.watch_mode === "stream" ? ": every job follows its run's event stream (`GET /v1/responses/{id}?stream=true`) instead of polling it" : ""}. ` +
+			`The emulator cuts ${Math.round(st.stream_drop_rate * 100)} % of stream connections at a random event (\`streamDropRate\`), and its other faults (5xx, 429, hangs) hit stream requests as they hit any call. ` +
+			"A connection that ends before the run's terminal event is resumed from the saved cursor (`starting_after`) on the next alarm; five failures in a row fall back to polling; a SIGKILL mid-stream resumes from the cursor saved last. " +
+			`Jobs streamed: ${st.jobs_streamed} (of them ${st.jobs_streamed_and_polled} polled too); ${st.jobs_polled_only} only polled. ` +
+			`Stream connections: ${st.relay_stream_connections} as the relay counted them (\`stats.upstream_streams\`; a connection cut by a SIGKILL is not counted), ${st.relay_reconnects} of them reconnects, ${st.relay_stream_s} s held in all; ${st.emulator_stream_connections_of_accepted_jobs} as the emulator counted them on the accepted jobs' runs. ` +
+			`The relay's log: ${st.relay_log_drops} connections ended before the run did (\`upstream.watch_dropped\`), ${st.relay_log_fallbacks} jobs fell back to polling (\`upstream.watch_fallback\`).`,
+	);
 	if (report.extra_runs.other.length > 0) {
 		out.push(
 			"",
@@ -922,13 +987,13 @@ export function renderMarkdown(report: ChaosReport): string {
 			"",
 			"## Slowest pushes",
 			"",
-			"| job | push lag after accept (ms) | accepted at (s) | submit POSTs | creates | polls | alarm runs |",
-			"|---|---|---|---|---|---|---|",
+			"| job | push lag after accept (ms) | accepted at (s) | submit POSTs | creates | polls | streams | alarm runs |",
+			"|---|---|---|---|---|---|---|---|",
 		);
 		for (const j of report.slowest) {
 			const stat = (name: string) => fmt(j.stats?.[name]);
 			out.push(
-				`| \`${j.job_id.slice(0, 16)}…\` | ${j.push_lag_ms} | ${j.accepted_at_s} | ${j.submit_posts} | ${stat("create_attempts")} | ${stat("upstream_polls")} | ${stat("alarm_runs")} |`,
+				`| \`${j.job_id.slice(0, 16)}…\` | ${j.push_lag_ms} | ${j.accepted_at_s} | ${j.submit_posts} | ${stat("create_attempts")} | ${stat("upstream_polls")} | ${stat("upstream_streams")} | ${stat("alarm_runs")} |`,
 			);
 		}
 	}

@@ -4,8 +4,9 @@
  * - `wrangler dev` on a fresh temporary state directory, reused across restarts;
  * - the Perplexity emulator's Agent API (the relay's default upstream) with faults
  *   (15 % 5xx, 10 % 429 with Retry-After 1–3 s, 5 % hangs past the relay's
- *   UPSTREAM_TIMEOUT_MS, and 3 % of creates that start their run but lose the answer,
- *   which the relay must retry and count as possible duplicate runs);
+ *   UPSTREAM_TIMEOUT_MS, 3 % of creates that start their run but lose the answer,
+ *   which the relay must retry and count as possible duplicate runs, and 10 % of event
+ *   streams cut mid-run); the relay follows every run's event stream (WATCH_MODE=stream);
  * - a receiver with faults (40 % of events fail their first attempt with a 500,
  *   5 % hang past DELIVERY_TIMEOUT_MS, 2 % reset the connection);
  * - 500 jobs (1–5 s each, 5 % ending FAILED), each retried by the caller with the
@@ -236,6 +237,7 @@ async function run(options: ChaosOptions): Promise<number> {
 				hangRate: options.upstreamHangRate,
 				hangMs: options.upstreamHangMs,
 				lostAnswerRate: options.upstreamLostAnswerRate,
+				streamDropRate: options.upstreamStreamDropRate,
 			},
 		});
 
@@ -471,6 +473,7 @@ async function run(options: ChaosOptions): Promise<number> {
 				api: job.api,
 				answerLost: job.answerLost,
 				gets: job.gets,
+				streams: job.streams,
 				cancels: job.cancels,
 				createdAtMs: job.createdAtMs - runStartedAtMs,
 				status: job.status,
@@ -489,6 +492,7 @@ async function run(options: ChaosOptions): Promise<number> {
 			startedAt,
 			wallTimeS,
 			drained,
+			watchMode: options.vars.WATCH_MODE ?? "auto",
 			settings: {
 				jobs: options.jobs,
 				concurrency: options.concurrency,
@@ -503,6 +507,7 @@ async function run(options: ChaosOptions): Promise<number> {
 					hang_rate: options.upstreamHangRate,
 					hang_ms: options.upstreamHangMs,
 					lost_answer_rate: options.upstreamLostAnswerRate,
+					stream_drop_rate: options.upstreamStreamDropRate,
 				},
 				receiver_faults: {
 					fail_first_rate: options.receiverFailFirstRate,
@@ -537,6 +542,7 @@ async function run(options: ChaosOptions): Promise<number> {
 				createsAccepted: emulatorStats.createsAccepted,
 				idempotentReplays: emulatorStats.idempotentReplays,
 				gets: emulatorStats.gets,
+				streams: emulatorStats.streams,
 				cancels: emulatorStats.cancels,
 				responses: emulatorStats.responses,
 				runsByJob,

@@ -1,7 +1,8 @@
 /**
  * An estimated Cloudflare bill per 1000 jobs, from what the bench counted:
- * Worker requests, Durable Object requests (RPC calls and alarm runs), KV
- * writes and reads, at list prices. Included monthly allowances are ignored,
+ * Worker requests, Durable Object requests (RPC calls and alarm runs), DO
+ * duration (an estimate per request, plus the time a Job DO held its run's
+ * event stream), KV writes and reads, at list prices. Included monthly allowances are ignored,
  * so this is the marginal price of 1000 more jobs on Workers Paid.
  */
 import { round } from "./stats.ts";
@@ -37,6 +38,11 @@ export interface CostInputs {
 	kvReadsPerJob: number;
 	/** Assumed billed wall time of one DO request (see `--cost-do-active-ms`). */
 	doActiveMs: number;
+	/**
+	 * How long the Job DO held its run's event stream open, per job (ms; the relay's `stats.stream_ms`):
+	 * billed as DO duration on top of the per-request estimate. @default 0
+	 */
+	streamMsPerJob?: number;
 }
 
 /**
@@ -47,10 +53,12 @@ export function costPer1000Jobs(inputs: CostInputs) {
 	const jobs = 1000;
 	const doRequests = (inputs.doRequestsPerJob + DEFERRED_DO_REQUESTS_PER_JOB) * jobs;
 	const gbSeconds = doRequests * (inputs.doActiveMs / 1000) * PRICES.do_memory_gb;
+	const streamGbSeconds = (inputs.streamMsPerJob ?? 0) * jobs * (PRICES.do_memory_gb / 1000);
 	const parts = {
 		worker_requests_usd: ((inputs.workerRequestsPerJob * jobs) / 1e6) * PRICES.workers_requests_per_million,
 		do_requests_usd: (doRequests / 1e6) * PRICES.do_requests_per_million,
 		do_duration_usd: (gbSeconds / 1e6) * PRICES.do_duration_per_million_gb_s,
+		do_stream_duration_usd: (streamGbSeconds / 1e6) * PRICES.do_duration_per_million_gb_s,
 		kv_writes_usd:
 			(((inputs.kvWritesPerJob + DEFERRED_KV_DELETES_PER_JOB) * jobs) / 1e6) * PRICES.kv_writes_per_million,
 		kv_reads_usd: ((inputs.kvReadsPerJob * jobs) / 1e6) * PRICES.kv_reads_per_million,
@@ -61,6 +69,8 @@ export function costPer1000Jobs(inputs: CostInputs) {
 		worker_requests_usd: round(parts.worker_requests_usd, 5),
 		do_requests_usd: round(parts.do_requests_usd, 5),
 		do_duration_usd: round(parts.do_duration_usd, 5),
+		/** The held event streams' duration, apart (0 for a job that never streamed). */
+		do_stream_duration_usd: round(parts.do_stream_duration_usd, 5),
 		kv_writes_usd: round(parts.kv_writes_usd, 5),
 		kv_reads_usd: round(parts.kv_reads_usd, 5),
 		counted: {
@@ -71,6 +81,8 @@ export function costPer1000Jobs(inputs: CostInputs) {
 			deferred_kv_deletes_per_job: DEFERRED_KV_DELETES_PER_JOB,
 			kv_reads_per_job: round(inputs.kvReadsPerJob, 3),
 			do_gb_s_per_job: round(gbSeconds / jobs, 5),
+			stream_ms_per_job: round(inputs.streamMsPerJob ?? 0, 0),
+			do_stream_gb_s_per_job: round(streamGbSeconds / jobs, 5),
 		},
 	};
 }

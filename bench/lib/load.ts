@@ -146,6 +146,10 @@ export interface JobCounters {
 	 * tenant index (e.g. a rate gate). Null when the relay does not report it.
 	 */
 	other_do_requests: number | null;
+	/** Optional in the contract: connections to the run's event stream (null when not reported). */
+	upstream_streams: number | null;
+	/** Optional in the contract: ms the Job DO held the run's event stream open (null when not reported). */
+	stream_ms: number | null;
 }
 
 export interface CountersReadBack {
@@ -172,6 +176,8 @@ function parseCounters(body: unknown): JobCounters | null {
 		delivery_attempts: num(stats.delivery_attempts),
 		alarm_lateness_ms: lateness.filter(Number.isFinite),
 		other_do_requests: typeof stats.other_do_requests === "number" ? num(stats.other_do_requests) : null,
+		upstream_streams: typeof stats.upstream_streams === "number" ? num(stats.upstream_streams) : null,
+		stream_ms: typeof stats.stream_ms === "number" ? num(stats.stream_ms) : null,
 	};
 }
 

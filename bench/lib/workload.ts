@@ -35,6 +35,19 @@ export function lognormalDurations(count: number, model: DurationModel): number[
 	return durations;
 }
 
+/**
+ * `count` arrival instants (ms from the start, sorted) of a Poisson process that has exactly
+ * `count` arrivals in `spanMs`: given their number, a Poisson process's arrivals are uniform
+ * order statistics. Seeded: every mode and every poller of a scenario gets the same arrivals.
+ *
+ * @example
+ * poissonArrivals(500, 240_000, 44); // 500 instants in [0, 240 s], bursty as real traffic is
+ */
+export function poissonArrivals(count: number, spanMs: number, seed: number): number[] {
+	const random = mulberry32(seed);
+	return Array.from({ length: count }, () => Math.round(random() * spanMs)).sort((a, b) => a - b);
+}
+
 /** The last user message of one bench job: its label and its duration marker. */
 export function jobText(label: string, index: number, durationMs: number): string {
 	return `Benchmark job ${label} #${index}: what is a Durable Object alarm? [[emu:duration=${Math.max(0, Math.round(durationMs))}]]`;

@@ -1,9 +1,9 @@
 /**
  * The Markdown report (`latest.md`, also printed at the end of a run): one
- * table per scenario, the frontier, the targets of issue 5, the prices and the
- * machine. "n/a" marks what this run could not measure.
+ * table per scenario, the frontiers, the targets of issues 5 and 14, the prices
+ * and the machine. "n/a" marks what this run could not measure.
  */
-import type { BenchResults, Target } from "./results.ts";
+import type { BenchResults, DeepResults, Target } from "./results.ts";
 
 type Cell = string | number | boolean | null | undefined;
 
@@ -25,6 +25,206 @@ const figures = (rows: [string, Cell, string?][]) =>
 	);
 
 const metMark = (target: Target) => (target.met === null ? "n/a" : target.met ? "✅ met" : "❌ not met");
+
+const usd = (value: number | null | undefined) => (value === null || value === undefined ? "n/a" : `$${value}`);
+const ms = (value: number | null | undefined) => (value === null || value === undefined ? "n/a" : String(value));
+
+/** The `deep` scenario: each watch mode beside the fixed pollers, the bill, and the poll mode's convergence. */
+function renderDeep(deep: DeepResults, results: BenchResults): string[] {
+	const out: string[] = [];
+	const w = deep.workload;
+	out.push(
+		"",
+		`## deep: ${w.jobs} \`${w.model}\` jobs (the \`${w.upstream_preset}\` preset upstream), lognormal median ${w.durations.median_ms / 1000} s σ ${w.durations.sigma}, arriving over ${w.arrival_s} s`,
+		"",
+		`Durations p50 ${ms(w.duration_p50_ms)} ms, p99 ${ms(w.duration_p99_ms)} ms, max ${ms(w.duration_max_ms)} ms; arrivals: ${w.arrivals} (the last at ${w.last_arrival_s} s). ` +
+			"The same jobs and arrivals run on a fresh relay per watch mode (`WATCH_MODE`), and straight on the upstream with the official SDK (`responses.create({preset, input, background: true})`, then `responses.retrieve` every X s). " +
+			(w.prior_told
+				? `The relay was told the median (\`POLL_PRIOR_MEDIAN_MS=${w.poll_prior_median_ms}\`).`
+				: `The relay was not told the median: it starts from its table prior (${w.poll_prior_median_ms / 1000} s for \`${w.model}\`) and learns.`),
+		"",
+	);
+	const rows: Cell[][] = [];
+	for (const [mode, r] of Object.entries(deep.modes)) {
+		if (!r) continue;
+		rows.push([
+			`**sonar-relay**, \`WATCH_MODE=${mode}\``,
+			r.push_lag_ms.p50,
+			r.push_lag_ms.p95,
+			r.push_lag_ms.p99,
+			r.push_lag_ms.max,
+			r.lag_mean_ms,
+			r.upstream_requests_per_job,
+			r.upstream_gets_per_job,
+			r.upstream_streams_per_job,
+			r.alarm_runs_per_job,
+			r.jobs_streamed === null ? null : `${r.jobs_streamed} (${r.stream_reconnects} reconnects)`,
+			r.lost,
+			r.duplicates,
+		]);
+	}
+	for (const p of deep.frontier ?? []) {
+		rows.push([
+			`SDK, every ${p.interval_s} s`,
+			p.lag_p50_ms,
+			p.lag_p95_ms,
+			p.lag_p99_ms,
+			p.lag_max_ms,
+			p.lag_mean_ms,
+			p.requests_per_job,
+			p.gets_per_job,
+			0,
+			"–",
+			"–",
+			p.lost,
+			"–",
+		]);
+	}
+	out.push(
+		table(
+			[
+				"watch",
+				"lag p50 (ms)",
+				"p95 (ms)",
+				"p99 (ms)",
+				"max (ms)",
+				"mean (ms)",
+				"upstream requests/job",
+				"GETs/job",
+				"streams/job",
+				"alarm runs/job",
+				"jobs streamed",
+				"lost",
+				"duplicates",
+			],
+			rows,
+		),
+	);
+	out.push(
+		"",
+		"Lag: the push's arrival at the receiver (for the SDK, the first `retrieve` that shows a terminal status) minus the instant the emulator completed the run. " +
+			"Upstream requests: the emulator's count per run, summed over the job's runs: creates + GETs + event-stream connections (+ cancels). " +
+			"Jobs streamed: jobs whose Job DO opened the run's event stream at least once (`stats.upstream_streams` > 0); reconnects: stream connections beyond each such job's first. " +
+			`The frontier needs ${show(deep.frontier_gets_at_poll_lag === null || deep.frontier_gets_at_poll_lag === undefined ? null : deep.frontier_gets_at_poll_lag.toFixed(2))} GETs per job at the poll mode's lag p50 (linear between its points). Plot: \`deep-frontier.svg\`.`,
+	);
+
+	const lagValue = w.lag_value_usd_per_hour;
+	out.push("", `### deep: what it costs, per 1000 jobs`, "");
+	const costRows: Cell[][] = [];
+	for (const [mode, r] of Object.entries(deep.modes)) {
+		if (!r) continue;
+		const c = r.cost_per_1000_jobs;
+		costRows.push([
+			`\`${mode}\``,
+			c?.counted.do_requests_per_job,
+			c?.counted.stream_ms_per_job,
+			usd(c?.do_requests_usd),
+			usd(c?.do_duration_usd),
+			usd(c?.do_stream_duration_usd),
+			usd(c?.kv_writes_usd),
+			`**${usd(c?.total_usd)}**`,
+			usd(r.lag_value_usd_per_1000_jobs),
+			`**${usd(r.lag_weighted_usd_per_1000_jobs)}**`,
+		]);
+	}
+	out.push(
+		table(
+			[
+				"mode",
+				"DO requests/job",
+				"stream ms/job",
+				"DO requests",
+				"DO duration (per request)",
+				"DO duration (held streams)",
+				"KV writes",
+				"Cloudflare total",
+				`lag at $${lagValue}/h`,
+				"lag-weighted total",
+			],
+			costRows,
+		),
+	);
+	out.push(
+		"",
+		`Cloudflare total: Worker requests, DO requests (the create RPC, tenant index RPCs, alarm runs, gate RPCs, and 2 deferred per job), DO duration (each DO request × ${results.settings.cost_do_active_ms} ms at 128 MB, **plus** the time the Job DO held its run's event stream, \`stats.stream_ms\`, at 128 MB, shown apart), KV writes (+1 deferred delete); see the prices below. ` +
+			`Lag-weighted total: the Cloudflare total plus the push lag valued at \`WATCH_LAG_VALUE_USD_PER_HOUR\` = $${lagValue}/h (mean lag × 1000 jobs), which is what \`WATCH_MODE=auto\` weighs when it chooses (src/polling/cost.ts). ` +
+			"Upstream requests are not in either: Perplexity bills runs, not reads, but they count against the account's rate limit.",
+	);
+
+	const poll = deep.modes.poll;
+	if (poll) {
+		const conv = poll.convergence;
+		out.push(
+			"",
+			`### deep, \`WATCH_MODE=poll\`: how fast the learnt plan converges (from the ${poll.poll_prior_median_ms / 1000} s prior${w.prior_told ? ", told" : ""})`,
+			"",
+			`Blocks of ${conv.block_size} jobs in the order upstream completed them. A job keeps the plan the gate gave it at its create, so each block also shows what the gate had learnt when its jobs were created (the median over the block of the durations learnt by then, and the learnt median at that count). ` +
+				`The last two columns are the measure of convergence: what the gate's plan would do for the same jobs had it learnt the whole workload (oracle: learnt p50 ${show(conv.oracle?.learnt_p50_ms)} ms, p90 ${show(conv.oracle?.learnt_p90_ms)} ms; on all jobs ${show(conv.oracle?.plan_on_workload.gets_per_job)} GETs per job at lag p50 ${show(conv.oracle?.plan_on_workload.lag_p50_ms)} ms), the plan alone, without the machine's delays.`,
+			"",
+		);
+		out.push(
+			table(
+				[
+					"jobs (completion order)",
+					"completed (s after the first arrival)",
+					"lag p50 (ms)",
+					"lag p95 (ms)",
+					"lag mean (ms)",
+					"GETs/job",
+					"requests/job",
+					"durations learnt at create (p50)",
+					"learnt median then (ms)",
+					"oracle plan: GETs/job",
+					"oracle plan: lag p50 (ms)",
+				],
+				conv.blocks.map((b) => [
+					b.jobs,
+					`${b.completed_s[0]}–${b.completed_s[1]}`,
+					b.lag_p50_ms,
+					b.lag_p95_ms,
+					b.lag_mean_ms,
+					b.gets_per_job,
+					b.requests_per_job,
+					b.samples_learnt_at_create_p50,
+					b.learnt_p50_ms_at_create,
+					b.oracle?.gets_per_job,
+					b.oracle?.lag_p50_ms,
+				]),
+			),
+		);
+		out.push(
+			"",
+			"The gate's learnt median over time. The gate has no public read-out, so its sketch is replayed from the jobs' figures: from the prior, each job's duration in the order the relay learnt it (just after its push), with the relay's own sketch code (src/polling/sketch.ts). " +
+				"The plan columns are what the gate's plan at that point (POLL_COST_MS and the other production settings) does on this workload's durations, without the machine's delays: the lag and GETs a job created then would get.",
+			"",
+		);
+		out.push(
+			table(
+				[
+					"durations learnt",
+					"at (s)",
+					"learnt p50 (ms)",
+					"learnt p90 (ms)",
+					"plan: first poll (ms)",
+					"plan: polls",
+					"plan on this workload: GETs/job",
+					"plan on this workload: lag p50 (ms)",
+				],
+				conv.learnt.map((l) => [
+					l.samples,
+					l.at_s,
+					l.learnt_p50_ms,
+					l.learnt_p90_ms,
+					l.plan_first_poll_ms,
+					l.plan_polls,
+					l.plan_on_workload.gets_per_job,
+					l.plan_on_workload.lag_p50_ms,
+				]),
+			),
+		);
+	}
+	return out;
+}
 
 /**
  * @example
@@ -275,8 +475,10 @@ export function renderMarkdown(results: BenchResults): string {
 		);
 	}
 
+	if (results.deep) out.push(...renderDeep(results.deep, results));
+
 	if (results.targets.length > 0) {
-		out.push("", "## targets (issue 5)", "");
+		out.push("", "## targets (issues 5 and 14)", "");
 		out.push(
 			table(
 				["figure", "target", "measured", "met"],

@@ -1,10 +1,12 @@
 /**
- * The shape of `latest.json`, and the targets of issue 5 evaluated against it.
+ * The shape of `latest.json`, and the targets of issues 5 and 14 evaluated against it.
  * Figures that could not be measured are null ("n/a"), never 0.
  */
 import type { PRICES } from "../lib/cost.ts";
+import type { DeepMode } from "../options.ts";
 import type { runBaseline } from "../scenarios/baseline.ts";
 import type { runCeiling } from "../scenarios/ceiling.ts";
+import type { deepWorkloadSummary, runDeepFrontier, runDeepMode } from "../scenarios/deep.ts";
 import type { runRatelimited } from "../scenarios/ratelimited.ts";
 import type { runScale } from "../scenarios/scale.ts";
 import type { runSteady } from "../scenarios/steady.ts";
@@ -14,6 +16,17 @@ export type CeilingResult = Awaited<ReturnType<typeof runCeiling>>;
 export type BaselinePoint = Awaited<ReturnType<typeof runBaseline>>[number];
 export type RatelimitedResult = Awaited<ReturnType<typeof runRatelimited>>;
 export type ScaleResult = Awaited<ReturnType<typeof runScale>>;
+export type DeepModeResult = Awaited<ReturnType<typeof runDeepMode>>["result"];
+export type DeepFrontierPoint = Awaited<ReturnType<typeof runDeepFrontier>>[number];
+
+/** The `deep` scenario: one result per watch mode (each on its own relay), and the SDK pollers' frontier. */
+export interface DeepResults {
+	workload: ReturnType<typeof deepWorkloadSummary>;
+	modes: Partial<Record<DeepMode, DeepModeResult>>;
+	frontier?: DeepFrontierPoint[];
+	/** GETs per job the frontier needs at the poll mode's lag p50 (linear between its points). */
+	frontier_gets_at_poll_lag?: number | null;
+}
 
 export interface Machine {
 	os: string;
@@ -53,6 +66,7 @@ export interface BenchResults {
 	frontier_gets_at_relay_lag?: number | null;
 	ratelimited?: RatelimitedResult;
 	scale?: ScaleResult;
+	deep?: DeepResults;
 	targets: Target[];
 	/** Scenarios that threw, with the error. */
 	errors: Record<string, string>;
@@ -93,18 +107,39 @@ export function frontierGetsAt(
 	return null;
 }
 
+/** A frontier's point: its lag p50 and GETs per job. */
+interface FrontierPoint {
+	interval: number;
+	lag: number;
+	gets: number;
+}
+
+function frontierPoints(
+	baseline: readonly { interval_s: number; lag_p50_ms: number | null; gets_per_job: number | null }[],
+): FrontierPoint[] {
+	return baseline.flatMap((p) =>
+		p.lag_p50_ms !== null && p.gets_per_job !== null
+			? [{ interval: p.interval_s, lag: p.lag_p50_ms, gets: p.gets_per_job }]
+			: [],
+	);
+}
+
 /**
- * The frontier target: at the relay's lag p50, at most 70 % of the GETs per job the
- * fixed pollers need. Outside the measured range the frontier is still bounded, since
- * GETs fall as lag grows: beyond its slowest point it needs at most that point's GETs,
- * before its fastest at least that point's. A baseline point with both less lag and
- * fewer GETs than the relay dominates it.
+ * A frontier target: at the relay's lag p50, at most `share` of the GETs per job the fixed
+ * pollers need. Outside the measured range the frontier is still bounded, since GETs fall as lag
+ * grows: beyond its slowest point it needs at most that point's GETs, before its fastest at least
+ * that point's. A baseline point with both less lag and fewer GETs than the relay dominates it.
  */
-function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[], interpolated: number | null): Target {
-	const figure = "relay vs fixed-poller frontier (GETs/job at the relay's lag p50)";
-	const target = "≤ 70 % of the frontier's";
-	const gets = steady.upstream_gets_per_job;
-	const lag = steady.push_lag_ms.p50;
+function frontierShareTarget(options: {
+	figure: string;
+	share: number;
+	gets: number | null;
+	lag: number | null;
+	points: readonly FrontierPoint[];
+	interpolated: number | null;
+}): Target {
+	const { figure, share, gets, lag, points, interpolated } = options;
+	const target = `≤ ${Math.round(share * 100)} % of the frontier's`;
 	if (gets === null || lag === null) return { figure, target, measured: "n/a", met: null };
 	const relay = `relay ${gets} GETs/job at lag p50 ${lag} ms`;
 	if (interpolated !== null) {
@@ -112,14 +147,9 @@ function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[]
 			figure,
 			target,
 			measured: `${relay}; frontier ${interpolated.toFixed(2)} (${Math.round((100 * gets) / interpolated)} %)`,
-			met: gets <= 0.7 * interpolated,
+			met: gets <= share * interpolated,
 		};
 	}
-	const points = baseline.flatMap((p) =>
-		p.lag_p50_ms !== null && p.gets_per_job !== null
-			? [{ interval: p.interval_s, lag: p.lag_p50_ms, gets: p.gets_per_job }]
-			: [],
-	);
 	if (points.length === 0) return { figure, target, measured: `${relay}; no frontier`, met: null };
 	const dominating = points.filter((p) => p.lag <= lag && p.gets <= gets).sort((a, b) => a.gets - b.gets)[0];
 	const dominated = dominating
@@ -128,8 +158,8 @@ function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[]
 	const slowest = points.reduce((a, b) => (b.lag > a.lag ? b : a));
 	const fastest = points.reduce((a, b) => (b.lag < a.lag ? b : a));
 	if (lag > slowest.lag) {
-		// The frontier needs at most `slowest.gets` here: beyond 70 % of that, the target is missed for sure.
-		const missed = gets > 0.7 * slowest.gets;
+		// The frontier needs at most `slowest.gets` here: beyond `share` of that, the target is missed for sure.
+		const missed = gets > share * slowest.gets;
 		return {
 			figure,
 			target,
@@ -138,13 +168,127 @@ function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[]
 		};
 	}
 	// lag < fastest.lag: the frontier needs at least `fastest.gets` here.
-	const met = gets <= 0.7 * fastest.gets;
+	const met = gets <= share * fastest.gets;
 	return {
 		figure,
 		target,
 		measured: `${relay}; faster than the fastest poller (${fastest.lag} ms), where the frontier needs ≥ ${fastest.gets}${dominated}`,
 		met: met ? true : null,
 	};
+}
+
+/** The steady frontier target of issue 5: at the relay's lag p50, at most 70 % of the fixed pollers' GETs. */
+function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[], interpolated: number | null): Target {
+	return frontierShareTarget({
+		figure: "relay vs fixed-poller frontier (GETs/job at the relay's lag p50)",
+		share: 0.7,
+		gets: steady.upstream_gets_per_job,
+		lag: steady.push_lag_ms.p50,
+		points: frontierPoints(baseline),
+		interpolated,
+	});
+}
+
+/** The `deep` targets of issue 14, and lost / duplicates of every mode and poller. */
+function deepTargets(deep: DeepResults): Target[] {
+	const targets: Target[] = [];
+	const { stream, poll, auto } = deep.modes;
+	for (const [mode, result] of Object.entries(deep.modes)) {
+		if (!result) continue;
+		targets.push({
+			figure: `deep, ${mode}: lost, duplicates`,
+			target: "0, 0",
+			measured: `${result.lost}, ${result.duplicates}`,
+			met: result.lost === 0 && result.duplicates === 0,
+		});
+	}
+	for (const point of deep.frontier ?? []) {
+		if (point.lost > 0) {
+			targets.push({
+				figure: `deep, SDK every ${point.interval_s} s: lost`,
+				target: "0",
+				measured: String(point.lost),
+				met: false,
+			});
+		}
+	}
+	if (stream) {
+		const { p50, p99 } = stream.push_lag_ms;
+		targets.push({
+			figure: "deep, stream: push lag after upstream completion p50 / p99",
+			target: "≤ 250 ms / ≤ 1 s",
+			measured: `${fmt(p50, " ms")} / ${fmt(p99, " ms")}`,
+			met: p50 === null || p99 === null ? null : p50 <= 250 && p99 <= 1000,
+		});
+		targets.push({
+			figure: "deep, stream: upstream requests per job (creates + GETs + stream connections)",
+			target: "≤ 3",
+			measured: `${fmt(stream.upstream_requests_per_job)} (${fmt(stream.upstream_creates_per_job)} creates, ${fmt(stream.upstream_gets_per_job)} GETs, ${fmt(stream.upstream_streams_per_job)} streams)`,
+			met: check(stream.upstream_requests_per_job, (v) => v <= 3),
+		});
+	}
+	if (poll) {
+		targets.push(
+			frontierShareTarget({
+				figure: "deep, poll: GETs/job at equal lag p50, against the fixed-poller frontier",
+				share: 0.75,
+				gets: poll.upstream_gets_per_job,
+				lag: poll.push_lag_ms.p50,
+				points: frontierPoints(deep.frontier ?? []),
+				interpolated: deep.frontier_gets_at_poll_lag ?? null,
+			}),
+		);
+		targets.push({
+			figure: "deep, poll: push lag p50",
+			target: "≤ 5 s",
+			measured: fmt(poll.push_lag_ms.p50, " ms"),
+			met: check(poll.push_lag_ms.p50, (v) => v <= 5000),
+		});
+	}
+	const modes = Object.entries(deep.modes).filter(([, r]) => r !== undefined) as [string, DeepModeResult][];
+	if (modes.length > 0) {
+		const missing = modes.filter(([, r]) => r.cost_per_1000_jobs?.total_usd == null).map(([m]) => m);
+		targets.push({
+			figure: "deep, every mode: estimated Cloudflare cost per 1000 jobs",
+			target: "reported",
+			measured: modes
+				.map(
+					([m, r]) =>
+						`${m} $${fmt(r.cost_per_1000_jobs?.total_usd)} (streams $${fmt(r.cost_per_1000_jobs?.do_stream_duration_usd)})`,
+				)
+				.join(", "),
+			met: missing.length === 0,
+		});
+	}
+	if (auto && stream && poll) {
+		const compare = (figure: string, target: string, pick: (r: DeepModeResult) => number | null | undefined) => {
+			const [a, s, p] = [pick(auto), pick(stream), pick(poll)];
+			if (a == null || s == null || p == null) return { figure, target, measured: "n/a", met: null };
+			const cheaper = s <= p ? "stream" : "poll";
+			const best = Math.min(s, p);
+			return {
+				figure,
+				target,
+				measured: `auto $${a} vs ${cheaper} $${best} (× ${best > 0 ? (a / best).toFixed(2) : "n/a"}); stream $${s}, poll $${p}`,
+				met: a <= 1.1 * best,
+			};
+		};
+		targets.push(
+			compare(
+				`deep, auto vs the cheaper mode: lag-weighted total per 1000 jobs (Cloudflare + lag at $${fmt(auto.lag_value_usd_per_hour)}/h, what auto weighs)`,
+				"≤ 1.1 × the cheaper of stream and poll",
+				(r) => r.lag_weighted_usd_per_1000_jobs,
+			),
+		);
+		targets.push(
+			compare(
+				"deep, auto vs the cheaper mode: Cloudflare cost alone per 1000 jobs",
+				"≤ 1.1 × the cheaper of stream and poll",
+				(r) => r.cost_per_1000_jobs?.total_usd,
+			),
+		);
+	}
+	return targets;
 }
 
 const fmt = (value: number | null | undefined, unit = "") =>
@@ -157,7 +301,7 @@ function lostOf(result: { lost: number; lost_all?: number }): number {
 	return result.lost_all ?? result.lost;
 }
 
-/** The targets table of issue 5, from this run's figures. */
+/** The targets tables of issues 5 and 14, from this run's figures. */
 export function evaluateTargets(results: BenchResults): Target[] {
 	const targets: Target[] = [];
 	const { steady, ratelimited, scale } = results;
@@ -234,5 +378,6 @@ export function evaluateTargets(results: BenchResults): Target[] {
 			met: scale.workerd_peak_rss_mb !== null,
 		});
 	}
+	if (results.deep) targets.push(...deepTargets(results.deep));
 	return targets;
 }

@@ -16,7 +16,7 @@ import { jobText } from "../lib/workload.ts";
 import { EMULATOR_API_KEY, type ScenarioContext } from "./common.ts";
 
 /** The Agent API's terminal statuses: a poller stops at any of them. */
-const TERMINAL = new Set(["completed", "failed", "cancelled", "incomplete"]);
+export const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "incomplete"]);
 
 /** The Agent API model a Sonar `sonar` job runs as (spec/agent-api.md), searched with the `web_search` tool. */
 export const AGENT_MODEL = "perplexity/sonar";

@@ -3,7 +3,7 @@
  * stack (emulator + receiver + relay under wrangler dev), the join of relay
  * jobs to upstream jobs, and the push figures (lag, lost, duplicates).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import type { FaultOptions, JobStats } from "../../tools/emulator/app.ts";
@@ -11,7 +11,7 @@ import { stripMarkers } from "../../tools/emulator/markers.ts";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../../tools/emulator/server.ts";
 import { selfTimes, startCpuProfile } from "../lib/inspector.ts";
 import { type Arrival, type Receiver, startReceiver } from "../lib/receiver.ts";
-import { type Cleanup, RELAY_SOURCES, type RunningWorker, startWorker } from "../lib/stack.ts";
+import { type Cleanup, RELAY_SOURCES, ROOT, type RunningWorker, startWorker } from "../lib/stack.ts";
 import { mean, quantile, round, summary } from "../lib/stats.ts";
 import type { BenchOptions } from "../options.ts";
 
@@ -56,6 +56,21 @@ export function relayVars(emulatorUrl: string, overrides: Record<string, string>
 		...BENCH_ACCOUNT_VARS,
 		...overrides,
 	};
+}
+
+/**
+ * A relay setting as the bench runs it: `--relay-var`, else the bench account's rate, else the
+ * production default in `wrangler.toml` `[vars]`; undefined when none sets it.
+ *
+ * @example
+ * relaySetting("WATCH_LAG_VALUE_USD_PER_HOUR", options.relayVars); // "1"
+ */
+export function relaySetting(name: string, overrides: Record<string, string>): string | undefined {
+	const chosen = overrides[name] ?? BENCH_ACCOUNT_VARS[name];
+	if (chosen !== undefined) return chosen;
+	const toml = readFileSync(`${ROOT}/wrangler.toml`, "utf8");
+	const vars = toml.slice(toml.indexOf("[vars]"));
+	return vars.match(new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m"))?.[1];
 }
 
 /** The settings worth printing: the overrides only, secrets masked. */

@@ -1,8 +1,10 @@
 /**
  * Smoke test of the benchmark harness: `bench/run.ts --quick` runs every
- * scenario end to end (wrangler dev, the emulator's Agent API, receiver, SDK baseline) into a
- * temporary directory. It asserts correctness only (nothing lost or duplicated,
- * every figure present and finite, the report and plot written), never speed.
+ * scenario end to end (wrangler dev, the emulator's Agent API, receiver, SDK baseline), `deep`
+ * in each watch mode too, into a temporary directory. It asserts correctness only (nothing lost
+ * or duplicated, every figure present and finite, the report and plots written), never speed;
+ * and one figure that is the design's, not the machine's: a streamed job costs at most three
+ * upstream requests (create, stream, one reconnect or final read).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -77,6 +79,26 @@ const REQUIRED_FIGURES = [
 	"scale.alarm_lateness_ms.p50",
 	"scale.alarm_lateness_ms.p99",
 	"scale.peak_in_flight",
+	"deep.frontier_gets_at_poll_lag",
+];
+
+/** Figures every `deep` mode reports. */
+const DEEP_FIGURES = [
+	"push_lag_ms.p50",
+	"push_lag_ms.p95",
+	"push_lag_ms.p99",
+	"push_lag_ms.max",
+	"lag_mean_ms",
+	"upstream_requests_per_job",
+	"upstream_gets_per_job",
+	"upstream_streams_per_job",
+	"alarm_runs_per_job",
+	"jobs_streamed",
+	"stream_ms_per_job",
+	"cost_per_1000_jobs.total_usd",
+	"cost_per_1000_jobs.do_stream_duration_usd",
+	"lag_value_usd_per_1000_jobs",
+	"lag_weighted_usd_per_1000_jobs",
 ];
 
 describe("npm run bench -- --quick", () => {
@@ -118,8 +140,37 @@ describe("npm run bench -- --quick", () => {
 			expect(typeof value === "number" && Number.isFinite(value), `${path} = ${String(value)}`).toBe(true);
 		}
 
-		expect(readFileSync(join(out, "latest.md"), "utf8")).toContain("## steady");
-		expect(existsSync(join(out, "frontier.svg"))).toBe(true);
-		expect(readFileSync(join(out, "frontier.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>$/);
-	}, 240_000);
+		// deep: every watch mode on its own relay, the same jobs; the SDK pollers beside them.
+		for (const mode of ["stream", "poll", "auto"]) {
+			const result = `deep.modes.${mode}`;
+			expect(at(results, `${result}.lost`), `${result}.lost`).toBe(0);
+			expect(at(results, `${result}.duplicates`), `${result}.duplicates`).toBe(0);
+			expect(at(results, `${result}.submit.failures`), `${result}.submit.failures`).toBe(0);
+			expect(at(results, `${result}.upstream_unjoined_jobs`), `${result}.upstream_unjoined_jobs`).toBe(0);
+			for (const path of DEEP_FIGURES) {
+				const value = at(results, `${result}.${path}`);
+				expect(typeof value === "number" && Number.isFinite(value), `${result}.${path} = ${String(value)}`).toBe(true);
+			}
+		}
+		// Streamed: every job streamed, and a create, a stream and at most one reconnect or final read.
+		expect(at(results, "deep.modes.stream.jobs_streamed")).toBe(at(results, "deep.workload.jobs"));
+		expect(at(results, "deep.modes.stream.upstream_requests_per_job")).toBeLessThanOrEqual(3);
+		expect(at(results, "deep.modes.poll.jobs_streamed")).toBe(0);
+		expect((at(results, "deep.modes.poll.convergence.blocks") as unknown[]).length).toBeGreaterThan(0);
+		const frontier = at(results, "deep.frontier") as { lost: number; lag_p50_ms: unknown; requests_per_job: unknown }[];
+		expect(frontier).toHaveLength(2);
+		for (const point of frontier) {
+			expect(point.lost).toBe(0);
+			expect(Number.isFinite(point.lag_p50_ms)).toBe(true);
+			expect(Number.isFinite(point.requests_per_job)).toBe(true);
+		}
+
+		const markdown = readFileSync(join(out, "latest.md"), "utf8");
+		expect(markdown).toContain("## steady");
+		expect(markdown).toContain("## deep");
+		for (const plot of ["frontier.svg", "deep-frontier.svg"]) {
+			expect(existsSync(join(out, plot)), plot).toBe(true);
+			expect(readFileSync(join(out, plot), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>$/);
+		}
+	}, 420_000);
 });

@@ -149,6 +149,16 @@ describe("chaos report: extra upstream runs", () => {
 			byCause: { unexplained: 1 },
 		});
 	});
+
+	it("keeps the run the relay followed through its event stream, which it never GETs", () => {
+		const streamed = { ...run(30_000, false, 0), streams: 2 };
+		// An answered run created just before the SIGKILL at 20 s, and the one the restarted job streamed.
+		expect(extraRunsOf([run(17_000, false, 0), streamed], [20_000])).toMatchObject({
+			extra: 1,
+			byCause: { lost_answer: 0, crash: 1, unexplained: 0 },
+		});
+		expect(extraRunsOf([streamed, run(40_000, false, 0)], [])).toMatchObject({ byCause: { unexplained: 1 } });
+	});
 });
 
 describe("chaos alarm faults", () => {
