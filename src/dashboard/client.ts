@@ -21,8 +21,9 @@
  *   view are dropped.
  * - A run's page shows what the API returns: the answer is the `output_text`
  *   parts of its `message` items, the sources its `search_results` items; other
- *   item types are ignored. GET does not return a run's input, so its question
- *   is the list's `request_preview` or what this tab submitted, and says so.
+ *   item types are ignored. The question is the run's `request_preview` (a relay
+ *   extension); for a run without one, the list's preview or what this tab
+ *   submitted, and the page says where it came from.
  * - Cancel asks first, inside the page: the button opens a confirm step with an
  *   explicit "Yes, cancel" button (Escape or "Keep it running" closes it); no
  *   `window.confirm`. A 409 (the job ended meanwhile) is shown, then the page

@@ -436,7 +436,8 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await page.locator('#job-badges [data-status="completed"]').waitFor();
 		expect(await page.locator("#job-badges").textContent()).toContain("Completed");
 
-		// The run's GET carries the start of its input (request_preview, a relay extension): no fallback hint.
+		// The run carries request_preview (a relay extension), so the page shows it as the question,
+		// without the "from the runs list" hint it needs only for runs that lack one.
 		const question = await page.locator("#job-question").textContent();
 		expect(question).toContain(RUN_QUESTION);
 		expect(question).not.toContain("from the runs list");
