@@ -100,6 +100,12 @@ export function quantile(sketch: DurationSketch, q: number): number {
 
 /** The first poll may wait past `maxGapMs` until this share of jobs is done (see `planFrom`). */
 export const EARLIEST_FIRST_POLL = 0.05;
+/**
+ * ...but only once the sketch has seen this many real runs. A prior is a guess: the table's
+ * minutes for a deep-research model would make the first runs of a faster upstream (the emulator,
+ * a gateway) wait minutes for their first poll.
+ */
+export const LATE_FIRST_POLL_SAMPLES = 20;
 
 /** The plan ends once fewer than this share of jobs would still be running. */
 export const TAIL_SURVIVAL = 0.002;
@@ -171,10 +177,11 @@ function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 	const tail = quantile(sketch, 0.9);
 	const first = Math.max(options.minGapMs, quantile(sketch, options.firstQuantile ?? 0.2));
 	// The first poll waits no longer than POLL_MAX_INTERVAL_MS, unless fewer than 5 % of such jobs would be
-	// done by then: a multi-minute run polled at 30 s and 60 s is almost surely still running, and those
+	// done by then (by a sketch learnt from real runs): a multi-minute run polled at 30 s and 60 s is almost surely still running, and those
 	// polls buy no lag where users feel it (measured on 2-minute runs: 76 % of the fixed pollers' GETs at
 	// equal lag p50 with the cap, 70 % without).
-	const cap = Math.max(options.maxGapMs, quantile(sketch, EARLIEST_FIRST_POLL));
+	const learnt = sketch.samples >= LATE_FIRST_POLL_SAMPLES;
+	const cap = learnt ? Math.max(options.maxGapMs, quantile(sketch, EARLIEST_FIRST_POLL)) : options.maxGapMs;
 	const plan: number[] = [Math.round(Math.min(first, cap))];
 	let survival = 1;
 	let credit = 0;

@@ -395,6 +395,8 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await jobsTab.focus();
 		await page.keyboard.press("ArrowRight");
 		await page.waitForURL(/#\/runs$/);
+		// The hash changes first; the page's hashchange handler selects the tab after it.
+		await page.locator('#jobs-tabs [role=tab][data-kind="agent"][aria-selected="true"]').waitFor();
 		expect(await runsTab.getAttribute("aria-selected")).toBe("true");
 		expect(await runsTab.evaluate((tab) => tab === document.activeElement)).toBe(true);
 		expect(await page.getByRole("tabpanel").getAttribute("aria-labelledby")).toBe("tab-agent");
@@ -471,6 +473,7 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 
 		await page.goBack();
 		await page.waitForURL(/#\/runs$/);
+		await page.locator('#jobs-tabs [role=tab][data-kind="agent"][aria-selected="true"]').waitFor();
 		expect(await page.getByRole("tab", { name: "Runs (Agent API)" }).getAttribute("aria-selected")).toBe("true");
 		await page.locator(`#jobs-body tr[data-job="${runId}"]`).waitFor();
 		// The nav's Jobs link leads back to the list last shown.
