@@ -209,7 +209,7 @@ export const USAGE = `npm run bench -- [flags]      (entry: bench/run.ts; see be
   --deep-sigma S
   --deep-arrival-s S           deep: the jobs arrive over S seconds, a seeded Poisson process (240)
   --deep-modes LIST            deep: the relay's WATCH_MODEs, each on a fresh relay (stream,poll,auto)
-  --deep-intervals LIST        deep: the fixed pollers' intervals in seconds (2,5,10,20,30)
+  --deep-intervals LIST        deep: the fixed pollers' intervals in seconds (2,5,10,20,30); none: no pollers
   --deep-prior-median-ms MS    deep: tell the relay the median (POLL_PRIOR_MEDIAN_MS; default: not
                                told, a cold start from the 180 s table prior)
   --grace-ms MS                wait for pushes this long beyond the longest job (90000)
@@ -272,7 +272,8 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 		return list;
 	};
 	const intervals = intervalsOf("baseline-intervals", "0.5,1,2,4");
-	const deepIntervals = intervalsOf("deep-intervals", "2,5,10,20,30");
+	// `--deep-intervals none`: no fixed pollers (a deep run of the relay's modes alone).
+	const deepIntervals = values["deep-intervals"]?.trim() === "none" ? [] : intervalsOf("deep-intervals", "2,5,10,20,30");
 	const deepModes = (values["deep-modes"] ?? DEEP_MODES.join(","))
 		.split(",")
 		.map((s) => s.trim())

@@ -319,7 +319,9 @@ async function main(): Promise<number> {
 				}
 				checkpoint();
 			}
-			deep.frontier = await attempt("deep-frontier", () => runDeepFrontier(ctx, workload));
+			if (options.deepIntervalsS.length > 0) {
+				deep.frontier = await attempt("deep-frontier", () => runDeepFrontier(ctx, workload));
+			}
 		}
 	} finally {
 		await cleanup.run();

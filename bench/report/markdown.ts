@@ -3,7 +3,7 @@
  * table per scenario, the frontiers, the targets of issues 5 and 14, the prices
  * and the machine. "n/a" marks what this run could not measure.
  */
-import type { BenchResults, DeepResults, Target } from "./results.ts";
+import { type BenchResults, type DeepResults, followRequestsPerJob, type Target } from "./results.ts";
 
 type Cell = string | number | boolean | null | undefined;
 
@@ -325,6 +325,8 @@ export function renderMarkdown(results: BenchResults): string {
 				["push lag max", steady.push_lag_ms.max, " ms"],
 				["upstream GETs per job", steady.upstream_gets_per_job],
 				["upstream creates per job", steady.upstream_creates_per_job],
+				["upstream event-stream connections per job", steady.upstream_streams_per_job],
+				["event stream held per job (the relay's `stream_ms`)", steady.stream_ms_per_job, " ms"],
 				["extra upstream runs (beyond one per job)", steady.upstream_extra_runs],
 				["Job DO alarm runs per job", steady.alarm_runs_per_job],
 				[
@@ -353,8 +355,9 @@ export function renderMarkdown(results: BenchResults): string {
 				`Cost basis per job: ${cost.counted.worker_requests_per_job} Worker request, ${cost.counted.do_requests_per_job} DO requests counted ` +
 					`(create RPC + tenant index RPCs + alarm runs${steady.other_do_requests_per_job === null ? "; the relay reports no other DO RPCs (`stats.other_do_requests`), so none are counted" : ` + ${steady.other_do_requests_per_job} other DO RPCs`}) + ${cost.counted.deferred_do_requests_per_job} deferred (retirement alarm and index removal), ` +
 					`${cost.counted.kv_writes_per_job} KV writes + ${cost.counted.deferred_kv_deletes_per_job} deferred KV delete (billed as a write), ${cost.counted.kv_reads_per_job} KV reads, ` +
-					`${cost.counted.do_gb_s_per_job} GB-s DO duration (assumed ${results.settings.cost_do_active_ms} ms active per DO request at 128 MB). ` +
-					`Split per 1000 jobs: Workers $${cost.worker_requests_usd}, DO requests $${cost.do_requests_usd}, DO duration $${cost.do_duration_usd}, KV writes $${cost.kv_writes_usd}, KV reads $${cost.kv_reads_usd}.`,
+					`${cost.counted.do_gb_s_per_job} GB-s DO duration (assumed ${results.settings.cost_do_active_ms} ms active per DO request at 128 MB)` +
+					` + ${show(cost.counted.do_stream_gb_s_per_job)} GB-s for the held event stream. ` +
+					`Split per 1000 jobs: Workers $${cost.worker_requests_usd}, DO requests $${cost.do_requests_usd}, DO duration $${cost.do_duration_usd}, held streams $${show(cost.do_stream_duration_usd)}, KV writes $${cost.kv_writes_usd}, KV reads $${cost.kv_reads_usd}.`,
 			);
 		} else {
 			out.push("", `Cost: n/a (${steady.counters_note ?? "no DO/KV counters"}).`);
@@ -394,12 +397,13 @@ export function renderMarkdown(results: BenchResults): string {
 			p.lost,
 		]);
 		if (steady) {
+			const streams = steady.upstream_streams_per_job ?? 0;
 			rows.push([
-				"**sonar-relay** (push)",
+				streams > 0 ? "**sonar-relay** (push; GETs + event-stream connections)" : "**sonar-relay** (push)",
 				steady.push_lag_ms.p50,
 				steady.push_lag_ms.p95,
 				steady.push_lag_ms.p99,
-				steady.upstream_gets_per_job,
+				followRequestsPerJob(steady),
 				steady.lost,
 			]);
 		}

@@ -7,7 +7,7 @@
  */
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
-import type { BaselinePoint, DeepResults, SteadyResult } from "./results.ts";
+import { type BaselinePoint, type DeepResults, followRequestsPerJob, type SteadyResult } from "./results.ts";
 
 interface Datum {
 	series: string;
@@ -37,11 +37,13 @@ export async function renderFrontierSvg(
 			lag_p50_s: point.lag_p50_ms / 1000,
 		});
 	}
-	if (steady && steady.upstream_gets_per_job !== null && steady.push_lag_ms.p50 !== null) {
+	const relayRequests = steady ? followRequestsPerJob(steady) : null;
+	if (steady && relayRequests !== null && steady.push_lag_ms.p50 !== null) {
 		data.push({
 			series: "sonar-relay (push)",
 			label: "sonar-relay",
-			gets_per_job: steady.upstream_gets_per_job,
+			// GETs, plus its event-stream connections when it streamed.
+			gets_per_job: relayRequests,
 			lag_p50_s: steady.push_lag_ms.p50 / 1000,
 		});
 	}

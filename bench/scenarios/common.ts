@@ -242,7 +242,7 @@ export function pushFigures(jobIds: readonly string[], receiver: Receiver, upstr
 }
 
 /**
- * Upstream figures of the joined jobs: mean GETs and creates per relay job over all of its
+ * Upstream figures of the joined jobs: mean GETs, creates and stream connections per relay job over all of its
  * upstream jobs (a duplicate run's calls count too), the API that ran them, and the runs beyond
  * one per relay job (the Agent API has no idempotency key).
  */
@@ -257,6 +257,8 @@ export function upstreamFigures(jobIds: readonly string[], upstream: UpstreamJoi
 		upstream_api: apis.length === 0 ? null : apis.join("+"),
 		upstream_gets_per_job: round(mean(joined.map((runs) => sum(runs, (run) => run.gets))), 2),
 		upstream_creates_per_job: round(mean(joined.map((runs) => sum(runs, (run) => run.creates))), 2),
+		/** Event-stream connections (`stream: true` creates and `?stream=true` GETs) per relay job. */
+		upstream_streams_per_job: round(mean(joined.map((runs) => sum(runs, (run) => run.streams))), 2),
 		upstream_extra_runs: joined.reduce((total, runs) => total + runs.length - 1, 0),
 		upstream_unjoined_jobs: jobIds.length - joined.length,
 	};

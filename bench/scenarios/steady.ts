@@ -109,6 +109,10 @@ export async function runSteady(ctx: ScenarioContext, durations: readonly number
 		const alarmRuns = perJob((c) => c.alarm_runs);
 		const indexWrites = perJob((c) => c.index_writes);
 		const kvWrites = perJob((c) => c.kv_writes);
+		// Under WATCH_MODE=auto (production's default) short jobs are followed through their event
+		// stream too: the held stream is billed as DO duration.
+		const streamReported = all.some((c) => c.stream_ms !== null);
+		const streamMsPerJob = streamReported ? perJob((c) => c.stream_ms ?? 0) : null;
 		const otherDoReported = all.some((c) => c.other_do_requests !== null);
 		const otherDo = otherDoReported ? (perJob((c) => c.other_do_requests ?? 0) ?? 0) : 0;
 		const cost =
@@ -122,6 +126,7 @@ export async function runSteady(ctx: ScenarioContext, durations: readonly number
 						// A push user never GETs the result; the bench made no GET during the measured window.
 						kvReadsPerJob: 0,
 						doActiveMs: options.costDoActiveMs,
+						streamMsPerJob: streamMsPerJob ?? 0,
 					})
 				: null;
 
@@ -162,6 +167,8 @@ export async function runSteady(ctx: ScenarioContext, durations: readonly number
 			counters_note: counters.note,
 			alarm_runs_per_job: alarmRuns,
 			upstream_polls_per_job: perJob((c) => c.upstream_polls),
+			stream_connections_per_job: streamReported ? perJob((c) => c.upstream_streams ?? 0) : null,
+			stream_ms_per_job: streamMsPerJob,
 			create_attempts_per_job: perJob((c) => c.create_attempts),
 			kv_writes_per_job: kvWrites,
 			index_writes_per_job: indexWrites,
