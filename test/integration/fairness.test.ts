@@ -21,7 +21,6 @@ describe("fair share of the create rate", () => {
 		const flood = Array.from({ length: 25 }, () => unique("a"));
 		for (const question of flood) await createJob({ question, markers: ["steps=1"] }, TENANT_A.key);
 		const question = unique("b");
-		const started = Date.now();
 		const b = await createJob({ question, markers: ["steps=1"] }, TENANT_B.key);
 		// B's create went upstream inside its own submission: it did not wait behind A's queue (5 s long).
 		expect(await upstreamRunsFor(question)).toHaveLength(1);
@@ -29,8 +28,8 @@ describe("fair share of the create rate", () => {
 		for (const q of flood) createdOfA += (await upstreamRunsFor(q)).length;
 		expect(createdOfA).toBeLessThan(flood.length);
 		const done = await driveUntil(b.id, (job) => job.status === "COMPLETED", { tenant: TENANT_B.tenant });
+		// (First come, first served, its create would have waited behind A's 25: about 5 s.)
 		expect(done.status).toBe("COMPLETED");
-		expect(Date.now() - started).toBeLessThan(4_000);
 	});
 
 	it("refuses a submission whose create slot would fall past its job timeout: 429 with Retry-After, nothing kept", async () => {
