@@ -273,7 +273,8 @@ export function parseOptions(argv: string[], root: string): BenchOptions | "help
 	};
 	const intervals = intervalsOf("baseline-intervals", "0.5,1,2,4");
 	// `--deep-intervals none`: no fixed pollers (a deep run of the relay's modes alone).
-	const deepIntervals = values["deep-intervals"]?.trim() === "none" ? [] : intervalsOf("deep-intervals", "2,5,10,20,30");
+	const deepIntervals =
+		values["deep-intervals"]?.trim() === "none" ? [] : intervalsOf("deep-intervals", "2,5,10,20,30");
 	const deepModes = (values["deep-modes"] ?? DEEP_MODES.join(","))
 		.split(",")
 		.map((s) => s.trim())
