@@ -419,6 +419,8 @@ async function main(): Promise<void> {
 			" sonar-relay is ready",
 			"",
 			`   relay      ${wrangler.url}   (wrangler dev; state in .wrangler/state)`,
+			`   dashboard  ${wrangler.url}/dashboard   (sign in with the API key ${apiKey}, from .dev.vars)`,
+			`   API docs   ${wrangler.url}/docs`,
 			`   upstream   ${upstream}`,
 			`   inbox      ${inbox.url}/hooks/<name>   (verifies and prints each push here)`,
 			"",

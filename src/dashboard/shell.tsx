@@ -42,6 +42,11 @@ const SignIn: FC = () => (
 				Use one of this relay's API keys. The key stays in this browser tab's session storage: it is never put in a URL
 				or a cookie, and it is forgotten when the tab closes.
 			</p>
+			<p id="signin-local" class="muted">
+				Running it locally with <code>npm start</code>? The key is printed in the start banner, and kept in{" "}
+				<code>.dev.vars</code> as the part after the last colon of <code>API_KEYS</code>. The API reference is at{" "}
+				<a href="/docs">/docs</a>.
+			</p>
 			<form id="signin-form" novalidate>
 				<div class="field">
 					<label for="signin-key">API key</label>
@@ -458,6 +463,10 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 						</a>
 						<a href="#/secret" data-nav="secret">
 							Webhook secret
+						</a>
+						{/* A new tab without an opener: the API reference gets no copy of this tab's session storage (the key). */}
+						<a href="/docs" target="_blank" rel="noopener noreferrer">
+							API docs
 						</a>
 					</nav>
 					<button id="sign-out" type="button" class="btn btn-small" hidden>

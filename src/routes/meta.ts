@@ -1,4 +1,4 @@
-/** Liveness, the tenant's webhook signing secret, and its usage against its limits. */
+/** The front door, liveness, the tenant's webhook signing secret, and its usage against its limits. */
 import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
 import { readSettings } from "../config.ts";
@@ -11,6 +11,8 @@ import { upstreamPort } from "../upstream/port.ts";
 import { VERSION } from "../version.ts";
 
 export const meta = new Hono<AppEnv>()
+	// The front door: a person who opens the relay's URL lands on the dashboard (which links the API docs).
+	.get("/", (c) => c.redirect("/dashboard", 302))
 	.get("/healthz", (c) => c.json({ ok: true, version: VERSION, upstream_api: upstreamPort(readSettings(c.env)).api }))
 
 	.get("/v1/webhook-secret", async (c) => {

@@ -216,6 +216,12 @@ describe("other errors", () => {
 		expect(await res.json()).toEqual({ detail: "Not Found" });
 	});
 
+	it("sends a person who opens the relay's URL to the dashboard", async () => {
+		const res = await relay("/", { redirect: "manual" }, null);
+		expect(res.status).toBe(302);
+		expect(new URL(res.headers.get("location") ?? "", "https://relay.test").pathname).toBe("/dashboard");
+	});
+
 	it("answers healthz without a key", async () => {
 		const res = await relay("/healthz", {}, null);
 		expect(res.status).toBe(200);

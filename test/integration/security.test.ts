@@ -252,6 +252,8 @@ const publicGet = (path: string): RouteCase => ({ access: "public", call: () => 
  */
 const ROUTES: Record<string, RouteCase> = {
 	"GET /healthz": publicGet("/healthz"),
+	// The front door: a redirect to the dashboard, for anyone (followed here; api.test.ts checks the 302).
+	"GET /": publicGet("/"),
 	"GET /v1/webhook-secret": {
 		access: "key",
 		call: () => ({ method: "GET", path: "/v1/webhook-secret" }),

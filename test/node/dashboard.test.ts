@@ -145,6 +145,9 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 	it("shows a clear error for a wrong key, and keeps the key out of the URL and storage", async () => {
 		await page.goto(dashboardUrl());
 		await expect(page.getByRole("heading", { name: "Sign in" }).isVisible()).resolves.toBe(true);
+		// Where a local key is, and the API reference.
+		expect(await page.locator("#signin-local").textContent()).toContain(".dev.vars");
+		expect(await page.locator("#signin-local").getByRole("link", { name: "/docs" }).getAttribute("href")).toBe("/docs");
 
 		await signIn("not-a-valid-key");
 		const error = page.locator("#signin-error");
@@ -163,6 +166,10 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		expect(page.url()).not.toContain(stack.apiKey);
 		expect(await page.context().cookies()).toEqual([]);
 		expect(await page.locator("#signin-error").textContent()).toBe("");
+		// The API reference, in a tab that gets no copy of this one's session storage.
+		const docs = page.getByRole("navigation").getByRole("link", { name: "API docs" });
+		expect(await docs.getAttribute("href")).toBe("/docs");
+		expect(await docs.getAttribute("rel")).toContain("noopener");
 	});
 
 	it("checks metadata in the browser and shows the relay's 422 next to the field", async () => {
