@@ -48,7 +48,47 @@ export const app = new OpenAPIHono<AppEnv>()
 
 documentApi(app as unknown as OpenAPIHono<never>);
 
-app.notFound((c) => c.json({ detail: "Not Found" }, 404));
+/** Each route's path as a pattern (`:id` one segment, `*` the rest), compiled at the first miss. */
+let routePatterns: { method: string; pattern: RegExp }[] | null = null;
+
+/**
+ * The methods the app serves at `path` (HEAD wherever GET is), sorted; empty when no route has the path.
+ *
+ * @example
+ * allowedMethods("/v1/hooks") // ["GET", "HEAD", "POST"]
+ */
+export function allowedMethods(path: string): string[] {
+	routePatterns ??= app.routes
+		.filter((route) => route.method !== "ALL")
+		.map((route) => ({
+			method: route.method,
+			pattern: new RegExp(
+				`^${route.path
+					.split("/")
+					.map((part) =>
+						part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"),
+					)
+					.join("/")}$`,
+			),
+		}));
+	const methods = new Set<string>();
+	for (const { method, pattern } of routePatterns) if (pattern.test(path)) methods.add(method);
+	if (methods.has("GET")) methods.add("HEAD");
+	return [...methods].sort();
+}
+
+// A path the app serves, with another method: 405 and the methods it takes (RFC 9110 §15.5.6).
+app.notFound((c) => {
+	// The path as the router saw it (not normalised: `/jobs/.` is no route, whatever it resolves to).
+	const allow = allowedMethods(c.req.path);
+	const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+	if (allow.length > 0 && !allow.includes(method)) {
+		return c.json({ detail: `${c.req.method} is not allowed here; use ${allow.join(", ")}` }, 405, {
+			Allow: allow.join(", "),
+		});
+	}
+	return c.json({ detail: "Not Found" }, 404);
+});
 
 app.onError((error, c) => {
 	if (error instanceof RequestValidationError) return c.json(error.body, 422);

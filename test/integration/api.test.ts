@@ -210,6 +210,23 @@ describe("other errors", () => {
 		}
 	});
 
+	it("answers 405 with Allow for a path it serves with another method, in the error shape", async () => {
+		for (const [method, path, allow] of [
+			["DELETE", "/async/chat/completions", "GET, HEAD, POST"],
+			["PUT", "/v1/hooks", "GET, HEAD, POST"],
+			["POST", "/healthz", "GET, HEAD"],
+			["PATCH", "/v1/hooks/hook_0123456789abcdef0123456789abcdef", "DELETE"],
+		] as const) {
+			const res = await relay(path, { method });
+			expect(res.status, `${method} ${path}`).toBe(405);
+			expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+			expect(await res.json()).toEqual({ detail: `${method} is not allowed here; use ${allow}` });
+		}
+		// A method the path takes is never refused as not allowed: a path no route serves as written is a 404.
+		expect((await relay("/async/chat/completions/.")).status).toBe(404);
+		expect((await relay("/v1/hooks/", { method: "PUT" })).status).toBe(404);
+	});
+
 	it("answers 404 with the error shape for an unknown route", async () => {
 		const res = await relay("/nowhere");
 		expect(res.status).toBe(404);
