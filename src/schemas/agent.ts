@@ -15,6 +15,7 @@
  * the OpenAPI document reads like the SDK.
  */
 import { z } from "@hono/zod-openapi";
+import { refuseUnknownFields, requireCallbackForEvents } from "./fields.ts";
 import { DeliveryStatus, ProgressNote, ResultUrl } from "./relay.ts";
 
 /** At most this many `metadata` keys, each at most 64 characters, each value a string of at most 512. */
@@ -143,6 +144,9 @@ const requestFields = {
 export const AgentRunRequest = z.strictObject(requestFields);
 export type AgentRunRequest = z.infer<typeof AgentRunRequest>;
 
+/** The Agent API's fields and the relay's push fields; any other is refused, with the name it likely meant. */
+const RESPONSE_CREATE_FIELDS = [...Object.keys(requestFields), "callback_url", "callback_events"];
+
 /**
  * `POST /v1/agent` and `POST /v1/responses`: the Agent API request plus the push fields.
  *
@@ -150,7 +154,7 @@ export type AgentRunRequest = z.infer<typeof AgentRunRequest>;
  * ResponseCreateParams.parse({ preset: "medium", input: "…", callback_url: "https://example.com/hook" });
  */
 export const ResponseCreateParams = z
-	.strictObject({
+	.looseObject({
 		...requestFields,
 		callback_url: z.string().max(2048).optional().openapi({ description: "Where to POST events (https)." }),
 		callback_events: z
@@ -161,6 +165,8 @@ export const ResponseCreateParams = z
 			.openapi({ description: 'Events to push; default ["completed", "failed", "cancelled", "incomplete"].' }),
 	})
 	.superRefine((body, ctx) => {
+		refuseUnknownFields(body, RESPONSE_CREATE_FIELDS, ctx);
+		requireCallbackForEvents(body, ctx);
 		if (typeof body.input === "string" ? body.input.trim() === "" : body.input.length === 0) {
 			ctx.addIssue({ code: "custom", path: ["input"], message: "input must not be empty" });
 		}
@@ -179,13 +185,6 @@ export const ResponseCreateParams = z
 				code: "custom",
 				path: ["store"],
 				message: "store must be true (or left out): the relay reads the run back to push it",
-			});
-		}
-		if (body.callback_events && !body.callback_url) {
-			ctx.addIssue({
-				code: "custom",
-				path: ["callback_events"],
-				message: "callback_events needs a callback_url to push to",
 			});
 		}
 	})

@@ -4,6 +4,7 @@
  * webhook event body. Everything here extends `perplexity.ts`, never forks it.
  */
 import { z } from "@hono/zod-openapi";
+import { refuseUnknownFields, requireCallbackForEvents } from "./fields.ts";
 import {
 	AsyncApiChatCompletionsRequest,
 	AsyncApiChatCompletionsResponse,
@@ -49,9 +50,14 @@ export const PushFields = {
 	metadata: Metadata.nullish(),
 };
 
+/** The create body's top-level fields; any other is refused (a typo must not silently drop a push). */
+const CREATE_JOB_FIELDS = ["request", "idempotency_key", ...Object.keys(PushFields)] as const;
+
 /** Create body: the upstream's request plus the push fields. Async jobs do not stream. */
 export const CreateJobBody = AsyncApiChatCompletionsRequest.extend(PushFields)
 	.superRefine((body, ctx) => {
+		refuseUnknownFields(body, CREATE_JOB_FIELDS, ctx);
+		requireCallbackForEvents(body, ctx);
 		if (typeof body.idempotency_key === "string" && body.idempotency_key.length > MAX_IDEMPOTENCY_KEY) {
 			ctx.addIssue({
 				code: "custom",
@@ -212,8 +218,10 @@ export const Preset = z.enum(["fast", "low", "medium", "high", "xhigh"]).openapi
 export type Preset = z.infer<typeof Preset>;
 
 /** The flat submit for forms and no-code tools (`POST /v1/ask`). */
+const ASK_FIELDS = ["query", "model", "preset", "system", "idempotency_key", ...Object.keys(PushFields)] as const;
+
 export const AskBody = z
-	.object({
+	.looseObject({
 		query: z.string().trim().min(1).max(32_768),
 		model: z.string().min(1).max(200).optional(),
 		preset: Preset.optional().openapi({ description: "Run the question on this preset instead of a model." }),
@@ -224,6 +232,10 @@ export const AskBody = z
 	.refine((ask) => !(ask.model && ask.preset), {
 		path: ["preset"],
 		message: "name a model or a preset, not both",
+	})
+	.superRefine((ask, ctx) => {
+		refuseUnknownFields(ask, ASK_FIELDS, ctx);
+		requireCallbackForEvents(ask, ctx);
 	})
 	.openapi("Ask");
 export type AskBody = z.infer<typeof AskBody>;

@@ -54,7 +54,11 @@ function toDetail(issue: z.core.$ZodIssue, source: ValidationSource): Validation
 			return { loc, msg: issue.message, type: "union_error" };
 		case "unrecognized_keys":
 			return { loc, msg: issue.message, type: "extra_forbidden" };
-		default:
-			return { loc, msg: issue.message, type: "value_error" };
+		default: {
+			// A custom issue may name its type (`params.type`: "extra_forbidden" for an unknown field).
+			const type =
+				issue.code === "custom" && typeof issue.params?.type === "string" ? issue.params.type : "value_error";
+			return { loc, msg: issue.message, type };
+		}
 	}
 }

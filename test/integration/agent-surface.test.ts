@@ -82,6 +82,7 @@ describe("creating a run", () => {
 		["stream: true", { stream: true }, "stream"],
 		["no input", { input: "" }, "input"],
 		["an unknown field", { temperatur: 0.2 }, "temperatur"],
+		["a misspelt push field", { callbackUrl: "https://example.com/hook" }, "callbackUrl"],
 		["a nested unknown field", { tools: [{ type: "web_search", filters: { mode: "x" } }] }, "tools[0].filters.mode"],
 		["store: false", { store: false }, "store"],
 		[

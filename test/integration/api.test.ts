@@ -210,6 +210,51 @@ describe("other errors", () => {
 		}
 	});
 
+	it("refuses a misspelt or unknown top-level field with a 422 naming the field it likely meant, keeping nothing", async () => {
+		for (const path of PATHS) {
+			const question = unique("typo");
+			const body = { ...makeCreateBody({ question }), callbackUrl: "https://example.com/hook", colour: "blue" };
+			const res = await post(body, path);
+			expect(res.status).toBe(422);
+			expect(((await res.json()) as { detail: unknown[] }).detail).toEqual([
+				{
+					loc: ["body", "callbackUrl"],
+					msg: "unknown field callbackUrl: did you mean callback_url?",
+					type: "extra_forbidden",
+				},
+				{ loc: ["body", "colour"], msg: "unknown field colour", type: "extra_forbidden" },
+			]);
+			expect(await upstreamRunsFor(question)).toHaveLength(0);
+		}
+		const ask = await relay("/v1/ask", {
+			method: "POST",
+			body: JSON.stringify({ query: "q", callback_uri: "https://example.com/hook" }),
+		});
+		expect(ask.status).toBe(422);
+		expect(((await ask.json()) as { detail: { msg: string }[] }).detail[0]?.msg).toBe(
+			"unknown field callback_uri: did you mean callback_url?",
+		);
+	});
+
+	it("refuses callback_events without a callback_url: they would choose among pushes that never happen", async () => {
+		const question = unique("events");
+		const res = await post({ ...makeCreateBody({ question }), callback_events: ["completed"] });
+		expect(res.status).toBe(422);
+		expect(((await res.json()) as { detail: unknown[] }).detail).toEqual([
+			{
+				loc: ["body", "callback_events"],
+				msg: "callback_events needs a callback_url: they choose which events are pushed there",
+				type: "value_error",
+			},
+		]);
+		expect(await upstreamRunsFor(question)).toHaveLength(0);
+		const ask = await relay("/v1/ask", {
+			method: "POST",
+			body: JSON.stringify({ query: "q", callback_events: ["failed"] }),
+		});
+		expect(ask.status).toBe(422);
+	});
+
 	it("answers 405 with Allow for a path it serves with another method, in the error shape", async () => {
 		for (const [method, path, allow] of [
 			["DELETE", "/async/chat/completions", "GET, HEAD, POST"],
