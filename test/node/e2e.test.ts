@@ -369,3 +369,45 @@ describe("an Agent API run through the SDK's responses resource", () => {
 		expect(deliveriesRes.status).toBe(404);
 	});
 });
+
+describe("mistakes a newcomer makes, on the real stack", () => {
+	const send = (method: string, path: string, body?: unknown) =>
+		fetch(`${stack.relayUrl}${path}`, {
+			method,
+			headers: { authorization: `Bearer ${stack.apiKey}`, "content-type": "application/json" },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+	const request = { model: "sonar", messages: [{ role: "user", content: "Where does my push go?" }] };
+
+	it("refuses a misspelt callback field with a 422 that names the right one", async () => {
+		const res = await send("POST", "/async/chat/completions", {
+			request,
+			callbackUrl: `${stack.inbox.url}/hooks/typo`,
+		});
+		expect(res.status).toBe(422);
+		expect(await res.json()).toEqual({
+			detail: [
+				{
+					loc: ["body", "callbackUrl"],
+					msg: "unknown field callbackUrl: did you mean callback_url?",
+					type: "extra_forbidden",
+				},
+			],
+		});
+	});
+
+	it("refuses callback_events without a callback_url with a 422", async () => {
+		const res = await send("POST", "/async/chat/completions", { request, callback_events: ["completed"] });
+		expect(res.status).toBe(422);
+		expect(JSON.stringify(await res.json())).toContain("callback_events needs a callback_url");
+	});
+
+	it("answers a wrong method with 405 and Allow, and sends / to the dashboard", async () => {
+		const res = await send("DELETE", "/async/chat/completions");
+		expect(res.status).toBe(405);
+		expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+		const front = await fetch(`${stack.relayUrl}/`, { redirect: "manual" });
+		expect(front.status).toBe(302);
+		expect(new URL(front.headers.get("location") ?? "", stack.relayUrl).pathname).toBe("/dashboard");
+	});
+});
