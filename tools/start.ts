@@ -12,7 +12,8 @@
  *
  * Also exports the wrangler-dev helpers the end-to-end harness shares (see test/node/stack.ts).
  *
- *   RELAY_PORT (8787), EMULATOR_PORT (8788), INBOX_PORT (8789)
+ *   RELAY_PORT (8787), EMULATOR_PORT (8788), INBOX_PORT (8789),
+ *   INSPECTOR_PORT (wrangler's choice: 9229, or a free one when it is taken)
  *   --verbose   also print the emulator's request log
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -299,6 +300,8 @@ async function main(): Promise<void> {
 	const relayPort = portFromEnv("RELAY_PORT", 8787);
 	const emulatorPort = portFromEnv("EMULATOR_PORT", 8788);
 	const inboxPort = portFromEnv("INBOX_PORT", 8789);
+	// wrangler dev's Node inspector for the Worker: unset, wrangler takes 9229 (or another when it is taken).
+	const inspectorPort = process.env.INSPECTOR_PORT ? portFromEnv("INSPECTOR_PORT", 9229) : undefined;
 
 	const { created } = ensureDevVars(root);
 	if (created) say("Created .dev.vars from .dev.vars.example (local settings; git-ignored).");
@@ -381,6 +384,7 @@ async function main(): Promise<void> {
 		ip: host,
 		persistTo: join(root, ".wrangler", "state"),
 		envFiles: [join(root, ".dev.vars"), overridesFile],
+		inspectorPort,
 		// Liveness probes (ours, the demo's) are not worth a line each.
 		onLine: (line) => (/\] GET \/healthz \d{3}/.test(line) ? undefined : say(`[relay] ${line}`)),
 	});
