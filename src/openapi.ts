@@ -166,7 +166,7 @@ function completionsRoutes(base: string, tag: string): RouteConfig[] {
 				200: json(DeliveryReport, "The delivery report, with the new attempt"),
 				...notFound,
 				401: errors[401],
-				409: json(ErrorDetail, "Not settled yet, no callback, or a delivery still pending"),
+				409: json(ErrorDetail, "Not settled yet, or no callback to send to"),
 			},
 		},
 		{
@@ -318,8 +318,8 @@ function responsesRoutes(): RouteConfig[] {
 				200: json(DeliveryReport, "The delivery report, with the new attempt"),
 				401: unauthorized,
 				404: notFoundRun,
-				409: agentError("Not ended yet, no callback, or a delivery still pending", {
-					message: "a delivery is already in flight for this job",
+				409: agentError("Not ended yet, or no callback to send to", {
+					message: "the job has not settled yet: there is no final event to send",
 					type: "conflict_error",
 					code: 409,
 				}),

@@ -1407,9 +1407,11 @@ export function cancelJob(state: JobState, now: number, policy: Policy): CancelR
 export type RedeliverResult = { ok: true; state: JobState } | { ok: false; reason: string };
 
 /**
- * Sends the final event to `callback_url` again, now: the same `webhook-id`
- * (receivers dedupe on it), a new attempt series on the full schedule. Works
- * for delivered and dead-lettered events alike; refused while one is pending.
+ * Sends the final event to `callback_url` again, now, with the same `webhook-id` (receivers dedupe on
+ * it). A delivered or dead-lettered event starts a new attempt series on the full schedule. One still
+ * waiting out its back-off (a receiver fixed since its last failure) is sent now instead of at its next
+ * attempt, in the same series. Nothing is ever mid-send when this runs: attempts and this both hold the
+ * job's lock, so no 409 says "in flight" when nothing is.
  */
 export function redeliver(state: JobState, now: number): RedeliverResult {
 	if (!isFinal(state) || state.lifecycle.phase !== "settled") {
@@ -1420,14 +1422,12 @@ export function redeliver(state: JobState, now: number): RedeliverResult {
 	if (!callbackUrl || finals.length === 0) {
 		return { ok: false, reason: "the job has no callback_url for its final event" };
 	}
-	if (state.deliveries.some((d) => d.url === callbackUrl && d.status === "pending")) {
-		return { ok: false, reason: "a delivery is already in flight for this job" };
-	}
-	const deliveries = state.deliveries.map((d) =>
-		finals.includes(d)
-			? { ...d, status: "pending" as const, attempts: 0, series: d.series + 1, nextAt: now, lastError: null }
-			: d,
-	);
+	const deliveries = state.deliveries.map((d) => {
+		if (!finals.includes(d)) return d;
+		// Waiting for its next attempt: that attempt is now.
+		if (d.status === "pending") return { ...d, nextAt: Math.min(d.nextAt, now) };
+		return { ...d, status: "pending" as const, attempts: 0, series: d.series + 1, nextAt: now, lastError: null };
+	});
 	return { ok: true, state: { ...state, deliveries } };
 }
 

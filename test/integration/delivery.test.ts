@@ -80,8 +80,15 @@ describe("receiver outages", () => {
 		expect(next - Date.parse(first?.at ?? "")).toBeGreaterThanOrEqual(120_000);
 		await idle(created.id);
 		expect(await inboxEvents(name)).toHaveLength(1);
-		// A delivery is in flight: redelivery is refused until it settles.
-		expect((await redeliverJob(created.id)).status).toBe(409);
+		// The receiver is fixed during the back-off: a redelivery sends now, with the same webhook-id,
+		// without waiting out the 120 s, and nothing is left pending.
+		const redelivered = await redeliverJob(created.id);
+		expect(redelivered.status).toBe(200);
+		const pushed = await waitForEvents(name, 2);
+		expect(new Set(pushed.map((e) => e.headers["webhook-id"])).size).toBe(1);
+		const after = await report(created.id);
+		expect(after.events[0]).toMatchObject({ status: "delivered" });
+		expect(after.attempts.map((a) => a.status_code)).toEqual([429, 200]);
 	});
 
 	it("does not follow a 302, and logs it as a failed attempt with its Location", async () => {

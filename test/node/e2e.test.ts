@@ -282,6 +282,25 @@ describe("a job submitted with the Perplexity SDK", () => {
 		expect(accepted?.headers["webhook-id"]).toBe(refused?.headers["webhook-id"]);
 		expect(parse(accepted).data.id).toBe(created.id);
 	});
+
+	it("redelivers at once while a retry waits out its back-off (the receiver fixed meanwhile)", async () => {
+		const name = "sdk-backoff";
+		// The receiver answers 429 with Retry-After: 600 once: the next attempt is ten minutes away.
+		const created = await client.async.chat.completions.create(
+			job("Redeliver me now", { callback_url: `${stack.inbox.url}/hooks/${name}?fail=1&status=429&retry_after=600` }),
+		);
+		const [refused] = await deliveries(name, 1);
+		expect(refused?.answered).toBe(429);
+		const res = await fetch(`${stack.relayUrl}/async/chat/completions/${created.id}/redeliver`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${stack.apiKey}` },
+		});
+		expect(res.status).toBe(200);
+		const [, sent] = await deliveries(name, 2);
+		expect(sent?.answered).toBe(200);
+		expect(sent?.verified).toBe(true);
+		expect(sent?.headers["webhook-id"]).toBe(refused?.headers["webhook-id"]);
+	});
 });
 
 /** The relay's push fields on the Agent surface; the SDK's `ResponseCreateParams` do not know them. */
