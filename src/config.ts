@@ -140,30 +140,59 @@ export const DEFAULT_DELIVERY_SCHEDULE_MS = [
 	0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
 ];
 
-function int(value: string | undefined, fallback: number, min = 0): number {
+/** A numeric setting's parse: the value, or the fallback and, when the value was set but is no good, why. */
+type Read = { value: number; problem: string | null };
+
+function checked(
+	name: string,
+	text: string | undefined,
+	parsed: number,
+	ok: boolean,
+	rule: string,
+	fallback: number,
+): Read {
+	if (ok) return { value: parsed, problem: null };
+	const set = text !== undefined && text.trim() !== "";
+	return { value: fallback, problem: set ? `${name}=${text.slice(0, 40)} is not ${rule}: using ${fallback}` : null };
+}
+
+function int(name: string, value: string | undefined, fallback: number, min = 0): Read {
 	const parsed = Number.parseInt(value ?? "", 10);
-	return Number.isFinite(parsed) && parsed >= min ? parsed : fallback;
+	return checked(name, value, parsed, Number.isFinite(parsed) && parsed >= min, `an integer ≥ ${min}`, fallback);
 }
 
-function positive(value: string | undefined, fallback: number): number {
+function positive(name: string, value: string | undefined, fallback: number): Read {
 	const parsed = Number.parseFloat(value ?? "");
-	return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+	return checked(name, value, parsed, Number.isFinite(parsed) && parsed > 0, "a number above 0", fallback);
 }
 
-function nonNegative(value: string | undefined, fallback: number): number {
+function nonNegative(name: string, value: string | undefined, fallback: number): Read {
 	const parsed = Number.parseFloat(value ?? "");
-	return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback;
+	return checked(name, value, parsed, Number.isFinite(parsed) && parsed >= 0, "a number ≥ 0", fallback);
 }
 
-function fraction(value: string | undefined, fallback: number): number {
+function fraction(name: string, value: string | undefined, fallback: number): Read {
 	const parsed = Number.parseFloat(value ?? "");
-	return Number.isFinite(parsed) && parsed > 0 && parsed < 1 ? parsed : fallback;
+	return checked(name, value, parsed, Number.isFinite(parsed) && parsed > 0 && parsed < 1, "between 0 and 1", fallback);
 }
 
 function intList(value: string | undefined, fallback: number[]): number[] {
 	if (!value) return fallback;
 	const parts = value.split(",").map((p) => Number.parseInt(p.trim(), 10));
 	return parts.length > 0 && parts.every((n) => Number.isFinite(n) && n >= 0) ? parts : fallback;
+}
+
+/** One of `choices`, else the fallback and a problem when a value was set. */
+function choice<T extends string>(
+	name: string,
+	value: string | undefined,
+	choices: readonly T[],
+	fallback: T,
+	problems: string[],
+): T {
+	if (value && (choices as readonly string[]).includes(value)) return value as T;
+	if (value) problems.push(`${name}=${value.slice(0, 40)} is not one of ${choices.join(", ")}: using ${fallback}`);
+	return fallback;
 }
 
 /** Settings per env object: bindings do not change while an isolate lives, and parsing them on every action showed in profiles. */
@@ -191,50 +220,69 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		.split(",")
 		.map((team) => team.trim())
 		.filter(Boolean);
-	const problems = [
+	const problems: string[] = [
 		...modelMap.rejected.map((name) => `MODEL_MAP: ${name.slice(0, 80)} ignored`),
 		...tenantLimits.rejected.map((what) => `${what} ignored`),
 		...(s.WEBHOOK_SIGNING_KEY
 			? []
 			: ["WEBHOOK_SIGNING_KEY is not set: submissions with a callback_url, and REST hooks, are refused (503)"]),
 	];
+	/** A numeric setting's value; a malformed one is logged once (`settings.problem`) and its default used. */
+	const num = (read: Read): number => {
+		if (read.problem) problems.push(read.problem);
+		return read.value;
+	};
+	const deliveryScheduleMs = intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS);
+	if (s.DELIVERY_RETRY_SCHEDULE_MS && deliveryScheduleMs === DEFAULT_DELIVERY_SCHEDULE_MS) {
+		problems.push(
+			`DELIVERY_RETRY_SCHEDULE_MS=${s.DELIVERY_RETRY_SCHEDULE_MS.slice(0, 40)} is not a list of integers ≥ 0: using the default`,
+		);
+	}
 	return {
-		upstreamApi: s.UPSTREAM_API === "sonar" ? "sonar" : "agent",
+		upstreamApi: choice("UPSTREAM_API", s.UPSTREAM_API, ["agent", "sonar"] as const, "agent", problems),
 		modelMap: Object.freeze(modelMap.map),
-		ambiguousCreateRetries: int(s.UPSTREAM_AMBIGUOUS_CREATE_RETRIES, 2),
-		watchMode: s.WATCH_MODE === "stream" || s.WATCH_MODE === "poll" ? s.WATCH_MODE : "auto",
-		streamIdleTimeoutMs: int(s.STREAM_IDLE_TIMEOUT_MS, 120_000, 1_000),
-		watchLagValueUsdPerHour: nonNegative(s.WATCH_LAG_VALUE_USD_PER_HOUR, 1),
-		watchBudgetMs: int(s.WATCH_BUDGET_MS, 840_000, 1_000),
+		ambiguousCreateRetries: num(int("UPSTREAM_AMBIGUOUS_CREATE_RETRIES", s.UPSTREAM_AMBIGUOUS_CREATE_RETRIES, 2)),
+		watchMode: choice("WATCH_MODE", s.WATCH_MODE, ["auto", "stream", "poll"] as const, "auto", problems),
+		streamIdleTimeoutMs: num(int("STREAM_IDLE_TIMEOUT_MS", s.STREAM_IDLE_TIMEOUT_MS, 120_000, 1_000)),
+		watchLagValueUsdPerHour: num(nonNegative("WATCH_LAG_VALUE_USD_PER_HOUR", s.WATCH_LAG_VALUE_USD_PER_HOUR, 1)),
+		watchBudgetMs: num(int("WATCH_BUDGET_MS", s.WATCH_BUDGET_MS, 840_000, 1_000)),
 		upstreamBaseUrl: (s.PERPLEXITY_BASE_URL || "https://api.perplexity.ai").replace(/\/+$/, ""),
 		upstreamApiKey: s.PERPLEXITY_API_KEY ?? "",
-		upstreamTimeoutMs: int(s.UPSTREAM_TIMEOUT_MS, 10_000, 1),
-		createRetryInitialMs: int(s.CREATE_RETRY_INITIAL_MS, 1_000),
-		pollInitialDelayMs: int(s.POLL_INITIAL_DELAY_MS, 1_000),
-		pollMaxIntervalMs: int(s.POLL_MAX_INTERVAL_MS, 30_000, 1),
-		pollMinIntervalMs: int(s.POLL_MIN_INTERVAL_MS, 250, 1),
-		pollCostMs: int(s.POLL_COST_MS, 250, 1),
-		pollLagCost: fraction(s.POLL_LAG_COST, 0.01),
-		pollFirstQuantile: fraction(s.POLL_FIRST_QUANTILE, 0.2),
-		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS ? int(s.POLL_PRIOR_MEDIAN_MS, 10_000, 1) : null,
-		upstreamCreateRps: positive(s.UPSTREAM_CREATE_RPS, 0.4),
-		upstreamGetRps: positive(s.UPSTREAM_GET_RPS, 0.4),
-		jobTimeoutSeconds: int(s.JOB_TIMEOUT_SECONDS, 3_600, 1),
-		sweepOverdueMs: int(s.SWEEP_OVERDUE_MS, 120_000, 1_000),
-		sweepBatch: int(s.SWEEP_BATCH, 40, 1),
-		deliveryTimeoutMs: int(s.DELIVERY_TIMEOUT_MS, 15_000, 1),
-		deliveryScheduleMs: intList(s.DELIVERY_RETRY_SCHEDULE_MS, DEFAULT_DELIVERY_SCHEDULE_MS),
-		resultTtlSeconds: int(s.RESULT_TTL_SECONDS, 604_800, 60),
-		maxBodyBytes: int(s.MAX_BODY_BYTES, 262_144, 1),
-		maxPushBytes: int(s.MAX_PUSH_BYTES, 1_048_576, 1_024),
+		upstreamTimeoutMs: num(int("UPSTREAM_TIMEOUT_MS", s.UPSTREAM_TIMEOUT_MS, 10_000, 1)),
+		createRetryInitialMs: num(int("CREATE_RETRY_INITIAL_MS", s.CREATE_RETRY_INITIAL_MS, 1_000)),
+		pollInitialDelayMs: num(int("POLL_INITIAL_DELAY_MS", s.POLL_INITIAL_DELAY_MS, 1_000)),
+		pollMaxIntervalMs: num(int("POLL_MAX_INTERVAL_MS", s.POLL_MAX_INTERVAL_MS, 30_000, 1)),
+		pollMinIntervalMs: num(int("POLL_MIN_INTERVAL_MS", s.POLL_MIN_INTERVAL_MS, 250, 1)),
+		pollCostMs: num(int("POLL_COST_MS", s.POLL_COST_MS, 250, 1)),
+		pollLagCost: num(fraction("POLL_LAG_COST", s.POLL_LAG_COST, 0.01)),
+		pollFirstQuantile: num(fraction("POLL_FIRST_QUANTILE", s.POLL_FIRST_QUANTILE, 0.2)),
+		pollPriorMedianMs: s.POLL_PRIOR_MEDIAN_MS
+			? num(int("POLL_PRIOR_MEDIAN_MS", s.POLL_PRIOR_MEDIAN_MS, 10_000, 1))
+			: null,
+		upstreamCreateRps: num(positive("UPSTREAM_CREATE_RPS", s.UPSTREAM_CREATE_RPS, 0.4)),
+		upstreamGetRps: num(positive("UPSTREAM_GET_RPS", s.UPSTREAM_GET_RPS, 0.4)),
+		jobTimeoutSeconds: num(int("JOB_TIMEOUT_SECONDS", s.JOB_TIMEOUT_SECONDS, 3_600, 1)),
+		sweepOverdueMs: num(int("SWEEP_OVERDUE_MS", s.SWEEP_OVERDUE_MS, 120_000, 1_000)),
+		sweepBatch: num(int("SWEEP_BATCH", s.SWEEP_BATCH, 40, 1)),
+		deliveryTimeoutMs: num(int("DELIVERY_TIMEOUT_MS", s.DELIVERY_TIMEOUT_MS, 15_000, 1)),
+		deliveryScheduleMs,
+		resultTtlSeconds: num(int("RESULT_TTL_SECONDS", s.RESULT_TTL_SECONDS, 604_800, 60)),
+		maxBodyBytes: num(int("MAX_BODY_BYTES", s.MAX_BODY_BYTES, 262_144, 1)),
+		maxPushBytes: num(int("MAX_PUSH_BYTES", s.MAX_PUSH_BYTES, 1_048_576, 1_024)),
 		allowPrivateCallbacks: s.ALLOW_PRIVATE_CALLBACKS === "true",
 		webhookSigningKey: s.WEBHOOK_SIGNING_KEY ?? "",
 		webhookSigningKeyNext: s.WEBHOOK_SIGNING_KEY_NEXT || null,
 		slackSigningSecret: s.SLACK_SIGNING_SECRET ?? "",
 		slackModel: s.SLACK_MODEL || "sonar-deep-research",
-		slackResponseType: s.SLACK_RESPONSE_TYPE === "in_channel" ? "in_channel" : "ephemeral",
+		slackResponseType: choice(
+			"SLACK_RESPONSE_TYPE",
+			s.SLACK_RESPONSE_TYPE,
+			["ephemeral", "in_channel"] as const,
+			"ephemeral",
+			problems,
+		),
 		askModel: s.ASK_MODEL || "sonar",
-		maxSubscriptions: int(s.MAX_SUBSCRIPTIONS, 100, 1),
+		maxSubscriptions: num(int("MAX_SUBSCRIPTIONS", s.MAX_SUBSCRIPTIONS, 100, 1)),
 		tenantLimits: tenantLimits.table,
 		slackTeams: slackTeams.length > 0 ? new Set(slackTeams) : null,
 		problems,
