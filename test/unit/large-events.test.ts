@@ -8,45 +8,21 @@
 import { describe, expect, it } from "vitest";
 import { utf8Length } from "../../src/bytes.ts";
 import { slackResultMessage } from "../../src/integrations/slack/message.ts";
-import {
-	apply,
-	type Delivery,
-	eventBody,
-	type JobSpec,
-	type JobState,
-	newJob,
-	type Policy,
-} from "../../src/job/machine.ts";
+import { apply, type Delivery, eventBody, type JobSpec, type JobState, newJob } from "../../src/job/machine.ts";
 import { ResponseWebhookEvent } from "../../src/schemas/agent.ts";
 import { WebhookEvent } from "../../src/schemas/relay.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
+import { makeSpec as baseSpec, policy, T0 } from "./job-fixtures.ts";
 
-const T0 = 1_700_000_000_000;
 const LINK = "https://relay.example.com/v1/results/job1?expires=1700003600&signature=abc";
-const policy: Policy = {
-	createRetryInitialMs: 1000,
-	pollInitialDelayMs: 1000,
-	pollMaxIntervalMs: 10_000,
-	pollMinIntervalMs: 100,
-	jobTimeoutSeconds: 600,
-	deliveryScheduleMs: [0, 5000, 300_000],
-	resultTtlSeconds: 3600,
-};
 
 function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
-	return {
-		id: "job1",
-		tenant: "acme",
-		model: "sonar",
-		createdAtMs: T0,
-		bodyHash: "hash",
+	return baseSpec({
 		request: { model: "sonar", messages: [{ role: "user", content: "Tell me everything" }] },
-		callbackUrl: "https://hooks.example.com/in",
 		callbackEvents: ["started", "completed", "failed"],
-		metadata: { ticket: 7 },
 		origin: "https://relay.example.com",
 		...overrides,
-	} as JobSpec;
+	} as Partial<JobSpec>);
 }
 
 /** A completed job whose answer is `answerChars` long, on either surface. */

@@ -23,7 +23,6 @@ import {
 	nextDeliveryDelay,
 	nextWake,
 	type Outcome,
-	type Policy,
 	retryBackoff,
 	SIDE_EFFECT_MAX_RETRY_MS,
 	SIDE_EFFECT_RETRY_MS,
@@ -34,33 +33,7 @@ import {
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
-
-const T0 = 1_700_000_000_000;
-
-const policy: Policy = {
-	createRetryInitialMs: 1000,
-	pollInitialDelayMs: 1000,
-	pollMaxIntervalMs: 10_000,
-	pollMinIntervalMs: 100,
-	jobTimeoutSeconds: 600,
-	deliveryScheduleMs: [0, 5000, 300_000],
-	resultTtlSeconds: 3600,
-};
-
-function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
-	return {
-		id: "job1",
-		tenant: "acme",
-		model: "sonar",
-		createdAtMs: T0,
-		bodyHash: "hash",
-		request: { model: "sonar", messages: [] },
-		callbackUrl: "https://hooks.example.com/in",
-		callbackEvents: ["completed", "failed"],
-		metadata: { ticket: 7 },
-		...overrides,
-	} as JobSpec;
-}
+import { makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 /** An upstream run as the port reports it; a completed one carries an answer. */
 function makeRun(overrides: Partial<UpstreamRun> = {}): UpstreamRun {

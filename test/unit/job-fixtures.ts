@@ -1,0 +1,30 @@
+/** Shared fixtures of the pure job machine's unit tests: a fixed clock, a policy and a job spec. */
+import type { JobSpec, Policy } from "../../src/job/machine.ts";
+
+export const T0 = 1_700_000_000_000;
+
+export const policy: Policy = {
+	createRetryInitialMs: 1000,
+	pollInitialDelayMs: 1000,
+	pollMaxIntervalMs: 10_000,
+	pollMinIntervalMs: 100,
+	jobTimeoutSeconds: 600,
+	deliveryScheduleMs: [0, 5000, 300_000],
+	resultTtlSeconds: 3600,
+};
+
+/** A Sonar job created at T0 with a callback for its final events; `overrides` win. */
+export function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
+	return {
+		id: "job1",
+		tenant: "acme",
+		model: "sonar",
+		createdAtMs: T0,
+		bodyHash: "hash",
+		request: { model: "sonar", messages: [] },
+		callbackUrl: "https://hooks.example.com/in",
+		callbackEvents: ["completed", "failed"],
+		metadata: { ticket: 7 },
+		...overrides,
+	} as JobSpec;
+}
