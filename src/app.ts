@@ -5,11 +5,11 @@
  * (a Durable Object briefly unavailable) become a 503 the caller may retry.
  */
 
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { readSettings } from "./config.ts";
 import { dashboard } from "./dashboard/index.ts";
+import { docs } from "./docs/index.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
@@ -44,7 +44,7 @@ export const app = new OpenAPIHono<AppEnv>()
 	.route("/v1/hooks", hooks)
 	.route("/integrations/slack/commands", slackCommands)
 	.route("/dashboard", dashboard)
-	.get("/docs", swaggerUI({ url: "/openapi.json", title: "sonar-relay API" }));
+	.route("/docs", docs);
 
 documentApi(app as unknown as OpenAPIHono<never>);
 

@@ -44,7 +44,7 @@ const APP_JS = `${MARKDOWN_JS}\n${CLIENT_JS}`;
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="6" fill="#2454c5"/><circle cx="8" cy="16" r="2" fill="#fff"/><path d="M8 10.5a5.5 5.5 0 0 1 5.5 5.5M8 6a10 10 0 0 1 10 10" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round"/></svg>`;
 
 /** FNV-1a (32 bits) in hex: a cache-busting version for an asset, computed once per isolate. */
-function contentVersion(text: string): string {
+export function contentVersion(text: string): string {
 	let hash = 0x811c9dc5;
 	for (let i = 0; i < text.length; i++) {
 		hash ^= text.charCodeAt(i);

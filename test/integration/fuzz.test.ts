@@ -606,6 +606,7 @@ describe("fuzzing every route with any method, path and headers", () => {
 		"/",
 		"/openapi.json",
 		"/docs",
+		"/docs/assets/:id",
 		"/v2/async/sonar",
 		"/async/chat/completions/:id/:id",
 		"//healthz",

@@ -350,6 +350,8 @@ const ROUTES: Record<string, RouteCase> = {
 		ok: 200,
 	},
 	"GET /docs": publicGet("/docs"),
+	"GET /docs/assets/init.js": publicGet("/docs/assets/init.js"),
+	"GET /docs/assets/:file": publicGet("/docs/assets/swagger-ui.css"),
 	"GET /openapi.json": publicGet("/openapi.json"),
 };
 

@@ -39,14 +39,17 @@ export interface LaunchedBrowser {
 }
 
 /**
- * Launches Chromium with a fresh profile.
+ * Launches Chromium with a fresh profile; `extraArgs` go after {@link CHROMIUM_ARGS}.
  *
  * @example
  * const browser = await launchChromium({ width: 1280, height: 900 });
  * const page = await browser.context.newPage();
  * await browser.close();
  */
-export async function launchChromium(viewport: { width: number; height: number }): Promise<LaunchedBrowser> {
+export async function launchChromium(
+	viewport: { width: number; height: number },
+	extraArgs: string[] = [],
+): Promise<LaunchedBrowser> {
 	if (!existsSync(CHROMIUM_PATH)) {
 		throw new Error(`${CHROMIUM_PATH} is missing; under CI the browser test must run (.ci/run installs chromium)`);
 	}
@@ -55,7 +58,7 @@ export async function launchChromium(viewport: { width: number; height: number }
 		const context = await chromium.launchPersistentContext(userDataDir, {
 			executablePath: CHROMIUM_PATH,
 			headless: true,
-			args: CHROMIUM_ARGS,
+			args: [...CHROMIUM_ARGS, ...extraArgs],
 			viewport,
 			deviceScaleFactor: 1,
 			colorScheme: "light",
