@@ -195,7 +195,7 @@ function choice<T extends string>(
 	return fallback;
 }
 
-/** Settings per env object: bindings do not change while an isolate lives, and parsing them on every action showed in profiles. */
+/** Settings per env object: bindings do not change while an isolate lives, so they are parsed once, not on every action. */
 const parsed = new WeakMap<object, Settings>();
 
 /**

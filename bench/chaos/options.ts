@@ -1,6 +1,6 @@
 /**
  * Every setting of `npm run chaos`, as command-line flags with their defaults
- * (issue 6's numbers), and the `--quick` preset: 60 jobs and one crash.
+ * (the fault rates bench/chaos/README.md lists), and the `--quick` preset: 60 jobs and one crash.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";

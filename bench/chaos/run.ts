@@ -1,5 +1,5 @@
 /**
- * `npm run chaos`: issue 6's chaos run on the real stack, on loopback only.
+ * `npm run chaos`: the chaos run on the real stack, on loopback only.
  *
  * - `wrangler dev` on a fresh temporary state directory, reused across restarts;
  * - the Perplexity emulator's Agent API (the relay's default upstream) with faults

@@ -1,6 +1,6 @@
 /**
  * The Markdown report (`latest.md`, also printed at the end of a run): one
- * table per scenario, the frontiers, the targets of issues 5 and 14, the prices
+ * table per scenario, the frontiers, the targets (polling and streaming), the prices
  * and the machine. "n/a" marks what this run could not measure.
  */
 import { type BenchResults, type DeepResults, followRequestsPerJob, type Target } from "./results.ts";
@@ -482,7 +482,7 @@ export function renderMarkdown(results: BenchResults): string {
 	if (results.deep) out.push(...renderDeep(results.deep, results));
 
 	if (results.targets.length > 0) {
-		out.push("", "## targets (issues 5 and 14)", "");
+		out.push("", "## targets", "");
 		out.push(
 			table(
 				["figure", "target", "measured", "met"],

@@ -1,5 +1,5 @@
 /**
- * The shape of `latest.json`, and the targets of issues 5 and 14 evaluated against it.
+ * The shape of `latest.json`, and the benchmark's targets (bench/README.md) evaluated against it.
  * Figures that could not be measured are null ("n/a"), never 0.
  */
 import type { PRICES } from "../lib/cost.ts";
@@ -186,7 +186,7 @@ export function followRequestsPerJob(steady: SteadyResult): number | null {
 	return Math.round((steady.upstream_gets_per_job + (steady.upstream_streams_per_job ?? 0)) * 100) / 100;
 }
 
-/** The steady frontier target of issue 5: at the relay's lag p50, at most 70 % of the fixed pollers' GETs. */
+/** The steady frontier target: at the relay's lag p50, at most 70 % of the fixed pollers' GETs. */
 function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[], interpolated: number | null): Target {
 	return frontierShareTarget({
 		figure:
@@ -199,7 +199,7 @@ function frontierTarget(steady: SteadyResult, baseline: readonly BaselinePoint[]
 	});
 }
 
-/** The `deep` targets of issue 14, and lost / duplicates of every mode and poller. */
+/** The `deep` targets (streaming and learnt polling), and lost / duplicates of every mode and poller. */
 function deepTargets(deep: DeepResults): Target[] {
 	const targets: Target[] = [];
 	const { stream, poll, auto } = deep.modes;
@@ -311,7 +311,7 @@ function lostOf(result: { lost: number; lost_all?: number }): number {
 	return result.lost_all ?? result.lost;
 }
 
-/** The targets tables of issues 5 and 14, from this run's figures. */
+/** The targets tables (steady polling, ratelimited, ingest, scale; deep), from this run's figures. */
 export function evaluateTargets(results: BenchResults): Target[] {
 	const targets: Target[] = [];
 	const { steady, ratelimited, scale } = results;

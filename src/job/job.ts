@@ -1039,7 +1039,7 @@ export class Job extends DurableObject<Env> {
 		if (!this.state) return;
 		const due = nextWake(this.state, Date.now(), this.settings);
 		// Whole milliseconds, and always after now: re-arming the time of the alarm that is running is a
-		// no-op the runtime then forgets (found by the chaos run), so a due wake is set 1 ms ahead instead.
+		// no-op the runtime then forgets, which loses the alarm, so a due wake is set 1 ms ahead instead.
 		const wake = due === null ? null : Math.max(Math.ceil(due), Date.now() + 1);
 		if (wake === this.armedAt) return;
 		if (wake === null) await this.ctx.storage.deleteAlarm();

@@ -177,9 +177,8 @@ function planFrom(sketch: DurationSketch, options: PlanOptions): number[] {
 	const tail = quantile(sketch, 0.9);
 	const first = Math.max(options.minGapMs, quantile(sketch, options.firstQuantile ?? 0.2));
 	// The first poll waits no longer than POLL_MAX_INTERVAL_MS, unless fewer than 5 % of such jobs would be
-	// done by then (by a sketch learnt from real runs): a multi-minute run polled at 30 s and 60 s is almost surely still running, and those
-	// polls buy no lag where users feel it (measured on 2-minute runs: 76 % of the fixed pollers' GETs at
-	// equal lag p50 with the cap, 70 % without).
+	// done by then (by a sketch learnt from real runs): a multi-minute run polled at 30 s and 60 s is almost
+	// surely still running, and those polls buy no lag where users feel it.
 	const learnt = sketch.samples >= LATE_FIRST_POLL_SAMPLES;
 	const cap = learnt ? Math.max(options.maxGapMs, quantile(sketch, EARLIEST_FIRST_POLL)) : options.maxGapMs;
 	const plan: number[] = [Math.round(Math.min(first, cap))];

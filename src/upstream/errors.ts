@@ -65,9 +65,9 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
  *
  * A timeout or a dropped connection is not pushback: it says nothing about the rate, and it is
  * as often the caller's own overload (a saturated runtime reads its answers late) as upstream's.
- * Met with a global slowdown, it made every poll a gate call at the worst moment: 4000 jobs on
- * one local workerd made 13.6 gate calls per job, and timed out more. Each job backs off its own
- * polls on any retryable failure instead.
+ * Met with a global slowdown, it would make every poll a gate call at the worst moment, which
+ * loads the runtime further and times out more. Each job backs off its own polls on any
+ * retryable failure instead.
  */
 export function isPushback(failure: UpstreamFailure): boolean {
 	return failure.status === 429 || failure.status === 503;

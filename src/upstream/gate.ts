@@ -87,8 +87,8 @@ export interface Admission {
 export const MIN_RATE = 0.05;
 /**
  * Cuts stop at this rate (per second), or at the ceiling if that is lower: a noisy upstream that
- * answers a few random 429s must not talk the gate down to a crawl (the chaos run's 10 % random
- * 429s did, with no floor). It is absolute, not a share of a setting: a share of a ceiling set too
+ * answers a few random 429s must not talk the gate down to a crawl, as repeated cuts with no floor
+ * would. It is absolute, not a share of a setting: a share of a ceiling set too
  * high would sit above the account's real limit. 0.2/s is 12 a minute, well inside the Agent
  * API's lowest tier (50 a minute).
  */
@@ -210,8 +210,8 @@ export const SEND_TOLERANCE_S = 0.25;
  * them within the rate (with `SEND_TOLERANCE_S` of slack), else book the next
  * free send and come back then (`send: true`), to go without asking again.
  * Booking matters: a waker sent back to queue again would compete with the
- * holders due after it, be sent back again, and so on (a 4000-job run made
- * 17 alarm runs per job that way).
+ * holders due after it, be sent back again, and so on, each time one more
+ * alarm run.
  */
 export function confirm(bucket: Bucket, now: number): { bucket: Bucket; at: number; send: boolean } {
 	const interval = 1000 / bucket.rate;
