@@ -132,6 +132,7 @@ describe("npm run deploy", () => {
 			SONAR_RELAY_WRANGLER: fake.bin,
 			PERPLEXITY_API_KEY: "pplx-test",
 			WORKERS_CI: undefined,
+			CI: undefined,
 		});
 		expect(run.code, run.stdout + run.stderr).toBe(0);
 		const written = readSecretsFile(secrets);
@@ -140,6 +141,20 @@ describe("npm run deploy", () => {
 		expect(fake.calls()).toEqual([{ args: ["deploy", "--secrets-file", secrets], metrics: "false" }]);
 		expect(run.stdout).toContain("sonar-relay is deployed at https://sonar-relay.acme.workers.dev");
 		expect(run.stdout).toContain("npm run smoke -- https://sonar-relay.acme.workers.dev");
+	});
+
+	it("in CI, never runs setup (it would print a key into the build log)", async () => {
+		const fake = fakeWrangler();
+		const secrets = join(dir, ".deploy", "secrets.json");
+		const run = await runTool("tools/deploy/deploy.ts", ["--secrets", secrets], {
+			SONAR_RELAY_WRANGLER: fake.bin,
+			WORKERS_CI: undefined,
+			CI: "true",
+		});
+		expect(run.code).toBe(1);
+		expect(run.stderr).toContain("in CI");
+		expect(existsSync(secrets)).toBe(false);
+		expect(fake.calls()).toEqual([]);
 	});
 
 	it("says what to check when wrangler deploy fails", async () => {

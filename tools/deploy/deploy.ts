@@ -11,7 +11,8 @@
  *
  * `--dry-run` bundles and checks without contacting Cloudflare (`wrangler deploy --dry-run`, which
  * also validates the secrets file): CI runs it. In Cloudflare's Workers Builds (the Deploy button's
- * builds, `WORKERS_CI=1`) it is plain `wrangler deploy`: the secrets there are the dashboard's.
+ * builds, `WORKERS_CI=1`) it is plain `wrangler deploy`: the secrets there are the dashboard's. In other
+ * CI (`CI` set) it never runs setup, which would print a new key into the build log.
  *
  *   --dry-run                     check only
  *   --secrets <path>              default .deploy/secrets.json
@@ -97,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 	const say = (line: string) => console.log(line);
 	const outdir = values.outdir ?? join(ROOT, ".wrangler", "dry-run");
 
-	if (env.WORKERS_CI === "1" && !dryRun) {
+	if (env.WORKERS_CI && !dryRun) {
 		// Workers Builds (the Deploy to Cloudflare button): secrets are set in the dashboard, and a
 		// key printed here would end up in the build log.
 		say("Workers Builds: wrangler deploy (secrets are the dashboard's).");
@@ -107,6 +108,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 	const path = values.secrets ?? DEFAULT_SECRETS_FILE;
 	const shown = relative(ROOT, path).startsWith("..") ? path : relative(ROOT, path);
 	let secrets = readSecretsFile(path);
+	if (!secrets && !dryRun && env.CI) {
+		// Setup prints the new key: not into a CI log.
+		throw new UsageError(`no ${shown} in CI: make it with npm run setup where no log keeps it, or pass --secrets <path>`);
+	}
 	if (!secrets && !dryRun) {
 		say(`No ${shown} yet: running npm run setup first.\n`);
 		secrets = setup({
