@@ -110,7 +110,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 	let secrets = readSecretsFile(path);
 	if (!secrets && !dryRun && env.CI) {
 		// Setup prints the new key: not into a CI log.
-		throw new UsageError(`no ${shown} in CI: make it with npm run setup where no log keeps it, or pass --secrets <path>`);
+		throw new UsageError(
+			`no ${shown} in CI: make it with npm run setup where no log keeps it, or pass --secrets <path>`,
+		);
 	}
 	if (!secrets && !dryRun) {
 		say(`No ${shown} yet: running npm run setup first.\n`);
