@@ -195,6 +195,16 @@ function choice<T extends string>(
 	return fallback;
 }
 
+/** Whether the upstream is Perplexity's own API (the default), which refuses a call without a key. */
+function isPerplexity(baseUrl: string | undefined): boolean {
+	if (!baseUrl) return true;
+	try {
+		return new URL(baseUrl).hostname === "api.perplexity.ai";
+	} catch {
+		return false;
+	}
+}
+
 /** Settings per env object: bindings do not change while an isolate lives, so they are parsed once, not on every action. */
 const parsed = new WeakMap<object, Settings>();
 
@@ -226,6 +236,10 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		...(s.WEBHOOK_SIGNING_KEY
 			? []
 			: ["WEBHOOK_SIGNING_KEY is not set: submissions with a callback_url, and REST hooks, are refused (503)"]),
+		// A deployed relay never falls back to the emulator (only `npm start` runs one): it says so instead.
+		...(s.PERPLEXITY_API_KEY || !isPerplexity(s.PERPLEXITY_BASE_URL)
+			? []
+			: ["PERPLEXITY_API_KEY is not set: Perplexity refuses every job, and callers get a 502"]),
 	];
 	/** A numeric setting's value; a malformed one is logged once (`settings.problem`) and its default used. */
 	const num = (read: Read): number => {

@@ -32,7 +32,7 @@ export function askToCreateBody(ask: AskBody, defaultModel: string): CreateJobBo
 }
 
 export const ask = new Hono<AppEnv>().post("/", async (c) => {
-	const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+	const tenant = await authenticate(c.env, c.req.header("authorization"));
 	const settings = readSettings(c.env);
 	const body = validate(AskBody, await readJson(c, settings.maxBodyBytes), "body");
 	return c.json(

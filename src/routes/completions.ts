@@ -32,7 +32,7 @@ export function jobStub(env: Env, id: string): DurableObjectStub<Job> {
 
 export const completions = new Hono<AppEnv>()
 	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
 		await next();
 	})
 

@@ -148,7 +148,7 @@ function sampleResponseEvent(type: ResponseWebhookEvent["type"]): ResponseWebhoo
 
 export const hooks = new Hono<AppEnv>()
 	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
 		await next();
 	})
 

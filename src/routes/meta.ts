@@ -16,7 +16,7 @@ export const meta = new Hono<AppEnv>()
 	.get("/healthz", (c) => c.json({ ok: true, version: VERSION, upstream_api: upstreamPort(readSettings(c.env)).api }))
 
 	.get("/v1/webhook-secret", async (c) => {
-		const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+		const tenant = await authenticate(c.env, c.req.header("authorization"));
 		const { webhookSigningKey, webhookSigningKeyNext } = readSettings(c.env);
 		if (!webhookSigningKey) throw new ApiError(503, "WEBHOOK_SIGNING_KEY is not configured");
 		return c.json({
@@ -27,7 +27,7 @@ export const meta = new Hono<AppEnv>()
 	})
 
 	.get("/v1/usage", async (c) => {
-		const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+		const tenant = await authenticate(c.env, c.req.header("authorization"));
 		const limits = limitsFor(readSettings(c.env).tenantLimits, tenant);
 		const now = Date.now();
 		const usage = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).usage(now)) as TenantUsage;

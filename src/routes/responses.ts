@@ -166,7 +166,7 @@ async function create(c: Context<AppEnv>) {
 function surface() {
 	return new Hono<AppEnv>()
 		.use(async (c, next) => {
-			c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+			c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
 			await next();
 		})
 		.onError((error, c) => {

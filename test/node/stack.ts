@@ -84,6 +84,8 @@ export interface Stack {
 	secret: string;
 	/** Every relay setting the run uses. */
 	vars: Record<string, string>;
+	/** wrangler dev's `--persist-to` (local KV and Durable Objects), e.g. for `npm run keys -- --local --persist-to`. */
+	persistTo: string;
 	/** What wrangler printed lately, for failure messages. */
 	relayOutput(): string;
 	/** Stops wrangler (the whole process tree), the emulator and the inbox; removes the temp dir. */
@@ -154,10 +156,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		writeEnvFile(envFile, vars);
 
 		const [port, inspectorPort] = [await freePort(), await freePort()];
+		const persistTo = join(dir, "state");
 		wrangler = spawnWranglerDev({
 			root: ROOT,
 			port,
-			persistTo: join(dir, "state"),
+			persistTo,
 			envFiles: [envFile],
 			configPath: options.configPath,
 			inspectorPort,
@@ -179,6 +182,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			otherApiKey: OTHER_API_KEY,
 			secret: secrets[0] as string,
 			vars,
+			persistTo,
 			relayOutput: () => running.recentOutput(),
 			stop,
 		};

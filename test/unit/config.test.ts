@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { readSettings } from "../../src/config.ts";
 
-const base = { WEBHOOK_SIGNING_KEY: "k" };
+const base = { WEBHOOK_SIGNING_KEY: "k", PERPLEXITY_API_KEY: "p" };
 
 describe("settings", () => {
 	it("takes well-formed values, and reports nothing", () => {
@@ -33,6 +33,18 @@ describe("settings", () => {
 			"UPSTREAM_CREATE_RPS=0 is not a number above 0: using 0.4",
 			"SLACK_RESPONSE_TYPE=channel is not one of ephemeral, in_channel: using ephemeral",
 		]);
+	});
+
+	it("says that a relay without PERPLEXITY_API_KEY cannot run jobs on Perplexity (it never emulates)", () => {
+		const problem = "PERPLEXITY_API_KEY is not set: Perplexity refuses every job, and callers get a 502";
+		expect(readSettings({ WEBHOOK_SIGNING_KEY: "k" }).problems).toEqual([problem]);
+		expect(
+			readSettings({ WEBHOOK_SIGNING_KEY: "k", PERPLEXITY_BASE_URL: "https://api.perplexity.ai/" }).problems,
+		).toEqual([problem]);
+		// A gateway of one's own may need no key.
+		expect(readSettings({ WEBHOOK_SIGNING_KEY: "k", PERPLEXITY_BASE_URL: "https://gateway.example" }).problems).toEqual(
+			[],
+		);
 	});
 
 	it("says nothing of a setting left empty: the default is what was asked for", () => {
