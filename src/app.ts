@@ -14,6 +14,7 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
 import { documentApi } from "./openapi.ts";
+import { isLoopbackHost, withoutExampleSecrets } from "./public-secrets.ts";
 import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
 import { hooks } from "./routes/hooks.ts";
@@ -23,8 +24,25 @@ import { results } from "./routes/results.ts";
 
 /** Settings problems are logged once per isolate, at its first request. */
 let settingsChecked = false;
+/** The public example secrets are reported once per isolate, at the first request that refuses them. */
+let examplesReported = false;
 
 export const app = new OpenAPIHono<AppEnv>()
+	// On a public host the example secrets of `.dev.vars.example` count as unset (src/public-secrets.ts).
+	.use("*", async (c, next) => {
+		if (c.env && !isLoopbackHost(new URL(c.req.url).hostname)) {
+			const { env, refused } = withoutExampleSecrets(c.env);
+			if (refused.length > 0) {
+				c.env = env;
+				if (!examplesReported) {
+					examplesReported = true;
+					const detail = `${refused.join(", ")} hold the public example values from .dev.vars.example (…change-me), refused outside local development: set your own (npm run setup, docs/deploy.md)`;
+					console.warn(JSON.stringify({ level: "warn", event: "settings.problem", detail }));
+				}
+			}
+		}
+		await next();
+	})
 	.use("*", async (c, next) => {
 		if (!settingsChecked) {
 			settingsChecked = true;
