@@ -1788,12 +1788,12 @@ export const CLIENT_JS = String.raw`
 		return (ms / 60000).toFixed(1) + " min";
 	}
 
-	/** A round upper bound for an axis: 1, 2 or 5 times a power of ten. */
-	function niceMax(value) {
-		if (!(value > 0)) return 1;
+	/** A round upper bound for an axis: 1, 2 or 5 times a power of ten (counts: 2, 4 or 10 times, so the middle is whole). */
+	function niceMax(value, counts) {
+		if (!(value > 0)) return counts ? 2 : 1;
 		var power = Math.pow(10, Math.floor(Math.log10(value)));
-		var steps = [1, 2, 5, 10];
-		for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return steps[i] * power;
+		var steps = counts ? [2, 4, 10] : [1, 2, 5, 10];
+		for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return Math.max(steps[i] * power, counts ? 2 : 0);
 		return 10 * power;
 	}
 
@@ -1887,7 +1887,7 @@ export const CLIENT_JS = String.raw`
 			total += bucket.accepted;
 			busiest = Math.max(busiest, bucket.accepted);
 		});
-		var max = niceMax(busiest);
+		var max = niceMax(busiest, true);
 		var plotW = CHART.width - CHART.left - CHART.right;
 		var plotH = CHART.height - CHART.top - CHART.bottom;
 		var slot = plotW / Math.max(1, hours.length);

@@ -541,6 +541,7 @@ a.source-title:hover { text-decoration: underline; }
 .hook-form > * + * { margin-top: 0; }
 .hook-target { overflow-wrap: anywhere; }
 #jobs-search .hint { flex-basis: 100%; }
+form.toolbar > * + * { margin-top: 0; }
 
 .notice { padding: 16px; background: var(--amber-bg); color: var(--amber-fg); border-radius: var(--radius); }
 
