@@ -126,10 +126,10 @@ const JobList: FC = () => (
 				</p>
 			</div>
 			{/* Asks the relay (metadata[key]=value on the list endpoint): it searches every job, not only the loaded ones. */}
-			<search aria-label="Search by metadata">
+			<search>
 				<form id="jobs-search" class="toolbar" novalidate>
 					<div class="field-inline">
-						<label for="jobs-search-input">Metadata</label>
+						<label for="jobs-search-input">Search by metadata</label>
 						<input
 							id="jobs-search-input"
 							name="metadata"
@@ -462,7 +462,7 @@ const Operations: FC = () => (
 		<section class="card" aria-labelledby="ops-counts-title">
 			<h2 id="ops-counts-title">Jobs in the window</h2>
 			{/* The client fills in each number; the labels are here. */}
-			<dl id="ops-counts" class="stat-grid" aria-busy="true">
+			<dl id="ops-counts" class="stat-grid">
 				{(
 					[
 						["accepted", "Accepted"],
@@ -561,7 +561,7 @@ const Operations: FC = () => (
 			</form>
 			<div id="hooks-error" class="alert alert-error" role="alert" />
 			<div id="hook-result" class="alert" role="status" tabindex={-1} />
-			<div id="hooks-list" aria-busy="true" />
+			<div id="hooks-list" />
 		</section>
 	</section>
 );

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumSkipReason, type LaunchedBrowser, launchChromium } from "./dashboard-browser.ts";
+import { chromiumSkipReason, type LaunchedBrowser, launchChromium, lowContrastText } from "./dashboard-browser.ts";
 import { type Stack, startStack } from "./stack.ts";
 
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-results");
@@ -192,7 +192,7 @@ describe.skipIf(chromiumSkipReason !== null)("the Operations tab in headless Chr
 			if (request.url().includes("metadata")) searches.push(decodeURIComponent(request.url()));
 		};
 		page.on("request", seen);
-		await page.getByRole("searchbox", { name: "Metadata" }).fill("customer=acme");
+		await page.getByRole("searchbox", { name: "Search by metadata" }).fill("customer=acme");
 		await page.getByRole("button", { name: "Search", exact: true }).click();
 		await expect.poll(() => rows.count()).toBe(2);
 		const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-job")));
@@ -200,13 +200,13 @@ describe.skipIf(chromiumSkipReason !== null)("the Operations tab in headless Chr
 		expect(searches.some((url) => url.includes("metadata[customer]=acme"))).toBe(true);
 		expect(await page.locator("#jobs-summary").textContent()).toContain("with metadata customer=acme");
 
-		await page.getByRole("searchbox", { name: "Metadata" }).fill("ticket=T-2");
+		await page.getByRole("searchbox", { name: "Search by metadata" }).fill("ticket=T-2");
 		await page.getByRole("button", { name: "Search", exact: true }).click();
 		await expect
 			.poll(() => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-job"))))
 			.toEqual([jobs.deadLettered]);
 
-		await page.getByRole("searchbox", { name: "Metadata" }).fill("nonsense");
+		await page.getByRole("searchbox", { name: "Search by metadata" }).fill("nonsense");
 		await page.getByRole("button", { name: "Search", exact: true }).click();
 		expect(await page.locator("#jobs-search-error").textContent()).toContain("key=value");
 
@@ -261,6 +261,27 @@ describe.skipIf(chromiumSkipReason !== null)("the Operations tab in headless Chr
 		await page.locator('#job-badges [data-status="completed"]').waitFor({ timeout: 30_000 });
 		expect(await page.locator('#job-badges [data-upstream="emulator"]').textContent()).toBe("emulator");
 		await page.screenshot({ path: join(ARTIFACTS, "dashboard-run-emulator.png") });
+	});
+
+	it("keeps text contrast at 4.5:1 or more in light and dark mode, and fits a 375 px screen", async () => {
+		await goTo("#/ops");
+		await page.locator("#ops-hourly-svg").waitFor();
+		await page.locator("#hooks-list > *").first().waitFor();
+		for (const colorScheme of ["light", "dark"] as const) {
+			await page.emulateMedia({ colorScheme });
+			expect(await lowContrastText(page), colorScheme).toEqual([]);
+		}
+		await page.emulateMedia({ colorScheme: "light" });
+		await page.setViewportSize({ width: 375, height: 800 });
+		for (const hash of ["#/ops", "#/jobs"]) {
+			await goTo(hash);
+			await page.locator("main section:not([hidden]) h1").waitFor();
+			await page.waitForLoadState("networkidle");
+			const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+			expect(overflow, hash).toBeLessThanOrEqual(0);
+		}
+		await page.screenshot({ path: join(ARTIFACTS, "dashboard-ops-375.png"), fullPage: true });
+		await page.setViewportSize({ width: 1280, height: 900 });
 	});
 
 	it("ran without a page error or a CSP / Trusted Types violation", () => {
