@@ -3,10 +3,14 @@
  * (accepted, completed, failed, cancelled, dead-lettered), jobs per hour, push lag percentiles from
  * real deliveries, another tenant's view (its own, empty), and bad windows refused with a 422.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OpsStats } from "../../src/schemas/ops.ts";
 import { HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
+import { MAX_STATS_ROWS } from "../../src/tenant/stats.ts";
+import type { Tenant } from "../../src/tenant/tenant.ts";
 import { TENANT_QUIET, TENANT_STATS } from "./constants.ts";
 import { createJob, driveUntil, inboxUrl, relay, unique } from "./helpers.ts";
 
@@ -101,6 +105,34 @@ describe("GET /v1/stats", () => {
 		const anonymous = await relay("/v1/stats", {}, null);
 		expect(anonymous.status).toBe(401);
 		expect(await anonymous.json()).toEqual({ detail: "Invalid or missing API key" });
+	});
+
+	it(`reads at most ${MAX_STATS_ROWS} rows per query, and says so when a window holds more`, async () => {
+		// A tenant index of its own, filled directly: 10,050 jobs accepted and completed in the last hour.
+		const stub = env.TENANTS.get(env.TENANTS.idFromName(unique("busy-tenant")));
+		const now = Math.floor(Date.now() / 1000);
+		await runInDurableObject(stub, (_instance: Tenant, state) => {
+			state.storage.transactionSync(() => {
+				for (let i = 0; i < MAX_STATS_ROWS + 50; i++) {
+					state.storage.sql.exec(
+						`INSERT INTO jobs (id, created_at, completed_at, model, status, delivery_status, surface, run_status, push_lag_ms)
+						 VALUES (?, ?, ?, 'sonar', 'COMPLETED', 'delivered', 'sonar', 'completed', ?)`,
+						`busy-${i}`,
+						now - 60,
+						now - 30,
+						i,
+					);
+				}
+			});
+		});
+		const started = performance.now();
+		const stats = (await stub.stats("24h")) as OpsStats;
+		const elapsed = performance.now() - started;
+		expect(stats.scan).toEqual({ max_rows: MAX_STATS_ROWS, truncated: true });
+		expect(stats.counts.accepted).toBe(MAX_STATS_ROWS);
+		expect(stats.counts.completed).toBe(MAX_STATS_ROWS);
+		expect(stats.push_lag.samples).toBe(MAX_STATS_ROWS);
+		console.log(JSON.stringify({ event: "test.stats_at_cap", rows: MAX_STATS_ROWS + 50, ms: Math.round(elapsed) }));
 	});
 
 	it("defaults to the last 24 hours", async () => {
