@@ -17,10 +17,12 @@ import { documentApi } from "./openapi.ts";
 import { isLoopbackHost, withoutExampleSecrets } from "./public-secrets.ts";
 import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
+import { deliveries } from "./routes/deliveries.ts";
 import { hooks } from "./routes/hooks.ts";
 import { meta } from "./routes/meta.ts";
 import { agent, responses } from "./routes/responses.ts";
 import { results } from "./routes/results.ts";
+import { stats } from "./routes/stats.ts";
 
 /** Settings problems are logged once per isolate, at its first request. */
 let settingsChecked = false;
@@ -60,6 +62,8 @@ export const app = new OpenAPIHono<AppEnv>()
 	.route("/v1/results", results)
 	.route("/v1/ask", ask)
 	.route("/v1/hooks", hooks)
+	.route("/v1/stats", stats)
+	.route("/v1/deliveries", deliveries)
 	.route("/integrations/slack/commands", slackCommands)
 	.route("/dashboard", dashboard)
 	.route("/docs", docs);

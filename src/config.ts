@@ -89,6 +89,12 @@ export interface Settings {
 	 * Paid plan allows 10,000. @default 40
 	 */
 	sweepBatch: number;
+	/**
+	 * `RECOVER_BATCH`: jobs one call of `POST /v1/deliveries/recover` redelivers at most; the answer's
+	 * `next_token` carries on. Each is one subrequest of the call (plus one to the tenant index), so
+	 * the default stays under the Free plan's 50 per invocation. @default 40
+	 */
+	recoverBatch: number;
 	/** Only a 2xx within this time is a delivered webhook. @default 15000 */
 	deliveryTimeoutMs: number;
 	/** Delay before each delivery attempt; its length is the number of attempts. @default [0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h] */
@@ -278,6 +284,7 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		jobTimeoutSeconds: num(int("JOB_TIMEOUT_SECONDS", s.JOB_TIMEOUT_SECONDS, 3_600, 1)),
 		sweepOverdueMs: num(int("SWEEP_OVERDUE_MS", s.SWEEP_OVERDUE_MS, 120_000, 1_000)),
 		sweepBatch: num(int("SWEEP_BATCH", s.SWEEP_BATCH, 40, 1)),
+		recoverBatch: num(int("RECOVER_BATCH", s.RECOVER_BATCH, 40, 1)),
 		deliveryTimeoutMs: num(int("DELIVERY_TIMEOUT_MS", s.DELIVERY_TIMEOUT_MS, 15_000, 1)),
 		deliveryScheduleMs,
 		resultTtlSeconds: num(int("RESULT_TTL_SECONDS", s.RESULT_TTL_SECONDS, 604_800, 60)),

@@ -20,6 +20,7 @@ import {
 	ResponseList,
 	ResponseWebhookEvent,
 } from "./schemas/agent.ts";
+import { HookTestReport, OpsStats, RecoverBody, RecoverReport, StatsQuery } from "./schemas/ops.ts";
 import { HTTPValidationError } from "./schemas/perplexity.ts";
 import {
 	AskBody,
@@ -70,6 +71,25 @@ const unsigned = json(
 );
 
 const notFound = { 404: json(ErrorDetail, "No such job for this tenant", { detail: "Job not found" }) };
+
+/**
+ * The list endpoints' query as documented: `limit`, `next_token`, and the metadata search,
+ * `metadata[key]=value` (a deepObject parameter; several are ANDed). The handlers read the
+ * search with `metadataFilters`.
+ */
+const ListQueryWithSearch = ListQuery.extend({
+	metadata: z
+		.record(z.string(), z.string())
+		.optional()
+		.openapi({
+			param: { name: "metadata", in: "query", style: "deepObject", explode: true },
+			description:
+				"Only jobs whose metadata has these top-level entries: `metadata[ticket]=T-42` (up to 5, all must match). " +
+				"A number or boolean entry matches its JSON text (`metadata[retries]=3`). Jobs indexed before the search " +
+				"existed are not found.",
+			example: { ticket: "T-42" },
+		}),
+});
 
 const JobId = z.object({
 	id: z.string().openapi({
@@ -132,8 +152,9 @@ function completionsRoutes(base: string, tag: string): RouteConfig[] {
 			path: base,
 			tags: [tag],
 			summary: "List async chat completions, newest first",
+			description: "Filter by metadata with `metadata[key]=value` (relay extension).",
 			security,
-			request: { query: ListQuery },
+			request: { query: ListQueryWithSearch },
 			responses: { 200: json(RelayJobList, "One page of job summaries"), ...errors },
 		},
 		{
@@ -261,8 +282,9 @@ function responsesRoutes(): RouteConfig[] {
 			path: "/v1/responses",
 			tags: [tag],
 			summary: "List your runs, newest first (relay extension)",
+			description: "Filter by metadata with `metadata[key]=value`, as the Sonar surface's list.",
 			security,
-			request: { query: ListQuery },
+			request: { query: ListQueryWithSearch },
 			responses: { 200: json(ResponseList, "One page of runs"), 401: unauthorized },
 		},
 		{
@@ -414,6 +436,70 @@ export function documentApi(app: OpenAPIHono<never>): void {
 			security,
 			request: { query: z.object({ event: HookEvent.optional() }) },
 			responses: { 200: json(z.array(WebhookEvent), "An array of one event"), ...errors },
+		},
+		{
+			method: "post",
+			path: "/v1/hooks/{id}/test",
+			tags: ["REST hooks"],
+			summary: "Send one sample event to a subscription now (relay extension)",
+			description:
+				"The sample of the subscription's event (`GET /v1/hooks/sample`), signed and sent now through the same " +
+				"URL guard as a real delivery; the answer says how the attempt went. It is not retried or logged on a " +
+				"job, and a 410 from the target does not unsubscribe.",
+			security,
+			request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) },
+			responses: {
+				200: json(HookTestReport, "The attempt: delivered or not, with its status, duration and error", {
+					hook_id: "hook_3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b",
+					event: "async_chat_completion.completed",
+					webhook_id: "msg_test_0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f",
+					target_host: "hooks.zapier.com",
+					delivered: true,
+					status_code: 200,
+					duration_ms: 182,
+					error: null,
+					error_message: null,
+					response_body: '{"status":"success"}',
+				}),
+				401: errors[401],
+				404: json(ErrorDetail, "No such subscription for this tenant"),
+				503: unsigned,
+			},
+		},
+		{
+			method: "get",
+			path: "/v1/stats",
+			tags: ["Operations"],
+			summary: "Jobs per hour, counts over a window, and push lag percentiles (relay extension)",
+			description:
+				"This tenant's numbers for the dashboard's Operations tab. Each of the three queries behind them reads at " +
+				"most `scan.max_rows` rows of the tenant's index, the newest first.",
+			security,
+			request: { query: StatsQuery },
+			responses: { 200: json(OpsStats, "The numbers"), ...errors },
+		},
+		{
+			method: "post",
+			path: "/v1/deliveries/recover",
+			tags: ["Deliveries"],
+			summary: "Redeliver every final event dead-lettered since a time (relay extension)",
+			description:
+				"Like Svix's recover: each of this tenant's jobs whose final event to `callback_url` is dead-lettered " +
+				"(`delivery_status: failed`), dead-lettered at or after `since`, is redelivered as `POST …/{id}/redeliver` " +
+				"does (same `webhook-id`, a new attempt series). One call takes at most `RECOVER_BATCH` jobs (default 40, " +
+				"under the Free plan's 50 subrequests per invocation); send `next_token` back for the next batch.",
+			security,
+			request: {
+				body: {
+					required: true,
+					content: { "application/json": { schema: RecoverBody, example: { since: "2026-11-30T09:00:00Z" } } },
+				},
+			},
+			responses: {
+				200: json(RecoverReport, "What this batch did, and what remains"),
+				400: json(ErrorDetail, "Malformed JSON", { detail: "Malformed JSON in request body" }),
+				...errors,
+			},
 		},
 		{
 			method: "delete",

@@ -16,7 +16,12 @@
  *   (the list, one tab per kind; the route is the tab, so Back returns to it),
  *   `#/jobs/<id>` and `#/runs/<id>` (the job page: question, answer, sources,
  *   timeline, details, deliveries with redeliver, cancel, copy-as-curl), `#/new`
- *   (a Sonar job with a model, or an Agent run with a preset) and `#/secret`.
+ *   (a Sonar job with a model, or an Agent run with a preset), `#/ops` (the
+ *   Operations tab: counts, jobs per hour and push lag drawn as inline SVG, the
+ *   recovery of dead-lettered deliveries, REST hook subscriptions) and `#/secret`.
+ * - The list searches by metadata on the relay (`metadata[key]=value`), so a
+ *   search covers every job, not only the loaded ones. A job answered by the
+ *   local emulator (its `upstream`) carries an "emulator" badge on its page.
  *   Every navigation bumps a token, so late answers and timers from a previous
  *   view are dropped.
  * - A run's page shows what the API returns: the answer is the `output_text`
@@ -105,6 +110,7 @@ export const CLIENT_JS = String.raw`
 
 	var apiKey = readKey();
 	var routeToken = 0;
+	var ops = freshOps();
 	var pollTimer = null;
 	var listKind = "sonar";
 	var lists = { sonar: freshList(), agent: freshList() };
@@ -113,7 +119,10 @@ export const CLIENT_JS = String.raw`
 	var toastTimer = null;
 
 	function freshList() {
-		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "" };
+		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "", search: null };
+	}
+	function freshOps() {
+		return { window: "24h", stats: null, hooks: null, confirmDelete: null, recovering: false };
 	}
 	function freshJob(id, kind) {
 		return { id: id, kind: kind, data: null, report: null, polls: 0, newAttempts: {}, cancelling: false };
@@ -294,8 +303,8 @@ export const CLIENT_JS = String.raw`
 
 	// ── Routing ───────────────────────────────────────────────────────────
 
-	var VIEWS = ["signin", "jobs", "job", "new", "secret"];
-	var TITLES = { signin: "Sign in", jobs: "Jobs", job: "Job", new: "New job", secret: "Webhook secret" };
+	var VIEWS = ["signin", "jobs", "job", "new", "ops", "secret"];
+	var TITLES = { signin: "Sign in", jobs: "Jobs", job: "Job", new: "New job", ops: "Operations", secret: "Webhook secret" };
 	var firstRender = true;
 	/** Set by the list's tabs: the next view keeps the focus on the tab instead of moving it to the heading. */
 	var keepFocus = false;
@@ -306,7 +315,7 @@ export const CLIENT_JS = String.raw`
 		var path = hash.slice(2);
 		if (path === "jobs") return { name: "jobs", kind: "sonar" };
 		if (path === "runs") return { name: "jobs", kind: "agent" };
-		if (path === "new" || path === "secret") return { name: path };
+		if (path === "new" || path === "secret" || path === "ops") return { name: path };
 		var m = /^(jobs|runs)\/([A-Za-z0-9_-]{1,128})$/.exec(path);
 		if (m) return { name: "job", kind: m[1] === "runs" ? "agent" : "sonar", id: m[2] };
 		return { name: "jobs", kind: listKind, unknown: true };
@@ -355,6 +364,7 @@ export const CLIENT_JS = String.raw`
 		else if (route.name === "job") openJob(route.id, route.kind);
 		else if (route.name === "new") openNew();
 		else if (route.name === "secret") openSecret();
+		else if (route.name === "ops") openOps();
 	}
 
 	function navigate(hash) {
@@ -420,6 +430,10 @@ export const CLIENT_JS = String.raw`
 		setListKind("sonar");
 		job = freshJob(null, "sonar");
 		secrets = { data: null, revealed: {} };
+		ops = freshOps();
+		$("ops-window").value = ops.window;
+		$("hooks-list").replaceChildren();
+		$("ops-recover-result").textContent = "";
 		$("jobs-body").replaceChildren();
 		$("secret-list").replaceChildren();
 		$("job-curl").textContent = "";
@@ -449,6 +463,7 @@ export const CLIENT_JS = String.raw`
 		$("jobs-col-id").textContent = K.title;
 		$("jobs-live").textContent = K.listLive;
 		renderFilterOptions(kind);
+		renderSearch(kind);
 	}
 
 	function renderFilterOptions(kind) {
@@ -550,7 +565,8 @@ export const CLIENT_JS = String.raw`
 		var list = lists[kind];
 		var more = $("jobs-more");
 		var refresh = $("jobs-refresh");
-		var query = "?limit=" + PAGE_SIZE + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
+		var query =
+			"?limit=" + PAGE_SIZE + searchQuery(list) + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
 		(reset ? refresh : more).disabled = true;
 		if (reset) $("jobs-table").setAttribute("aria-busy", "true");
 		return api("GET", KINDS[kind].api + query)
@@ -595,7 +611,7 @@ export const CLIENT_JS = String.raw`
 
 	function refreshFirstPage(token) {
 		var kind = listKind;
-		return api("GET", KINDS[kind].api + "?limit=" + PAGE_SIZE)
+		return api("GET", KINDS[kind].api + "?limit=" + PAGE_SIZE + searchQuery(lists[kind]))
 			.then(function (page) {
 				if (token !== routeToken) return;
 				mergeJobs(lists[kind], KINDS[kind].items(page), true);
@@ -673,7 +689,9 @@ export const CLIENT_JS = String.raw`
 		);
 		var empty = $("jobs-empty");
 		empty.replaceChildren();
-		if (list.jobs.length === 0) {
+		if (list.jobs.length === 0 && list.search) {
+			empty.append("No " + K.noun + "'s metadata has " + searchText(list.search) + ".");
+		} else if (list.jobs.length === 0) {
 			empty.append(
 				"No " + K.noun + "s yet. ",
 				h("a", { href: "#/new", text: kind === "agent" ? "Start your first run" : "Submit your first job" }),
@@ -685,11 +703,74 @@ export const CLIENT_JS = String.raw`
 		empty.hidden = shown.length > 0;
 		$("jobs-table").hidden = shown.length === 0;
 		$("jobs-more").hidden = !list.nextToken;
-		var loaded = list.jobs.length + " " + K.noun + (list.jobs.length === 1 ? "" : "s") + " loaded, newest first";
+		var loaded =
+			list.jobs.length + " " + K.noun + (list.jobs.length === 1 ? "" : "s") +
+			(list.search ? " with metadata " + searchText(list.search) : "") + " loaded, newest first";
 		$("jobs-summary").textContent = filter
 			? "Showing " + shown.length + " of " + loaded + ". The filter applies to the loaded " + K.noun + "s" +
 				(list.nextToken ? "; load more to look further back." : ".")
 			: loaded + ".";
+	}
+
+	// ── Search by metadata ────────────────────────────────────────────────
+
+	/** The list's search as query parameters: metadata[key]=value, which the relay looks up in its index. */
+	function searchQuery(list) {
+		if (!list.search) return "";
+		return "&" + encodeURIComponent("metadata[" + list.search.key + "]") + "=" + encodeURIComponent(list.search.value);
+	}
+	function searchText(search) {
+		return search.key + "=" + search.value;
+	}
+
+	/** The search box shows the search of the kind on screen. */
+	function renderSearch(kind) {
+		var search = lists[kind].search;
+		$("jobs-search-input").value = search ? searchText(search) : "";
+		$("jobs-search-clear").hidden = !search;
+		$("jobs-search-error").textContent = "";
+		$("jobs-search-input").removeAttribute("aria-invalid");
+	}
+
+	/** "key=value" (the first = splits them; the value may be empty), or an error message. */
+	function parseSearch(text) {
+		var at = text.indexOf("=");
+		if (at <= 0) return { error: "Search as key=value, such as ticket=T-42." };
+		var key = text.slice(0, at).trim();
+		if (!key) return { error: "Search as key=value, such as ticket=T-42." };
+		return { key: key, value: text.slice(at + 1).trim() };
+	}
+
+	function applySearch(search) {
+		var list = lists[listKind];
+		list.search = search;
+		list.jobs = [];
+		list.nextToken = null;
+		list.loaded = false;
+		renderSearch(listKind);
+		$("jobs-empty").textContent = "Loading…";
+		$("jobs-empty").hidden = false;
+		$("jobs-table").hidden = true;
+		routeToken++;
+		stopPolling();
+		loadJobs(true);
+	}
+
+	function submitSearch(event) {
+		event.preventDefault();
+		var text = $("jobs-search-input").value.trim();
+		if (!text) {
+			applySearch(null);
+			return;
+		}
+		var parsed = parseSearch(text);
+		if (parsed.error) {
+			$("jobs-search-error").textContent = parsed.error;
+			$("jobs-search-input").setAttribute("aria-invalid", "true");
+			$("jobs-search-input").focus();
+			return;
+		}
+		applySearch(parsed);
 	}
 
 	// ── Job page ──────────────────────────────────────────────────────────
@@ -813,7 +894,23 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function renderBadges() {
-		$("job-badges").replaceChildren(statusBadge(job.kind, job.data.status), deliveryBadge(job.data.delivery_status));
+		$("job-badges").replaceChildren(
+			statusBadge(job.kind, job.data.status),
+			deliveryBadge(job.data.delivery_status),
+			job.data.upstream === "emulator"
+				? badge("emulator", "emulator", {
+						"data-upstream": "emulator",
+						title: "The answer came from the local Perplexity emulator, not from Perplexity",
+					})
+				: null,
+		);
+	}
+
+	/** Who answered upstream, as the relay recorded it while the job ran. */
+	function upstreamRow(data) {
+		if (data.upstream === "emulator") return ["Upstream", "Local Perplexity emulator (not Perplexity)"];
+		if (data.upstream === "perplexity") return ["Upstream", "Perplexity"];
+		return null;
 	}
 
 	/** What the list knows of a run's input: its summary's request_preview, when the list has loaded it. */
@@ -1007,6 +1104,7 @@ export const CLIENT_JS = String.raw`
 
 	function renderRunDetails(data) {
 		var rows = [["Model", data.model]];
+		if (upstreamRow(data)) rows.push(upstreamRow(data));
 		var usage = data.usage;
 		if (usage) rows = rows.concat(usageRows(usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cost));
 		var reason = incompleteReason(data);
@@ -1102,6 +1200,7 @@ export const CLIENT_JS = String.raw`
 
 	function renderDetails(data) {
 		var rows = [["Model", data.model]];
+		if (upstreamRow(data)) rows.push(upstreamRow(data));
 		var usage = data.response && data.response.usage;
 		if (usage) rows = rows.concat(usageRows(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost));
 		renderDetailRows(rows, data.metadata);
@@ -1659,6 +1758,541 @@ export const CLIENT_JS = String.raw`
 		);
 	}
 
+	// ── Operations ────────────────────────────────────────────────────────
+
+	var SVG_NS = "http://www.w3.org/2000/svg";
+	var WINDOWS = { "1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days" };
+	var COUNT_KEYS = ["accepted", "completed", "failed", "cancelled", "dead_lettered"];
+	/** Batches one recovery asks for at most: far more than a tenant's dead letters should ever need. */
+	var MAX_RECOVER_BATCHES = 100;
+	var hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+	var dayHourFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
+
+	/** An SVG element: like h(), in the SVG namespace; strings become text nodes. */
+	function svg(tag, attrs) {
+		var el = document.createElementNS(SVG_NS, tag);
+		Object.keys(attrs || {}).forEach(function (name) {
+			var value = attrs[name];
+			if (value === null || value === undefined) return;
+			if (name === "text") el.textContent = value;
+			else el.setAttribute(name, String(value));
+		});
+		for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+		return el;
+	}
+
+	function formatMs(ms) {
+		if (ms === null || ms === undefined) return "—";
+		if (ms < 1000) return Math.round(ms) + " ms";
+		if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+		return (ms / 60000).toFixed(1) + " min";
+	}
+
+	/** A round upper bound for an axis: 1, 2 or 5 times a power of ten (counts: 2, 4 or 10 times, so the middle is whole). */
+	function niceMax(value, counts) {
+		if (!(value > 0)) return counts ? 2 : 1;
+		var power = Math.pow(10, Math.floor(Math.log10(value)));
+		var steps = counts ? [2, 4, 10] : [1, 2, 5, 10];
+		for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return Math.max(steps[i] * power, counts ? 2 : 0);
+		return 10 * power;
+	}
+
+	function openOps() {
+		showView("ops");
+		var token = routeToken;
+		$("ops-window").value = ops.window;
+		if (!$("ops-recover-since").value) $("ops-recover-since").value = localInputValue(new Date(Date.now() - 86400000));
+		loadStats(token);
+		loadHooks(token);
+	}
+
+	/** A Date as a datetime-local input's value (local time, to the second). */
+	function localInputValue(date) {
+		function two(n) { return (n < 10 ? "0" : "") + n; }
+		return (
+			date.getFullYear() + "-" + two(date.getMonth() + 1) + "-" + two(date.getDate()) +
+			"T" + two(date.getHours()) + ":" + two(date.getMinutes()) + ":" + two(date.getSeconds())
+		);
+	}
+
+	function loadStats(token) {
+		var button = $("ops-refresh");
+		button.disabled = true;
+		$("ops-counts").setAttribute("aria-busy", "true");
+		return api("GET", "/v1/stats?window=" + encodeURIComponent(ops.window))
+			.then(function (stats) {
+				if (token !== routeToken) return;
+				ops.stats = stats;
+				$("ops-error").textContent = "";
+				renderStats();
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				$("ops-error").textContent = "Could not load the numbers: " + failure.message + ".";
+			})
+			.finally(function () {
+				button.disabled = false;
+				$("ops-counts").removeAttribute("aria-busy");
+			});
+	}
+
+	function renderStats() {
+		var stats = ops.stats;
+		var counts = stats.counts || {};
+		COUNT_KEYS.forEach(function (key) {
+			$("ops-count-" + key).textContent = String(counts[key] === undefined ? "–" : counts[key]);
+		});
+		var from = new Date(stats.from);
+		var to = new Date(stats.to);
+		fill($("ops-range"), "Counts and push lag over " + (WINDOWS[stats.window] || stats.window) + ": ", timeEl(from), " to ", timeEl(to), ".");
+		var scan = $("ops-scan");
+		scan.hidden = !(stats.scan && stats.scan.truncated);
+		scan.textContent = stats.scan && stats.scan.truncated
+			? "Busy window: each count reads at most " + stats.scan.max_rows + " jobs, the newest first, so these are lower bounds."
+			: "";
+		renderHourlyChart($("ops-hourly"), stats.jobs_per_hour || []);
+		var lag = stats.push_lag || { hourly: [] };
+		$("ops-lag-summary").textContent = lag.samples
+			? "p50 " + formatMs(lag.p50_ms) + " · p99 " + formatMs(lag.p99_ms) + " over " + lag.samples +
+				" delivered job" + (lag.samples === 1 ? "" : "s") + " in " + (WINDOWS[stats.window] || stats.window) + "."
+			: "";
+		renderLagChart($("ops-lag"), lag.hourly || [], stats.window);
+	}
+
+	var CHART = { width: 720, height: 200, left: 44, right: 12, top: 12, bottom: 28 };
+
+	/** Gridlines and labels of a value axis from 0 to max. */
+	function yAxis(max, label) {
+		var plotH = CHART.height - CHART.top - CHART.bottom;
+		return [0, 0.5, 1].map(function (share) {
+			var y = CHART.top + plotH * (1 - share);
+			return svg(
+				"g",
+				{ class: "chart-grid" },
+				svg("line", { x1: CHART.left, x2: CHART.width - CHART.right, y1: y, y2: y }),
+				svg("text", { x: CHART.left - 6, y: y + 4, "text-anchor": "end", text: label(max * share) }),
+			);
+		});
+	}
+
+	function hourLabel(iso, long) {
+		return (long ? dayHourFormat : hourFormat).format(new Date(iso));
+	}
+
+	/** Bars of accepted jobs per hour; each bar's title gives that hour's numbers. */
+	function renderHourlyChart(box, hours) {
+		var total = 0;
+		var busiest = 0;
+		hours.forEach(function (bucket) {
+			total += bucket.accepted;
+			busiest = Math.max(busiest, bucket.accepted);
+		});
+		var max = niceMax(busiest, true);
+		var plotW = CHART.width - CHART.left - CHART.right;
+		var plotH = CHART.height - CHART.top - CHART.bottom;
+		var slot = plotW / Math.max(1, hours.length);
+		var summary = total + " job" + (total === 1 ? "" : "s") + " accepted in the last 24 hours; at most " + busiest + " in one hour.";
+		var bars = hours.map(function (bucket, i) {
+			var height = (bucket.accepted / max) * plotH;
+			var label = hourLabel(bucket.hour) + ": " + bucket.accepted + " accepted, " + bucket.completed + " completed, " + bucket.failed + " failed";
+			return svg(
+				"rect",
+				{
+					class: "chart-bar",
+					x: (CHART.left + i * slot + slot * 0.15).toFixed(1),
+					y: (CHART.top + plotH - height).toFixed(1),
+					width: (slot * 0.7).toFixed(1),
+					height: Math.max(height, bucket.accepted > 0 ? 1 : 0).toFixed(1),
+					"data-hour": bucket.hour,
+					"data-accepted": bucket.accepted,
+				},
+				svg("title", { text: label }),
+			);
+		});
+		var ticks = hours
+			.map(function (bucket, i) {
+				if (i % 6 !== 0 && i !== hours.length - 1) return null;
+				return svg("text", {
+					class: "chart-tick",
+					x: (CHART.left + i * slot + slot / 2).toFixed(1),
+					y: CHART.height - 8,
+					"text-anchor": "middle",
+					text: hourLabel(bucket.hour),
+				});
+			})
+			.filter(Boolean);
+		box.replaceChildren(
+			svg(
+				"svg",
+				{
+					id: "ops-hourly-svg",
+					class: "chart-svg",
+					viewBox: "0 0 " + CHART.width + " " + CHART.height,
+					role: "img",
+					"aria-label": "Jobs per hour. " + summary,
+					"data-total": total,
+				},
+				yAxis(max, function (v) { return String(Math.round(v)); }),
+				bars,
+				ticks,
+			),
+			h("p", { class: "hint", text: summary + " Hover a bar for its hour's numbers." }),
+		);
+	}
+
+	/** Two lines, p50 and p99, over the hours that had deliveries; an hour without any breaks the lines. */
+	function renderLagChart(box, hours, window) {
+		var points = hours.filter(function (bucket) { return bucket.samples > 0; });
+		if (points.length === 0) {
+			box.replaceChildren(
+				h("p", {
+					class: "muted",
+					id: "ops-lag-empty",
+					text: "No push lag in this window: it is measured on jobs with a callback URL whose final event was delivered.",
+				}),
+			);
+			return;
+		}
+		var highest = 0;
+		points.forEach(function (bucket) { highest = Math.max(highest, bucket.p99_ms || 0, bucket.p50_ms || 0); });
+		var max = niceMax(highest);
+		var plotW = CHART.width - CHART.left - CHART.right;
+		var plotH = CHART.height - CHART.top - CHART.bottom;
+		var step = hours.length > 1 ? plotW / (hours.length - 1) : 0;
+		var long = window === "7d";
+		function x(i) { return CHART.left + (hours.length > 1 ? i * step : plotW / 2); }
+		function y(ms) { return CHART.top + plotH * (1 - ms / max); }
+		function series(field, cls) {
+			var d = "";
+			var dots = [];
+			var drawing = false;
+			hours.forEach(function (bucket, i) {
+				if (!bucket.samples) {
+					drawing = false;
+					return;
+				}
+				var px = x(i).toFixed(1);
+				var py = y(bucket[field]).toFixed(1);
+				d += (drawing ? " L " : " M ") + px + " " + py;
+				drawing = true;
+				dots.push(
+					svg(
+						"circle",
+						{ class: "chart-dot " + cls, cx: px, cy: py, r: 3, "data-hour": bucket.hour, "data-ms": bucket[field] },
+						svg("title", {
+							text: hourLabel(bucket.hour, long) + ": " + field.replace("_ms", "") + " " + formatMs(bucket[field]) + " (" + bucket.samples + " job" + (bucket.samples === 1 ? "" : "s") + ")",
+						}),
+					),
+				);
+			});
+			return [svg("path", { class: "chart-line " + cls, d: d.trim() }), dots];
+		}
+		var tickEvery = Math.max(1, Math.ceil(hours.length / 6));
+		var ticks = hours
+			.map(function (bucket, i) {
+				if (i % tickEvery !== 0 && i !== hours.length - 1) return null;
+				return svg("text", {
+					class: "chart-tick",
+					x: x(i).toFixed(1),
+					y: CHART.height - 8,
+					"text-anchor": i === 0 ? "start" : i === hours.length - 1 ? "end" : "middle",
+					text: hourLabel(bucket.hour, long),
+				});
+			})
+			.filter(Boolean);
+		box.replaceChildren(
+			svg(
+				"svg",
+				{
+					id: "ops-lag-svg",
+					class: "chart-svg",
+					viewBox: "0 0 " + CHART.width + " " + CHART.height,
+					role: "img",
+					"aria-label": "Push lag per hour: " + $("ops-lag-summary").textContent,
+					"data-points": points.length,
+				},
+				yAxis(max, formatMs),
+				series("p99_ms", "chart-p99"),
+				series("p50_ms", "chart-p50"),
+				ticks,
+			),
+			h(
+				"ul",
+				{ class: "chart-legend" },
+				h("li", { class: "legend-p50", text: "p50 (median)" }),
+				h("li", { class: "legend-p99", text: "p99" }),
+			),
+		);
+	}
+
+	// Recover: every dead-lettered delivery since a time, in the relay's batches.
+
+	function recoverFailed(event) {
+		event.preventDefault();
+		if (ops.recovering) return;
+		var input = $("ops-recover-since");
+		var error = $("ops-recover-error");
+		var result = $("ops-recover-result");
+		var since = input.value ? new Date(input.value) : null;
+		error.textContent = "";
+		input.removeAttribute("aria-invalid");
+		if (!since || isNaN(since.getTime())) {
+			error.textContent = "Choose the date and time to recover from.";
+			input.setAttribute("aria-invalid", "true");
+			input.focus();
+			return;
+		}
+		var token = routeToken;
+		var button = $("ops-recover-submit");
+		var totals = { redelivered: 0, delivered: 0, failed: 0, problems: [] };
+		ops.recovering = true;
+		button.disabled = true;
+		button.textContent = "Redelivering…";
+		result.className = "alert alert-info";
+		result.textContent = "Looking for dead-lettered deliveries since " + formatDate(since) + "…";
+
+		function batch(nextToken, round) {
+			var body = { since: since.toISOString() };
+			if (nextToken) body.next_token = nextToken;
+			return api("POST", "/v1/deliveries/recover", body).then(function (report) {
+				totals.redelivered += report.redelivered;
+				totals.delivered += report.delivered;
+				totals.failed += report.failed;
+				(report.jobs || []).forEach(function (j) {
+					if (!j.redelivered) totals.problems.push(shortId(j.id) + ": " + (j.detail || "not redelivered"));
+				});
+				if (token === routeToken && report.next_token) {
+					result.textContent = "Redelivered " + totals.redelivered + " so far; " + report.remaining + " to go…";
+				}
+				if (report.next_token && round + 1 < MAX_RECOVER_BATCHES) return batch(report.next_token, round + 1);
+				return report;
+			});
+		}
+
+		batch(null, 0)
+			.then(function (last) {
+				if (token !== routeToken) return;
+				var none = totals.redelivered === 0 && totals.failed === 0;
+				result.className = "alert " + (none || totals.failed === 0 ? "alert-success" : "alert-warning");
+				var parts = none
+					? ["No dead-lettered deliveries since " + formatDate(since) + "."]
+					: [
+							"Redelivered " + totals.redelivered + " job" + (totals.redelivered === 1 ? "" : "s") + ": " +
+								totals.delivered + " delivered now" +
+								(totals.redelivered > totals.delivered ? ", " + (totals.redelivered - totals.delivered) + " retrying on schedule" : "") + ".",
+						];
+				if (totals.failed) parts.push(totals.failed + " could not be redelivered: " + totals.problems.slice(0, 5).join("; ") + ".");
+				if (last && last.next_token) parts.push(last.remaining + " remain: press the button again to carry on.");
+				result.textContent = parts.join(" ");
+				result.focus();
+				loadStats(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				result.className = "alert alert-error";
+				result.textContent =
+					"The recovery stopped: " + failure.message + (totals.redelivered ? " (" + totals.redelivered + " redelivered before it)" : "") + ".";
+				result.focus();
+			})
+			.finally(function () {
+				ops.recovering = false;
+				button.disabled = false;
+				button.textContent = "Redeliver failed";
+			});
+	}
+
+	// REST hook subscriptions: list, subscribe, send a test event, delete.
+
+	function hookPath(id) {
+		return "/v1/hooks/" + encodeURIComponent(id);
+	}
+
+	function loadHooks(token) {
+		$("hooks-list").setAttribute("aria-busy", "true");
+		return api("GET", "/v1/hooks")
+			.then(function (answer) {
+				if (token !== routeToken) return;
+				ops.hooks = (answer && answer.hooks) || [];
+				$("hooks-error").textContent = "";
+				renderHooks();
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				$("hooks-error").textContent = "Could not load the subscriptions: " + failure.message + ".";
+			})
+			.finally(function () {
+				$("hooks-list").removeAttribute("aria-busy");
+			});
+	}
+
+	function renderHooks() {
+		var hooks = ops.hooks || [];
+		if (hooks.length === 0) {
+			$("hooks-list").replaceChildren(h("p", { class: "muted", id: "hooks-empty", text: "No subscriptions yet." }));
+			return;
+		}
+		$("hooks-list").replaceChildren(
+			h(
+				"div",
+				{ class: "table-wrap" },
+				h(
+					"table",
+					{ class: "table stack-table", id: "hooks-table" },
+					h("caption", { class: "visually-hidden", text: "REST hook subscriptions, oldest first" }),
+					h("thead", null, h("tr", null, ["Target", "Event", "Created", "Actions"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
+					h("tbody", null, hooks.map(hookRow)),
+				),
+			),
+		);
+	}
+
+	function hookRow(hook) {
+		var created = secondsToDate(hook.created_at);
+		var confirming = ops.confirmDelete === hook.id;
+		return h(
+			"tr",
+			{ "data-hook": hook.id },
+			h("td", { "data-label": "Target" }, h("code", { class: "hook-target", text: hook.target_url })),
+			h("td", { "data-label": "Event" }, h("code", { text: hook.event })),
+			h("td", { "data-label": "Created", class: "nowrap" }, timeEl(created, relative(created))),
+			h(
+				"td",
+				{ "data-label": "Actions" },
+				h(
+					"div",
+					{ class: "actions" },
+					h("button", {
+						type: "button",
+						class: "btn btn-small",
+						"data-hook-test": hook.id,
+						text: "Send test event",
+						onclick: function (event) { testHook(hook, event.currentTarget); },
+					}),
+					h("button", {
+						type: "button",
+						class: "btn btn-small btn-danger-outline",
+						"data-hook-delete": hook.id,
+						"aria-label": confirming ? "Yes, delete the subscription to " + hook.target_url : "Delete the subscription to " + hook.target_url,
+						text: confirming ? "Yes, delete" : "Delete",
+						onclick: function () { deleteHook(hook); },
+					}),
+					confirming
+						? h("button", {
+								type: "button",
+								class: "btn btn-small",
+								"data-hook-keep": hook.id,
+								text: "Keep",
+								onclick: function () {
+									ops.confirmDelete = null;
+									renderHooks();
+									focusHookButton("data-hook-delete", hook.id);
+								},
+							})
+						: null,
+				),
+			),
+		);
+	}
+
+	function focusHookButton(attribute, id) {
+		var button = document.querySelector("[" + attribute + '="' + id + '"]');
+		if (button) button.focus();
+	}
+
+	function hookResult(tone, text) {
+		var result = $("hook-result");
+		result.className = "alert alert-" + tone;
+		result.textContent = text;
+	}
+
+	function subscribeHook(event) {
+		event.preventDefault();
+		var target = $("hook-target");
+		var error = $("hook-target-error");
+		var url = target.value.trim();
+		error.textContent = "";
+		target.removeAttribute("aria-invalid");
+		if (!url) {
+			error.textContent = "Enter the URL to push events to.";
+			target.setAttribute("aria-invalid", "true");
+			target.focus();
+			return;
+		}
+		var token = routeToken;
+		var button = $("hook-submit");
+		button.disabled = true;
+		api("POST", "/v1/hooks", { target_url: url, event: $("hook-event").value })
+			.then(function (hook) {
+				if (token !== routeToken) return;
+				target.value = "";
+				hookResult("success", "Subscribed " + hook.target_url + " to " + hook.event + ".");
+				announce("Subscription created.");
+				return loadHooks(token);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				var detail = failure.body && Array.isArray(failure.body.detail) ? failure.body.detail[0] : null;
+				error.textContent = detail ? detail.msg : "The relay did not subscribe it (" + (failure.status || "network") + "): " + failure.message + ".";
+				target.setAttribute("aria-invalid", "true");
+				target.focus();
+			})
+			.finally(function () {
+				button.disabled = false;
+			});
+	}
+
+	function testHook(hook, button) {
+		var token = routeToken;
+		button.disabled = true;
+		button.textContent = "Sending…";
+		hookResult("info", "Sending a test event to " + hook.target_url + "…");
+		api("POST", hookPath(hook.id) + "/test")
+			.then(function (report) {
+				if (token !== routeToken) return;
+				var answered = report.status_code !== null ? "answered " + report.status_code : "failed";
+				hookResult(
+					report.delivered ? "success" : "error",
+					"Test event " + report.event + " to " + report.target_host + ": " + answered +
+						(report.delivered ? "" : " (" + (report.error_message || report.error || "no answer") + ")") +
+						" in " + report.duration_ms + " ms. webhook-id " + report.webhook_id + ".",
+				);
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				hookResult("error", "Could not send the test event (" + (failure.status || "network") + "): " + failure.message + ".");
+				if (failure.status === 404) loadHooks(token);
+			})
+			.finally(function () {
+				button.disabled = false;
+				button.textContent = "Send test event";
+			});
+	}
+
+	/** The first press asks (the row shows "Yes, delete" and "Keep"); the second deletes. */
+	function deleteHook(hook) {
+		if (ops.confirmDelete !== hook.id) {
+			ops.confirmDelete = hook.id;
+			renderHooks();
+			focusHookButton("data-hook-delete", hook.id);
+			return;
+		}
+		var token = routeToken;
+		ops.confirmDelete = null;
+		api("DELETE", hookPath(hook.id))
+			.then(function () {
+				if (token !== routeToken) return;
+				hookResult("success", "Deleted the subscription to " + hook.target_url + ".");
+				announce("Subscription deleted.");
+			})
+			.catch(function (failure) {
+				if (token !== routeToken || failure.status === 401) return;
+				hookResult("error", "Could not delete it (" + (failure.status || "network") + "): " + failure.message + ".");
+			})
+			.finally(function () {
+				if (token === routeToken) loadHooks(token).then(function () { $("hook-result").focus(); });
+			});
+	}
+
 	// ── Wiring ────────────────────────────────────────────────────────────
 
 	function start() {
@@ -1673,6 +2307,21 @@ export const CLIENT_JS = String.raw`
 			renderJobs();
 		});
 		$("jobs-refresh").addEventListener("click", function () { loadJobs(true); });
+		$("jobs-search").addEventListener("submit", submitSearch);
+		$("jobs-search-clear").addEventListener("click", function () {
+			applySearch(null);
+			$("jobs-search-input").focus();
+		});
+		$("ops-window").addEventListener("change", function () {
+			ops.window = $("ops-window").value;
+			loadStats(routeToken);
+		});
+		$("ops-refresh").addEventListener("click", function () {
+			loadStats(routeToken);
+			loadHooks(routeToken);
+		});
+		$("ops-recover-form").addEventListener("submit", recoverFailed);
+		$("hook-form").addEventListener("submit", subscribeHook);
 		$("jobs-more").addEventListener("click", function () { loadJobs(false); });
 		$("job-refresh").addEventListener("click", function () {
 			job.polls = 0;

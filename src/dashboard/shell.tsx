@@ -10,6 +10,7 @@
  */
 import type { FC } from "hono/jsx";
 import { MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE } from "../schemas/agent.ts";
+import { HookEvent } from "../schemas/relay.ts";
 
 export interface ShellAssets {
 	script: string;
@@ -124,6 +125,33 @@ const JobList: FC = () => (
 					Updating while jobs run
 				</p>
 			</div>
+			{/* Asks the relay (metadata[key]=value on the list endpoint): it searches every job, not only the loaded ones. */}
+			<search>
+				<form id="jobs-search" class="toolbar" novalidate>
+					<div class="field-inline">
+						<label for="jobs-search-input">Search by metadata</label>
+						<input
+							id="jobs-search-input"
+							name="metadata"
+							type="search"
+							placeholder="key=value"
+							autocomplete="off"
+							spellcheck={false}
+							aria-describedby="jobs-search-hint jobs-search-error"
+						/>
+					</div>
+					<button id="jobs-search-submit" type="submit" class="btn">
+						Search
+					</button>
+					<button id="jobs-search-clear" type="button" class="btn" hidden>
+						Clear search
+					</button>
+					<p id="jobs-search-hint" class="hint">
+						A top-level metadata entry, such as <code>ticket=T-42</code>.
+					</p>
+					<p id="jobs-search-error" class="field-error" />
+				</form>
+			</search>
 			<p id="jobs-summary" class="muted small" />
 			<p id="jobs-usage" class="muted small" />
 			<div id="jobs-error" class="alert alert-error" role="alert" />
@@ -407,6 +435,137 @@ const NewJob: FC = () => (
 	</section>
 );
 
+const Operations: FC = () => (
+	<section id="view-ops" class="view" aria-labelledby="ops-title" hidden>
+		<div class="view-head">
+			<h1 id="ops-title" tabindex={-1}>
+				Operations
+			</h1>
+			<div class="actions">
+				<div class="field-inline">
+					<label for="ops-window">Window</label>
+					<select id="ops-window" aria-describedby="ops-range">
+						<option value="1h">Last hour</option>
+						<option value="24h" selected>
+							Last 24 hours
+						</option>
+						<option value="7d">Last 7 days</option>
+					</select>
+				</div>
+				<button id="ops-refresh" type="button" class="btn">
+					Refresh
+				</button>
+			</div>
+		</div>
+		<p id="ops-range" class="muted small" />
+		<div id="ops-error" class="alert alert-error" role="alert" />
+		<section class="card" aria-labelledby="ops-counts-title">
+			<h2 id="ops-counts-title">Jobs in the window</h2>
+			{/* The client fills in each number; the labels are here. */}
+			<dl id="ops-counts" class="stat-grid">
+				{(
+					[
+						["accepted", "Accepted"],
+						["completed", "Completed"],
+						["failed", "Failed"],
+						["cancelled", "Cancelled"],
+						["dead_lettered", "Dead-lettered"],
+					] as const
+				).map(([key, label]) => (
+					<div class="stat" data-stat={key}>
+						<dt>{label}</dt>
+						<dd id={`ops-count-${key}`}>–</dd>
+					</div>
+				))}
+			</dl>
+			<p class="hint">
+				Dead-lettered: the final event to the callback URL exhausted its retries and is still undelivered.
+			</p>
+			<p id="ops-scan" class="hint" hidden />
+		</section>
+		<section class="card" aria-labelledby="ops-hourly-title">
+			<h2 id="ops-hourly-title">Jobs per hour, last 24 hours</h2>
+			<div id="ops-hourly" class="chart" />
+		</section>
+		<section class="card" aria-labelledby="ops-lag-title">
+			<h2 id="ops-lag-title">Push lag</h2>
+			<p id="ops-lag-summary" class="muted small" />
+			<div id="ops-lag" class="chart" />
+			<p class="hint">
+				From the end of a job's run (its <code>completed_at</code> or <code>failed_at</code>, to the second) to the
+				first 2xx of its final event: p50 and p99 per hour, by when the job ended.
+			</p>
+		</section>
+		<section class="card" aria-labelledby="ops-recover-title">
+			<h2 id="ops-recover-title">Recover failed deliveries</h2>
+			<p id="ops-recover-help" class="hint">
+				Sends the final event again, with the same <code>webhook-id</code>, for every job whose delivery was
+				dead-lettered since this time (your local time). The relay takes a batch per call; this page carries on until
+				none remain.
+			</p>
+			<form id="ops-recover-form" class="toolbar" novalidate>
+				<div class="field-inline">
+					<label for="ops-recover-since">Since</label>
+					<input
+						id="ops-recover-since"
+						name="since"
+						type="datetime-local"
+						step="1"
+						required
+						aria-describedby="ops-recover-help ops-recover-error"
+					/>
+				</div>
+				<button id="ops-recover-submit" type="submit" class="btn btn-primary">
+					Redeliver failed
+				</button>
+				<p id="ops-recover-error" class="field-error" />
+			</form>
+			<div id="ops-recover-result" class="alert" role="status" tabindex={-1} />
+		</section>
+		<section class="card" aria-labelledby="hooks-title">
+			<h2 id="hooks-title">REST hook subscriptions</h2>
+			<p class="hint">
+				Every settled job of yours is also pushed to each subscription whose event matches, signed like any delivery.
+			</p>
+			<form id="hook-form" class="hook-form" novalidate>
+				<div class="field">
+					<label for="hook-target">Target URL</label>
+					<input
+						id="hook-target"
+						name="target_url"
+						type="url"
+						inputmode="url"
+						placeholder="https://example.com/hooks/relay"
+						autocomplete="off"
+						spellcheck={false}
+						required
+						aria-describedby="hook-target-error"
+					/>
+					<p id="hook-target-error" class="field-error" />
+				</div>
+				<div class="field">
+					<label for="hook-event">Event</label>
+					<select id="hook-event" name="event">
+						{HookEvent.options.map((event) => (
+							<option value={event} selected={event === "async_chat_completion.completed"}>
+								{event}
+							</option>
+						))}
+					</select>
+				</div>
+				<div class="form-actions">
+					<button id="hook-submit" type="submit" class="btn btn-primary">
+						Subscribe
+					</button>
+				</div>
+			</form>
+			<div id="hooks-error" class="alert alert-error" role="alert" />
+			<div id="hook-result" class="alert" role="status" tabindex={-1} />
+			<div id="hooks-list" />
+		</section>
+	</section>
+);
+
 const WebhookSecret: FC = () => (
 	<section id="view-secret" class="view" aria-labelledby="secret-title" hidden>
 		<div class="view-head">
@@ -461,6 +620,9 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 						<a href="#/new" data-nav="new">
 							New job
 						</a>
+						<a href="#/ops" data-nav="ops">
+							Operations
+						</a>
 						<a href="#/secret" data-nav="secret">
 							Webhook secret
 						</a>
@@ -482,6 +644,7 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 				<JobList />
 				<JobPage />
 				<NewJob />
+				<Operations />
 				<WebhookSecret />
 			</main>
 			<div id="toast" class="toast" role="status" aria-live="polite" aria-atomic="true" />

@@ -256,7 +256,7 @@ form > * + * { margin-top: 16px; }
 label, legend { font-weight: 600; }
 .hint { color: var(--muted); font-size: 0.875rem; margin: 0; }
 .optional { color: var(--muted); font-weight: 400; }
-input[type="text"], input[type="password"], input[type="url"], select, textarea {
+input[type="text"], input[type="password"], input[type="url"], input[type="search"], input[type="datetime-local"], select, textarea {
 	width: 100%;
 	min-height: 38px;
 	padding: 7px 10px;
@@ -266,7 +266,7 @@ input[type="text"], input[type="password"], input[type="url"], select, textarea 
 	color: var(--text);
 	font: inherit;
 }
-.field-inline select { width: auto; }
+.field-inline select, .field-inline input { width: auto; }
 textarea { min-height: 96px; resize: vertical; }
 textarea.code { font-family: var(--mono); font-size: 0.875rem; }
 [aria-invalid="true"] { border-color: var(--red-fg) !important; }
@@ -323,6 +323,8 @@ fieldset > * + * { margin-top: 6px; }
 .badge-red { background: var(--red-bg); color: var(--red-fg); }
 .badge-violet { background: var(--violet-bg); color: var(--violet-fg); }
 .badge-quiet { background: transparent; color: var(--muted); padding-left: 0; }
+/* An answer from the local emulator: outlined, so it never reads as a status. */
+.badge-emulator { background: transparent; color: var(--amber-fg); border: 1.5px dashed currentColor; }
 .badge-quiet::before { background: transparent; border: 1.5px solid currentColor; }
 .badges { display: flex; flex-wrap: wrap; gap: 6px; }
 
@@ -508,6 +510,39 @@ a.source-title:hover { text-decoration: underline; }
 .toast.show { opacity: 1; }
 .toast:empty { display: none; }
 
+/* ── Operations ───────────────────────────────────────────────────────── */
+
+.stat-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 12px; margin: 0; }
+.stat { background: var(--surface-2); border-radius: 6px; padding: 10px 12px; }
+.stat dt { color: var(--muted); font-size: 0.8rem; font-weight: 600; }
+.stat dd { margin: 2px 0 0; font-size: 1.5rem; font-weight: 650; font-variant-numeric: tabular-nums; }
+.stat[data-stat="dead_lettered"] dd { color: var(--red-fg); }
+.chart-svg { display: block; width: 100%; height: auto; max-height: 260px; overflow: visible; }
+.chart-svg text { font-family: var(--font); font-size: 11px; fill: var(--muted); }
+.chart-grid line { stroke: var(--border); stroke-width: 1; }
+.chart-bar { fill: var(--accent); }
+.chart-bar:hover { fill: var(--accent-hover); }
+.chart-line { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
+.chart-p50.chart-line { stroke: var(--accent); }
+.chart-p99.chart-line { stroke: var(--amber-fg); stroke-dasharray: 5 4; }
+.chart-dot.chart-p50 { fill: var(--accent); }
+.chart-dot.chart-p99 { fill: var(--amber-fg); }
+.chart-legend { display: flex; gap: 18px; list-style: none; margin: 6px 0 0; padding: 0; font-size: 0.85rem; color: var(--muted); }
+.chart-legend li::before {
+	content: "";
+	display: inline-block;
+	width: 18px;
+	margin-right: 6px;
+	vertical-align: middle;
+	border-top: 2px solid var(--accent);
+}
+.chart-legend .legend-p99::before { border-top: 2px dashed var(--amber-fg); }
+.hook-form { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr) auto; gap: 12px; align-items: end; }
+.hook-form > * + * { margin-top: 0; }
+.hook-target { overflow-wrap: anywhere; }
+#jobs-search .hint { flex-basis: 100%; }
+form.toolbar > * + * { margin-top: 0; }
+
 .notice { padding: 16px; background: var(--amber-bg); color: var(--amber-fg); border-radius: var(--radius); }
 
 /* ── Narrow screens: one column, tables as cards ───────────────────────── */
@@ -515,6 +550,7 @@ a.source-title:hover { text-decoration: underline; }
 @media (max-width: 860px) {
 	.job-grid { grid-template-columns: minmax(0, 1fr); }
 	.form-grid { grid-template-columns: minmax(0, 1fr); }
+	.hook-form { grid-template-columns: minmax(0, 1fr); }
 }
 
 @media (max-width: 640px) {

@@ -22,7 +22,7 @@ import type { IndexEntry } from "../tenant/tenant.ts";
 import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, AdmitOptions, GateKind } from "../upstream/gate.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
-import { type UpstreamJob, upstreamPort, type WatchEnd } from "../upstream/port.ts";
+import { type UpstreamJob, type UpstreamOrigin, upstreamPort, type WatchEnd } from "../upstream/port.ts";
 import { stepLogs } from "./log.ts";
 import {
 	type Action,
@@ -33,6 +33,7 @@ import {
 	cancelJob,
 	carriesResult,
 	type Delivery,
+	deadLetteredAt,
 	deliveryStatus,
 	describeAttempt,
 	dueActions,
@@ -51,6 +52,7 @@ import {
 	newJob,
 	nextWake,
 	type Outcome,
+	pushLagMs,
 	redeliver,
 	runCostUsd,
 	type Surface,
@@ -702,14 +704,20 @@ export class Job extends DurableObject<Env> {
 
 	private async perform(action: Action, state: JobState, settings: Settings): Promise<Outcome> {
 		let limits: RateLimitHint | null = null;
+		let origin: UpstreamOrigin | null = null;
 		const upstream = upstreamPort(settings, {
 			onLimits: (hint) => {
 				limits = hint;
+			},
+			onOrigin: (said) => {
+				origin = said;
 			},
 		});
 		const job = upstreamJobOf(state.spec);
 		const outcome = await this.performWith(action, state, settings, upstream, job);
 		if (limits) await this.reportLimits(limits);
+		// Who answered is recorded as the job runs, never guessed from settings when it is shown.
+		if (origin && (outcome.type === "created" || outcome.type === "polled")) return { ...outcome, upstream: origin };
 		return outcome;
 	}
 
@@ -1142,12 +1150,22 @@ export function viewOf(state: JobState): JobView {
 
 /** What the tenant index keeps of a job: its summary, without the answer. */
 function indexEntry(state: JobState): IndexEntry {
-	const { response: _response, metadata: _metadata, error_message: _error, ...summary } = toView(state);
+	const {
+		response: _response,
+		metadata: _metadata,
+		error_message: _error,
+		upstream: _upstream,
+		...summary
+	} = toView(state);
 	return {
 		...summary,
 		surface: surfaceOf(state.spec),
-		run_status: surfaceOf(state.spec) === "agent" ? toResponseView(state).status : null,
+		// On the Sonar surface too: how a job ended (a cancelled one is FAILED there) counts for the stats.
+		run_status: toResponseView(state).status,
 		cost_usd: runCostUsd(state),
+		push_lag_ms: pushLagMs(state),
+		dead_lettered_at: deadLetteredAt(state),
+		metadata: state.spec.metadata,
 	};
 }
 

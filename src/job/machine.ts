@@ -29,7 +29,7 @@ import {
 	type RelayJob,
 } from "../schemas/relay.ts";
 import { isPushback, type UpstreamFailure } from "../upstream/errors.ts";
-import type { ProgressNote, RunStatus, UpstreamRun, WatchEnd } from "../upstream/port.ts";
+import type { ProgressNote, RunStatus, UpstreamOrigin, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 
 // ── State ────────────────────────────────────────────────────────────────────
 
@@ -201,6 +201,10 @@ export interface Delivery {
 	note?: ProgressNote | null;
 	/** The body: a Standard Webhooks event, or an integration's own message. @default "standard" */
 	format?: "standard" | "slack" | "slack-progress" | "slack-searching";
+	/** When an attempt first got a 2xx (ms), in any series: the end of the push lag. @default null */
+	deliveredAt?: number | null;
+	/** When the last series was given up (ms): dead-lettered, or dropped. @default null */
+	deadLetteredAt?: number | null;
 }
 
 /** A subscription an event fans out to. */
@@ -285,6 +289,12 @@ export interface JobState {
 	/** How long upstream took, as the relay saw it (ms); reported once to the gate, which learns from it. */
 	durationMs?: number | null;
 	learned?: boolean;
+	/**
+	 * Who answered the upstream calls, as the answers said: the local emulator marks its own
+	 * (`x-perplexity-emulator`); anything else is taken for Perplexity. Recorded at each create and
+	 * poll, so a job shows what really ran it. @default null (not known yet, or stored before it was kept)
+	 */
+	upstream?: UpstreamOrigin | null;
 }
 
 export interface JobStats {
@@ -354,6 +364,8 @@ export type Outcome =
 			getsPaced?: boolean;
 			/** Follow the run's event stream instead of polling it (the shell's choice, by `WATCH_MODE`). */
 			watch?: boolean;
+			/** Who answered the create (see `JobState.upstream`). */
+			upstream?: UpstreamOrigin;
 	  }
 	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null; send?: boolean }
 	| { type: "create_failed"; failure: UpstreamFailure }
@@ -366,6 +378,8 @@ export type Outcome =
 			plan?: number[] | null;
 			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
 			paced?: boolean;
+			/** Who answered the poll (see `JobState.upstream`). */
+			upstream?: UpstreamOrigin;
 	  }
 	| { type: "poll_deferred"; at: number; epoch: number; send?: boolean }
 	| { type: "poll_failed"; failure: UpstreamFailure }
@@ -946,6 +960,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			const nextAt = first !== undefined ? now + first : now + policy.pollInitialDelayMs;
 			const polling: JobState = {
 				...state,
+				upstream: outcome.upstream ?? state.upstream ?? null,
 				lifecycle: {
 					phase: "polling",
 					upstreamId: outcome.run.id,
@@ -1032,6 +1047,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			const done = contractStatus(outcome.run) === "COMPLETED" || contractStatus(outcome.run) === "FAILED";
 			const polled: JobState = {
 				...state,
+				upstream: outcome.upstream ?? state.upstream ?? null,
 				lifecycle: {
 					...planned,
 					polls: lifecycle.polls + 1,
@@ -1150,7 +1166,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			};
 		}
 		case "delivery_dropped":
-			return dropDelivery(state, outcome);
+			return dropDelivery(state, outcome, now);
 		case "delivery_attempted":
 			return applyAttempt(state, outcome, now, policy, random);
 		case "retired":
@@ -1325,6 +1341,9 @@ function applyAttempt(
 		status,
 		nextAt: delay === null ? delivery.nextAt : now + delay,
 		lastError: result.ok ? null : describeAttempt(result),
+		// The first success only: a redelivery later does not shorten or lengthen the push lag.
+		deliveredAt: result.ok ? (delivery.deliveredAt ?? now) : (delivery.deliveredAt ?? null),
+		deadLetteredAt: status === "failed" ? now : (delivery.deadLetteredAt ?? null),
 	};
 	const entry: AttemptLogEntry = {
 		attempt: attempts,
@@ -1365,11 +1384,11 @@ export function runCostUsd(state: JobState): number | null {
 }
 
 /** A delivery given up without an attempt: it fails with the reason, and is not retried. */
-function dropDelivery(state: JobState, outcome: Extract<Outcome, { type: "delivery_dropped" }>): JobState {
+function dropDelivery(state: JobState, outcome: Extract<Outcome, { type: "delivery_dropped" }>, now: number): JobState {
 	const index = state.deliveries.findIndex((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
 	const delivery = state.deliveries[index];
 	if (delivery?.status !== "pending") return state;
-	const updated: Delivery = { ...delivery, status: "failed", lastError: outcome.reason };
+	const updated: Delivery = { ...delivery, status: "failed", lastError: outcome.reason, deadLetteredAt: now };
 	const finalChanged = !INTERIM_EVENTS.has(delivery.type) && delivery.hookId === null;
 	return {
 		...state,
@@ -1459,6 +1478,37 @@ export function deliveryStatus(state: JobState): DeliveryStatus | null {
 	return wantsFinal && !isFinal(state) ? "pending" : null;
 }
 
+/** The final event to `callback_url` (or an integration's response URL), if the job has one. */
+function primaryFinal(state: JobState): Delivery | undefined {
+	const callbackUrl = primaryUrl(state.spec);
+	if (!callbackUrl) return undefined;
+	return state.deliveries.find((d) => d.url === callbackUrl && !INTERIM_EVENTS.has(d.type));
+}
+
+/**
+ * The push lag of a settled job (ms): from the end of its run as the relay learnt it
+ * (`completed_at` / `failed_at`, whole seconds) to the first 2xx of its final event to
+ * `callback_url`. Null without a delivered final event. Since the end is known to the second
+ * only, the lag reads up to a second long.
+ *
+ * @example
+ * pushLagMs(state) // 840: the run ended at 12:00:00, the receiver took the event at 12:00:00.84
+ */
+export function pushLagMs(state: JobState): number | null {
+	const ended = state.completedAt ?? state.failedAt;
+	const deliveredAt = primaryFinal(state)?.deliveredAt;
+	if (ended === null || deliveredAt === undefined || deliveredAt === null) return null;
+	return Math.max(0, Math.round(deliveredAt - ended * 1000));
+}
+
+/** When the final event to `callback_url` was dead-lettered (Unix seconds); null unless it is now. */
+export function deadLetteredAt(state: JobState): number | null {
+	const final = primaryFinal(state);
+	if (final?.status !== "failed") return null;
+	// Dead-lettered before the time was kept: the job's end stands in.
+	return final.deadLetteredAt ? seconds(final.deadLetteredAt) : (state.completedAt ?? state.failedAt);
+}
+
 /** The start of the last user message's text. */
 export function requestPreview(spec: JobSpec): string | null {
 	const text = spec.surface === "agent" ? agentInputText(spec.request) : sonarUserText(spec.request);
@@ -1503,7 +1553,7 @@ export function toEventData(state: JobState): RelayJob {
 
 /** The job as GET returns it. */
 export function toView(state: JobState): RelayJob {
-	return { ...toEventData(state), delivery_status: deliveryStatus(state) };
+	return { ...toEventData(state), delivery_status: deliveryStatus(state), upstream: state.upstream ?? null };
 }
 
 /** What a job's Agent API status is, when upstream has not said (a job that never got to run). */
@@ -1554,7 +1604,7 @@ export function toResponseView(state: JobState): RelayResponse {
 
 /** An Agent-surface job as GET returns it: the Response, with the relay's delivery status. */
 export function toResponse(state: JobState): RelayResponse {
-	return { ...toResponseView(state), delivery_status: deliveryStatus(state) };
+	return { ...toResponseView(state), delivery_status: deliveryStatus(state), upstream: state.upstream ?? null };
 }
 
 /** How a delivery's body is made: its size limit and the link to the result. */

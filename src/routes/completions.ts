@@ -16,6 +16,7 @@ import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { submitJob } from "../submit.ts";
 import { decodeCursor } from "../tenant/cursor.ts";
+import { metadataFilters } from "../tenant/metadata.ts";
 
 /** The Job DO stub for a job id; a malformed or foreign id is a 404, never a 500. */
 export function jobStub(env: Env, id: string): DurableObjectStub<Job> {
@@ -41,15 +42,19 @@ export const completions = new Hono<AppEnv>()
 		return c.json(await submitJob(c.env, c.get("tenant"), body, { origin: new URL(c.req.url).origin }), 200);
 	})
 
+	// `metadata[key]=value` (any number up to 5, ANDed) lists only the jobs whose metadata has those entries.
 	.get("/", async (c) => {
-		const query = validate(ListQuery, c.req.query(), "query");
+		const raw = c.req.query();
+		const query = validate(ListQuery, raw, "query");
 		const before = query.next_token ? decodeCursor(query.next_token) : null;
 		if (query.next_token && before === null) {
 			throw new RequestValidationError(validationError(["query", "next_token"], "next_token is not valid"));
 		}
+		const search = metadataFilters(raw);
+		if (!search.ok) throw new RequestValidationError({ detail: search.issues });
 		const tenant = c.get("tenant");
 		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
-		return c.json(await index.listJobs(query.limit, before), 200);
+		return c.json(await index.listJobs(query.limit, before, search.filters), 200);
 	})
 
 	.get("/:id", async (c) => {

@@ -1,18 +1,23 @@
 /**
  * REST hooks, as Zapier's REST Hook triggers expect them: subscribe a target
  * URL to an event, list, unsubscribe, and a sample payload in exactly the
- * shape a hook receives (Zapier's "perform list"). Subscriptions live in the
- * Tenant DO; every settled job of the tenant fans out to the matching ones.
+ * shape a hook receives (Zapier's "perform list"), and a test send of that sample to one
+ * subscription (`POST /v1/hooks/{id}/test`). Subscriptions live in the Tenant DO; every settled
+ * job of the tenant fans out to the matching ones.
  */
 import { z } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
+import { readSettings, signingKeys } from "../config.ts";
+import { deliverEvent } from "../delivery/deliver.ts";
+import { tenantSecret } from "../delivery/sign.ts";
 import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
+import { describeAttempt, hostOf } from "../job/machine.ts";
 import type { ResponseWebhookEvent } from "../schemas/agent.ts";
+import type { HookTestReport } from "../schemas/ops.ts";
 import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { unsignedError } from "../submit.ts";
@@ -22,6 +27,12 @@ const SampleQuery = z.object({ event: HookEvent.default("async_chat_completion.c
 
 function tenantIndex(env: Env, tenant: string) {
 	return env.TENANTS.get(env.TENANTS.idFromName(tenant));
+}
+
+/** The event a subscription's sample shows: its own, or for a surface's `*`, that surface's completed. */
+function concreteEvent(event: HookEvent): EventType {
+	if (!event.endsWith(".*")) return event as EventType;
+	return event === "response.*" ? "response.completed" : "async_chat_completion.completed";
 }
 
 /** One example event per type, exactly as a subscription receives it. */
@@ -174,12 +185,41 @@ export const hooks = new Hono<AppEnv>()
 
 	.get("/sample", (c) => {
 		const { event } = validate(SampleQuery, c.req.query(), "query");
-		const type: EventType = event.endsWith(".*")
-			? event === "response.*"
-				? "response.completed"
-				: "async_chat_completion.completed"
-			: (event as EventType);
-		return c.json([sampleEvent(type)], 200);
+		return c.json([sampleEvent(concreteEvent(event))], 200);
+	})
+
+	// Sends one sample event to the subscription now, through the same URL guard and signing as a real
+	// delivery, and answers with how it went. Nothing is retried or logged on a job; a 410 does not
+	// unsubscribe (only a real event's does).
+	.post("/:id/test", async (c) => {
+		const settings = readSettings(c.env);
+		const tenant = c.get("tenant");
+		const hook = (await tenantIndex(c.env, tenant).getHook(c.req.param("id"))) as Hook | null;
+		if (!hook) throw new ApiError(404, "Subscription not found");
+		if (!settings.webhookSigningKey) throw unsignedError();
+		const type = concreteEvent(hook.event);
+		const webhookId = `msg_test_${crypto.randomUUID().replace(/-/g, "")}`;
+		const result = await deliverEvent({
+			url: hook.target_url,
+			webhookId,
+			body: JSON.stringify(sampleEvent(type)),
+			secrets: await Promise.all(signingKeys(settings).map((key) => tenantSecret(key, tenant))),
+			timeoutMs: settings.deliveryTimeoutMs,
+			allowPrivate: settings.allowPrivateCallbacks,
+		});
+		const report: HookTestReport = {
+			hook_id: hook.id,
+			event: type,
+			webhook_id: webhookId,
+			target_host: hostOf(hook.target_url),
+			delivered: result.ok,
+			status_code: result.statusCode,
+			duration_ms: result.durationMs,
+			error: result.error,
+			error_message: result.ok ? null : describeAttempt(result),
+			response_body: result.responseBody,
+		};
+		return c.json(report, 200);
 	})
 
 	.delete("/:id", async (c) => {

@@ -29,6 +29,7 @@ import { ResponseCreateParams } from "../schemas/agent.ts";
 import { ListQuery } from "../schemas/relay.ts";
 import { submitRun } from "../submit.ts";
 import { decodeCursor } from "../tenant/cursor.ts";
+import { metadataFilters } from "../tenant/metadata.ts";
 import { jobStub } from "./completions.ts";
 
 /** The Agent API's error types, by status. */
@@ -187,8 +188,14 @@ export const responses = surface()
 	.get("/", async (c) => {
 		const query = listQuery(c);
 		if (!query) return agentError(c, 400, "limit must be 1–100, and next_token one this API gave", "next_token");
+		// `metadata[key]=value`, as on the Sonar surface's list.
+		const search = metadataFilters(c.req.query());
+		if (!search.ok) {
+			const first = search.issues[0];
+			return agentError(c, 400, first?.msg ?? "invalid metadata filter", String(first?.loc[1] ?? "metadata"));
+		}
 		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(c.get("tenant")));
-		return c.json(await index.listRuns(query.limit, query.before), 200);
+		return c.json(await index.listRuns(query.limit, query.before, search.filters), 200);
 	})
 	.route("/", runRoutes);
 

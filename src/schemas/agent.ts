@@ -16,7 +16,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { refuseUnknownFields, requireCallbackForEvents } from "./fields.ts";
-import { DeliveryStatus, ProgressNote, ResultUrl } from "./relay.ts";
+import { DeliveryStatus, ProgressNote, ResultUrl, UpstreamOrigin } from "./relay.ts";
 
 /** At most this many `metadata` keys, each at most 64 characters, each value a string of at most 512. */
 export const MAX_METADATA_KEYS = 16;
@@ -241,6 +241,7 @@ export const RelayResponse = z
 			.int()
 			.nullish()
 			.openapi({ description: "Relay extension: when a failed or cancelled run ended (Unix seconds)." }),
+		upstream: UpstreamOrigin.nullish(),
 	})
 	.openapi("Response");
 export type RelayResponse = z.infer<typeof RelayResponse>;

@@ -91,10 +91,19 @@ const RequestPreview = z
 	.nullish()
 	.openapi({ description: `The first ${REQUEST_PREVIEW_CHARS} characters of the last user message.` });
 
+/** Who ran a job upstream, recorded when it ran (relay extension, on GET only; events do not carry it). */
+export const UpstreamOrigin = z.enum(["emulator", "perplexity"]).openapi("UpstreamOrigin", {
+	description:
+		"Who answered the job's upstream calls: `emulator` when the local Perplexity emulator did (it marks its " +
+		"answers), `perplexity` otherwise. Null until upstream has answered, and for jobs stored before it was kept.",
+});
+export type UpstreamOrigin = z.infer<typeof UpstreamOrigin>;
+
 export const RelayJob = AsyncApiChatCompletionsResponse.extend({
 	metadata: Metadata.nullish(),
 	delivery_status: DeliveryStatus.nullish(),
 	request_preview: RequestPreview,
+	upstream: UpstreamOrigin.nullish(),
 }).openapi("RelayAsyncChatCompletion");
 export type RelayJob = z.infer<typeof RelayJob>;
 

@@ -198,8 +198,8 @@ export class TenantSweeper {
 /** The one registry of tenants with unsettled jobs. */
 export const SWEEP_REGISTRY_NAME = "sweeper";
 
-/** `check` over every id, a few at a time, in order. */
-async function checkAll<T>(ids: readonly string[], check: (id: string) => Promise<T>): Promise<T[]> {
+/** `check` over every id, a few at a time, in order (also the recovery of dead-lettered deliveries). */
+export async function checkAll<T>(ids: readonly string[], check: (id: string) => Promise<T>): Promise<T[]> {
 	const results: T[] = new Array(ids.length);
 	let next = 0;
 	const worker = async () => {

@@ -11,13 +11,21 @@
  * the same second still have a stable order; `next_token` wraps the last seq.
  * Sonar jobs and Agent-surface runs share the index (a `surface` column) and
  * are listed apart.
+ *
+ * For the operations view, the index also keeps each job's push lag and when its
+ * final delivery was dead-lettered (`stats`, `deadLettered`), and its searchable
+ * metadata in `job_metadata`, keyed by (key, value, seq) so a filtered page is an
+ * index range (`listJobs`/`listRuns` with filters).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ResponseList, ResponseStatus, ResponseSummary } from "../schemas/agent.ts";
+import type { OpsStats, StatsWindow } from "../schemas/ops.ts";
 import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
 import { TenantSweeper, type TenantSweepRequest, type TenantSweepResult } from "../sweeper/tenant-sweep.ts";
 import { encodeCursor } from "./cursor.ts";
 import { judge, type LimitRefusal, startOfUtcDay, type TenantLimits, type TenantUsage } from "./limits.ts";
+import { indexedMetadata, type MetadataPair } from "./metadata.ts";
+import { type EndedRow, MAX_STATS_ROWS, scanSince, summarizeStats, WINDOW_SECONDS } from "./stats.ts";
 
 const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 
@@ -30,7 +38,20 @@ export type IndexEntry = RelayJobSummary & {
 	run_status: ResponseStatus | null;
 	/** What the run cost upstream (USD), once it finished and upstream said; for `daily_cost_usd`. */
 	cost_usd?: number | null;
+	/** From the run's end to the first 2xx of its final event (ms); null until then, or without a callback. */
+	push_lag_ms?: number | null;
+	/** When the final event to callback_url was dead-lettered (Unix seconds); null unless it is now. */
+	dead_lettered_at?: number | null;
+	/** The caller's metadata: its searchable entries are indexed when the job first enters the index. */
+	metadata?: Record<string, unknown> | null;
 };
+
+/** A dead-lettered job, for `POST /v1/deliveries/recover`. */
+export interface DeadLetteredJob {
+	seq: number;
+	id: string;
+	surface: "sonar" | "agent";
+}
 
 interface HookRow extends Record<string, SqlStorageValue> {
 	id: string;
@@ -55,7 +76,16 @@ interface JobRow extends Record<string, SqlStorageValue> {
 	delivery_status: string | null;
 	request_preview: string | null;
 	cost_usd: number | null;
+	push_lag_ms: number | null;
+	dead_lettered_at: number | null;
 }
+
+/** The columns of a page: the summary the list endpoints answer with, and what they need to make it. */
+const PAGE_COLUMNS =
+	"j.seq, j.id, j.surface, j.run_status, j.created_at, j.started_at, j.completed_at, j.failed_at, j.model, j.status, j.delivery_status, j.request_preview";
+
+/** When a job's final delivery failed, for the index rows of jobs dead-lettered before it was kept: its end. */
+const DEAD_LETTERED_AT = "COALESCE(dead_lettered_at, completed_at, failed_at, created_at)";
 
 export class Tenant extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
@@ -88,12 +118,27 @@ export class Tenant extends DurableObject<Env> {
 		if (!columns.has("surface")) this.sql.exec("ALTER TABLE jobs ADD COLUMN surface TEXT NOT NULL DEFAULT 'sonar'");
 		if (!columns.has("run_status")) this.sql.exec("ALTER TABLE jobs ADD COLUMN run_status TEXT");
 		if (!columns.has("cost_usd")) this.sql.exec("ALTER TABLE jobs ADD COLUMN cost_usd REAL");
+		if (!columns.has("push_lag_ms")) this.sql.exec("ALTER TABLE jobs ADD COLUMN push_lag_ms INTEGER");
+		if (!columns.has("dead_lettered_at")) this.sql.exec("ALTER TABLE jobs ADD COLUMN dead_lettered_at INTEGER");
 		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_surface ON jobs (surface, seq)");
 		// For the tenant's limits: jobs in flight, jobs accepted lately, and what finished today.
 		this.sql.exec(
 			"CREATE INDEX IF NOT EXISTS jobs_in_flight ON jobs (status) WHERE status IN ('CREATED','IN_PROGRESS')",
 		);
 		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at)");
+		// For the operations view: jobs by when they ended, and the dead-lettered ones by when they were.
+		this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs (COALESCE(completed_at, failed_at))");
+		this.sql.exec(
+			`CREATE INDEX IF NOT EXISTS jobs_dead_lettered ON jobs (${DEAD_LETTERED_AT}) WHERE delivery_status = 'failed'`,
+		);
+		// Search by metadata: a filtered page walks (key, value, seq) newest first, then joins the job by seq.
+		this.sql.exec(`CREATE TABLE IF NOT EXISTS job_metadata (
+			key TEXT NOT NULL,
+			value TEXT NOT NULL,
+			seq INTEGER NOT NULL,
+			PRIMARY KEY (key, value, seq)
+		) WITHOUT ROWID`);
+		this.sql.exec("CREATE INDEX IF NOT EXISTS job_metadata_by_seq ON job_metadata (seq)");
 		this.migrateHooks();
 		this.sweeper = new TenantSweeper(ctx, env);
 	}
@@ -159,6 +204,11 @@ export class Tenant extends DurableObject<Env> {
 		return this.sql.exec<HookRow>("SELECT * FROM hooks ORDER BY created_at, id").toArray() as Hook[];
 	}
 
+	/** One subscription of this tenant, or null. */
+	getHook(id: string): Hook | null {
+		return (this.sql.exec<HookRow>("SELECT * FROM hooks WHERE id = ?", id).toArray()[0] as Hook | undefined) ?? null;
+	}
+
 	/** True when it existed. */
 	deleteHook(id: string): boolean {
 		return this.sql.exec("DELETE FROM hooks WHERE id = ?", id).rowsWritten > 0;
@@ -177,26 +227,37 @@ export class Tenant extends DurableObject<Env> {
 	 * With `fanOut`, also answers the subscriptions that event goes to.
 	 */
 	async upsertJob(job: IndexEntry, fanOut: EventType | null = null): Promise<Hook[]> {
-		this.sql.exec(
-			`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
-			   request_preview, surface, run_status, cost_usd)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		const searchable = indexedMetadata(job.metadata);
+		// Metadata is fixed at submission: its entries are written with the job's first row only.
+		const isNew =
+			searchable.length > 0 && this.sql.exec("SELECT 1 FROM jobs WHERE id = ?", job.id).toArray().length === 0;
+		const { seq } = this.sql
+			.exec<{ seq: number }>(
+				`INSERT INTO jobs (id, created_at, started_at, completed_at, failed_at, model, status, delivery_status,
+			   request_preview, surface, run_status, cost_usd, push_lag_ms, dead_lettered_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, completed_at = excluded.completed_at,
 			   failed_at = excluded.failed_at, status = excluded.status, delivery_status = excluded.delivery_status,
-			   run_status = excluded.run_status, cost_usd = excluded.cost_usd`,
-			job.id,
-			job.created_at,
-			job.started_at ?? null,
-			job.completed_at ?? null,
-			job.failed_at ?? null,
-			job.model,
-			job.status,
-			job.delivery_status ?? null,
-			job.request_preview ?? null,
-			job.surface,
-			job.run_status,
-			job.cost_usd ?? null,
-		);
+			   run_status = excluded.run_status, cost_usd = excluded.cost_usd, push_lag_ms = excluded.push_lag_ms,
+			   dead_lettered_at = excluded.dead_lettered_at
+			 RETURNING seq`,
+				job.id,
+				job.created_at,
+				job.started_at ?? null,
+				job.completed_at ?? null,
+				job.failed_at ?? null,
+				job.model,
+				job.status,
+				job.delivery_status ?? null,
+				job.request_preview ?? null,
+				job.surface,
+				job.run_status,
+				job.cost_usd ?? null,
+				job.push_lag_ms ?? null,
+				job.dead_lettered_at ?? null,
+			)
+			.one();
+		if (isNew) this.indexMetadata(seq, searchable);
 		await this.sweeper.noteJob(job);
 		return fanOut ? this.hooksFor(fanOut) : [];
 	}
@@ -252,24 +313,32 @@ export class Tenant extends DurableObject<Env> {
 		return this.sql.exec("SELECT 1 FROM hooks WHERE id = ?", id).toArray().length > 0;
 	}
 
+	private indexMetadata(seq: number, pairs: MetadataPair[]): void {
+		for (const [key, value] of pairs) {
+			this.sql.exec("INSERT OR IGNORE INTO job_metadata (key, value, seq) VALUES (?, ?, ?)", key, value, seq);
+		}
+	}
+
 	removeJob(id: string): void {
+		this.sql.exec("DELETE FROM job_metadata WHERE seq IN (SELECT seq FROM jobs WHERE id = ?)", id);
 		this.sql.exec("DELETE FROM jobs WHERE id = ?", id);
 	}
 
-	/** One page of Sonar jobs, newest first, starting after `beforeSeq` (exclusive) when given. */
-	listJobs(limit: number, beforeSeq: number | null): RelayJobList {
-		const { page, next } = this.page("sonar", limit, beforeSeq);
+	/**
+	 * One page of Sonar jobs, newest first, starting after `beforeSeq` (exclusive) when given; with
+	 * `filters`, only jobs whose metadata has every one of those key/value pairs.
+	 */
+	listJobs(limit: number, beforeSeq: number | null, filters: MetadataPair[] = []): RelayJobList {
+		const { page, next } = this.page("sonar", limit, beforeSeq, filters);
 		return {
-			requests: page.map(
-				({ seq: _seq, surface: _surface, run_status: _run, cost_usd: _cost, ...row }) => row as RelayJobSummary,
-			),
+			requests: page.map(({ seq: _seq, surface: _surface, run_status: _run, ...row }) => row as RelayJobSummary),
 			next_token: next,
 		};
 	}
 
-	/** One page of Agent-surface runs, newest first (`GET /v1/responses`). */
-	listRuns(limit: number, beforeSeq: number | null): ResponseList {
-		const { page, next } = this.page("agent", limit, beforeSeq);
+	/** One page of Agent-surface runs, newest first (`GET /v1/responses`), filtered like `listJobs`. */
+	listRuns(limit: number, beforeSeq: number | null, filters: MetadataPair[] = []): ResponseList {
+		const { page, next } = this.page("agent", limit, beforeSeq, filters);
 		return {
 			object: "list",
 			data: page.map(
@@ -289,17 +358,111 @@ export class Tenant extends DurableObject<Env> {
 		};
 	}
 
-	private page(surface: "sonar" | "agent", limit: number, beforeSeq: number | null) {
-		const rows = this.sql
-			.exec<JobRow>(
-				"SELECT * FROM jobs WHERE surface = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-				surface,
-				beforeSeq ?? Number.MAX_SAFE_INTEGER,
-				limit + 1,
-			)
-			.toArray();
+	private page(surface: "sonar" | "agent", limit: number, beforeSeq: number | null, filters: MetadataPair[] = []) {
+		const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+		const [first, ...rest] = filters;
+		const rows = (
+			first
+				? this.sql.exec<PageRow>(
+						// The first pair's index range, newest first; each further pair is one index lookup per row.
+						`SELECT ${PAGE_COLUMNS} FROM job_metadata m JOIN jobs j ON j.seq = m.seq
+						 WHERE m.key = ? AND m.value = ? AND m.seq < ? AND j.surface = ?
+						 ${rest.map(() => "AND EXISTS (SELECT 1 FROM job_metadata o WHERE o.key = ? AND o.value = ? AND o.seq = m.seq)").join(" ")}
+						 ORDER BY m.seq DESC LIMIT ?`,
+						first[0],
+						first[1],
+						before,
+						surface,
+						...rest.flat(),
+						limit + 1,
+					)
+				: this.sql.exec<PageRow>(
+						`SELECT ${PAGE_COLUMNS} FROM jobs j WHERE j.surface = ? AND j.seq < ? ORDER BY j.seq DESC LIMIT ?`,
+						surface,
+						before,
+						limit + 1,
+					)
+		).toArray();
 		const page = rows.slice(0, limit);
 		const last = page[page.length - 1];
 		return { page, next: rows.length > limit && last ? encodeCursor(last.seq) : null };
 	}
+
+	/**
+	 * The numbers of the operations view over `window` (`GET /v1/stats`): three bounded queries, each
+	 * reading at most `MAX_STATS_ROWS` rows (newest first) through an index.
+	 */
+	stats(window: StatsWindow, now = Date.now()): OpsStats {
+		const nowS = Math.floor(now / 1000);
+		const since = scanSince(window, nowS);
+		const created = this.sql
+			.exec<{ created_at: number }>(
+				"SELECT created_at FROM jobs WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?",
+				since,
+				MAX_STATS_ROWS,
+			)
+			.toArray()
+			.map((row) => row.created_at);
+		const ended = this.sql
+			.exec<EndedRow>(
+				`SELECT COALESCE(completed_at, failed_at) AS ended, status, run_status, push_lag_ms FROM jobs
+				 WHERE COALESCE(completed_at, failed_at) >= ? ORDER BY COALESCE(completed_at, failed_at) DESC LIMIT ?`,
+				since,
+				MAX_STATS_ROWS,
+			)
+			.toArray();
+		const deadLettered = this.sql
+			.exec<{ n: number }>(
+				`SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE delivery_status = 'failed' AND ${DEAD_LETTERED_AT} >= ? LIMIT ?)`,
+				nowS - WINDOW_SECONDS[window],
+				MAX_STATS_ROWS,
+			)
+			.one().n;
+		return summarizeStats({
+			window,
+			now: nowS,
+			created,
+			ended,
+			deadLettered,
+			truncated: created.length >= MAX_STATS_ROWS || ended.length >= MAX_STATS_ROWS || deadLettered >= MAX_STATS_ROWS,
+		});
+	}
+
+	/**
+	 * The next `limit` jobs whose final delivery is dead-lettered, dead-lettered at or after `since`
+	 * (Unix seconds), in index order after `afterSeq`; and how many more there are after them.
+	 */
+	deadLettered(since: number, afterSeq: number, limit: number): { jobs: DeadLetteredJob[]; remaining: number } {
+		const where = `delivery_status = 'failed' AND ${DEAD_LETTERED_AT} >= ? AND seq > ?`;
+		const jobs = this.sql
+			.exec<{ seq: number; id: string; surface: string }>(
+				`SELECT seq, id, surface FROM jobs WHERE ${where} ORDER BY seq LIMIT ?`,
+				since,
+				afterSeq,
+				limit,
+			)
+			.toArray()
+			.map((row) => ({ seq: row.seq, id: row.id, surface: row.surface === "agent" ? "agent" : "sonar" }) as const);
+		const last = jobs[jobs.length - 1];
+		const remaining = last
+			? this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${where}`, since, last.seq).one().n
+			: 0;
+		return { jobs, remaining };
+	}
 }
+
+type PageRow = Pick<
+	JobRow,
+	| "seq"
+	| "id"
+	| "surface"
+	| "run_status"
+	| "created_at"
+	| "started_at"
+	| "completed_at"
+	| "failed_at"
+	| "model"
+	| "status"
+	| "delivery_status"
+	| "request_preview"
+>;

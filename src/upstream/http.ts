@@ -27,10 +27,21 @@ export interface CallSettings {
 	upstreamTimeoutMs: number;
 }
 
+/**
+ * The header the local Perplexity emulator puts on every answer (tools/emulator/app.ts), so that a
+ * job can record that its answer came from the emulator, not Perplexity. The real API never sends it.
+ */
+export const EMULATOR_HEADER = "x-perplexity-emulator";
+
+/** Who answered an upstream call: the local emulator (it says so), or, for anything else, Perplexity. */
+export type UpstreamOrigin = "emulator" | "perplexity";
+
 export interface CallOptions {
 	fetcher?: Fetcher;
 	/** Told of every answer's rate-limit headers, 429s included. */
 	onLimits?: (hint: RateLimitHint) => void;
+	/** Told who answered, for every answer (errors included). */
+	onOrigin?: (origin: UpstreamOrigin) => void;
 }
 
 /** A 2xx answer, read whole. */
@@ -82,6 +93,7 @@ export async function callUpstream(
 	}
 	const hint = readRateLimit(response.headers, Date.now());
 	if (hint && options.onLimits) options.onLimits(hint);
+	options.onOrigin?.(response.headers.has(EMULATOR_HEADER) ? "emulator" : "perplexity");
 	let text: string;
 	try {
 		text = await response.text();

@@ -17,10 +17,12 @@ import type { AgentRunRequest } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
 import { agentAdapter } from "./agent/adapter.ts";
 import type { UpstreamFailure } from "./errors.ts";
-import type { CallOptions } from "./http.ts";
+import type { CallOptions, UpstreamOrigin } from "./http.ts";
 import { sonarAdapter } from "./sonar.ts";
 
 export type UpstreamApi = "agent" | "sonar";
+
+export type { UpstreamOrigin };
 
 /**
  * Where a run stands upstream, in the Agent API's words (the Sonar adapter maps its four onto them).

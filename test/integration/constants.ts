@@ -29,6 +29,12 @@ export const TEST_TENANT_LIMITS = JSON.stringify({
 });
 /** The sweeper tests' own tenant: they count its unsettled jobs. */
 export const TENANT_SWEEP = { tenant: "swept", key: "swept-key" };
+/** The operations tests' own tenants: their stats count, their recovery redelivers, and their search finds only theirs. */
+export const TENANT_STATS = { tenant: "operator", key: "operator-key" };
+export const TENANT_RECOVER = { tenant: "recoverer", key: "recoverer-key" };
+export const TENANT_SEARCH = { tenant: "searcher", key: "searcher-key" };
+/** A tenant that never submits anything: another tenant's numbers must not show in its own. */
+export const TENANT_QUIET = { tenant: "quiet", key: "quiet-key" };
 export const TEST_API_KEYS_ALL = [
 	TEST_API_KEYS,
 	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
@@ -40,8 +46,14 @@ export const TEST_API_KEYS_ALL = [
 	`${TENANT_SLACK_OPS.tenant}:${TENANT_SLACK_OPS.key}`,
 	`${TENANT_LARGE.tenant}:${TENANT_LARGE.key}`,
 	`${TENANT_SWEEP.tenant}:${TENANT_SWEEP.key}`,
+	`${TENANT_STATS.tenant}:${TENANT_STATS.key}`,
+	`${TENANT_RECOVER.tenant}:${TENANT_RECOVER.key}`,
+	`${TENANT_SEARCH.tenant}:${TENANT_SEARCH.key}`,
+	`${TENANT_QUIET.tenant}:${TENANT_QUIET.key}`,
 ].join(",");
 /** The sweeper's subrequest budget per invocation in the tests: small, so that its bound shows. */
 export const TEST_SWEEP_BATCH = 3;
+/** Jobs one recovery call redelivers at most in the tests (`RECOVER_BATCH`): small, so that the cap shows. */
+export const TEST_RECOVER_BATCH = 2;
 export const TEST_SLACK_SECRET = "test-slack-secret";
 export const TEST_MAX_SUBSCRIPTIONS = 5;

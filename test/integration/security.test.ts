@@ -19,6 +19,7 @@ import { resultLink } from "../../src/delivery/result-link.ts";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import { signSlackRequest } from "../../src/integrations/slack/verify.ts";
 import type { Job } from "../../src/job/job.ts";
+import { OpsStats, RecoverReport } from "../../src/schemas/ops.ts";
 import { HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import { type Hook, RelayJob, RelayJobList } from "../../src/schemas/relay.ts";
 import { upstreamPort } from "../../src/upstream/port.ts";
@@ -328,6 +329,38 @@ const ROUTES: Record<string, RouteCase> = {
 		call: async (_fx, fresh) => ({ method: "DELETE", path: `/v1/hooks/${await fresh()}` }),
 		ok: 204,
 		other: 404,
+	},
+	// Sends the sample to the fixture subscription's target (the inbox); to another tenant it does not exist.
+	"POST /v1/hooks/:id/test": {
+		access: "key",
+		call: (fx) => ({ method: "POST", path: `/v1/hooks/${fx.hookId}/test` }),
+		ok: 200,
+		other: 404,
+	},
+	"GET /v1/stats": {
+		access: "key",
+		call: () => ({ method: "GET", path: "/v1/stats?window=7d" }),
+		ok: 200,
+		other: 200,
+		// Each tenant sees numbers of its own index only (stats.test.ts counts them).
+		scoped: async (res) => {
+			expect(OpsStats.parse(await res.json()).window).toBe("7d");
+		},
+	},
+	// From tomorrow: it redelivers nothing here, so the other files' dead letters stay as they are.
+	"POST /v1/deliveries/recover": {
+		access: "key",
+		call: () => ({
+			method: "POST",
+			path: "/v1/deliveries/recover",
+			body: JSON.stringify({ since: Math.floor(Date.now() / 1000) + 86_400 }),
+		}),
+		ok: 200,
+		other: 200,
+		scoped: async (res, fx) => {
+			const report = RecoverReport.parse(await res.json());
+			expect(report.jobs.map((job) => job.id)).not.toContain(fx.jobId);
+		},
 	},
 	"POST /integrations/slack/commands": {
 		access: "slack",

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumSkipReason, type LaunchedBrowser, launchChromium } from "./dashboard-browser.ts";
+import { chromiumSkipReason, type LaunchedBrowser, launchChromium, lowContrastText } from "./dashboard-browser.ts";
 import { type Stack, startStack } from "./stack.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -678,41 +678,3 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		expect(pageProblems).toEqual([]);
 	});
 });
-
-/** Visible text whose colour has a WCAG contrast below 4.5:1 against its (first opaque) background. */
-function lowContrastText(page: Page): Promise<string[]> {
-	return page.evaluate(() => {
-		const rgba = (color: string) => (color.match(/[\d.]+/g) ?? []).map(Number);
-		const channel = (value: number) => {
-			const v = value / 255;
-			return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-		};
-		const luminance = ([r = 0, g = 0, b = 0]: number[]) =>
-			0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
-		const background = (element: Element) => {
-			for (let e: Element | null = element; e; e = e.parentElement) {
-				const color = rgba(getComputedStyle(e).backgroundColor);
-				if ((color[3] ?? 1) > 0.5) return color;
-			}
-			return [255, 255, 255];
-		};
-		const problems: string[] = [];
-		for (const element of Array.from(document.querySelectorAll("body *"))) {
-			if (!(element instanceof HTMLElement) || element.getClientRects().length === 0) continue;
-			if (element.closest("[hidden], .visually-hidden, .toast, :disabled")) continue;
-			const ownText = Array.from(element.childNodes).some(
-				(node) => node.nodeType === Node.TEXT_NODE && node.textContent?.trim(),
-			);
-			if (!ownText) continue;
-			const [light, dark] = [luminance(rgba(getComputedStyle(element).color)), luminance(background(element))].sort(
-				(a, b) => b - a,
-			) as [number, number];
-			const ratio = (light + 0.05) / (dark + 0.05);
-			if (ratio < 4.5)
-				problems.push(
-					`${element.tagName.toLowerCase()}.${element.className} ${ratio.toFixed(2)}: ${element.textContent?.trim().slice(0, 40)}`,
-				);
-		}
-		return problems;
-	});
-}

@@ -95,6 +95,23 @@ describe("OpenAPI document", () => {
 		expect(doc.paths["/v1/results/{id}"]?.get?.responses).toHaveProperty("403");
 	});
 
+	it("documents the operations endpoints and the metadata search of both list endpoints", async () => {
+		const doc = await documentOf();
+		const op = (path: string, method: string) =>
+			(doc.paths[path] as Record<string, { parameters?: { name: string; in: string; style?: string }[] }>)?.[method];
+		expect(JSON.stringify(op("/v1/stats", "get"))).toContain("#/components/schemas/OpsStats");
+		expect(JSON.stringify(op("/v1/deliveries/recover", "post"))).toContain("#/components/schemas/RecoverReport");
+		expect(JSON.stringify(op("/v1/deliveries/recover", "post"))).toContain("#/components/schemas/RecoverDeliveries");
+		expect(JSON.stringify(op("/v1/hooks/{id}/test", "post"))).toContain("#/components/schemas/HookTestReport");
+		for (const path of ["/async/chat/completions", "/v1/async/sonar", "/v1/responses"]) {
+			const metadata = op(path, "get")?.parameters?.find((p) => p.name === "metadata");
+			expect(metadata, path).toMatchObject({ in: "query", style: "deepObject" });
+		}
+		// Who ran a job upstream, on GET of both surfaces.
+		expect(JSON.stringify(doc.components.schemas.RelayAsyncChatCompletion)).toContain("UpstreamOrigin");
+		expect(JSON.stringify(doc.components.schemas.Response)).toContain("UpstreamOrigin");
+	});
+
 	it("describes an example for each operation", async () => {
 		const doc = await documentOf();
 		for (const [path, ops] of Object.entries(doc.paths)) {

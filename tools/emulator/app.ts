@@ -17,6 +17,9 @@
  * Agent creates whose answer is lost after the run started) are for resilience
  * tests and benchmarks.
  *
+ * Every API answer carries `x-perplexity-emulator: sonar-relay-emulator`, so the relay can label
+ * the jobs it ran here; the real API never sends it.
+ *
  * Control routes, unauthenticated (bind to loopback only):
  * - `GET /__emulator/stats`, `GET /__emulator/stats/jobs/{id}`: counters;
  * - `GET|POST /__emulator/faults`: read or change the global faults;
@@ -49,6 +52,10 @@ export interface Emulator {
 	reset(): void;
 	setFaults(faults: Partial<FaultOptions>): void;
 }
+
+/** The header that marks the emulator's answers (the relay's `src/upstream/http.ts` looks for it by name). */
+export const EMULATOR_HEADER = "x-perplexity-emulator";
+export const EMULATOR_HEADER_VALUE = "sonar-relay-emulator";
 
 /** How long an Agent API stream cursor stays resumable, by default. */
 export const DEFAULT_STREAM_CURSOR_TTL_MS = 10 * 60 * 1000;
@@ -99,6 +106,9 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 		if (c.req.path.startsWith("/__emulator/")) return;
 		const code = String(c.res.status);
 		runtime.counters.responses[code] = (runtime.counters.responses[code] ?? 0) + 1;
+		// Every API answer says it came from the emulator: the relay records it on the job it ran, so a
+		// dashboard can tell an emulated answer from Perplexity's. The real API never sends this header.
+		c.res.headers.set(EMULATOR_HEADER, EMULATOR_HEADER_VALUE);
 	});
 
 	// An API left out is not mounted: its paths fall through to the 404 below, as on a server that dropped it.

@@ -1,0 +1,99 @@
+/**
+ * `POST /v1/deliveries/recover`: "redeliver everything that failed since …" (Svix's recover). It
+ * finds the tenant's jobs whose final event to `callback_url` is dead-lettered, dead-lettered at or
+ * after `since`, and sends each one's final event again through the per-job redeliver (same
+ * `webhook-id`, a new attempt series, the same URL guard and signing).
+ *
+ * One call does at most `RECOVER_BATCH` jobs (default 40): each redelivery is one subrequest of this
+ * invocation (plus one to the tenant index), and Cloudflare caps those per invocation (50 on the
+ * Free plan). The answer says how many remain and gives a `next_token` to carry on: the caller
+ * drives the batches, so the work is visible, resumable and needs no state kept on the relay.
+ */
+import { Hono } from "hono";
+import { authenticate } from "../auth.ts";
+import { readSettings } from "../config.ts";
+import type { AppEnv } from "../env.ts";
+import { RequestValidationError } from "../errors.ts";
+import { readJson, validate } from "../http.ts";
+import type { RedeliverJobResult } from "../job/job.ts";
+import { RecoverBody, type RecoverReport } from "../schemas/ops.ts";
+import { validationError } from "../schemas/validation.ts";
+import { checkAll } from "../sweeper/tenant-sweep.ts";
+import { decodeCursor, encodeCursor } from "../tenant/cursor.ts";
+import type { DeadLetteredJob } from "../tenant/tenant.ts";
+import { jobStub } from "./completions.ts";
+
+type RecoveredJob = RecoverReport["jobs"][number];
+
+/** `since` as Unix seconds: a number is already; an ISO date-time is parsed (the schema checked its form). */
+function sinceSeconds(since: number | string): number {
+	return typeof since === "number" ? since : Math.floor(Date.parse(since) / 1000);
+}
+
+/** One job's redelivery, as the report shows it; never throws. */
+async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promise<RecoveredJob> {
+	const base = { id: job.id, surface: job.surface };
+	try {
+		const result = (await jobStub(env, job.id).redeliver(tenant, job.surface, job.id)) as RedeliverJobResult;
+		if (!result.ok) {
+			return { ...base, redelivered: false, delivery_status: null, status_code: null, detail: result.detail };
+		}
+		const { report } = result;
+		// The newest attempt is the redelivery's (both hold the job's lock: nothing else ran in between).
+		const attempt = report.attempts[report.attempts.length - 1];
+		const ok = attempt?.status_code != null && attempt.status_code >= 200 && attempt.status_code < 300;
+		return {
+			...base,
+			redelivered: true,
+			delivery_status: report.delivery_status ?? null,
+			status_code: attempt?.status_code ?? null,
+			detail: ok ? null : (attempt?.error_message ?? attempt?.error ?? null),
+		};
+	} catch {
+		return {
+			...base,
+			redelivered: false,
+			delivery_status: null,
+			status_code: null,
+			detail: "the job did not answer; run the recovery again to retry it",
+		};
+	}
+}
+
+export const deliveries = new Hono<AppEnv>()
+	.use(async (c, next) => {
+		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		await next();
+	})
+
+	.post("/recover", async (c) => {
+		const settings = readSettings(c.env);
+		const body = validate(RecoverBody, await readJson(c, settings.maxBodyBytes), "body");
+		const afterSeq = body.next_token ? decodeCursor(body.next_token) : 0;
+		if (afterSeq === null) {
+			throw new RequestValidationError(validationError(["body", "next_token"], "next_token is not valid"));
+		}
+		const since = sinceSeconds(body.since);
+		const tenant = c.get("tenant");
+		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
+		const found = (await index.deadLettered(since, afterSeq, settings.recoverBatch)) as {
+			jobs: DeadLetteredJob[];
+			remaining: number;
+		};
+		const jobs = await checkAll(
+			found.jobs.map((job) => job.id),
+			(id) => recoverOne(c.env, tenant, found.jobs.find((job) => job.id === id) as DeadLetteredJob),
+		);
+		const last = found.jobs[found.jobs.length - 1];
+		const report: RecoverReport = {
+			since: new Date(since * 1000).toISOString(),
+			redelivered: jobs.filter((job) => job.redelivered).length,
+			delivered: jobs.filter((job) => job.status_code !== null && job.status_code >= 200 && job.status_code < 300)
+				.length,
+			failed: jobs.filter((job) => !job.redelivered).length,
+			remaining: found.remaining,
+			next_token: found.remaining > 0 && last ? encodeCursor(last.seq) : null,
+			jobs,
+		};
+		return c.json(report, 200);
+	});

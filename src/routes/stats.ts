@@ -1,0 +1,18 @@
+/**
+ * `GET /v1/stats?window=1h|24h|7d`: the numbers behind the dashboard's Operations tab, for the
+ * caller's tenant only: jobs per hour (the last 24 h), counts over the window (accepted, completed,
+ * failed, cancelled, dead-lettered) and push lag p50/p99 per hour. The tenant index computes them
+ * with bounded queries (see `tenant/stats.ts`).
+ */
+import { Hono } from "hono";
+import { authenticate } from "../auth.ts";
+import type { AppEnv } from "../env.ts";
+import { validate } from "../http.ts";
+import { type OpsStats, StatsQuery } from "../schemas/ops.ts";
+
+export const stats = new Hono<AppEnv>().get("/", async (c) => {
+	const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+	const { window } = validate(StatsQuery, c.req.query(), "query");
+	const report = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).stats(window)) as OpsStats;
+	return c.json(report, 200);
+});
