@@ -62,7 +62,7 @@ async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promi
 
 export const deliveries = new Hono<AppEnv>()
 	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env.API_KEYS, c.req.header("authorization")));
+		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
 		await next();
 	})
 

@@ -11,7 +11,7 @@ import { validate } from "../http.ts";
 import { type OpsStats, StatsQuery } from "../schemas/ops.ts";
 
 export const stats = new Hono<AppEnv>().get("/", async (c) => {
-	const tenant = await authenticate(c.env.API_KEYS, c.req.header("authorization"));
+	const tenant = await authenticate(c.env, c.req.header("authorization"));
 	const { window } = validate(StatsQuery, c.req.query(), "query");
 	const report = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).stats(window)) as OpsStats;
 	return c.json(report, 200);
