@@ -558,6 +558,11 @@ export const CLIENT_JS = String.raw`
 			});
 	}
 
+	/**
+	 * Loads the first page (reset: navigation, Refresh, a new search) or the next one (Load more).
+	 * A page is applied only if no reset started after the load did: a late first page must not wipe
+	 * out a further page loaded since, nor a late further page land on a list that was reset.
+	 */
 	function loadJobs(reset) {
 		var token = routeToken;
 		if (reset) loadUsage(token);
@@ -567,11 +572,16 @@ export const CLIENT_JS = String.raw`
 		var refresh = $("jobs-refresh");
 		var query =
 			"?limit=" + PAGE_SIZE + searchQuery(list) + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
-		(reset ? refresh : more).disabled = true;
+		var seq = (list.seq = (list.seq || 0) + 1);
+		if (reset) list.resetSeq = seq;
+		var basis = list.resetSeq || 0;
+		// While the first page loads there is no next page to ask for.
+		more.disabled = true;
+		if (reset) refresh.disabled = true;
 		if (reset) $("jobs-table").setAttribute("aria-busy", "true");
 		return api("GET", KINDS[kind].api + query)
 			.then(function (page) {
-				if (token !== routeToken) return;
+				if (token !== routeToken || list.resetSeq !== basis) return;
 				var items = KINDS[kind].items(page);
 				if (reset) {
 					list.jobs = items;
@@ -586,11 +596,13 @@ export const CLIENT_JS = String.raw`
 				scheduleListPoll(token);
 			})
 			.catch(function (failure) {
-				if (token !== routeToken || failure.status === 401) return;
+				if (token !== routeToken || failure.status === 401 || list.resetSeq !== basis) return;
 				if (!list.loaded) $("jobs-empty").hidden = true;
 				$("jobs-error").textContent = "Could not load the " + KINDS[kind].noun + "s: " + failure.message + ".";
 			})
 			.finally(function () {
+				// Only the latest load hands the buttons back.
+				if (list.seq !== seq) return;
 				refresh.disabled = false;
 				more.disabled = false;
 				$("jobs-table").removeAttribute("aria-busy");

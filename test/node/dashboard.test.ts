@@ -386,6 +386,41 @@ describe.skipIf(chromiumSkipReason !== null)("the dashboard in headless Chromium
 		await page.locator('#job-badges [data-status="COMPLETED"]').waitFor();
 	});
 
+	it("holds Load more while the first page reloads, so a late first page cannot drop a further one", async () => {
+		await page.getByRole("navigation").getByRole("link", { name: "Jobs" }).click();
+		await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
+		await expect.poll(() => page.locator("#jobs-body tr").count()).toBeGreaterThan(20);
+		// Hold the next first page (Refresh's) until the test lets it go.
+		let release = () => {};
+		const held = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		let holding = true;
+		const pattern = /\/async\/chat\/completions\?limit=\d+$/;
+		await page.route(pattern, async (route) => {
+			if (holding) {
+				holding = false;
+				await held;
+			}
+			await route.continue();
+		});
+		try {
+			const reloaded = page.waitForResponse(pattern);
+			await page.getByRole("button", { name: "Refresh" }).click();
+			await expect.poll(() => holding).toBe(false);
+			// Before, Load more stayed live here: its second page landed, then the late first page replaced it.
+			expect(await page.locator("#jobs-more").isDisabled()).toBe(true);
+			release();
+			await reloaded;
+			await expect.poll(() => page.locator("#jobs-body tr").count()).toBe(20);
+			await page.getByRole("button", { name: "Load more" }).click();
+			await page.locator(`#jobs-body tr[data-job="${jobId}"]`).waitFor();
+		} finally {
+			release();
+			await page.unroute(pattern);
+		}
+	});
+
 	it("lists Agent API runs under their own tab, with run badges, a filter, and links to the run", async () => {
 		runId = await startRun(RUN_QUESTION);
 		await expect
