@@ -216,3 +216,6 @@ function titleOf(entity: TestCase | TestSuite | TestModule): string {
 function cut(line: string): string {
 	return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 1)}…` : line;
 }
+
+/** For `vitest --reporter=default --reporter=./tools/test-logs/reporter.ts`, which loads a default export. */
+export default TestLogsReporter;
