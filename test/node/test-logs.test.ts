@@ -61,13 +61,14 @@ function runFixture(name: string, env: Record<string, string>): Promise<FixtureR
 const NODE_LINE = "fixture node: console line";
 const WORKER_LINE = "fixture worker: handled a request";
 const RUNTIME_LINE = "Error: fixture runtime message";
+const OTHER_TEST_LINE = "fixture node: another test's line";
 
 describe("a test run's output", () => {
 	it("keeps a passing run quiet, and writes what it hid to test-results/logs", { timeout: 60_000 }, async () => {
 		const run = await runFixture("pass", {});
 		expect(run.code, run.output).toBe(0);
-		expect(run.output).toContain("2 passed");
-		for (const line of [NODE_LINE, WORKER_LINE, RUNTIME_LINE]) expect(run.output).not.toContain(line);
+		expect(run.output).toContain("3 passed");
+		for (const line of [NODE_LINE, OTHER_TEST_LINE, WORKER_LINE, RUNTIME_LINE]) expect(run.output).not.toContain(line);
 		expect(run.output).toContain(`Logs  ${run.dir}/: fixture-node.log, fixture-workers.log, runtime.log`);
 
 		expect(listTestLogs(run.dir)).toEqual(["fixture-node.log", "fixture-workers.log", "runtime.log"]);
@@ -84,13 +85,17 @@ describe("a test run's output", () => {
 	}, async () => {
 		const run = await runFixture("fail", { FIXTURE_FAIL: "1" });
 		expect(run.code, run.output).toBe(1);
-		expect(run.output).toContain("2 failed");
+		expect(run.output).toMatch(/Tests {2}2 failed \| 1 passed/);
 
 		const nodePart = run.output.split("Logs around fixture-node > node.test.ts > prints a line, then checks:")[1];
 		expect(nodePart, run.output).toBeDefined();
-		expect(nodePart?.split("Logs around")[0]).toMatch(
-			/fixture-node\.log:1 {2}\d\d:\d\d:\d\d\.\d{3} stdout .*fixture node/,
+		const nodeExcerpt = nodePart?.split("Logs around")[0];
+		expect(nodeExcerpt).toMatch(
+			/fixture-node\.log:1 {2}\d\d:\d\d:\d\d\.\d{3} stdout \(this test\) \| fixture node: console line/,
 		);
+		// The next test's line came right after, but it is another test's: in the file, not in the excerpt.
+		expect(nodeExcerpt).not.toContain(OTHER_TEST_LINE);
+		expect(readFileSync(join(run.dir, "fixture-node.log"), "utf8")).toContain(OTHER_TEST_LINE);
 
 		const workersPart = run.output.split(
 			"Logs around fixture-workers > workers.test.ts > calls the Worker, then checks:",

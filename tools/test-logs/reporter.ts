@@ -177,7 +177,11 @@ export class TestLogsReporter implements Reporter {
 		});
 	}
 
-	/** The records around one failure, from its project's log and the runtime's, in time order. */
+	/**
+	 * The records around one failure, in time order, from its project's log and the runtime's:
+	 * its own console output and what no test owns (workerd, `wrangler dev`); other tests' console
+	 * output, which a parallel run interleaves, is left in the files.
+	 */
 	#excerpt(failure: Failure, files: string[]): string {
 		const wanted = failure.project
 			? [`${projectLogName(failure.project)}.log`, `${RUNTIME_LOG}.log`].filter((file) => files.includes(file))
@@ -185,6 +189,7 @@ export class TestLogsReporter implements Reporter {
 		const records = wanted
 			.flatMap((file) => readTestLog(join(this.#dir, file)).map((record) => ({ ...record, file })))
 			.filter((record) => record.time >= failure.from && record.time <= failure.to)
+			.filter((record) => !byAnotherTest(record.text, failure.title))
 			.sort((a, b) => a.time - b.time);
 		const limit = this.#options.linesPerFailure ?? 30;
 		const last = records.slice(-limit);
@@ -211,6 +216,13 @@ function projectLogName(project: string): string {
 
 function titleOf(entity: TestCase | TestSuite | TestModule): string {
 	return entity.type === "module" ? entity.relativeModuleId : `${entity.module.relativeModuleId} > ${entity.fullName}`;
+}
+
+/** Whether a record is the console output of a test other than `title` and the tests under it. */
+function byAnotherTest(text: string, title: string): boolean {
+	const owner = /^\S+ (?:stdout|stderr) (.*)/.exec(text)?.[1];
+	if (owner === undefined || owner.startsWith("(no test)")) return false;
+	return !owner.startsWith(`${title} | `) && !owner.startsWith(`${title} > `);
 }
 
 function cut(line: string): string {
