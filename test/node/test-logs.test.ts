@@ -107,6 +107,16 @@ describe("a test run's output", () => {
 		expect(run.output.split("Logs around")[0]).not.toContain(RUNTIME_LINE);
 	});
 
+	it("prints the last records of every log when no test failed but the run did", { timeout: 60_000 }, async () => {
+		const run = await runFixture("unhandled", { FIXTURE_FAIL: "unhandled" });
+		expect(run.code, run.output).toBe(1);
+		expect(run.output).toContain("fixture unhandled rejection");
+		const excerpt = run.output.split("Logs around the run's unhandled errors:")[1];
+		expect(excerpt, run.output).toBeDefined();
+		// Every test's records count here, whichever project wrote them.
+		for (const line of [NODE_LINE, OTHER_TEST_LINE, WORKER_LINE, RUNTIME_LINE]) expect(excerpt).toContain(line);
+	});
+
 	it("streams everything live with TEST_LOGS=1, and still writes the logs", { timeout: 60_000 }, async () => {
 		const run = await runFixture("stream", { TEST_LOGS: "1" });
 		expect(run.code, run.output).toBe(0);

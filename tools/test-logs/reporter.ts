@@ -55,6 +55,8 @@ interface Failure {
 	project: string;
 	from: number;
 	to: number;
+	/** Not one test's failure (unhandled errors, an interrupted run): every test's records count. */
+	wholeRun?: boolean;
 }
 
 /**
@@ -158,13 +160,14 @@ export class TestLogsReporter implements Reporter {
 
 		const failures = [...this.#failures];
 		if (failures.length === 0) {
-			// Unhandled errors, or an interrupted run: the last records of every log.
-			failures.push({ title: `the run (${reason})`, project: "", from: -Infinity, to: Infinity });
+			// Unhandled errors (vitest may call that run "passed"), or an interrupted run: the last records of every log.
+			const title = unhandledErrors.length > 0 ? "the run's unhandled errors" : `the run (${reason})`;
+			failures.push({ title, project: "", from: -Infinity, to: Infinity, wholeRun: true });
 		}
 		const shown = failures.slice(0, this.#options.maxFailures ?? 5);
 		for (const failure of shown) out.write(this.#excerpt(failure, files));
 		if (failures.length > shown.length) {
-			out.write(`\n … and ${failures.length - shown.length} more failures: see the logs above.\n`);
+			out.write(`\n … and ${failures.length - shown.length} more failures: their records are in ${where}/.\n`);
 		}
 	}
 
@@ -189,7 +192,7 @@ export class TestLogsReporter implements Reporter {
 		const records = wanted
 			.flatMap((file) => readTestLog(join(this.#dir, file)).map((record) => ({ ...record, file })))
 			.filter((record) => record.time >= failure.from && record.time <= failure.to)
-			.filter((record) => !byAnotherTest(record.text, failure.title))
+			.filter((record) => failure.wholeRun || !byAnotherTest(record.text, failure.title))
 			.sort((a, b) => a.time - b.time);
 		const limit = this.#options.linesPerFailure ?? 30;
 		const last = records.slice(-limit);
