@@ -7,6 +7,10 @@
  * - `workers-sonar`: the same relay on the retired Sonar async API (`UPSTREAM_API=sonar`).
  * - `node`: the Node-side tools (emulator, inbox) and the end-to-end tests that start
  *   the real stack (wrangler dev + emulator + inbox) and drive it over HTTP.
+ *
+ * A passing run prints vitest's report and little else: the tests' console output, workerd's own
+ * messages and `wrangler dev`'s go to test-results/logs/, and a failure prints the records
+ * written around it (tools/test-logs/reporter.ts). `TEST_LOGS=1` streams them all live.
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -22,6 +26,8 @@ import {
 	TEST_TENANT_LIMITS,
 	TEST_UPSTREAM_KEY,
 } from "./test/integration/constants.ts";
+import { streamTestLogs } from "./tools/test-logs/log-file.ts";
+import { TestLogsReporter } from "./tools/test-logs/reporter.ts";
 
 /** The relay's settings in the workerd tests; `extra` adds to them (the Sonar adapter's project). */
 function workersProject(name: string, include: string[], extra: Record<string, string> = {}) {
@@ -75,6 +81,9 @@ function workersProject(name: string, include: string[], extra: Record<string, s
 
 export default defineConfig({
 	test: {
+		// A failed test's own console output still prints; the rest is in test-results/logs/.
+		silent: streamTestLogs() ? false : "passed-only",
+		reporters: ["default", new TestLogsReporter()],
 		projects: [
 			// Polled: the emulator's step-driven jobs (`[[emu:steps=N]]`) advance per GET, which a stream never makes.
 			workersProject("workers", ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"], { WATCH_MODE: "poll" }),

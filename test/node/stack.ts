@@ -10,6 +10,10 @@
  * Defaults make everything fast: polls start after 200 ms and back off to 1 s at most, and
  * a refused delivery is retried 4 times, 300 ms apart (then dead-lettered).
  *
+ * What wrangler, the emulator and the inbox print goes to test-results/logs/node.log (see
+ * tools/test-logs/), where the reporter finds it when a test fails; with `TEST_LOGS=1` (or
+ * `E2E_VERBOSE=1`) it is printed live too.
+ *
  * The relay's settings go in one temporary `--env-file`. Given an `--env-file`, wrangler
  * does not read the repo's `.dev.vars` at all, and the file's values win over
  * `wrangler.toml` `[vars]`, so a developer's local settings cannot leak into the run.
@@ -22,6 +26,7 @@ import { writeEnvFile } from "../../tools/dev-vars.ts";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../../tools/emulator/server.ts";
 import { type RunningInbox, startInbox } from "../../tools/inbox/server.ts";
 import { freePort, spawnWranglerDev, waitForHealth } from "../../tools/start.ts";
+import { appendTestLog, streamTestLogs, testLogDir } from "../../tools/test-logs/log-file.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -51,7 +56,7 @@ export const E2E_UPSTREAM_LIMIT_PER_MINUTE = 3000;
 export interface StackOptions {
 	/** Relay settings added to, or replacing, the harness defaults. */
 	vars?: Record<string, string>;
-	/** Emulator options on top of the harness defaults (fast durations, quiet). */
+	/** Emulator options on top of the harness defaults (fast durations, its log in node.log). */
 	emulator?: Partial<StartEmulatorOptions>;
 	/**
 	 * The wrangler config to run.
@@ -64,8 +69,9 @@ export interface StackOptions {
 	 */
 	startupTimeoutMs?: number;
 	/**
-	 * Print wrangler's output as it comes (also on with E2E_VERBOSE=1).
-	 * @default false
+	 * Print wrangler's, the emulator's and the inbox's output as it comes, besides logging it
+	 * to test-results/logs/node.log.
+	 * @default true with TEST_LOGS=1 or E2E_VERBOSE=1
 	 */
 	verbose?: boolean;
 }
@@ -106,7 +112,13 @@ const SIGNING_KEY = "e2e-signing-key";
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
 	const dir = mkdtempSync(join(tmpdir(), "sonar-relay-e2e-"));
-	const verbose = options.verbose ?? Boolean(process.env.E2E_VERBOSE);
+	const verbose = options.verbose ?? (Boolean(process.env.E2E_VERBOSE) || streamTestLogs());
+	const logDir = testLogDir(ROOT);
+	/** Logs a line of one part of the stack, and prints it too when verbose. */
+	const logger = (part: string, prefix: string) => (line: string) => {
+		if (line.trim() !== "") appendTestLog(logDir, "node", part, line);
+		if (verbose) console.log(`${prefix}${line}`);
+	};
 	let emulator: RunningEmulator | undefined;
 	let inbox: RunningInbox | undefined;
 	let wrangler: ReturnType<typeof spawnWranglerDev> | undefined;
@@ -127,7 +139,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			host: "127.0.0.1",
 			port: 0,
 			apiKey: "emulator-key",
-			quiet: !verbose,
+			log: logger("emulator", ""),
 			durations: FAST_DURATIONS_MS,
 			defaultDurationMs: 500,
 			// The live API serves only the Agent API: the retired Sonar paths answer 404, as they do there.
@@ -136,7 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			...options.emulator,
 		});
 		const secrets = await Promise.all(["e2e", "other"].map((tenant) => tenantSecret(SIGNING_KEY, tenant)));
-		inbox = await startInbox({ host: "127.0.0.1", port: 0, secrets, print: verbose });
+		inbox = await startInbox({ host: "127.0.0.1", port: 0, secrets, print: true, log: logger("inbox", "") });
 
 		const vars: Record<string, string> = {
 			PERPLEXITY_BASE_URL: emulator.url,
@@ -164,7 +176,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			envFiles: [envFile],
 			configPath: options.configPath,
 			inspectorPort,
-			onLine: verbose ? (line) => console.log(`[relay] ${line}`) : undefined,
+			onLine: logger(`wrangler dev :${port}`, "[relay] "),
 		});
 		process.on("exit", killOnExit);
 
