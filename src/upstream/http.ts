@@ -5,6 +5,7 @@
  * with the upstream's own words (redacted) in its message. What a 2xx body
  * means is the adapter's business.
  */
+import { isTimeoutError } from "../http.ts";
 import { isRetryableStatus, parseRetryAfter, UpstreamError } from "./errors.ts";
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
@@ -50,11 +51,6 @@ export interface Answer {
 	text: string;
 }
 
-/** An abort by the call's own timeout signal (workerd names it TimeoutError; some runtimes say AbortError). */
-function isTimeout(error: unknown): boolean {
-	return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-}
-
 /**
  * Makes one call and reads its answer. Throws an `UpstreamError` for anything but a readable 2xx.
  *
@@ -80,7 +76,7 @@ export async function callUpstream(
 			signal: AbortSignal.timeout(settings.upstreamTimeoutMs),
 		});
 	} catch (error) {
-		const timedOut = isTimeout(error);
+		const timedOut = isTimeoutError(error);
 		throw new UpstreamError({
 			kind: timedOut ? "timeout" : "network",
 			status: null,
@@ -99,7 +95,7 @@ export async function callUpstream(
 		text = await response.text();
 	} catch (error) {
 		// The timeout covers the body too: one that fires mid-body is a timeout, not a dropped connection.
-		const timedOut = isTimeout(error);
+		const timedOut = isTimeoutError(error);
 		throw new UpstreamError({
 			kind: timedOut ? "timeout" : "network",
 			status: response.status,

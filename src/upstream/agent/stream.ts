@@ -12,6 +12,7 @@
  * Events are read leniently, like answers: unknown types are skipped, and a
  * terminal event without a usable Response is settled by one more plain read.
  */
+import { isTimeoutError } from "../../http.ts";
 import { noteDrift } from "../drift.ts";
 import { asFailure, isRetryableStatus, parseRetryAfter, UpstreamError, type UpstreamFailure } from "../errors.ts";
 import { type CallOptions, type CallSettings, describeError, readRateLimit, redact, safeJson } from "../http.ts";
@@ -236,8 +237,8 @@ export async function watchRun(
 }
 
 function networkFailure(error: unknown, settings: CallSettings): UpstreamFailure {
-	const timedOut = error instanceof Error && error.name === "TimeoutError";
-	if (timedOut) {
+	// The caller's own stop (an AbortError too) was told apart before this.
+	if (isTimeoutError(error)) {
 		return {
 			kind: "timeout",
 			status: null,
