@@ -6,7 +6,7 @@
  * means is the adapter's business.
  */
 import { isTimeoutError } from "../http.ts";
-import { isRetryableStatus, parseRetryAfter, UpstreamError } from "./errors.ts";
+import { isRetryableStatus, parseRetryAfter, UpstreamError, type UpstreamFailure } from "./errors.ts";
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -106,16 +106,25 @@ export async function callUpstream(
 				: "upstream connection dropped while reading the answer",
 		});
 	}
-	if (!response.ok) {
-		throw new UpstreamError({
-			kind: "http",
-			status: response.status,
-			retryable: isRetryableStatus(response.status),
-			retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
-			message: `upstream answered ${response.status}: ${redact(describeError(text), settings.upstreamApiKey)}`,
-		});
-	}
+	if (!response.ok) throw new UpstreamError(httpFailure(response, text, settings.upstreamApiKey));
 	return { status: response.status, text };
+}
+
+/**
+ * A non-2xx answer as a failure: retryable or not by its status, its `Retry-After`, and upstream's
+ * own words (redacted) from `text`, its body.
+ *
+ * @example
+ * throw new UpstreamError(httpFailure(response, await response.text(), settings.upstreamApiKey));
+ */
+export function httpFailure(response: Response, text: string, apiKey: string): UpstreamFailure {
+	return {
+		kind: "http",
+		status: response.status,
+		retryable: isRetryableStatus(response.status),
+		retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
+		message: `upstream answered ${response.status}: ${redact(describeError(text), apiKey)}`,
+	};
 }
 
 /**
