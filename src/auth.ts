@@ -12,6 +12,7 @@
  *   stops working within that plus KV's own edge cache (about 60 s): some two minutes.
  *   A KV failure is a 503 (retry), never a 401: a valid key must not look revoked because KV hiccupped.
  */
+import { sha256, timingSafeEqual, toHex } from "./crypto.ts";
 import { ApiError } from "./errors.ts";
 
 interface KeyEntry {
@@ -19,12 +20,7 @@ interface KeyEntry {
 	digest: Uint8Array;
 }
 
-const encoder = new TextEncoder();
 let cached: { source: string; entries: Promise<KeyEntry[]> } | undefined;
-
-async function sha256(text: string): Promise<Uint8Array> {
-	return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-}
 
 /**
  * Parses `tenant:key,tenant2:key2`; blanks and entries without both parts are ignored. The key is
@@ -55,12 +51,6 @@ function keyEntries(source: string): Promise<KeyEntry[]> {
 	return cached.entries;
 }
 
-function equalDigests(a: Uint8Array, b: Uint8Array): boolean {
-	let diff = a.length ^ b.length;
-	for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-	return diff === 0;
-}
-
 /**
  * The tenant owning `key`, or null.
  *
@@ -75,7 +65,7 @@ export async function tenantForKey(apiKeys: string, key: string): Promise<string
 async function tenantInApiKeys(apiKeys: string, presented: Uint8Array): Promise<string | null> {
 	let tenant: string | null = null;
 	for (const entry of await keyEntries(apiKeys)) {
-		if (equalDigests(entry.digest, presented)) tenant = entry.tenant;
+		if (timingSafeEqual(entry.digest, presented)) tenant = entry.tenant;
 	}
 	return tenant;
 }
@@ -111,10 +101,6 @@ export const KEY_CACHE_MAX_ENTRIES = 1_000;
 
 const kvAnswers = new Map<string, { tenant: string | null; expiresAt: number }>();
 
-function hex(bytes: Uint8Array): string {
-	return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * A `KEYS` record's tenant, or null for anything that is not a well-formed record.
  *
@@ -133,7 +119,7 @@ export function tenantOfRecord(text: string | null): string | null {
 }
 
 async function tenantFromKv(kv: KeyLookup, digest: Uint8Array, now: number): Promise<string | null> {
-	const name = KEY_RECORD_PREFIX + hex(digest);
+	const name = KEY_RECORD_PREFIX + toHex(digest);
 	const cached = kvAnswers.get(name);
 	if (cached && cached.expiresAt > now) return cached.tenant;
 	let text: string | null;

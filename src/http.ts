@@ -1,8 +1,10 @@
 /**
- * Request helpers shared by the routers: a size-capped body read, JSON parsing
- * that answers 400 rather than throwing, and zod validation that answers the
- * spec's 422. Bodies are parsed whatever their content-type says, because
- * `curl -d` and many no-code tools send JSON as form-urlencoded.
+ * HTTP helpers. For the routers: a size-capped body read, JSON parsing that
+ * answers 400 rather than throwing, and zod validation that answers the spec's
+ * 422. Bodies are parsed whatever their content-type says, because `curl -d`
+ * and many no-code tools send JSON as form-urlencoded. For every outbound call
+ * (upstream, webhooks): the one bounded stream reader and the one test of
+ * whether a fetch was cut short by its timeout.
  */
 
 import type { z } from "@hono/zod-openapi";
@@ -21,26 +23,58 @@ export async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8
 	if (declared > maxBytes) throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
 	const stream = c.req.raw.body;
 	if (!stream) return new Uint8Array(0);
+	const { bytes, overflow } = await readAtMost(stream, maxBytes);
+	if (overflow) throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
+	return bytes;
+}
+
+/**
+ * Reads `stream` until it ends or has given more than `maxBytes`, whichever comes first: its first
+ * `maxBytes` bytes at most, and whether it held more (then the rest is cancelled, unread). Memory
+ * stays bounded by `maxBytes` and one chunk, whatever the sender sends.
+ *
+ * @example
+ * const { bytes, overflow } = await readAtMost(response.body, 4096);
+ */
+export async function readAtMost(
+	stream: ReadableStream<Uint8Array>,
+	maxBytes: number,
+): Promise<{ bytes: Uint8Array; overflow: boolean }> {
 	const reader = stream.getReader();
 	const chunks: Uint8Array[] = [];
 	let size = 0;
+	let overflow = false;
 	for (;;) {
 		const { done, value } = await reader.read();
 		if (done) break;
+		chunks.push(value);
 		size += value.byteLength;
 		if (size > maxBytes) {
+			overflow = true;
 			await reader.cancel().catch(() => {});
-			throw new ApiError(413, `Request body exceeds ${maxBytes} bytes`);
+			break;
 		}
-		chunks.push(value);
 	}
-	const bytes = new Uint8Array(size);
+	const bytes = new Uint8Array(Math.min(size, maxBytes));
 	let offset = 0;
 	for (const chunk of chunks) {
-		bytes.set(chunk, offset);
-		offset += chunk.byteLength;
+		const piece = chunk.subarray(0, bytes.length - offset);
+		bytes.set(piece, offset);
+		offset += piece.byteLength;
+		if (offset >= bytes.length) break;
 	}
-	return bytes;
+	return { bytes, overflow };
+}
+
+/**
+ * Whether a fetch (or the read of its body) was cut short by an abort: its own timeout signal
+ * (workerd names it `TimeoutError`; some runtimes say `AbortError`), or an idle timer's.
+ *
+ * @example
+ * isTimeoutError(new DOMException("The operation was aborted due to timeout", "TimeoutError")) // true
+ */
+export function isTimeoutError(error: unknown): boolean {
+	return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
 }
 
 /**
@@ -99,9 +133,4 @@ export function canonicalJson(value: unknown): string {
 		return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 	}
 	return JSON.stringify(value) ?? "null";
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -6,9 +6,10 @@
  * lets the DO store the job and create it upstream.
  */
 import { readSettings } from "./config.ts";
+import { sha256Hex } from "./crypto.ts";
 import { checkCallbackUrl } from "./delivery/url-guard.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
-import { canonicalJson, sha256Hex } from "./http.ts";
+import { canonicalJson } from "./http.ts";
 import { newJobId } from "./job/id.ts";
 import type { CreateJobInput, CreateJobResult, JobIntegration, JobView } from "./job/job.ts";
 import type { RelayResponse, ResponseCreateParams } from "./schemas/agent.ts";

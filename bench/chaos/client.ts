@@ -3,7 +3,7 @@
  * `idempotency_key` until the relay accepts it (a 200), whatever happens in
  * between (the relay killed, 503s); then reads every job back.
  */
-import { delay } from "../../tools/start.ts";
+import { delay } from "../../tools/lib/wrangler.ts";
 
 /** Runs `task(0..count-1)` with at most `concurrency` in flight. */
 export async function pool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {

@@ -11,16 +11,16 @@
  * - `ok`: a 204 at once.
  *
  * A "2xx" below is a 204 the receiver wrote: that is what the relay may count as delivered.
+ * The server is the harnesses' one receiver (tools/lib/receiver.ts); this module decides its
+ * replies and keeps the chaos run's record.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Webhook } from "standardwebhooks";
 import { hashString, mulberry32 } from "../../tools/emulator/answers.ts";
+import { FINAL_TYPES, type Reply, startWebhookReceiver } from "../../tools/lib/receiver.ts";
 
 export type FaultPlan = "ok" | "fail_first" | "hang" | "reset" | "dead";
 
 /** What the receiver did with one arrival. */
-export type ArrivalOutcome = "2xx" | "500" | "hang" | "reset";
+export type ArrivalOutcome = Reply;
 
 export interface ReceiverFaults {
 	seed: number;
@@ -75,8 +75,6 @@ export function planFor(faults: Omit<ReceiverFaults, "hangMs">, webhookId: strin
 	return "ok";
 }
 
-const FINAL_TYPES = new Set(["async_chat_completion.completed", "async_chat_completion.failed"]);
-
 /**
  * Starts the receiver on 127.0.0.1; `secret` is the tenant's `whsec_` secret (signatures are checked, not enforced).
  *
@@ -86,104 +84,37 @@ const FINAL_TYPES = new Set(["async_chat_completion.completed", "async_chat_comp
  * await receiver.close();
  */
 export async function startChaosReceiver(options: { secret: string; faults: ReceiverFaults }): Promise<ChaosReceiver> {
-	const webhook = new Webhook(options.secret);
 	const events = new Map<string, EventRecord>();
 	const pushedJobs = new Set<string>();
-	const hangs = new Set<NodeJS.Timeout>();
 
-	const header = (headers: IncomingMessage["headers"], name: string) => {
-		const value = headers[name];
-		return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
-	};
-
-	const onBody = (req: IncomingMessage, res: ServerResponse, body: string) => {
-		const webhookId = header(req.headers, "webhook-id");
-		let verified = false;
-		try {
-			webhook.verify(body, {
-				"webhook-id": webhookId,
-				"webhook-timestamp": header(req.headers, "webhook-timestamp"),
-				"webhook-signature": header(req.headers, "webhook-signature"),
-			});
-			verified = true;
-		} catch {
-			verified = false;
-		}
-		let record = events.get(webhookId);
-		if (!record) {
-			let jobId: string | null = null;
-			let type: string | null = null;
-			try {
-				const event = JSON.parse(body) as { type?: unknown; data?: { id?: unknown } };
-				type = typeof event.type === "string" ? event.type : null;
-				jobId = typeof event.data?.id === "string" ? event.data.id : null;
-			} catch {
-				// Not JSON: recorded with no job, and the report shows it.
+	const server = await startWebhookReceiver({
+		secret: options.secret,
+		keepAliveTimeoutMs: 10_000,
+		hangMs: options.faults.hangMs,
+		failureText: "chaos: injected failure",
+		onPush({ webhookId, jobId, type, arrivedAtMs, verified }) {
+			let record = events.get(webhookId);
+			if (!record) {
+				record = { webhookId, jobId, type, plan: planFor(options.faults, webhookId), arrivals: [] };
+				events.set(webhookId, record);
 			}
-			record = { webhookId, jobId, type, plan: planFor(options.faults, webhookId), arrivals: [] };
-			events.set(webhookId, record);
-		}
-		const first = record.arrivals.length === 0;
-		let outcome: ArrivalOutcome = "2xx";
-		if (record.plan === "dead") outcome = "500";
-		else if (first && record.plan === "fail_first") outcome = "500";
-		else if (first && record.plan === "hang") outcome = "hang";
-		else if (first && record.plan === "reset") outcome = "reset";
-		record.arrivals.push({ atMs: Date.now(), outcome, verified });
-
-		switch (outcome) {
-			case "2xx":
-				if (record.jobId && record.type && FINAL_TYPES.has(record.type)) pushedJobs.add(record.jobId);
-				res.writeHead(204).end();
-				return;
-			case "500":
-				res.writeHead(500, { "content-type": "text/plain" }).end("chaos: injected failure");
-				return;
-			case "reset":
-				req.socket.destroy();
-				return;
-			case "hang": {
-				const timer = setTimeout(() => {
-					hangs.delete(timer);
-					req.socket.destroy();
-				}, options.faults.hangMs);
-				hangs.add(timer);
-				return;
-			}
-		}
-	};
-
-	const server = createServer((req, res) => {
-		if (req.method !== "POST" || !req.url?.startsWith("/hooks/")) {
-			req.resume();
-			res.writeHead(404).end();
-			return;
-		}
-		const chunks: Buffer[] = [];
-		req.on("data", (chunk: Buffer) => chunks.push(chunk));
-		req.on("end", () => onBody(req, res, Buffer.concat(chunks).toString("utf8")));
-		req.on("error", () => res.destroy());
+			const first = record.arrivals.length === 0;
+			let outcome: ArrivalOutcome = "2xx";
+			if (record.plan === "dead") outcome = "500";
+			else if (first && record.plan === "fail_first") outcome = "500";
+			else if (first && record.plan === "hang") outcome = "hang";
+			else if (first && record.plan === "reset") outcome = "reset";
+			record.arrivals.push({ atMs: arrivedAtMs, outcome, verified });
+			if (outcome === "2xx" && record.jobId && record.type && FINAL_TYPES.has(record.type))
+				pushedJobs.add(record.jobId);
+			return outcome;
+		},
 	});
-	server.keepAliveTimeout = 10_000;
-	await new Promise<void>((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(0, "127.0.0.1", () => resolve());
-	});
-	const { port } = server.address() as AddressInfo;
 
-	let closing: Promise<void> | undefined;
 	return {
-		url: `http://127.0.0.1:${port}`,
+		url: server.url,
 		events: () => events,
 		finalPushed: (jobId) => pushedJobs.has(jobId),
-		close() {
-			closing ??= new Promise<void>((resolve) => {
-				for (const timer of hangs) clearTimeout(timer);
-				hangs.clear();
-				server.close(() => resolve());
-				server.closeAllConnections();
-			});
-			return closing;
-		},
+		close: () => server.close(),
 	};
 }

@@ -5,7 +5,8 @@
  * losing power would leave it.
  */
 import { appendFileSync, readdirSync, readFileSync } from "node:fs";
-import { delay, freePort, isPortFree, spawnWranglerDev, type WranglerDev, waitForHealth } from "../../tools/start.ts";
+import { freePort, isPortFree } from "../../tools/lib/ports.ts";
+import { delay, spawnWranglerDev, type WranglerDev, waitForHealth } from "../../tools/lib/wrangler.ts";
 
 export interface CrashRecord {
 	/** ms since the run started */

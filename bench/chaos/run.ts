@@ -48,7 +48,8 @@ import { writeEnvFile } from "../../tools/dev-vars.ts";
 import { hashString, mulberry32 } from "../../tools/emulator/answers.ts";
 import { stripMarkers } from "../../tools/emulator/markers.ts";
 import { type RunningEmulator, startEmulator } from "../../tools/emulator/server.ts";
-import { delay, freePort } from "../../tools/start.ts";
+import { freePort } from "../../tools/lib/ports.ts";
+import { delay } from "../../tools/lib/wrangler.ts";
 import {
 	type DeliveriesView,
 	isSettled,

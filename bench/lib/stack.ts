@@ -20,7 +20,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeEnvFile } from "../../tools/dev-vars.ts";
-import { freePort, spawnWranglerDev, type WranglerDev, waitForHealth } from "../../tools/start.ts";
+import { freePort } from "../../tools/lib/ports.ts";
+import { spawnWranglerDev, type WranglerDev, waitForHealth } from "../../tools/lib/wrangler.ts";
 import { sampleTree, type TreeSampler } from "./proc.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -126,7 +127,7 @@ function stateRoot(): string {
 	return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
-/** `scale` keeps 10 000 Durable Objects open at once, each with its SQLite files (tools/start.ts). */
+/** `scale` keeps 10 000 Durable Objects open at once, each with its SQLite files (tools/lib/wrangler.ts). */
 const MAX_OPEN_FILES = 262_144;
 
 const ERROR_LINE = /\b(error|exception|uncaught|failed)\b/i;

@@ -5,6 +5,8 @@
  * (`timeout`, `dns`, `connect`, …) and a sentence an operator can read
  * ("connection refused", "timeout after 15 s", "redirect not followed (302)").
  */
+
+import { isTimeoutError, readAtMost } from "../http.ts";
 import type { AttemptResult, DeliveryErrorClass } from "../job/machine.ts";
 import { parseRetryAfter } from "../upstream/errors.ts";
 import { USER_AGENT } from "../version.ts";
@@ -120,7 +122,7 @@ export function describeFetchError(error: unknown, timeoutMs: number): Described
 	const name = error instanceof Error ? error.name : "";
 	const raw = error instanceof Error ? error.message : String(error);
 	const text = raw.toLowerCase();
-	if (name === "TimeoutError" || name === "AbortError" || /timed? ?out|timeout/.test(text)) {
+	if (isTimeoutError(error) || /timed? ?out|timeout/.test(text)) {
 		return { error: "timeout", message: `timeout after ${formatDuration(timeoutMs)}` };
 	}
 	if (/\bdns\b|getaddrinfo|enotfound|eai_again|name or service not known|name not resolved|lookup|resolv/.test(text)) {
@@ -206,23 +208,5 @@ function redactUrls(text: string): string {
 
 async function readPrefix(response: Response, limit: number): Promise<string | null> {
 	if (!response.body) return null;
-	const reader = response.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	while (size < limit) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		chunks.push(value);
-		size += value.byteLength;
-	}
-	await reader.cancel().catch(() => {});
-	const bytes = new Uint8Array(Math.min(size, limit));
-	let offset = 0;
-	for (const chunk of chunks) {
-		const slice = chunk.subarray(0, bytes.length - offset);
-		bytes.set(slice, offset);
-		offset += slice.byteLength;
-		if (offset >= bytes.length) break;
-	}
-	return new TextDecoder().decode(bytes);
+	return new TextDecoder().decode((await readAtMost(response.body, limit)).bytes);
 }

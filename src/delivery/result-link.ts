@@ -14,6 +14,8 @@
  * and, during a rotation, the next one.
  */
 
+import { fromBase64Url, hmacKey, hmacSha256, toBase64Url } from "../crypto.ts";
+
 const encoder = new TextEncoder();
 
 /** Domain separation from the tenants' `whsec_` secrets, which are HMAC(key, tenant). */
@@ -28,34 +30,17 @@ const linkKeys = new Map<string, Promise<CryptoKey>>();
 function linkKey(signingKey: string): Promise<CryptoKey> {
 	let key = linkKeys.get(signingKey);
 	if (!key) {
-		key = (async () => {
-			const base = await crypto.subtle.importKey(
-				"raw",
-				encoder.encode(signingKey),
-				{ name: "HMAC", hash: "SHA-256" },
-				false,
-				["sign"],
-			);
-			const derived = await crypto.subtle.sign("HMAC", base, encoder.encode(LINK_KEY_CONTEXT));
-			return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-		})();
+		key = hmacSha256(signingKey, LINK_KEY_CONTEXT).then((derived) => hmacKey(derived, ["sign", "verify"]));
 		linkKeys.set(signingKey, key);
 	}
 	return key;
 }
 
-function toBase64Url(bytes: Uint8Array): string {
-	let binary = "";
-	for (const byte of bytes) binary += String.fromCharCode(byte);
-	return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
+/** The MAC a link carries; null for anything but the one base64url spelling of some bytes. */
+function decodeSignature(text: string): Uint8Array<ArrayBuffer> | null {
 	if (!/^[A-Za-z0-9_-]{1,128}$/.test(text)) return null;
 	try {
-		const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-		const bytes = new Uint8Array(binary.length);
-		for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+		const bytes = fromBase64Url(text);
 		// One spelling per signature: a last character that differs only in bits the decoding drops is refused.
 		return toBase64Url(bytes) === text ? bytes : null;
 	} catch {
@@ -77,8 +62,8 @@ export async function resultLink(
 	signingKey: string,
 ): Promise<string> {
 	const expires = Math.floor(expiresAtSeconds);
-	const mac = await crypto.subtle.sign("HMAC", await linkKey(signingKey), encoder.encode(`${jobId}.${expires}`));
-	const query = new URLSearchParams({ expires: String(expires), signature: toBase64Url(new Uint8Array(mac)) });
+	const mac = await hmacSha256(await linkKey(signingKey), `${jobId}.${expires}`);
+	const query = new URLSearchParams({ expires: String(expires), signature: toBase64Url(mac) });
 	return `${origin.replace(/\/+$/, "")}${resultLinkPath(jobId)}?${query}`;
 }
 
@@ -99,7 +84,7 @@ export async function checkResultLink(
 	nowMs: number,
 ): Promise<LinkCheck> {
 	if (!expires || !/^\d{1,12}$/.test(expires) || !signature) return "invalid";
-	const mac = fromBase64Url(signature);
+	const mac = decodeSignature(signature);
 	if (mac?.byteLength !== 32) return "invalid";
 	const message = encoder.encode(`${jobId}.${expires}`);
 	let valid = false;

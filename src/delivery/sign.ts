@@ -9,28 +9,10 @@
  * Web Crypto only, so the same code runs in the Worker and in the Node tools.
  */
 
-const encoder = new TextEncoder();
+import { fromBase64, hmacSha256, toBase64 } from "../crypto.ts";
 
 /** The `whsec_` prefix Standard Webhooks libraries strip before base64-decoding the key. */
 export const SECRET_PREFIX = "whsec_";
-
-async function hmacSha256(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint8Array> {
-	const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-	return new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(message)));
-}
-
-export function toBase64(bytes: Uint8Array): string {
-	let binary = "";
-	for (const byte of bytes) binary += String.fromCharCode(byte);
-	return btoa(binary);
-}
-
-export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-	const binary = atob(text);
-	const bytes = new Uint8Array(binary.length);
-	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-	return bytes;
-}
 
 /**
  * The tenant's signing secret, derived from the relay's signing key.
@@ -39,7 +21,7 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
  * await tenantSecret("dev-signing-key-change-me", "dev") // "whsec_…"
  */
 export async function tenantSecret(signingKey: string, tenant: string): Promise<string> {
-	return SECRET_PREFIX + toBase64(await hmacSha256(new Uint8Array(encoder.encode(signingKey)), tenant));
+	return SECRET_PREFIX + toBase64(await hmacSha256(signingKey, tenant));
 }
 
 /** One `v1,…` signature of a message under one `whsec_` secret. */

@@ -5,7 +5,8 @@
  * with the upstream's own words (redacted) in its message. What a 2xx body
  * means is the adapter's business.
  */
-import { isRetryableStatus, parseRetryAfter, UpstreamError } from "./errors.ts";
+import { isTimeoutError } from "../http.ts";
+import { isRetryableStatus, parseRetryAfter, UpstreamError, type UpstreamFailure } from "./errors.ts";
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -50,11 +51,6 @@ export interface Answer {
 	text: string;
 }
 
-/** An abort by the call's own timeout signal (workerd names it TimeoutError; some runtimes say AbortError). */
-function isTimeout(error: unknown): boolean {
-	return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-}
-
 /**
  * Makes one call and reads its answer. Throws an `UpstreamError` for anything but a readable 2xx.
  *
@@ -80,7 +76,7 @@ export async function callUpstream(
 			signal: AbortSignal.timeout(settings.upstreamTimeoutMs),
 		});
 	} catch (error) {
-		const timedOut = isTimeout(error);
+		const timedOut = isTimeoutError(error);
 		throw new UpstreamError({
 			kind: timedOut ? "timeout" : "network",
 			status: null,
@@ -99,7 +95,7 @@ export async function callUpstream(
 		text = await response.text();
 	} catch (error) {
 		// The timeout covers the body too: one that fires mid-body is a timeout, not a dropped connection.
-		const timedOut = isTimeout(error);
+		const timedOut = isTimeoutError(error);
 		throw new UpstreamError({
 			kind: timedOut ? "timeout" : "network",
 			status: response.status,
@@ -110,16 +106,25 @@ export async function callUpstream(
 				: "upstream connection dropped while reading the answer",
 		});
 	}
-	if (!response.ok) {
-		throw new UpstreamError({
-			kind: "http",
-			status: response.status,
-			retryable: isRetryableStatus(response.status),
-			retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
-			message: `upstream answered ${response.status}: ${redact(describeError(text), settings.upstreamApiKey)}`,
-		});
-	}
+	if (!response.ok) throw new UpstreamError(httpFailure(response, text, settings.upstreamApiKey));
 	return { status: response.status, text };
+}
+
+/**
+ * A non-2xx answer as a failure: retryable or not by its status, its `Retry-After`, and upstream's
+ * own words (redacted) from `text`, its body.
+ *
+ * @example
+ * throw new UpstreamError(httpFailure(response, await response.text(), settings.upstreamApiKey));
+ */
+export function httpFailure(response: Response, text: string, apiKey: string): UpstreamFailure {
+	return {
+		kind: "http",
+		status: response.status,
+		retryable: isRetryableStatus(response.status),
+		retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
+		message: `upstream answered ${response.status}: ${redact(describeError(text), apiKey)}`,
+	};
 }
 
 /**

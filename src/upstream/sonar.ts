@@ -10,6 +10,8 @@
  * `finish_reason`, a missing `delta` or `cost`, an image without a title), and
  * the drift is logged once.
  */
+
+import { messageText } from "../schemas/content.ts";
 import {
 	ApiPublicSearchResult,
 	type AsyncProcessingStatus,
@@ -150,7 +152,7 @@ export function readCompletion(raw: unknown): CompletionResponse | null {
 		return {
 			index: int(choice.index) ?? index,
 			finish_reason: finish === "stop" || finish === "length" ? (finish as "stop" | "length") : null,
-			message: { role: "assistant" as const, content: messageContent(message.content) },
+			message: { role: "assistant" as const, content: messageText(message.content) },
 			delta: { role: "assistant" as const, content: "" },
 		};
 	});
@@ -172,13 +174,6 @@ export function readCompletion(raw: unknown): CompletionResponse | null {
 			(q): q is string => typeof q === "string",
 		),
 	};
-}
-
-/** The text of a message's content: a string, or its text chunks joined. */
-function messageContent(content: unknown): string {
-	if (typeof content === "string") return content;
-	if (!Array.isArray(content)) return "";
-	return content.map((chunk) => (isRecord(chunk) && typeof chunk.text === "string" ? chunk.text : "")).join("");
 }
 
 /** A search result with a missing title or snippet, or an unknown source, made valid. */

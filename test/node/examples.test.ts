@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signPayload } from "../../src/delivery/sign.ts";
 import type { Delivery } from "../../tools/inbox/app.ts";
-import { freePort } from "../../tools/start.ts";
+import { freePort } from "../../tools/lib/ports.ts";
 import { type Stack, startStack } from "./stack.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");

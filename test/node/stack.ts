@@ -25,7 +25,8 @@ import { tenantSecret } from "../../src/delivery/sign.ts";
 import { writeEnvFile } from "../../tools/dev-vars.ts";
 import { type RunningEmulator, type StartEmulatorOptions, startEmulator } from "../../tools/emulator/server.ts";
 import { type RunningInbox, startInbox } from "../../tools/inbox/server.ts";
-import { freePort, spawnWranglerDev, waitForHealth } from "../../tools/start.ts";
+import { freePort } from "../../tools/lib/ports.ts";
+import { spawnWranglerDev, waitForHealth } from "../../tools/lib/wrangler.ts";
 import { appendTestLog, streamTestLogs, testLogDir } from "../../tools/test-logs/log-file.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");

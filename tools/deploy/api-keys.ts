@@ -7,15 +7,10 @@
  * (`key:<hex>`), never the key: whoever reads the namespace cannot call the relay with what is there.
  */
 import { GENERATED_KEY, KEY_RECORD_PREFIX, type KeyRecord } from "../../src/auth.ts";
+import { sha256Hex, toBase64Url } from "../../src/crypto.ts";
 
 /** Tenant names: what `API_KEYS` accepts (no spaces), without the commas that separate its pairs. */
 export const TENANT_NAME = /^[^\s,]{1,200}$/;
-
-function base64url(bytes: Uint8Array): string {
-	let binary = "";
-	for (const byte of bytes) binary += String.fromCharCode(byte);
-	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 /** `n` bytes from the platform's CSPRNG. */
 export function randomBytes(n: number): Uint8Array {
@@ -29,7 +24,7 @@ export function randomBytes(n: number): Uint8Array {
  * generateApiKey() // "sr_Q2hhbmdlIG1lISBUaGlzIGlzIGFuIGV4YW1wbGUga2V5"
  */
 export function generateApiKey(): string {
-	const key = `sr_${base64url(randomBytes(32))}`;
+	const key = `sr_${toBase64Url(randomBytes(32))}`;
 	if (!GENERATED_KEY.test(key)) throw new Error("generated a key of the wrong shape");
 	return key;
 }
@@ -43,7 +38,7 @@ export function generateApiKey(): string {
  * generateSigningKey() // "kQ0yV1…" (43 characters)
  */
 export function generateSigningKey(): string {
-	return base64url(randomBytes(32));
+	return toBase64Url(randomBytes(32));
 }
 
 /**
@@ -53,8 +48,7 @@ export function generateSigningKey(): string {
  * await keyDigest("sr_…") // "3f1c…" (64 hex digits)
  */
 export async function keyDigest(key: string): Promise<string> {
-	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-	return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+	return sha256Hex(key);
 }
 
 /** One `KEYS` entry: its name, its value, and the same record as metadata (so a list shows it). */

@@ -14,6 +14,7 @@
  */
 import { Hono } from "hono";
 import { Webhook } from "standardwebhooks";
+import { messageText } from "../../src/schemas/content.ts";
 
 /** One POST the inbox received. */
 export interface Delivery {
@@ -252,14 +253,7 @@ export const ANSWER_PREVIEW_CHARS = 1500;
 /** The Markdown answer of a completed job, or undefined. */
 export function answerText(data: EventData | undefined): string | undefined {
 	const content = data?.response?.choices?.[0]?.message?.content;
-	if (typeof content === "string") return content;
-	// Content may also be a list of typed chunks: keep their text.
-	if (Array.isArray(content)) {
-		return content
-			.map((chunk) => (chunk && typeof chunk === "object" && "text" in chunk ? String(chunk.text) : ""))
-			.join("");
-	}
-	return undefined;
+	return typeof content === "string" || Array.isArray(content) ? messageText(content) : undefined;
 }
 
 /** The sources of a completed job: search results when present, else the bare citations. */

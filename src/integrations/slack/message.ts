@@ -4,6 +4,7 @@
  * the command's `response_url`.
  */
 import type { JobState, SlackIntegration } from "../../job/machine.ts";
+import { messageText } from "../../schemas/content.ts";
 import type { ProgressNote } from "../../upstream/port.ts";
 import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
 import { escapeEntities, slackLink } from "./mrkdwn.ts";
@@ -17,12 +18,7 @@ export function sourcesOf(state: Pick<JobState, "response">): Source[] {
 
 /** The text of the first choice, when it is text. */
 export function answerText(state: Pick<JobState, "response">): string {
-	const content = state.response?.choices[0]?.message.content;
-	if (typeof content === "string") return content;
-	if (Array.isArray(content)) {
-		return content.map((chunk) => (chunk.type === "text" ? chunk.text : "")).join("");
-	}
-	return "";
+	return messageText(state.response?.choices[0]?.message.content);
 }
 
 /**

@@ -12,9 +12,10 @@
  * Events are read leniently, like answers: unknown types are skipped, and a
  * terminal event without a usable Response is settled by one more plain read.
  */
+import { isTimeoutError } from "../../http.ts";
 import { noteDrift } from "../drift.ts";
-import { asFailure, isRetryableStatus, parseRetryAfter, UpstreamError, type UpstreamFailure } from "../errors.ts";
-import { type CallOptions, type CallSettings, describeError, readRateLimit, redact, safeJson } from "../http.ts";
+import { asFailure, UpstreamError, type UpstreamFailure } from "../errors.ts";
+import { type CallOptions, type CallSettings, httpFailure, readRateLimit, redact, safeJson } from "../http.ts";
 import type { UpstreamRun, WatchEnd, WatchOptions, WatchUpdate } from "../port.ts";
 import { type ReadContext, readAgentRun } from "./response.ts";
 
@@ -140,13 +141,7 @@ export async function watchRun(
 		if (hint && call.onLimits) call.onLimits(hint);
 		if (!response.ok) {
 			const text = await response.text().catch(() => "");
-			const failure: UpstreamFailure = {
-				kind: "http",
-				status: response.status,
-				retryable: isRetryableStatus(response.status),
-				retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), Date.now()),
-				message: `upstream answered ${response.status}: ${redact(describeError(text), settings.upstreamApiKey)}`,
-			};
+			const failure = httpFailure(response, text, settings.upstreamApiKey);
 			if (failure.retryable) return { ended: "dropped", cursor, failure };
 			const param = (safeJson(text) as { error?: { param?: unknown } } | undefined)?.error?.param;
 			if (response.status === 400 && (param === "starting_after" || param === "stream")) {
@@ -236,8 +231,8 @@ export async function watchRun(
 }
 
 function networkFailure(error: unknown, settings: CallSettings): UpstreamFailure {
-	const timedOut = error instanceof Error && error.name === "TimeoutError";
-	if (timedOut) {
+	// The caller's own stop (an AbortError too) was told apart before this.
+	if (isTimeoutError(error)) {
 		return {
 			kind: "timeout",
 			status: null,
