@@ -1,5 +1,5 @@
 /**
- * The Worker's static files: `public/` (wrangler.toml `[assets]`), reached only through the
+ * The Worker's static files: `src/public/` (wrangler.toml `[assets]`), reached only through the
  * `ASSETS` binding, because the Worker answers every request first and hands out only the files
  * it lists (`/dashboard`, `/docs`). Nothing here knows which files those are.
  *
@@ -25,7 +25,7 @@ export function contentVersion(text: string): string {
 }
 
 /**
- * Fetches one file of the static assets (a path under `public/`, no leading slash).
+ * Fetches one file of the static assets (a path under `src/public/`, no leading slash).
  * Forwards `If-None-Match`, so the asset server can answer a 304 with its ETag.
  * A file missing from the deployment is a 503: the code lists it, the upload lacks it.
  *

@@ -9,7 +9,7 @@
  * `nosniff`, `no-referrer` and no framing. Assets are addressed by a hash of
  * their content, so they can be cached for good.
  *
- * The script, stylesheet and icon are real files in `public/dashboard/` (Workers
+ * The script, stylesheet and icon are real files in `src/public/dashboard/` (Workers
  * static assets, see docs/dashboard.md, "How it is built"). Each isolate reads them
  * once through the `ASSETS` binding, hashes them for their versioned URLs and
  * renders the page; `/dashboard/app.js` is `markdown.js` then `app.js`, one file.
@@ -25,7 +25,7 @@ import type { AppEnv } from "../env.ts";
 import { MAX_METADATA_BYTES } from "../schemas/relay.ts";
 import { DASHBOARD_PAGE_SIZE, renderShell } from "./shell.tsx";
 
-/** The Trusted Types policy the client (`public/dashboard/app.js`) creates for the rendered answer. */
+/** The Trusted Types policy the client (`src/public/dashboard/app.js`) creates for the rendered answer. */
 export const TRUSTED_TYPES_POLICY = "sonar-relay-markdown";
 
 /** The dashboard's Content-Security-Policy, as sent. */

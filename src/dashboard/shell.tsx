@@ -2,7 +2,7 @@
 /**
  * The dashboard's HTML shell, rendered on the server with Hono JSX: every view's
  * static structure (headings, labelled form fields, table heads, live regions),
- * hidden until the client script (`public/dashboard/app.js`) shows one and fills in the data it
+ * hidden until the client script (`src/public/dashboard/app.js`) shows one and fills in the data it
  * fetches from the relay's JSON API. The job list and the job page serve both
  * kinds of job (Sonar API jobs and Agent API runs); the client relabels them.
  * No inline script or style anywhere, so the page runs under a CSP without

@@ -1,7 +1,7 @@
 /**
  * The API reference at `/docs`: Swagger UI, served entirely by the relay. Its files
- * come from the pinned `swagger-ui-dist` package, copied into `public/swagger-ui/`
- * (scripts/copy-swagger-ui.js) and served through the Workers static assets
+ * come from the pinned `swagger-ui-dist` package, copied into `src/public/swagger-ui/`
+ * (src/docs/copy-swagger-ui.js) and served through the Workers static assets
  * binding (`ASSETS`, see wrangler.toml), so the page works offline and no
  * third-party script ever runs on the origin that also serves `/dashboard` (whose
  * tab holds an API key).

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Puts the three files `/docs` serves from the pinned `swagger-ui-dist` package into
- * `public/swagger-ui/`, the Workers static assets folder (wrangler.toml `[assets]`), which
+ * `src/public/swagger-ui/`, the Workers static assets folder (wrangler.toml `[assets]`), which
  * also holds the dashboard's own files. The copy is gitignored; it is refreshed by npm
  * (`postinstall`, so `npm ci` leaves a fresh clone ready for `npm test` and `npm start`) and
  * by wrangler before every `wrangler dev` and `wrangler deploy` (`[build] command`), the
@@ -13,7 +13,7 @@
  * Plain JavaScript that Node 20 runs as is (npm may run `postinstall` on the host's Node).
  *
  * @example
- * node scripts/copy-swagger-ui.js // "swagger-ui-dist 5.35.0: 3 files in public/swagger-ui (1 copied)"
+ * node src/docs/copy-swagger-ui.js // "swagger-ui-dist 5.35.0: 3 files in src/public/swagger-ui (1 copied)"
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,10 +23,10 @@ import { fileURLToPath } from "node:url";
 /** The only files of the package the relay hands out (src/docs/index.ts lists them too). */
 const FILES = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"];
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const packageJson = createRequire(join(root, "package.json")).resolve("swagger-ui-dist/package.json");
 const source = dirname(packageJson);
-const target = join(root, "public", "swagger-ui");
+const target = join(root, "src", "public", "swagger-ui");
 const { version } = JSON.parse(readFileSync(packageJson, "utf8"));
 
 /**
@@ -54,4 +54,4 @@ for (const file of FILES) {
 	renameSync(temporary, join(target, file));
 	copied++;
 }
-console.log(`swagger-ui-dist ${version}: ${FILES.length} files in public/swagger-ui (${copied} copied)`);
+console.log(`swagger-ui-dist ${version}: ${FILES.length} files in src/public/swagger-ui (${copied} copied)`);

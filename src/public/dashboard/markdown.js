@@ -16,7 +16,7 @@
  * Headings are shifted so the answer's top heading is an `<h3>` (the page has its
  * `<h1>` and the answer's section an `<h2>`), keeping the document outline sound.
  *
- * A real file under the Workers static assets (`public/`): the Worker serves it as
+ * A real file under the Workers static assets (`src/public/`): the Worker serves it as
  * the first part of `/dashboard/app.js`, and the Node tests evaluate this same text.
  */
 // biome-ignore lint/correctness/noUnusedVariables: a global of this classic script, called by app.js

@@ -42,7 +42,7 @@
  *   names: any other `innerHTML` assignment would throw. Everything else is built
  *   with `textContent`.
  *
- * A real file under the Workers static assets (`public/`), type-checked by `tsc -p
+ * A real file under the Workers static assets (`src/public/`), type-checked by `tsc -p
  * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc) and linted by Biome. It
  * is written in the ES5 style it has always had (`var`, function expressions), so
  * it runs unchanged in the same browsers. What the server knows (the metadata size
