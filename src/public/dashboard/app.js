@@ -43,7 +43,7 @@
  *   with `textContent`.
  *
  * A real file under the Workers static assets (`src/public/`), type-checked by `tsc -p
- * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc) and linted by Biome. It
+ * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict but for `noImplicitAny`) and linted by Biome. It
  * is written in the ES5 style it has always had (`var`, function expressions), so
  * it runs unchanged in the same browsers. What the server knows (the metadata size
  * limit, the Trusted Types policy's name, the page size) comes from the page's
@@ -127,15 +127,34 @@
 	var listKind = "sonar";
 	var lists = { sonar: freshList(), agent: freshList() };
 	var job = freshJob(null, "sonar");
+	/** @type {{ data: any, revealed: Record<string, boolean> }} */
 	var secrets = { data: null, revealed: {} };
 	var toastTimer = null;
 
+	/**
+	 * One kind's list: the loaded jobs (as the API returns them), the next page's token, its filter and search.
+	 *
+	 * @returns {{ jobs: any[], nextToken: string | null, loaded: boolean, polls: number, filter: string, search: any }}
+	 */
 	function freshList() {
 		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "", search: null };
 	}
+	/**
+	 * The Operations tab: its window, the stats and hooks the API returned, the hook awaiting a confirmed delete.
+	 *
+	 * @returns {{ window: string, stats: any, hooks: any, confirmDelete: string | null, recovering: boolean }}
+	 */
 	function freshOps() {
 		return { window: "24h", stats: null, hooks: null, confirmDelete: null, recovering: false };
 	}
+	/**
+	 * The job page: the job and its delivery report (as the API returns them) and the attempts seen arrive.
+	 *
+	 * @param {string | null} id
+	 * @param {string} kind
+	 * @returns {{ id: string | null, kind: string, data: any, report: any, polls: number,
+	 *   newAttempts: Record<string, boolean>, cancelling: boolean }}
+	 */
 	function freshJob(id, kind) {
 		return { id: id, kind: kind, data: null, report: null, polls: 0, newAttempts: {}, cancelling: false };
 	}
@@ -1247,7 +1266,8 @@
 
 	function renderRunDetails(data) {
 		var rows = [["Model", data.model]];
-		if (upstreamRow(data)) rows.push(upstreamRow(data));
+		var upstream = upstreamRow(data);
+		if (upstream) rows.push(upstream);
 		var usage = data.usage;
 		if (usage) rows = rows.concat(usageRows(usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cost));
 		var reason = incompleteReason(data);
@@ -1344,7 +1364,8 @@
 
 	function renderDetails(data) {
 		var rows = [["Model", data.model]];
-		if (upstreamRow(data)) rows.push(upstreamRow(data));
+		var upstream = upstreamRow(data);
+		if (upstream) rows.push(upstream);
 		var usage = data.response && data.response.usage;
 		if (usage)
 			rows = rows.concat(usageRows(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost));
@@ -1777,7 +1798,7 @@
 		try {
 			value = JSON.parse(text);
 		} catch (error) {
-			return { error: "Metadata is not valid JSON (" + error.message + ")." };
+			return { error: "Metadata is not valid JSON (" + /** @type {Error} */ (error).message + ")." };
 		}
 		if (value === null || typeof value !== "object" || Array.isArray(value)) {
 			return { error: 'Metadata must be a JSON object, such as {"ticket": "T-42"}.' };
@@ -2338,7 +2359,7 @@
 		}
 		var token = routeToken;
 		var button = $("ops-recover-submit");
-		var totals = { redelivered: 0, delivered: 0, failed: 0, problems: [] };
+		var totals = { redelivered: 0, delivered: 0, failed: 0, problems: /** @type {string[]} */ ([]) };
 		ops.recovering = true;
 		button.disabled = true;
 		button.textContent = "Redelivering…";
@@ -2346,7 +2367,7 @@
 		result.textContent = "Looking for dead-lettered deliveries since " + formatDate(since) + "…";
 
 		function batch(nextToken, round) {
-			var body = { since: since.toISOString() };
+			var body = { since: /** @type {Date} */ (since).toISOString() };
 			if (nextToken) body.next_token = nextToken;
 			return api("POST", "/v1/deliveries/recover", body).then(function (report) {
 				totals.redelivered += report.redelivered;

@@ -271,7 +271,7 @@ var renderMarkdown = (function () {
 				closeLists(indent);
 				var open = lists[lists.length - 1];
 				if (open && open.indent === indent && open.tag !== tag) {
-					html.push("</li></" + lists.pop().tag + ">");
+					html.push("</li></" + /** @type {{ tag: string }} */ (lists.pop()).tag + ">");
 					open = lists[lists.length - 1];
 				}
 				if (open && open.indent === indent) {
