@@ -9,19 +9,23 @@
  * `nosniff`, `no-referrer` and no framing. Assets are addressed by a hash of
  * their content, so they can be cached for good.
  *
+ * The script, stylesheet and icon are real files in `src/public/dashboard/` (Workers
+ * static assets, see docs/dashboard.md, "How it is built"). Each isolate reads them
+ * once through the `ASSETS` binding, hashes them for their versioned URLs and
+ * renders the page; `/dashboard/app.js` is `markdown.js` then `app.js`, one file.
+ *
  * @example
  * app.route("/dashboard", dashboard); // in app.ts
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { trimTrailingSlash } from "hono/trailing-slash";
+import { assetText, contentVersion } from "../assets.ts";
 import type { AppEnv } from "../env.ts";
-import { CLIENT_JS } from "./client.ts";
-import { MARKDOWN_JS } from "./markdown.ts";
-import { renderShell } from "./shell.tsx";
-import { DASHBOARD_CSS } from "./styles.ts";
+import { MAX_METADATA_BYTES } from "../schemas/relay.ts";
+import { DASHBOARD_PAGE_SIZE, renderShell } from "./shell.tsx";
 
-/** The Trusted Types policy `client.ts` creates for the rendered answer. */
+/** The Trusted Types policy the client (`src/public/dashboard/app.js`) creates for the rendered answer. */
 export const TRUSTED_TYPES_POLICY = "sonar-relay-markdown";
 
 /** The dashboard's Content-Security-Policy, as sent. */
@@ -39,27 +43,48 @@ export const DASHBOARD_CSP = [
 	"require-trusted-types-for 'script'",
 ].join("; ");
 
-const APP_JS = `${MARKDOWN_JS}\n${CLIENT_JS}`;
-
-const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="6" fill="#2454c5"/><circle cx="8" cy="16" r="2" fill="#fff"/><path d="M8 10.5a5.5 5.5 0 0 1 5.5 5.5M8 6a10 10 0 0 1 10 10" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round"/></svg>`;
-
-/** FNV-1a (32 bits) in hex: a cache-busting version for an asset, computed once per isolate. */
-export function contentVersion(text: string): string {
-	let hash = 0x811c9dc5;
-	for (let i = 0; i < text.length; i++) {
-		hash ^= text.charCodeAt(i);
-		hash = Math.imul(hash, 0x01000193);
-	}
-	return (hash >>> 0).toString(16).padStart(8, "0");
+/** What the dashboard serves, read from the static assets once per isolate. */
+interface DashboardFiles {
+	page: string;
+	script: string;
+	style: string;
+	icon: string;
 }
 
-const ASSETS = {
-	script: `/dashboard/app.js?v=${contentVersion(APP_JS)}`,
-	style: `/dashboard/app.css?v=${contentVersion(DASHBOARD_CSS)}`,
-	icon: `/dashboard/icon.svg?v=${contentVersion(ICON_SVG)}`,
-};
+let loaded: Promise<DashboardFiles> | undefined;
 
-const PAGE = renderShell(ASSETS);
+/** Reads the files, versions them by content and renders the page; a failed read is tried again next time. */
+function dashboardFiles(assets: Fetcher): Promise<DashboardFiles> {
+	if (loaded === undefined) {
+		loaded = (async () => {
+			const read = (file: string) => assetText(assets, `dashboard/${file}`);
+			const [markdown, client, style, icon] = await Promise.all([
+				read("markdown.js"),
+				read("app.js"),
+				read("app.css"),
+				read("icon.svg"),
+			]);
+			const script = `${markdown}\n${client}`;
+			const page = renderShell(
+				{
+					script: `/dashboard/app.js?v=${contentVersion(script)}`,
+					style: `/dashboard/app.css?v=${contentVersion(style)}`,
+					icon: `/dashboard/icon.svg?v=${contentVersion(icon)}`,
+				},
+				{
+					pageSize: DASHBOARD_PAGE_SIZE,
+					maxMetadataBytes: MAX_METADATA_BYTES,
+					trustedTypesPolicy: TRUSTED_TYPES_POLICY,
+				},
+			);
+			return { page, script, style, icon };
+		})();
+		loaded.catch(() => {
+			loaded = undefined;
+		});
+	}
+	return loaded;
+}
 
 /** Versioned URLs never change content; an unversioned request gets a short cache. */
 function assetCacheControl(version: string | undefined): string {
@@ -85,25 +110,26 @@ export const dashboard = new Hono<AppEnv>()
 		trimTrailingSlash(),
 	)
 
-	.get("/", (c) => {
+	.get("/", async (c) => {
+		const { page } = await dashboardFiles(c.env.ASSETS);
 		c.header("cache-control", "no-store");
-		return c.html(PAGE);
+		return c.html(page);
 	})
 
-	.get("/app.js", (c) => {
+	.get("/app.js", async (c) => {
 		c.header("content-type", "text/javascript; charset=utf-8");
 		c.header("cache-control", assetCacheControl(c.req.query("v")));
-		return c.body(APP_JS);
+		return c.body((await dashboardFiles(c.env.ASSETS)).script);
 	})
 
-	.get("/app.css", (c) => {
+	.get("/app.css", async (c) => {
 		c.header("content-type", "text/css; charset=utf-8");
 		c.header("cache-control", assetCacheControl(c.req.query("v")));
-		return c.body(DASHBOARD_CSS);
+		return c.body((await dashboardFiles(c.env.ASSETS)).style);
 	})
 
-	.get("/icon.svg", (c) => {
+	.get("/icon.svg", async (c) => {
 		c.header("content-type", "image/svg+xml");
 		c.header("cache-control", assetCacheControl(c.req.query("v")));
-		return c.body(ICON_SVG);
+		return c.body((await dashboardFiles(c.env.ASSETS)).icon);
 	});

@@ -2,11 +2,12 @@
 /**
  * The dashboard's HTML shell, rendered on the server with Hono JSX: every view's
  * static structure (headings, labelled form fields, table heads, live regions),
- * hidden until the client script (`client.ts`) shows one and fills in the data it
+ * hidden until the client script (`src/public/dashboard/app.js`) shows one and fills in the data it
  * fetches from the relay's JSON API. The job list and the job page serve both
  * kinds of job (Sonar API jobs and Agent API runs); the client relabels them.
  * No inline script or style anywhere, so the page runs under a CSP without
- * `'unsafe-inline'`.
+ * `'unsafe-inline'`. What the client must know from the server comes as `data-*`
+ * attributes on `<body>` (`ShellConfig`), not as an inline script.
  */
 import type { FC } from "hono/jsx";
 import { MAX_METADATA_KEY, MAX_METADATA_KEYS, MAX_METADATA_VALUE } from "../schemas/agent.ts";
@@ -17,6 +18,19 @@ export interface ShellAssets {
 	style: string;
 	icon: string;
 }
+
+/** The server's values the client reads from `document.body.dataset`. */
+export interface ShellConfig {
+	/** How many jobs the list asks for per page (`limit`), `data-page-size`. */
+	pageSize: number;
+	/** The largest `metadata` the relay accepts, in bytes of JSON, `data-max-metadata-bytes`. */
+	maxMetadataBytes: number;
+	/** The Trusted Types policy the CSP allows, `data-trusted-types-policy`. */
+	trustedTypesPolicy: string;
+}
+
+/** The job list's page size: the API's default `limit`. */
+export const DASHBOARD_PAGE_SIZE = 20;
 
 /** The models the submit form offers; the relay accepts any model the upstream does. */
 export const DASHBOARD_MODELS = ["sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research"] as const;
@@ -588,9 +602,10 @@ const WebhookSecret: FC = () => (
  * The whole page.
  *
  * @example
- * "<!doctype html>" + (<Shell assets={{ script: "/dashboard/app.js", style: "/dashboard/app.css", icon: "/dashboard/icon.svg" }} />)
+ * "<!doctype html>" + (<Shell assets={{ script: "/dashboard/app.js", style: "/dashboard/app.css", icon: "/dashboard/icon.svg" }}
+ *   config={{ pageSize: 20, maxMetadataBytes: 4096, trustedTypesPolicy: "sonar-relay-markdown" }} />)
  */
-export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
+export const Shell: FC<{ assets: ShellAssets; config: ShellConfig }> = ({ assets, config }) => (
 	<html lang="en">
 		<head>
 			<meta charset="utf-8" />
@@ -602,7 +617,11 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 			<link rel="stylesheet" href={assets.style} />
 			<script src={assets.script} defer />
 		</head>
-		<body>
+		<body
+			data-page-size={config.pageSize}
+			data-max-metadata-bytes={config.maxMetadataBytes}
+			data-trusted-types-policy={config.trustedTypesPolicy}
+		>
 			<a class="skip-link" href="#main">
 				Skip to content
 			</a>
@@ -652,7 +671,12 @@ export const Shell: FC<{ assets: ShellAssets }> = ({ assets }) => (
 	</html>
 );
 
-/** The page as a string, doctype included. */
-export function renderShell(assets: ShellAssets): string {
-	return `<!doctype html>${(<Shell assets={assets} />).toString()}`;
+/**
+ * The page as a string, doctype included.
+ *
+ * @example
+ * renderShell({ script: "/dashboard/app.js?v=…", style: "…", icon: "…" }, config) // "<!doctype html><html lang=\"en\">…"
+ */
+export function renderShell(assets: ShellAssets, config: ShellConfig): string {
+	return `<!doctype html>${(<Shell assets={assets} config={config} />).toString()}`;
 }

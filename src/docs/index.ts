@@ -1,6 +1,7 @@
 /**
  * The API reference at `/docs`: Swagger UI, served entirely by the relay. Its files
- * come from the pinned `swagger-ui-dist` package through the Workers static assets
+ * come from the pinned `swagger-ui-dist` package, copied into `src/public/swagger-ui/`
+ * (src/docs/copy-swagger-ui.js) and served through the Workers static assets
  * binding (`ASSETS`, see wrangler.toml), so the page works offline and no
  * third-party script ever runs on the origin that also serves `/dashboard` (whose
  * tab holds an API key).
@@ -17,7 +18,7 @@ import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { trimTrailingSlash } from "hono/trailing-slash";
 import swaggerUiPackage from "swagger-ui-dist/package.json" with { type: "json" };
-import { contentVersion } from "../dashboard/index.ts";
+import { contentVersion, fetchAsset } from "../assets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { INIT_JS, renderDocsPage } from "./page.ts";
@@ -98,15 +99,7 @@ export const docs = new Hono<AppEnv>()
 		const contentType = Object.hasOwn(SWAGGER_UI_FILES, file) ? SWAGGER_UI_FILES[file] : undefined;
 		if (contentType === undefined) throw new ApiError(404, "Not Found");
 		// The asset server answers a matching If-None-Match with a 304 and its ETag.
-		const ifNoneMatch = c.req.header("if-none-match");
-		const asset = await c.env.ASSETS.fetch(
-			new Request(`https://assets.invalid/${file}`, ifNoneMatch ? { headers: { "if-none-match": ifNoneMatch } } : {}),
-		);
-		if (asset.status !== 200 && asset.status !== 304) {
-			// The package is installed but a listed file is not among the assets: a deployment fault.
-			await asset.body?.cancel();
-			throw new ApiError(503, `Swagger UI's ${file} is missing from this deployment's assets`);
-		}
+		const asset = await fetchAsset(c.env.ASSETS, `swagger-ui/${file}`, c.req.header("if-none-match"));
 		const headers = new Headers({
 			"content-type": contentType,
 			"cache-control": assetCacheControl(c.req.query("v"), SWAGGER_UI_VERSION),

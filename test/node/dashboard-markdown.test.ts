@@ -1,11 +1,18 @@
 /**
  * The dashboard's answer renderer, evaluated from the exact text the browser
- * gets (`MARKDOWN_JS`): the Markdown subset it renders, and, for any input at
- * all, that its output holds only the tags and attributes it writes itself.
+ * gets (`src/public/dashboard/markdown.js`, the first part of `/dashboard/app.js`):
+ * the Markdown subset it renders, and, for any input at all, that its output
+ * holds only the tags and attributes it writes itself.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MARKDOWN_JS } from "../../src/dashboard/markdown.ts";
+
+const MARKDOWN_JS = readFileSync(
+	join(import.meta.dirname, "..", "..", "src", "public", "dashboard", "markdown.js"),
+	"utf8",
+);
 
 type Render = (markdown: string, options?: { citations?: string[] }) => string;
 const renderMarkdown = new Function(`${MARKDOWN_JS}\nreturn renderMarkdown;`)() as Render;

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The dashboard's answer renderer: a small Markdown subset to HTML, safe by
  * construction. It runs in the browser, so it ships as the source of a script
@@ -15,10 +16,10 @@
  * Headings are shifted so the answer's top heading is an `<h3>` (the page has its
  * `<h1>` and the answer's section an `<h2>`), keeping the document outline sound.
  *
- * Kept in plain JavaScript (no backticks, no `${`) because it is served verbatim:
- * the Node tests evaluate this same text.
+ * A real file under the Workers static assets (`src/public/`): the Worker serves it as
+ * the first part of `/dashboard/app.js`, and the Node tests evaluate this same text.
  */
-export const MARKDOWN_JS = String.raw`
+// biome-ignore lint/correctness/noUnusedVariables: a global of this classic script, called by app.js
 var renderMarkdown = (function () {
 	"use strict";
 
@@ -38,22 +39,30 @@ var renderMarkdown = (function () {
 		var url;
 		try {
 			url = new URL(text);
-		} catch (error) {
+		} catch (_error) {
 			return null;
 		}
 		return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
 	}
 
 	function anchor(href, innerHtml, extra) {
-		return '<a href="' + escapeHtml(href) + '" rel="noopener noreferrer" target="_blank"' + (extra || "") + ">" + innerHtml + "</a>";
+		return (
+			'<a href="' +
+			escapeHtml(href) +
+			'" rel="noopener noreferrer" target="_blank"' +
+			(extra || "") +
+			">" +
+			innerHtml +
+			"</a>"
+		);
 	}
 
 	// One alternative per inline construct; the leftmost match wins, then the earliest alternative.
 	// Spans are bounded in length so that an unclosed marker costs a bounded scan, not the rest of the text.
 	var INLINE = [
-		/\\([!-\/:-@\[-\u0060{-~])/.source, // 1: a backslash escape
+		/\\([!-/:-@[-\u0060{-~])/.source, // 1: a backslash escape
 		/(\u0060+)([\s\S]{0,2000}?[^\u0060])\2(?!\u0060)/.source, // 2, 3: a code span
-		/\[((?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\(\s*(<[^<>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+"[^"\n]*")?\s*\)/.source, // 4, 5: a link
+		/\[((?:[^[\]\n]|\[[^[\]\n]*\])+)\]\(\s*(<[^<>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+"[^"\n]*")?\s*\)/.source, // 4, 5: a link
 		/\[(\d{1,3})\]/.source, // 6: a citation marker
 		/(https?:\/\/[^\s<>"'\u0060]+)/.source, // 7: a bare URL
 		/\*\*(?=\S)([\s\S]{0,1000}?\S)\*\*/.source, // 8: bold
@@ -107,9 +116,12 @@ var renderMarkdown = (function () {
 	var TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
 
 	function cellsOf(row) {
-		var text = row.trim().replace(/^\|/, "").replace(/(?:^|[^\\])\|$/, function (end) {
-			return end.slice(0, -1);
-		});
+		var text = row
+			.trim()
+			.replace(/^\|/, "")
+			.replace(/(?:^|[^\\])\|$/, function (end) {
+				return end.slice(0, -1);
+			});
 		return text.split(/(?<!\\)\|/).map(function (cell) {
 			return cell.trim();
 		});
@@ -157,7 +169,8 @@ var renderMarkdown = (function () {
 			para = [];
 		}
 		function flushQuote() {
-			if (quote.length > 0) html.push("<blockquote><p>" + inline(quote.join("\n").trim(), ctx, false) + "</p></blockquote>");
+			if (quote.length > 0)
+				html.push("<blockquote><p>" + inline(quote.join("\n").trim(), ctx, false) + "</p></blockquote>");
 			quote = [];
 		}
 		function flushItem() {
@@ -186,7 +199,8 @@ var renderMarkdown = (function () {
 				var code = [];
 				for (i++; i < lines.length; i++) {
 					var close = FENCE.exec(lines[i]);
-					if (close && close[1].charAt(0) === marker.charAt(0) && close[1].length >= marker.length && close[2] === "") break;
+					if (close && close[1].charAt(0) === marker.charAt(0) && close[1].length >= marker.length && close[2] === "")
+						break;
 					code.push(lines[i]);
 				}
 				var language = m[2] ? ' class="language-' + escapeHtml(m[2].replace(/[^\w-]/g, "")) + '"' : "";
@@ -218,7 +232,12 @@ var renderMarkdown = (function () {
 				continue;
 			}
 
-			if (line.indexOf("|") !== -1 && i + 1 < lines.length && lines[i + 1].indexOf("|") !== -1 && TABLE_RULE.test(lines[i + 1])) {
+			if (
+				line.indexOf("|") !== -1 &&
+				i + 1 < lines.length &&
+				lines[i + 1].indexOf("|") !== -1 &&
+				TABLE_RULE.test(lines[i + 1])
+			) {
 				closeBlocks();
 				var head = cellsOf(line);
 				var rules = cellsOf(lines[i + 1]);
@@ -252,7 +271,7 @@ var renderMarkdown = (function () {
 				closeLists(indent);
 				var open = lists[lists.length - 1];
 				if (open && open.indent === indent && open.tag !== tag) {
-					html.push("</li></" + lists.pop().tag + ">");
+					html.push("</li></" + /** @type {{ tag: string }} */ (lists.pop()).tag + ">");
 					open = lists[lists.length - 1];
 				}
 				if (open && open.indent === indent) {
@@ -293,4 +312,3 @@ var renderMarkdown = (function () {
 
 	return renderMarkdown;
 })();
-`;

@@ -1,6 +1,7 @@
+// @ts-check
 /**
  * The dashboard's client: a small hand-written script, no framework and no
- * bundler, served from `/dashboard/app.js` after the Markdown renderer. It talks
+ * bundler, served from `/dashboard/app.js` right after the Markdown renderer (`markdown.js`, which defines `renderMarkdown`). It talks
  * to the relay's own JSON API with `Authorization: Bearer <key>`, exactly as any
  * caller does.
  *
@@ -41,16 +42,23 @@
  *   names: any other `innerHTML` assignment would throw. Everything else is built
  *   with `textContent`.
  *
- * Plain JavaScript kept in a string (no backticks, no `${`): it is served verbatim.
+ * A real file under the Workers static assets (`src/public/`), type-checked by `tsc -p
+ * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict but for `noImplicitAny`) and linted by Biome. It
+ * is written in the ES5 style it has always had (`var`, function expressions), so
+ * it runs unchanged in the same browsers. What the server knows (the metadata size
+ * limit, the Trusted Types policy's name, the page size) comes from the page's
+ * `<body data-*>` attributes (`src/dashboard/shell.tsx`).
  */
-export const CLIENT_JS = String.raw`
 (function () {
 	"use strict";
 
 	var KEY_STORAGE = "sonar-relay.dashboard.key";
 	var QUESTIONS_STORAGE = "sonar-relay.dashboard.questions";
-	var PAGE_SIZE = 20;
-	var MAX_METADATA_BYTES = 4096;
+	/** What the server knows, from the page's `<body data-*>` (ShellConfig in src/dashboard/shell.tsx). */
+	var SERVER = document.body.dataset;
+	var PAGE_SIZE = Number(SERVER.pageSize);
+	var MAX_METADATA_BYTES = Number(SERVER.maxMetadataBytes);
+	var TRUSTED_TYPES_POLICY = SERVER.trustedTypesPolicy || "";
 	var POLL = { firstMs: 1000, factor: 1.5, maxMs: 10000, maxPolls: 60 };
 
 	var STATUS = {
@@ -91,7 +99,9 @@ export const CLIENT_JS = String.raw`
 			listLive: "Updating while jobs run",
 			statuses: STATUS,
 			ended: { COMPLETED: true, FAILED: true },
-			items: function (page) { return (page && page.requests) || []; },
+			items: function (page) {
+				return (page && page.requests) || [];
+			},
 		},
 		agent: {
 			api: "/v1/responses",
@@ -102,7 +112,9 @@ export const CLIENT_JS = String.raw`
 			listLive: "Updating while runs are in progress",
 			statuses: RUN_STATUS,
 			ended: { completed: true, failed: true, cancelled: true, incomplete: true },
-			items: function (page) { return (page && page.data) || []; },
+			items: function (page) {
+				return (page && page.data) || [];
+			},
 		},
 	};
 
@@ -115,15 +127,34 @@ export const CLIENT_JS = String.raw`
 	var listKind = "sonar";
 	var lists = { sonar: freshList(), agent: freshList() };
 	var job = freshJob(null, "sonar");
+	/** @type {{ data: any, revealed: Record<string, boolean> }} */
 	var secrets = { data: null, revealed: {} };
 	var toastTimer = null;
 
+	/**
+	 * One kind's list: the loaded jobs (as the API returns them), the next page's token, its filter and search.
+	 *
+	 * @returns {{ jobs: any[], nextToken: string | null, loaded: boolean, polls: number, filter: string, search: any }}
+	 */
 	function freshList() {
 		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "", search: null };
 	}
+	/**
+	 * The Operations tab: its window, the stats and hooks the API returned, the hook awaiting a confirmed delete.
+	 *
+	 * @returns {{ window: string, stats: any, hooks: any, confirmDelete: string | null, recovering: boolean }}
+	 */
 	function freshOps() {
 		return { window: "24h", stats: null, hooks: null, confirmDelete: null, recovering: false };
 	}
+	/**
+	 * The job page: the job and its delivery report (as the API returns them) and the attempts seen arrive.
+	 *
+	 * @param {string | null} id
+	 * @param {string} kind
+	 * @returns {{ id: string | null, kind: string, data: any, report: any, polls: number,
+	 *   newAttempts: Record<string, boolean>, cancelling: boolean }}
+	 */
 	function freshJob(id, kind) {
 		return { id: id, kind: kind, data: null, report: null, polls: 0, newAttempts: {}, cancelling: false };
 	}
@@ -135,15 +166,22 @@ export const CLIENT_JS = String.raw`
 	function readKey() {
 		try {
 			return sessionStorage.getItem(KEY_STORAGE);
-		} catch (error) {
+		} catch (_error) {
 			return null;
 		}
 	}
 
 	// ── DOM helpers ───────────────────────────────────────────────────────
 
+	/**
+	 * The shell's element with this id. Typed as an input, the widest of the form controls the
+	 * client reads (`value`, `checked`, `disabled`, `select()`); every element has the rest.
+	 *
+	 * @param {string} id
+	 * @returns {HTMLInputElement}
+	 */
 	function $(id) {
-		return document.getElementById(id);
+		return /** @type {HTMLInputElement} */ (document.getElementById(id));
 	}
 
 	/** An element with attributes and children; strings become text nodes, never markup. */
@@ -164,7 +202,10 @@ export const CLIENT_JS = String.raw`
 	}
 	function append(el, child) {
 		if (child === null || child === undefined || child === false) return;
-		if (Array.isArray(child)) child.forEach(function (c) { append(el, c); });
+		if (Array.isArray(child))
+			child.forEach(function (c) {
+				append(el, c);
+			});
 		else el.append(child instanceof Node ? child : String(child));
 	}
 	/** Replaces an element's children, skipping absent ones (replaceChildren would show a null as "null"). */
@@ -230,8 +271,9 @@ export const CLIENT_JS = String.raw`
 		var create = function (markdown, citations) {
 			return renderMarkdown(markdown, { citations: citations });
 		};
-		if (window.trustedTypes && window.trustedTypes.createPolicy) {
-			return window.trustedTypes.createPolicy("sonar-relay-markdown", { createHTML: create });
+		var trustedTypes = /** @type {any} */ (window).trustedTypes;
+		if (trustedTypes && trustedTypes.createPolicy) {
+			return trustedTypes.createPolicy(TRUSTED_TYPES_POLICY, { createHTML: create });
 		}
 		return { createHTML: create };
 	})();
@@ -256,13 +298,18 @@ export const CLIENT_JS = String.raw`
 		return "the relay answered " + status;
 	}
 	function describeIssue(issue) {
-		var loc = Array.isArray(issue && issue.loc) ? issue.loc.filter(function (part) { return part !== "body"; }) : [];
+		var loc = Array.isArray(issue && issue.loc)
+			? issue.loc.filter(function (part) {
+					return part !== "body";
+				})
+			: [];
 		return (loc.length ? loc.join(" › ") + ": " : "") + (issue && issue.msg ? issue.msg : "invalid");
 	}
 
 	/** Calls the relay; resolves with the JSON body, rejects with an ApiError. A 401 signs out (unless signing in). */
 	function api(method, path, body, keyToTry) {
 		var key = keyToTry === undefined ? apiKey : keyToTry;
+		/** @type {RequestInit & { headers: Record<string, string> }} */
 		var init = {
 			method: method,
 			headers: { authorization: "Bearer " + key, accept: "application/json" },
@@ -280,7 +327,7 @@ export const CLIENT_JS = String.raw`
 					var data = null;
 					try {
 						data = text ? JSON.parse(text) : null;
-					} catch (error) {
+					} catch (_error) {
 						data = null;
 					}
 					if (response.ok) return data;
@@ -304,7 +351,14 @@ export const CLIENT_JS = String.raw`
 	// ── Routing ───────────────────────────────────────────────────────────
 
 	var VIEWS = ["signin", "jobs", "job", "new", "ops", "secret"];
-	var TITLES = { signin: "Sign in", jobs: "Jobs", job: "Job", new: "New job", ops: "Operations", secret: "Webhook secret" };
+	var TITLES = {
+		signin: "Sign in",
+		jobs: "Jobs",
+		job: "Job",
+		new: "New job",
+		ops: "Operations",
+		secret: "Webhook secret",
+	};
 	var firstRender = true;
 	/** Set by the list's tabs: the next view keeps the focus on the tab instead of moving it to the heading. */
 	var keepFocus = false;
@@ -394,7 +448,7 @@ export const CLIENT_JS = String.raw`
 			.then(function () {
 				try {
 					sessionStorage.setItem(KEY_STORAGE, key);
-				} catch (storageError) {
+				} catch (_storageError) {
 					// Private modes may refuse storage: the key then lasts until this page reloads.
 				}
 				apiKey = key;
@@ -406,7 +460,9 @@ export const CLIENT_JS = String.raw`
 				input.setAttribute("aria-invalid", "true");
 				error.textContent =
 					failure.status === 401
-						? "This API key was not accepted. The relay answered 401: " + failure.message + ". Check the key and try again."
+						? "This API key was not accepted. The relay answered 401: " +
+							failure.message +
+							". Check the key and try again."
 						: "Could not sign in: " + failure.message + ".";
 				input.focus();
 				input.select();
@@ -420,7 +476,7 @@ export const CLIENT_JS = String.raw`
 	function signOut(message) {
 		try {
 			sessionStorage.removeItem(KEY_STORAGE);
-		} catch (error) {
+		} catch (_error) {
 			// nothing stored
 		}
 		apiKey = null;
@@ -571,7 +627,10 @@ export const CLIENT_JS = String.raw`
 		var more = $("jobs-more");
 		var refresh = $("jobs-refresh");
 		var query =
-			"?limit=" + PAGE_SIZE + searchQuery(list) + (reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
+			"?limit=" +
+			PAGE_SIZE +
+			searchQuery(list) +
+			(reset || !list.nextToken ? "" : "&next_token=" + encodeURIComponent(list.nextToken));
 		var seq = (list.seq = (list.seq || 0) + 1);
 		if (reset) list.resetSeq = seq;
 		var basis = list.resetSeq || 0;
@@ -612,7 +671,9 @@ export const CLIENT_JS = String.raw`
 	/** Updates loaded jobs in place; new ones go first (the list is newest first) or last (a further page). */
 	function mergeJobs(list, fresh, atTop) {
 		var byId = {};
-		list.jobs.forEach(function (j, i) { byId[j.id] = i; });
+		list.jobs.forEach(function (j, i) {
+			byId[j.id] = i;
+		});
 		var added = [];
 		fresh.forEach(function (j) {
 			if (byId[j.id] !== undefined) list.jobs[byId[j.id]] = j;
@@ -641,7 +702,9 @@ export const CLIENT_JS = String.raw`
 	function scheduleListPoll(token) {
 		var kind = listKind;
 		var list = lists[kind];
-		var running = list.jobs.some(function (j) { return !hasEnded(kind, j.status) || j.delivery_status === "pending"; });
+		var running = list.jobs.some(function (j) {
+			return !hasEnded(kind, j.status) || j.delivery_status === "pending";
+		});
 		$("jobs-live").hidden = !running || list.polls >= POLL.maxPolls;
 		if (!running || list.polls >= POLL.maxPolls || token !== routeToken) return;
 		var delay = Math.min(POLL.maxMs, 2 * POLL.firstMs * Math.pow(POLL.factor, list.polls));
@@ -672,7 +735,9 @@ export const CLIENT_JS = String.raw`
 		var K = KINDS[kind];
 		var list = lists[kind];
 		var filter = list.filter;
-		var shown = list.jobs.filter(function (j) { return matchesFilter(j, filter); });
+		var shown = list.jobs.filter(function (j) {
+			return matchesFilter(j, filter);
+		});
 		var body = $("jobs-body");
 		body.replaceChildren.apply(
 			body,
@@ -688,7 +753,12 @@ export const CLIENT_JS = String.raw`
 						h(
 							"div",
 							null,
-							h("a", { class: "job-link", href: K.route + "/" + j.id, "aria-label": K.title + " " + j.id, text: shortId(j.id) }),
+							h("a", {
+								class: "job-link",
+								href: K.route + "/" + j.id,
+								"aria-label": K.title + " " + j.id,
+								text: shortId(j.id),
+							}),
 							preview ? h("span", { class: "job-preview", text: preview }) : null,
 						),
 					),
@@ -716,10 +786,20 @@ export const CLIENT_JS = String.raw`
 		$("jobs-table").hidden = shown.length === 0;
 		$("jobs-more").hidden = !list.nextToken;
 		var loaded =
-			list.jobs.length + " " + K.noun + (list.jobs.length === 1 ? "" : "s") +
-			(list.search ? " with metadata " + searchText(list.search) : "") + " loaded, newest first";
+			list.jobs.length +
+			" " +
+			K.noun +
+			(list.jobs.length === 1 ? "" : "s") +
+			(list.search ? " with metadata " + searchText(list.search) : "") +
+			" loaded, newest first";
 		$("jobs-summary").textContent = filter
-			? "Showing " + shown.length + " of " + loaded + ". The filter applies to the loaded " + K.noun + "s" +
+			? "Showing " +
+				shown.length +
+				" of " +
+				loaded +
+				". The filter applies to the loaded " +
+				K.noun +
+				"s" +
 				(list.nextToken ? "; load more to look further back." : ".")
 			: loaded + ".";
 	}
@@ -817,9 +897,18 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function clearJob() {
-		["job-badges", "job-question", "job-answer", "job-sources", "job-events", "job-attempts", "job-timeline", "job-details"].forEach(
-			function (id) { $(id).replaceChildren(); },
-		);
+		[
+			"job-badges",
+			"job-question",
+			"job-answer",
+			"job-sources",
+			"job-events",
+			"job-attempts",
+			"job-timeline",
+			"job-details",
+		].forEach(function (id) {
+			$(id).replaceChildren();
+		});
 		["job-question", "job-answer"].forEach(function (id) {
 			$(id).replaceChildren(h("p", { class: "muted", text: "Loading…" }));
 		});
@@ -863,7 +952,9 @@ export const CLIENT_JS = String.raw`
 				if (failure.status === 404) {
 					clearJob();
 					$("job-error").textContent =
-						"No " + K.noun + " with this id is visible to your key (404). It may belong to another tenant, or it was retired.";
+						"No " +
+						K.noun +
+						" with this id is visible to your key (404). It may belong to another tenant, or it was retired.";
 					return;
 				}
 				$("job-error").textContent = "Could not load the " + K.noun + ": " + failure.message + ".";
@@ -927,7 +1018,9 @@ export const CLIENT_JS = String.raw`
 
 	/** What the list knows of a run's input: its summary's request_preview, when the list has loaded it. */
 	function listedPreview(kind, id) {
-		var found = lists[kind].jobs.filter(function (j) { return j.id === id; })[0];
+		var found = lists[kind].jobs.filter(function (j) {
+			return j.id === id;
+		})[0];
 		return found && typeof found.request_preview === "string" && found.request_preview ? found.request_preview : null;
 	}
 
@@ -949,7 +1042,10 @@ export const CLIENT_JS = String.raw`
 		if (listed) {
 			box.replaceChildren(
 				h("p", { class: "question", text: listed }),
-				h("p", { class: "hint", text: "The start of the input, from the runs list: the Agent API's GET does not return a run's input." }),
+				h("p", {
+					class: "hint",
+					text: "The start of the input, from the runs list: the Agent API's GET does not return a run's input.",
+				}),
 			);
 			return;
 		}
@@ -974,7 +1070,9 @@ export const CLIENT_JS = String.raw`
 		if (typeof content === "string") return content;
 		if (Array.isArray(content)) {
 			return content
-				.map(function (chunk) { return chunk && chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : ""; })
+				.map(function (chunk) {
+					return chunk && chunk.type === "text" && typeof chunk.text === "string" ? chunk.text : "";
+				})
 				.filter(Boolean)
 				.join("\n\n");
 		}
@@ -984,7 +1082,10 @@ export const CLIENT_JS = String.raw`
 	function citationsOf(data) {
 		var response = data.response || {};
 		if (Array.isArray(response.citations) && response.citations.length) return response.citations;
-		if (Array.isArray(response.search_results)) return response.search_results.map(function (r) { return r && r.url; });
+		if (Array.isArray(response.search_results))
+			return response.search_results.map(function (r) {
+				return r && r.url;
+			});
 		return [];
 	}
 
@@ -999,7 +1100,11 @@ export const CLIENT_JS = String.raw`
 			}
 		} else if (data.status === "FAILED") {
 			box.replaceChildren(
-				h("div", { class: "alert alert-error" }, h("p", { text: "The job failed: " + (data.error_message || "no reason given") + "." })),
+				h(
+					"div",
+					{ class: "alert alert-error" },
+					h("p", { text: "The job failed: " + (data.error_message || "no reason given") + "." }),
+				),
 			);
 		} else {
 			box.replaceChildren(h("p", { class: "muted", text: "The answer appears here when the job completes." }));
@@ -1008,7 +1113,8 @@ export const CLIENT_JS = String.raw`
 
 	function renderSources(data) {
 		var response = data.response || {};
-		var results = Array.isArray(response.search_results) && response.search_results.length ? response.search_results : null;
+		var results =
+			Array.isArray(response.search_results) && response.search_results.length ? response.search_results : null;
 		var citations = Array.isArray(response.citations) ? response.citations : [];
 		renderSourceList(data, results, citations, data.status === "COMPLETED");
 	}
@@ -1016,7 +1122,9 @@ export const CLIENT_JS = String.raw`
 	// Agent runs: the Response object's typed output items; unknown item types are ignored.
 
 	function outputItems(data, type) {
-		return (Array.isArray(data.output) ? data.output : []).filter(function (item) { return item && item.type === type; });
+		return (Array.isArray(data.output) ? data.output : []).filter(function (item) {
+			return item && item.type === type;
+		});
 	}
 
 	function outputTexts(data) {
@@ -1031,7 +1139,13 @@ export const CLIENT_JS = String.raw`
 
 	function runText(data) {
 		var parts = outputTexts(data);
-		return parts.length ? parts.map(function (part) { return part.text; }).join("\n\n") : null;
+		return parts.length
+			? parts
+					.map(function (part) {
+						return part.text;
+					})
+					.join("\n\n")
+			: null;
 	}
 
 	function runResults(data) {
@@ -1046,10 +1160,13 @@ export const CLIENT_JS = String.raw`
 
 	/** URLs for the answer's [n] markers: the n-th search result, unless a citation annotation on that marker names its own. */
 	function runCitations(data) {
-		var urls = runResults(data).map(function (r) { return r.url; });
+		var urls = runResults(data).map(function (r) {
+			return r.url;
+		});
 		outputTexts(data).forEach(function (part) {
 			(Array.isArray(part.annotations) ? part.annotations : []).forEach(function (a) {
-				if (!a || typeof a.url !== "string" || typeof a.start_index !== "number" || typeof a.end_index !== "number") return;
+				if (!a || typeof a.url !== "string" || typeof a.start_index !== "number" || typeof a.end_index !== "number")
+					return;
 				var marker = /^\[(\d{1,3})\]$/.exec(part.text.slice(a.start_index, a.end_index));
 				if (marker && Number(marker[1]) >= 1) urls[Number(marker[1]) - 1] = a.url;
 			});
@@ -1074,7 +1191,10 @@ export const CLIENT_JS = String.raw`
 			var text = runText(data);
 			if (text === null) {
 				box.replaceChildren(
-					h("p", { class: "muted", text: "The run " + (status === "completed" ? "completed" : "ended incomplete") + " without an answer." }),
+					h("p", {
+						class: "muted",
+						text: "The run " + (status === "completed" ? "completed" : "ended incomplete") + " without an answer.",
+					}),
 				);
 			} else {
 				box.innerHTML = answerPolicy.createHTML(text, runCitations(data));
@@ -1082,14 +1202,30 @@ export const CLIENT_JS = String.raw`
 			if (status === "incomplete") {
 				var reason = incompleteReason(data);
 				box.prepend(
-					h("div", { class: "alert alert-info" }, h("p", { text: "The run ended incomplete" + (reason ? " (" + reason + ")" : "") + ": the answer may be cut short." })),
+					h(
+						"div",
+						{ class: "alert alert-info" },
+						h("p", {
+							text: "The run ended incomplete" + (reason ? " (" + reason + ")" : "") + ": the answer may be cut short.",
+						}),
+					),
 				);
 			}
 		} else if (status === "failed") {
-			box.replaceChildren(h("div", { class: "alert alert-error" }, h("p", { text: "The run failed: " + (message || "no reason given") + "." })));
+			box.replaceChildren(
+				h(
+					"div",
+					{ class: "alert alert-error" },
+					h("p", { text: "The run failed: " + (message || "no reason given") + "." }),
+				),
+			);
 		} else if (status === "cancelled") {
 			box.replaceChildren(
-				h("div", { class: "alert alert-info" }, h("p", { text: "The run was cancelled" + (message && message !== "cancelled" ? ": " + message : "") + "." })),
+				h(
+					"div",
+					{ class: "alert alert-info" },
+					h("p", { text: "The run was cancelled" + (message && message !== "cancelled" ? ": " + message : "") + "." }),
+				),
 			);
 		} else {
 			box.replaceChildren(h("p", { class: "muted", text: "The answer appears here when the run completes." }));
@@ -1101,12 +1237,26 @@ export const CLIENT_JS = String.raw`
 		var ended = hasEnded("agent", status);
 		var steps = [
 			{ label: "Created", at: data.created_at, state: "done" },
-			{ label: "Started", at: null, state: status === "queued" ? "waiting" : "done", note: status === "queued" ? null : "time not reported" },
+			{
+				label: "Started",
+				at: null,
+				state: status === "queued" ? "waiting" : "done",
+				note: status === "queued" ? null : "time not reported",
+			},
 		];
 		if (status === "failed" || status === "cancelled") {
-			steps.push({ label: status === "failed" ? "Failed" : "Cancelled", at: null, state: "failed", note: "time not reported" });
+			steps.push({
+				label: status === "failed" ? "Failed" : "Cancelled",
+				at: null,
+				state: "failed",
+				note: "time not reported",
+			});
 		} else {
-			steps.push({ label: status === "incomplete" ? "Ended incomplete" : "Completed", at: data.completed_at, state: data.completed_at ? "done" : "waiting" });
+			steps.push({
+				label: status === "incomplete" ? "Ended incomplete" : "Completed",
+				at: data.completed_at,
+				state: data.completed_at ? "done" : "waiting",
+			});
 		}
 		renderTimelineSteps(steps, data.created_at, ended);
 		var note = $("job-timeline-note");
@@ -1116,7 +1266,8 @@ export const CLIENT_JS = String.raw`
 
 	function renderRunDetails(data) {
 		var rows = [["Model", data.model]];
-		if (upstreamRow(data)) rows.push(upstreamRow(data));
+		var upstream = upstreamRow(data);
+		if (upstream) rows.push(upstream);
 		var usage = data.usage;
 		if (usage) rows = rows.concat(usageRows(usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cost));
 		var reason = incompleteReason(data);
@@ -1131,14 +1282,14 @@ export const CLIENT_JS = String.raw`
 		try {
 			var url = new URL(raw);
 			return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-		} catch (error) {
+		} catch (_error) {
 			return null;
 		}
 	}
 	function hostOf(raw) {
 		try {
 			return new URL(raw).host;
-		} catch (error) {
+		} catch (_error) {
 			return "";
 		}
 	}
@@ -1178,7 +1329,8 @@ export const CLIENT_JS = String.raw`
 		var created = data.created_at;
 		var steps = [{ label: "Created", at: created, state: "done" }];
 		steps.push({ label: "Started", at: data.started_at, state: data.started_at ? "done" : "waiting" });
-		if (data.failed_at || data.status === "FAILED") steps.push({ label: "Failed", at: data.failed_at, state: "failed" });
+		if (data.failed_at || data.status === "FAILED")
+			steps.push({ label: "Failed", at: data.failed_at, state: "failed" });
 		else steps.push({ label: "Completed", at: data.completed_at, state: data.completed_at ? "done" : "waiting" });
 		renderTimelineSteps(steps, created, hasEnded("sonar", data.status));
 		$("job-timeline-note").hidden = true;
@@ -1212,14 +1364,19 @@ export const CLIENT_JS = String.raw`
 
 	function renderDetails(data) {
 		var rows = [["Model", data.model]];
-		if (upstreamRow(data)) rows.push(upstreamRow(data));
+		var upstream = upstreamRow(data);
+		if (upstream) rows.push(upstream);
 		var usage = data.response && data.response.usage;
-		if (usage) rows = rows.concat(usageRows(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost));
+		if (usage)
+			rows = rows.concat(usageRows(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost));
 		renderDetailRows(rows, data.metadata);
 	}
 
 	function renderDetailRows(rows, metadata) {
-		rows.push(["Metadata", metadata ? h("pre", { text: JSON.stringify(metadata, null, 2) }) : h("span", { class: "muted", text: "none" })]);
+		rows.push([
+			"Metadata",
+			metadata ? h("pre", { text: JSON.stringify(metadata, null, 2) }) : h("span", { class: "muted", text: "none" }),
+		]);
 		var dl = $("job-details");
 		dl.replaceChildren();
 		rows.forEach(function (row) {
@@ -1269,14 +1426,18 @@ export const CLIENT_JS = String.raw`
 				result.textContent =
 					kind === "agent"
 						? "Cancel accepted: the relay answered " + ((answer && answer.status) || "cancelling") + "."
-						: "Cancelled: the job ended " + ((answer && answer.status) || "FAILED") +
-							(answer && answer.error_message ? " (" + answer.error_message + ")" : "") + ".";
+						: "Cancelled: the job ended " +
+							((answer && answer.status) || "FAILED") +
+							(answer && answer.error_message ? " (" + answer.error_message + ")" : "") +
+							".";
 			})
 			.catch(function (failure) {
 				if (token !== routeToken || job.id !== id || failure.status === 401) return;
 				result.className = "alert alert-error";
 				result.textContent =
-					(failure.status === 409 ? "Cannot cancel the " + K.noun + " (409): " : "Cancelling failed: ") + failure.message + ".";
+					(failure.status === 409 ? "Cannot cancel the " + K.noun + " (409): " : "Cancelling failed: ") +
+					failure.message +
+					".";
 			})
 			.finally(function () {
 				if (job.id !== id) return;
@@ -1335,7 +1496,13 @@ export const CLIENT_JS = String.raw`
 					h(
 						"thead",
 						null,
-						h("tr", null, ["Event", "Destination", "State", "Attempts", "Next attempt"].map(function (t) { return h("th", { scope: "col", text: t }); })),
+						h(
+							"tr",
+							null,
+							["Event", "Destination", "State", "Attempts", "Next attempt"].map(function (t) {
+								return h("th", { scope: "col", text: t });
+							}),
+						),
 					),
 					h(
 						"tbody",
@@ -1348,8 +1515,16 @@ export const CLIENT_JS = String.raw`
 								null,
 								h("td", { "data-label": "Event" }, h("code", { text: eventName(e.event) })),
 								h("td", { "data-label": "Destination", text: e.host }),
-								h("td", { "data-label": "State" }, badge(state.tone, state.label), e.last_error ? h("span", { class: "source-meta", text: e.last_error }) : null),
-								h("td", { "data-label": "Attempts", text: e.attempts + (e.series > 1 ? " (series " + e.series + ")" : "") }),
+								h(
+									"td",
+									{ "data-label": "State" },
+									badge(state.tone, state.label),
+									e.last_error ? h("span", { class: "source-meta", text: e.last_error }) : null,
+								),
+								h("td", {
+									"data-label": "Attempts",
+									text: e.attempts + (e.series > 1 ? " (series " + e.series + ")" : ""),
+								}),
 								h("td", { "data-label": "Next attempt" }, next ? timeEl(next) : "—"),
 							);
 						}),
@@ -1365,7 +1540,13 @@ export const CLIENT_JS = String.raw`
 			return h(
 				"tr",
 				{ class: isNew ? "is-new" : null, "data-attempt": attemptKey(a) },
-				h("td", { "data-label": "Attempt", class: "nowrap" }, "#" + a.attempt, a.series > 1 ? " · series " + a.series : "", isNew ? h("span", { class: "tag-new", text: "new" }) : null),
+				h(
+					"td",
+					{ "data-label": "Attempt", class: "nowrap" },
+					"#" + a.attempt,
+					a.series > 1 ? " · series " + a.series : "",
+					isNew ? h("span", { class: "tag-new", text: "new" }) : null,
+				),
 				h("td", { "data-label": "Event" }, h("code", { text: eventName(a.event) })),
 				h("td", { "data-label": "When" }, timeEl(new Date(a.at))),
 				h("td", { "data-label": "Result" }, badge(ok ? "green" : "red", result)),
@@ -1386,7 +1567,13 @@ export const CLIENT_JS = String.raw`
 							h(
 								"thead",
 								null,
-								h("tr", null, ["Attempt", "Event", "When", "Result", "Duration", "Error"].map(function (t) { return h("th", { scope: "col", text: t }); })),
+								h(
+									"tr",
+									null,
+									["Attempt", "Event", "When", "Result", "Duration", "Error"].map(function (t) {
+										return h("th", { scope: "col", text: t });
+									}),
+								),
 							),
 							h("tbody", null, rows),
 						),
@@ -1411,7 +1598,9 @@ export const CLIENT_JS = String.raw`
 		var kind = job.kind;
 		var token = routeToken;
 		var seen = {};
-		((job.report && job.report.attempts) || []).forEach(function (a) { seen[attemptKey(a)] = true; });
+		((job.report && job.report.attempts) || []).forEach(function (a) {
+			seen[attemptKey(a)] = true;
+		});
 		button.disabled = true;
 		button.textContent = "Redelivering…";
 		result.className = "alert";
@@ -1421,17 +1610,27 @@ export const CLIENT_JS = String.raw`
 				if (token !== routeToken || job.id !== id) return;
 				job.report = report;
 				job.newAttempts = {};
-				var fresh = (report.attempts || []).filter(function (a) { return !seen[attemptKey(a)]; });
-				fresh.forEach(function (a) { job.newAttempts[attemptKey(a)] = true; });
+				var fresh = (report.attempts || []).filter(function (a) {
+					return !seen[attemptKey(a)];
+				});
+				fresh.forEach(function (a) {
+					job.newAttempts[attemptKey(a)] = true;
+				});
 				renderDeliveries();
 				var latest = fresh[fresh.length - 1];
-				result.className = "alert " + (latest && latest.status_code >= 200 && latest.status_code < 300 ? "alert-success" : "alert-info");
+				result.className =
+					"alert " + (latest && latest.status_code >= 200 && latest.status_code < 300 ? "alert-success" : "alert-info");
 				result.textContent = latest
-					? "Redelivered: attempt #" + latest.attempt + " of series " + latest.series +
+					? "Redelivered: attempt #" +
+						latest.attempt +
+						" of series " +
+						latest.series +
 						(latest.status_code !== null
 							? " answered " + latest.status_code
 							: " failed: " + (latest.error_message || latest.error || "no answer")) +
-						" in " + latest.duration_ms + " ms."
+						" in " +
+						latest.duration_ms +
+						" ms."
 					: "Redelivery scheduled; the attempt appears below when it is made.";
 				// The job is live again while the new series is pending.
 				if (job.data) {
@@ -1472,7 +1671,9 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function copyText(text, what) {
-		var done = function () { announce(what + " copied to the clipboard."); };
+		var done = function () {
+			announce(what + " copied to the clipboard.");
+		};
 		var fallback = function () {
 			var area = h("textarea", { class: "visually-hidden", readonly: true, "aria-hidden": "true", tabindex: "-1" });
 			area.value = text;
@@ -1481,7 +1682,7 @@ export const CLIENT_JS = String.raw`
 			var ok = false;
 			try {
 				ok = document.execCommand("copy");
-			} catch (error) {
+			} catch (_error) {
 				ok = false;
 			}
 			area.remove();
@@ -1501,7 +1702,7 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function formSurface() {
-		var checked = document.querySelector("#f-surface input:checked");
+		var checked = /** @type {HTMLInputElement | null} */ (document.querySelector("#f-surface input:checked"));
 		return checked && checked.value === "agent" ? "agent" : "sonar";
 	}
 
@@ -1513,7 +1714,10 @@ export const CLIENT_JS = String.raw`
 		});
 		$("new-endpoint").textContent = "POST " + KINDS[kind].api;
 		$("new-submit").textContent = kind === "agent" ? "Start run" : "Submit job";
-		$("f-metadata").setAttribute("aria-describedby", kind === "agent" ? "f-metadata-hint f-metadata-error" : "f-metadata-error");
+		$("f-metadata").setAttribute(
+			"aria-describedby",
+			kind === "agent" ? "f-metadata-hint f-metadata-error" : "f-metadata-error",
+		);
 		// The surfaces check metadata differently (an Agent run's values are strings).
 		if ($("f-metadata").getAttribute("aria-invalid") === "true") checkMetadataField();
 	}
@@ -1545,7 +1749,7 @@ export const CLIENT_JS = String.raw`
 
 	/** The field of an Agent 400's param, such as "metadata.ticket" or "input". */
 	function fieldForParam(param) {
-		var head = String(param || "").split(/[.\[]/)[0];
+		var head = String(param || "").split(/[.[]/)[0];
 		if (head === "input") return "f-question";
 		if (head === "preset" || head === "model" || head === "models") return "f-preset";
 		if (head === "callback_url") return "f-callback";
@@ -1557,7 +1761,10 @@ export const CLIENT_JS = String.raw`
 	function focusField(id) {
 		var field = $(id);
 		var target =
-			field.tagName === "FIELDSET" ? field.querySelector("div:not([hidden]) > label > input") || field.querySelector("input") : field;
+			field.tagName === "FIELDSET"
+				? /** @type {HTMLElement | null} */ (field.querySelector("div:not([hidden]) > label > input")) ||
+					field.querySelector("input")
+				: field;
 		if (target) target.focus();
 	}
 
@@ -1569,7 +1776,14 @@ export const CLIENT_JS = String.raw`
 				"li",
 				null,
 				issue.field
-					? h("button", { type: "button", class: "btn-link", text: issue.message, onclick: function () { focusField(issue.field); } })
+					? h("button", {
+							type: "button",
+							class: "btn-link",
+							text: issue.message,
+							onclick: function () {
+								focusField(issue.field);
+							},
+						})
 					: issue.message,
 			);
 		});
@@ -1584,7 +1798,7 @@ export const CLIENT_JS = String.raw`
 		try {
 			value = JSON.parse(text);
 		} catch (error) {
-			return { error: "Metadata is not valid JSON (" + error.message + ")." };
+			return { error: "Metadata is not valid JSON (" + /** @type {Error} */ (error).message + ")." };
 		}
 		if (value === null || typeof value !== "object" || Array.isArray(value)) {
 			return { error: 'Metadata must be a JSON object, such as {"ticket": "T-42"}.' };
@@ -1593,8 +1807,11 @@ export const CLIENT_JS = String.raw`
 			return { error: "Metadata must be at most " + MAX_METADATA_BYTES + " bytes as JSON." };
 		}
 		if (kind === "agent") {
-			var notText = Object.keys(value).filter(function (name) { return typeof value[name] !== "string"; });
-			if (notText.length) return { error: "On the Agent API, metadata values are strings: " + notText.join(", ") + " is not." };
+			var notText = Object.keys(value).filter(function (name) {
+				return typeof value[name] !== "string";
+			});
+			if (notText.length)
+				return { error: "On the Agent API, metadata values are strings: " + notText.join(", ") + " is not." };
 		}
 		return { value: value };
 	}
@@ -1614,12 +1831,15 @@ export const CLIENT_JS = String.raw`
 		var callback = $("f-callback").value.trim();
 		var events = Array.prototype.map.call(
 			document.querySelectorAll('#f-events [data-surface="' + kind + '"] input:checked'),
-			function (box) { return box.value; },
+			function (box) {
+				return box.value;
+			},
 		);
 		var metadata = parseMetadata($("f-metadata").value, kind);
 		var issues = [];
 		if (!question) issues.push({ field: "f-question", message: "Enter a question." });
-		if (callback && events.length === 0) issues.push({ field: "f-events", message: "Choose at least one event to push." });
+		if (callback && events.length === 0)
+			issues.push({ field: "f-events", message: "Choose at least one event to push." });
 		if (metadata.error) issues.push({ field: "f-metadata", message: metadata.error });
 		if (issues.length) {
 			showFormErrors("Check " + (issues.length === 1 ? "this field" : "these fields") + ":", issues);
@@ -1661,11 +1881,15 @@ export const CLIENT_JS = String.raw`
 						}),
 					);
 				} else if ((failure.status === 400 || failure.status === 422) && agentError) {
-					showFormErrors("The relay did not accept the " + noun + " (" + failure.status + "). Fix the following and submit again:", [
-						{ field: fieldForParam(agentError.param), message: failure.message },
-					]);
+					showFormErrors(
+						"The relay did not accept the " + noun + " (" + failure.status + "). Fix the following and submit again:",
+						[{ field: fieldForParam(agentError.param), message: failure.message }],
+					);
 				} else {
-					showFormErrors("The " + noun + " was not submitted: " + failure.message + " (" + (failure.status || "network") + ").", []);
+					showFormErrors(
+						"The " + noun + " was not submitted: " + failure.message + " (" + (failure.status || "network") + ").",
+						[],
+					);
 				}
 			})
 			.finally(function () {
@@ -1682,7 +1906,7 @@ export const CLIENT_JS = String.raw`
 			var ids = Object.keys(saved);
 			if (ids.length > 100) delete saved[ids[0]];
 			sessionStorage.setItem(QUESTIONS_STORAGE, JSON.stringify(saved));
-		} catch (error) {
+		} catch (_error) {
 			// best effort only
 		}
 	}
@@ -1690,7 +1914,7 @@ export const CLIENT_JS = String.raw`
 		try {
 			var saved = JSON.parse(sessionStorage.getItem(QUESTIONS_STORAGE) || "{}");
 			return typeof saved[id] === "string" ? saved[id] : null;
-		} catch (error) {
+		} catch (_error) {
 			return null;
 		}
 	}
@@ -1726,7 +1950,12 @@ export const CLIENT_JS = String.raw`
 	function renderSecrets() {
 		var data = secrets.data || {};
 		var rows = [["secret", "Signing secret", "Verify pushes with this."]];
-		if (data.next_secret) rows.push(["next_secret", "Next secret", "A key rotation is under way: pushes carry a second signature with this one."]);
+		if (data.next_secret)
+			rows.push([
+				"next_secret",
+				"Next secret",
+				"A key rotation is under way: pushes carry a second signature with this one.",
+			]);
 		$("secret-list").replaceChildren.apply(
 			$("secret-list"),
 			rows.map(function (row) {
@@ -1739,7 +1968,12 @@ export const CLIENT_JS = String.raw`
 					{ class: "secret-row" },
 					h("h2", { id: valueId + "-label", text: row[1] }),
 					h("p", { class: "hint", text: row[2] }),
-					h("code", { id: valueId, class: "secret-value", "aria-labelledby": valueId + "-label", text: shown ? value : masked(value) }),
+					h("code", {
+						id: valueId,
+						class: "secret-value",
+						"aria-labelledby": valueId + "-label",
+						text: shown ? value : masked(value),
+					}),
 					h(
 						"div",
 						{ class: "actions" },
@@ -1753,7 +1987,9 @@ export const CLIENT_JS = String.raw`
 							onclick: function () {
 								secrets.revealed[name] = !shown;
 								renderSecrets();
-								var again = document.querySelector('[data-secret-toggle="' + name + '"]');
+								var again = /** @type {HTMLElement | null} */ (
+									document.querySelector('[data-secret-toggle="' + name + '"]')
+								);
 								if (again) again.focus();
 							},
 						}),
@@ -1762,7 +1998,9 @@ export const CLIENT_JS = String.raw`
 							class: "btn",
 							"data-secret-copy": name,
 							text: "Copy",
-							onclick: function () { copyText(value, row[1]); },
+							onclick: function () {
+								copyText(value, row[1]);
+							},
 						}),
 					),
 				);
@@ -1805,7 +2043,8 @@ export const CLIENT_JS = String.raw`
 		if (!(value > 0)) return counts ? 2 : 1;
 		var power = Math.pow(10, Math.floor(Math.log10(value)));
 		var steps = counts ? [2, 4, 10] : [1, 2, 5, 10];
-		for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return Math.max(steps[i] * power, counts ? 2 : 0);
+		for (var i = 0; i < steps.length; i++)
+			if (steps[i] * power >= value) return Math.max(steps[i] * power, counts ? 2 : 0);
 		return 10 * power;
 	}
 
@@ -1820,10 +2059,21 @@ export const CLIENT_JS = String.raw`
 
 	/** A Date as a datetime-local input's value (local time, to the second). */
 	function localInputValue(date) {
-		function two(n) { return (n < 10 ? "0" : "") + n; }
+		function two(n) {
+			return (n < 10 ? "0" : "") + n;
+		}
 		return (
-			date.getFullYear() + "-" + two(date.getMonth() + 1) + "-" + two(date.getDate()) +
-			"T" + two(date.getHours()) + ":" + two(date.getMinutes()) + ":" + two(date.getSeconds())
+			date.getFullYear() +
+			"-" +
+			two(date.getMonth() + 1) +
+			"-" +
+			two(date.getDate()) +
+			"T" +
+			two(date.getHours()) +
+			":" +
+			two(date.getMinutes()) +
+			":" +
+			two(date.getSeconds())
 		);
 	}
 
@@ -1856,17 +2106,36 @@ export const CLIENT_JS = String.raw`
 		});
 		var from = new Date(stats.from);
 		var to = new Date(stats.to);
-		fill($("ops-range"), "Counts and push lag over " + (WINDOWS[stats.window] || stats.window) + ": ", timeEl(from), " to ", timeEl(to), ".");
+		fill(
+			$("ops-range"),
+			"Counts and push lag over " + (WINDOWS[stats.window] || stats.window) + ": ",
+			timeEl(from),
+			" to ",
+			timeEl(to),
+			".",
+		);
 		var scan = $("ops-scan");
 		scan.hidden = !(stats.scan && stats.scan.truncated);
-		scan.textContent = stats.scan && stats.scan.truncated
-			? "Busy window: each count reads at most " + stats.scan.max_rows + " jobs, the newest first, so these are lower bounds."
-			: "";
+		scan.textContent =
+			stats.scan && stats.scan.truncated
+				? "Busy window: each count reads at most " +
+					stats.scan.max_rows +
+					" jobs, the newest first, so these are lower bounds."
+				: "";
 		renderHourlyChart($("ops-hourly"), stats.jobs_per_hour || []);
 		var lag = stats.push_lag || { hourly: [] };
 		$("ops-lag-summary").textContent = lag.samples
-			? "p50 " + formatMs(lag.p50_ms) + " · p99 " + formatMs(lag.p99_ms) + " over " + lag.samples +
-				" delivered job" + (lag.samples === 1 ? "" : "s") + " in " + (WINDOWS[stats.window] || stats.window) + "."
+			? "p50 " +
+				formatMs(lag.p50_ms) +
+				" · p99 " +
+				formatMs(lag.p99_ms) +
+				" over " +
+				lag.samples +
+				" delivered job" +
+				(lag.samples === 1 ? "" : "s") +
+				" in " +
+				(WINDOWS[stats.window] || stats.window) +
+				"."
 			: "";
 		renderLagChart($("ops-lag"), lag.hourly || [], stats.window);
 	}
@@ -1903,10 +2172,24 @@ export const CLIENT_JS = String.raw`
 		var plotW = CHART.width - CHART.left - CHART.right;
 		var plotH = CHART.height - CHART.top - CHART.bottom;
 		var slot = plotW / Math.max(1, hours.length);
-		var summary = total + " job" + (total === 1 ? "" : "s") + " accepted in the last 24 hours; at most " + busiest + " in one hour.";
+		var summary =
+			total +
+			" job" +
+			(total === 1 ? "" : "s") +
+			" accepted in the last 24 hours; at most " +
+			busiest +
+			" in one hour.";
 		var bars = hours.map(function (bucket, i) {
 			var height = (bucket.accepted / max) * plotH;
-			var label = hourLabel(bucket.hour) + ": " + bucket.accepted + " accepted, " + bucket.completed + " completed, " + bucket.failed + " failed";
+			var label =
+				hourLabel(bucket.hour) +
+				": " +
+				bucket.accepted +
+				" accepted, " +
+				bucket.completed +
+				" completed, " +
+				bucket.failed +
+				" failed";
 			return svg(
 				"rect",
 				{
@@ -1944,7 +2227,9 @@ export const CLIENT_JS = String.raw`
 					"aria-label": "Jobs per hour. " + summary,
 					"data-total": total,
 				},
-				yAxis(max, function (v) { return String(Math.round(v)); }),
+				yAxis(max, function (v) {
+					return String(Math.round(v));
+				}),
 				bars,
 				ticks,
 			),
@@ -1954,7 +2239,9 @@ export const CLIENT_JS = String.raw`
 
 	/** Two lines, p50 and p99, over the hours that had deliveries; an hour without any breaks the lines. */
 	function renderLagChart(box, hours, window) {
-		var points = hours.filter(function (bucket) { return bucket.samples > 0; });
+		var points = hours.filter(function (bucket) {
+			return bucket.samples > 0;
+		});
 		if (points.length === 0) {
 			box.replaceChildren(
 				h("p", {
@@ -1966,14 +2253,20 @@ export const CLIENT_JS = String.raw`
 			return;
 		}
 		var highest = 0;
-		points.forEach(function (bucket) { highest = Math.max(highest, bucket.p99_ms || 0, bucket.p50_ms || 0); });
+		points.forEach(function (bucket) {
+			highest = Math.max(highest, bucket.p99_ms || 0, bucket.p50_ms || 0);
+		});
 		var max = niceMax(highest);
 		var plotW = CHART.width - CHART.left - CHART.right;
 		var plotH = CHART.height - CHART.top - CHART.bottom;
 		var step = hours.length > 1 ? plotW / (hours.length - 1) : 0;
 		var long = window === "7d";
-		function x(i) { return CHART.left + (hours.length > 1 ? i * step : plotW / 2); }
-		function y(ms) { return CHART.top + plotH * (1 - ms / max); }
+		function x(i) {
+			return CHART.left + (hours.length > 1 ? i * step : plotW / 2);
+		}
+		function y(ms) {
+			return CHART.top + plotH * (1 - ms / max);
+		}
 		function series(field, cls) {
 			var d = "";
 			var dots = [];
@@ -1992,7 +2285,17 @@ export const CLIENT_JS = String.raw`
 						"circle",
 						{ class: "chart-dot " + cls, cx: px, cy: py, r: 3, "data-hour": bucket.hour, "data-ms": bucket[field] },
 						svg("title", {
-							text: hourLabel(bucket.hour, long) + ": " + field.replace("_ms", "") + " " + formatMs(bucket[field]) + " (" + bucket.samples + " job" + (bucket.samples === 1 ? "" : "s") + ")",
+							text:
+								hourLabel(bucket.hour, long) +
+								": " +
+								field.replace("_ms", "") +
+								" " +
+								formatMs(bucket[field]) +
+								" (" +
+								bucket.samples +
+								" job" +
+								(bucket.samples === 1 ? "" : "s") +
+								")",
 						}),
 					),
 				);
@@ -2048,7 +2351,7 @@ export const CLIENT_JS = String.raw`
 		var since = input.value ? new Date(input.value) : null;
 		error.textContent = "";
 		input.removeAttribute("aria-invalid");
-		if (!since || isNaN(since.getTime())) {
+		if (!since || Number.isNaN(since.getTime())) {
 			error.textContent = "Choose the date and time to recover from.";
 			input.setAttribute("aria-invalid", "true");
 			input.focus();
@@ -2056,7 +2359,7 @@ export const CLIENT_JS = String.raw`
 		}
 		var token = routeToken;
 		var button = $("ops-recover-submit");
-		var totals = { redelivered: 0, delivered: 0, failed: 0, problems: [] };
+		var totals = { redelivered: 0, delivered: 0, failed: 0, problems: /** @type {string[]} */ ([]) };
 		ops.recovering = true;
 		button.disabled = true;
 		button.textContent = "Redelivering…";
@@ -2064,7 +2367,7 @@ export const CLIENT_JS = String.raw`
 		result.textContent = "Looking for dead-lettered deliveries since " + formatDate(since) + "…";
 
 		function batch(nextToken, round) {
-			var body = { since: since.toISOString() };
+			var body = { since: /** @type {Date} */ (since).toISOString() };
 			if (nextToken) body.next_token = nextToken;
 			return api("POST", "/v1/deliveries/recover", body).then(function (report) {
 				totals.redelivered += report.redelivered;
@@ -2089,11 +2392,20 @@ export const CLIENT_JS = String.raw`
 				var parts = none
 					? ["No dead-lettered deliveries since " + formatDate(since) + "."]
 					: [
-							"Redelivered " + totals.redelivered + " job" + (totals.redelivered === 1 ? "" : "s") + ": " +
-								totals.delivered + " delivered now" +
-								(totals.redelivered > totals.delivered ? ", " + (totals.redelivered - totals.delivered) + " retrying on schedule" : "") + ".",
+							"Redelivered " +
+								totals.redelivered +
+								" job" +
+								(totals.redelivered === 1 ? "" : "s") +
+								": " +
+								totals.delivered +
+								" delivered now" +
+								(totals.redelivered > totals.delivered
+									? ", " + (totals.redelivered - totals.delivered) + " retrying on schedule"
+									: "") +
+								".",
 						];
-				if (totals.failed) parts.push(totals.failed + " could not be redelivered: " + totals.problems.slice(0, 5).join("; ") + ".");
+				if (totals.failed)
+					parts.push(totals.failed + " could not be redelivered: " + totals.problems.slice(0, 5).join("; ") + ".");
 				if (last && last.next_token) parts.push(last.remaining + " remain: press the button again to carry on.");
 				result.textContent = parts.join(" ");
 				result.focus();
@@ -2103,7 +2415,10 @@ export const CLIENT_JS = String.raw`
 				if (token !== routeToken || failure.status === 401) return;
 				result.className = "alert alert-error";
 				result.textContent =
-					"The recovery stopped: " + failure.message + (totals.redelivered ? " (" + totals.redelivered + " redelivered before it)" : "") + ".";
+					"The recovery stopped: " +
+					failure.message +
+					(totals.redelivered ? " (" + totals.redelivered + " redelivered before it)" : "") +
+					".";
 				result.focus();
 			})
 			.finally(function () {
@@ -2151,7 +2466,17 @@ export const CLIENT_JS = String.raw`
 					"table",
 					{ class: "table stack-table", id: "hooks-table" },
 					h("caption", { class: "visually-hidden", text: "REST hook subscriptions, oldest first" }),
-					h("thead", null, h("tr", null, ["Target", "Event", "Created", "Actions"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
+					h(
+						"thead",
+						null,
+						h(
+							"tr",
+							null,
+							["Target", "Event", "Created", "Actions"].map(function (t) {
+								return h("th", { scope: "col", text: t });
+							}),
+						),
+					),
 					h("tbody", null, hooks.map(hookRow)),
 				),
 			),
@@ -2178,15 +2503,21 @@ export const CLIENT_JS = String.raw`
 						class: "btn btn-small",
 						"data-hook-test": hook.id,
 						text: "Send test event",
-						onclick: function (event) { testHook(hook, event.currentTarget); },
+						onclick: function (event) {
+							testHook(hook, event.currentTarget);
+						},
 					}),
 					h("button", {
 						type: "button",
 						class: "btn btn-small btn-danger-outline",
 						"data-hook-delete": hook.id,
-						"aria-label": confirming ? "Yes, delete the subscription to " + hook.target_url : "Delete the subscription to " + hook.target_url,
+						"aria-label": confirming
+							? "Yes, delete the subscription to " + hook.target_url
+							: "Delete the subscription to " + hook.target_url,
 						text: confirming ? "Yes, delete" : "Delete",
-						onclick: function () { deleteHook(hook); },
+						onclick: function () {
+							deleteHook(hook);
+						},
 					}),
 					confirming
 						? h("button", {
@@ -2207,7 +2538,7 @@ export const CLIENT_JS = String.raw`
 	}
 
 	function focusHookButton(attribute, id) {
-		var button = document.querySelector("[" + attribute + '="' + id + '"]');
+		var button = /** @type {HTMLElement | null} */ (document.querySelector("[" + attribute + '="' + id + '"]'));
 		if (button) button.focus();
 	}
 
@@ -2244,7 +2575,9 @@ export const CLIENT_JS = String.raw`
 			.catch(function (failure) {
 				if (token !== routeToken || failure.status === 401) return;
 				var detail = failure.body && Array.isArray(failure.body.detail) ? failure.body.detail[0] : null;
-				error.textContent = detail ? detail.msg : "The relay did not subscribe it (" + (failure.status || "network") + "): " + failure.message + ".";
+				error.textContent = detail
+					? detail.msg
+					: "The relay did not subscribe it (" + (failure.status || "network") + "): " + failure.message + ".";
 				target.setAttribute("aria-invalid", "true");
 				target.focus();
 			})
@@ -2264,14 +2597,26 @@ export const CLIENT_JS = String.raw`
 				var answered = report.status_code !== null ? "answered " + report.status_code : "failed";
 				hookResult(
 					report.delivered ? "success" : "error",
-					"Test event " + report.event + " to " + report.target_host + ": " + answered +
+					"Test event " +
+						report.event +
+						" to " +
+						report.target_host +
+						": " +
+						answered +
 						(report.delivered ? "" : " (" + (report.error_message || report.error || "no answer") + ")") +
-						" in " + report.duration_ms + " ms. webhook-id " + report.webhook_id + ".",
+						" in " +
+						report.duration_ms +
+						" ms. webhook-id " +
+						report.webhook_id +
+						".",
 				);
 			})
 			.catch(function (failure) {
 				if (token !== routeToken || failure.status === 401) return;
-				hookResult("error", "Could not send the test event (" + (failure.status || "network") + "): " + failure.message + ".");
+				hookResult(
+					"error",
+					"Could not send the test event (" + (failure.status || "network") + "): " + failure.message + ".",
+				);
 				if (failure.status === 404) loadHooks(token);
 			})
 			.finally(function () {
@@ -2301,7 +2646,10 @@ export const CLIENT_JS = String.raw`
 				hookResult("error", "Could not delete it (" + (failure.status || "network") + "): " + failure.message + ".");
 			})
 			.finally(function () {
-				if (token === routeToken) loadHooks(token).then(function () { $("hook-result").focus(); });
+				if (token === routeToken)
+					loadHooks(token).then(function () {
+						$("hook-result").focus();
+					});
 			});
 	}
 
@@ -2309,16 +2657,22 @@ export const CLIENT_JS = String.raw`
 
 	function start() {
 		$("signin-form").addEventListener("submit", signIn);
-		$("sign-out").addEventListener("click", function () { signOut("You are signed out."); });
+		$("sign-out").addEventListener("click", function () {
+			signOut("You are signed out.");
+		});
 		Array.prototype.forEach.call(document.querySelectorAll("#jobs-tabs [role=tab]"), function (tab) {
-			tab.addEventListener("click", function () { selectTab(tab); });
+			tab.addEventListener("click", function () {
+				selectTab(tab);
+			});
 		});
 		$("jobs-tabs").addEventListener("keydown", onTabKey);
 		$("jobs-filter").addEventListener("change", function () {
 			lists[listKind].filter = $("jobs-filter").value;
 			renderJobs();
 		});
-		$("jobs-refresh").addEventListener("click", function () { loadJobs(true); });
+		$("jobs-refresh").addEventListener("click", function () {
+			loadJobs(true);
+		});
 		$("jobs-search").addEventListener("submit", submitSearch);
 		$("jobs-search-clear").addEventListener("click", function () {
 			applySearch(null);
@@ -2334,7 +2688,9 @@ export const CLIENT_JS = String.raw`
 		});
 		$("ops-recover-form").addEventListener("submit", recoverFailed);
 		$("hook-form").addEventListener("submit", subscribeHook);
-		$("jobs-more").addEventListener("click", function () { loadJobs(false); });
+		$("jobs-more").addEventListener("click", function () {
+			loadJobs(false);
+		});
 		$("job-refresh").addEventListener("click", function () {
 			job.polls = 0;
 			stopPolling();
@@ -2342,7 +2698,9 @@ export const CLIENT_JS = String.raw`
 		});
 		$("job-cancel").addEventListener("click", askCancel);
 		$("cancel-yes").addEventListener("click", confirmCancel);
-		$("cancel-no").addEventListener("click", function () { closeConfirm(true); });
+		$("cancel-no").addEventListener("click", function () {
+			closeConfirm(true);
+		});
 		$("cancel-confirm").addEventListener("keydown", function (event) {
 			if (event.key === "Escape") closeConfirm(true);
 		});
@@ -2351,7 +2709,9 @@ export const CLIENT_JS = String.raw`
 		$("job-copy-curl").addEventListener("click", function () {
 			copyText(curlCommand(job.kind, job.id, $("job-curl-key").checked), "The curl command");
 		});
-		$("job-copy-id").addEventListener("click", function () { copyText(job.id, "The " + KINDS[job.kind].noun + " id"); });
+		$("job-copy-id").addEventListener("click", function () {
+			copyText(job.id, "The " + KINDS[job.kind].noun + " id");
+		});
 		$("new-form").addEventListener("submit", submitJob);
 		$("f-surface").addEventListener("change", applySurface);
 		$("f-metadata").addEventListener("blur", checkMetadataField);
@@ -2369,4 +2729,3 @@ export const CLIENT_JS = String.raw`
 	if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
 	else start();
 })();
-`;
