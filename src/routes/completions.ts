@@ -10,26 +10,12 @@ import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
-import { objectIdOf } from "../job/id.ts";
-import type { CancelJobResult, DeliveryReport, Job, RedeliverJobResult } from "../job/job.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
+import { jobStub, tenantStub } from "../stubs.ts";
 import { submitJob } from "../submit.ts";
 import { decodeCursor } from "../tenant/cursor.ts";
 import { metadataFilters } from "../tenant/metadata.ts";
-
-/** The Job DO stub for a job id; a malformed or foreign id is a 404, never a 500. */
-export function jobStub(env: Env, id: string): DurableObjectStub<Job> {
-	const objectId = objectIdOf(id);
-	let doId: DurableObjectId;
-	try {
-		if (!objectId) throw new Error("not a job id");
-		doId = env.JOBS.idFromString(objectId);
-	} catch {
-		throw new ApiError(404, "Job not found");
-	}
-	return env.JOBS.get(doId);
-}
 
 export const completions = new Hono<AppEnv>()
 	.use(async (c, next) => {
@@ -53,7 +39,7 @@ export const completions = new Hono<AppEnv>()
 		const search = metadataFilters(raw);
 		if (!search.ok) throw new RequestValidationError({ detail: search.issues });
 		const tenant = c.get("tenant");
-		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
+		const index = tenantStub(c.env, tenant);
 		return c.json(await index.listJobs(query.limit, before, search.filters), 200);
 	})
 
@@ -70,11 +56,7 @@ export const completions = new Hono<AppEnv>()
 	})
 
 	.get("/:id/deliveries", async (c) => {
-		const report = (await jobStub(c.env, c.req.param("id")).deliveries(
-			c.get("tenant"),
-			"sonar",
-			c.req.param("id"),
-		)) as DeliveryReport | null;
+		const report = await jobStub(c.env, c.req.param("id")).deliveries(c.get("tenant"), "sonar", c.req.param("id"));
 		if (!report) throw new ApiError(404, "Job not found");
 		return c.json(report, 200);
 	})
@@ -82,21 +64,13 @@ export const completions = new Hono<AppEnv>()
 	// A relay extension: the job ends FAILED with error_message "cancelled", its failed event follows,
 	// and the upstream run is cancelled too.
 	.post("/:id/cancel", async (c) => {
-		const result = (await jobStub(c.env, c.req.param("id")).cancel(
-			c.get("tenant"),
-			"sonar",
-			c.req.param("id"),
-		)) as CancelJobResult;
+		const result = await jobStub(c.env, c.req.param("id")).cancel(c.get("tenant"), "sonar", c.req.param("id"));
 		if (!result.ok) throw new ApiError(result.status, result.detail);
 		return c.json(result.job, 200);
 	})
 
 	.post("/:id/redeliver", async (c) => {
-		const result = (await jobStub(c.env, c.req.param("id")).redeliver(
-			c.get("tenant"),
-			"sonar",
-			c.req.param("id"),
-		)) as RedeliverJobResult;
+		const result = await jobStub(c.env, c.req.param("id")).redeliver(c.get("tenant"), "sonar", c.req.param("id"));
 		if (!result.ok) throw new ApiError(result.status, result.detail);
 		return c.json(result.report, 200);
 	});

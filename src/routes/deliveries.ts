@@ -15,13 +15,12 @@ import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
-import type { RedeliverJobResult } from "../job/job.ts";
 import { RecoverBody, type RecoverReport } from "../schemas/ops.ts";
 import { validationError } from "../schemas/validation.ts";
+import { jobStub, tenantStub } from "../stubs.ts";
 import { checkAll } from "../sweeper/tenant-sweep.ts";
 import { decodeCursor, encodeCursor } from "../tenant/cursor.ts";
 import type { DeadLetteredJob } from "../tenant/tenant.ts";
-import { jobStub } from "./completions.ts";
 
 type RecoveredJob = RecoverReport["jobs"][number];
 
@@ -34,7 +33,7 @@ function sinceSeconds(since: number | string): number {
 async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promise<RecoveredJob> {
 	const base = { id: job.id, surface: job.surface };
 	try {
-		const result = (await jobStub(env, job.id).redeliver(tenant, job.surface, job.id)) as RedeliverJobResult;
+		const result = await jobStub(env, job.id).redeliver(tenant, job.surface, job.id);
 		if (!result.ok) {
 			return { ...base, redelivered: false, delivery_status: null, status_code: null, detail: result.detail };
 		}
@@ -75,11 +74,8 @@ export const deliveries = new Hono<AppEnv>()
 		}
 		const since = sinceSeconds(body.since);
 		const tenant = c.get("tenant");
-		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
-		const found = (await index.deadLettered(since, afterSeq, settings.recoverBatch)) as {
-			jobs: DeadLetteredJob[];
-			remaining: number;
-		};
+		const index = tenantStub(c.env, tenant);
+		const found = await index.deadLettered(since, afterSeq, settings.recoverBatch);
 		const jobs = await checkAll(
 			found.jobs.map((job) => job.id),
 			(id) => recoverOne(c.env, tenant, found.jobs.find((job) => job.id === id) as DeadLetteredJob),

@@ -18,16 +18,12 @@ import { readJson, validate } from "../http.ts";
 import { describeAttempt, hostOf } from "../job/machine.ts";
 import type { ResponseWebhookEvent } from "../schemas/agent.ts";
 import type { HookTestReport } from "../schemas/ops.ts";
-import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
+import { CreateHookBody, type EventType, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
+import { tenantStub } from "../stubs.ts";
 import { unsignedError } from "../submit.ts";
-import type { CreateHookResult } from "../tenant/tenant.ts";
 
 const SampleQuery = z.object({ event: HookEvent.default("async_chat_completion.completed") });
-
-function tenantIndex(env: Env, tenant: string) {
-	return env.TENANTS.get(env.TENANTS.idFromName(tenant));
-}
 
 /** The event a subscription's sample shows: its own, or for a surface's `*`, that surface's completed. */
 function concreteEvent(event: HookEvent): EventType {
@@ -169,17 +165,17 @@ export const hooks = new Hono<AppEnv>()
 		const check = checkCallbackUrl(body.target_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) throw new RequestValidationError(validationError(["body", "target_url"], check.reason));
 		if (!settings.webhookSigningKey) throw unsignedError();
-		const result = (await tenantIndex(c.env, c.get("tenant")).createHook(
+		const result = await tenantStub(c.env, c.get("tenant")).createHook(
 			check.url.toString(),
 			body.event,
 			settings.maxSubscriptions,
-		)) as CreateHookResult;
+		);
 		if (!result.ok) throw new ApiError(409, `At most ${settings.maxSubscriptions} subscriptions per tenant`);
 		return c.json(result.hook, 201);
 	})
 
 	.get("/", async (c) => {
-		const list = (await tenantIndex(c.env, c.get("tenant")).listHooks()) as Hook[];
+		const list = await tenantStub(c.env, c.get("tenant")).listHooks();
 		return c.json({ hooks: list }, 200);
 	})
 
@@ -194,7 +190,7 @@ export const hooks = new Hono<AppEnv>()
 	.post("/:id/test", async (c) => {
 		const settings = readSettings(c.env);
 		const tenant = c.get("tenant");
-		const hook = (await tenantIndex(c.env, tenant).getHook(c.req.param("id"))) as Hook | null;
+		const hook = await tenantStub(c.env, tenant).getHook(c.req.param("id"));
 		if (!hook) throw new ApiError(404, "Subscription not found");
 		if (!settings.webhookSigningKey) throw unsignedError();
 		const type = concreteEvent(hook.event);
@@ -223,7 +219,7 @@ export const hooks = new Hono<AppEnv>()
 	})
 
 	.delete("/:id", async (c) => {
-		const removed = await tenantIndex(c.env, c.get("tenant")).deleteHook(c.req.param("id"));
+		const removed = await tenantStub(c.env, c.get("tenant")).deleteHook(c.req.param("id"));
 		if (!removed) throw new ApiError(404, "Subscription not found");
 		return c.body(null, 204);
 	});

@@ -6,7 +6,8 @@ import { tenantSecret } from "../delivery/sign.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import type { TenantUsageReport } from "../schemas/relay.ts";
-import { limitsFor, startOfUtcDay, type TenantUsage } from "../tenant/limits.ts";
+import { tenantStub } from "../stubs.ts";
+import { limitsFor, startOfUtcDay } from "../tenant/limits.ts";
 import { upstreamPort } from "../upstream/port.ts";
 import { VERSION } from "../version.ts";
 
@@ -30,7 +31,7 @@ export const meta = new Hono<AppEnv>()
 		const tenant = await authenticate(c.env, c.req.header("authorization"));
 		const limits = limitsFor(readSettings(c.env).tenantLimits, tenant);
 		const now = Date.now();
-		const usage = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).usage(now)) as TenantUsage;
+		const usage = await tenantStub(c.env, tenant).usage(now);
 		const report: TenantUsageReport = {
 			tenant,
 			limits: {

@@ -24,13 +24,12 @@ import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson } from "../http.ts";
-import type { CancelJobResult, DeliveryReport, RedeliverJobResult } from "../job/job.ts";
 import { ResponseCreateParams } from "../schemas/agent.ts";
 import { ListQuery } from "../schemas/relay.ts";
+import { jobStub, tenantStub } from "../stubs.ts";
 import { submitRun } from "../submit.ts";
 import { decodeCursor } from "../tenant/cursor.ts";
 import { metadataFilters } from "../tenant/metadata.ts";
-import { jobStub } from "./completions.ts";
 
 /** The Agent API's error types, by status. */
 function errorType(status: number): string {
@@ -102,7 +101,7 @@ const runRoutes = new Hono<AppEnv>()
 
 	.post("/:id/cancel", async (c) => {
 		const id = c.req.param("id");
-		const result = (await jobStub(c.env, id).cancel(c.get("tenant"), "agent", id)) as CancelJobResult;
+		const result = await jobStub(c.env, id).cancel(c.get("tenant"), "agent", id);
 		if (!result.ok) {
 			return result.status === 404
 				? agentError(c, 404, `No response found with id '${id}'`)
@@ -113,14 +112,14 @@ const runRoutes = new Hono<AppEnv>()
 
 	.get("/:id/deliveries", async (c) => {
 		const id = c.req.param("id");
-		const report = (await jobStub(c.env, id).deliveries(c.get("tenant"), "agent", id)) as DeliveryReport | null;
+		const report = await jobStub(c.env, id).deliveries(c.get("tenant"), "agent", id);
 		if (!report) return agentError(c, 404, `No response found with id '${id}'`);
 		return c.json(report, 200);
 	})
 
 	.post("/:id/redeliver", async (c) => {
 		const id = c.req.param("id");
-		const result = (await jobStub(c.env, id).redeliver(c.get("tenant"), "agent", id)) as RedeliverJobResult;
+		const result = await jobStub(c.env, id).redeliver(c.get("tenant"), "agent", id);
 		if (!result.ok) {
 			return result.status === 404
 				? agentError(c, 404, `No response found with id '${id}'`)
@@ -194,7 +193,7 @@ export const responses = surface()
 			const first = search.issues[0];
 			return agentError(c, 400, first?.msg ?? "invalid metadata filter", String(first?.loc[1] ?? "metadata"));
 		}
-		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(c.get("tenant")));
+		const index = tenantStub(c.env, c.get("tenant"));
 		return c.json(await index.listRuns(query.limit, query.before, search.filters), 200);
 	})
 	.route("/", runRoutes);

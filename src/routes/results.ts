@@ -12,8 +12,7 @@ import { readSettings, signingKeys } from "../config.ts";
 import { checkResultLink } from "../delivery/result-link.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import type { JobView } from "../job/job.ts";
-import { jobStub } from "./completions.ts";
+import { jobStub } from "../stubs.ts";
 
 /** A link is a credential: no cache along the way keeps the answer, and no page it is opened from learns it. */
 const LINK_HEADERS = { "cache-control": "private, no-store", "referrer-policy": "no-referrer" };
@@ -32,7 +31,7 @@ export const results = new Hono<AppEnv>().get("/:id", async (c) => {
 	const stored = await readResult(c.env.RESULTS, id);
 	if (stored) return c.body(stored.text, 200, { ...LINK_HEADERS, "content-type": "application/json" });
 	// Not in KV (yet): the first push of a result goes out before the KV write.
-	const view = (await jobStub(c.env, id).linkedView(id)) as JobView | null;
+	const view = await jobStub(c.env, id).linkedView(id);
 	if (!view) throw new ApiError(404, "Job not found");
 	return c.json(view, 200, LINK_HEADERS);
 });

@@ -8,11 +8,12 @@ import { Hono } from "hono";
 import { authenticate } from "../auth.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../http.ts";
-import { type OpsStats, StatsQuery } from "../schemas/ops.ts";
+import { StatsQuery } from "../schemas/ops.ts";
+import { tenantStub } from "../stubs.ts";
 
 export const stats = new Hono<AppEnv>().get("/", async (c) => {
 	const tenant = await authenticate(c.env, c.req.header("authorization"));
 	const { window } = validate(StatsQuery, c.req.query(), "query");
-	const report = (await c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant)).stats(window)) as OpsStats;
+	const report = await tenantStub(c.env, tenant).stats(window);
 	return c.json(report, 200);
 });
