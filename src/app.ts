@@ -7,12 +7,11 @@
 
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { readSettings } from "./config.ts";
 import { dashboard } from "./dashboard/index.ts";
 import { docs } from "./docs/index.ts";
 import type { AppEnv } from "./env.ts";
-import { ApiError, RequestValidationError } from "./errors.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
+import { withSettings } from "./middleware.ts";
 import { documentApi } from "./openapi.ts";
 import { isLoopbackHost, withoutExampleSecrets } from "./public-secrets.ts";
 import { ask } from "./routes/ask.ts";
@@ -45,10 +44,10 @@ export const app = new OpenAPIHono<AppEnv>()
 		}
 		await next();
 	})
-	.use("*", async (c, next) => {
+	.use("*", withSettings, async (c, next) => {
 		if (!settingsChecked) {
 			settingsChecked = true;
-			for (const problem of readSettings(c.env ?? {}).problems) {
+			for (const problem of c.get("settings").problems) {
 				console.warn(JSON.stringify({ level: "warn", event: "settings.problem", detail: problem }));
 			}
 		}
@@ -113,9 +112,9 @@ app.notFound((c) => {
 });
 
 app.onError((error, c) => {
-	if (error instanceof RequestValidationError) return c.json(error.body, 422);
-	if (error instanceof ApiError) return c.json({ detail: error.message }, error.status, error.headers);
-	if (error instanceof HTTPException) return c.json({ detail: error.message }, error.status);
+	// ApiError and RequestValidationError carry their response; Hono's own (a 400, a 415) only a message.
+	if (error instanceof HTTPException)
+		return error.res ? error.getResponse() : c.json({ detail: error.message }, error.status);
 	console.error(
 		JSON.stringify({
 			level: "error",

@@ -4,10 +4,9 @@
  * build nested JSON comfortably. It becomes an ordinary job.
  */
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { readJson, validate } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
 import { AskBody, type CreateJobBody } from "../schemas/relay.ts";
 import { submitJob } from "../submit.ts";
 
@@ -31,9 +30,9 @@ export function askToCreateBody(ask: AskBody, defaultModel: string): CreateJobBo
 	};
 }
 
-export const ask = new Hono<AppEnv>().post("/", async (c) => {
-	const tenant = await authenticate(c.env, c.req.header("authorization"));
-	const settings = readSettings(c.env);
+export const ask = new Hono<AppEnv>().post("/", requireTenant, async (c) => {
+	const tenant = c.get("tenant");
+	const settings = c.get("settings");
 	const body = validate(AskBody, await readJson(c, settings.maxBodyBytes), "body");
 	return c.json(
 		await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel), {

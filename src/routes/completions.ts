@@ -4,12 +4,11 @@
  * `/v1/async/sonar`), so the official SDK pointed at the relay works unchanged.
  */
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
 import { getResultText } from "../cache.ts";
-import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
 import { CreateJobBody, ListQuery } from "../schemas/relay.ts";
 import { validationError } from "../schemas/validation.ts";
 import { jobStub, tenantStub } from "../stubs.ts";
@@ -18,13 +17,10 @@ import { decodeCursor } from "../tenant/cursor.ts";
 import { metadataFilters } from "../tenant/metadata.ts";
 
 export const completions = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-		await next();
-	})
+	.use(requireTenant)
 
 	.post("/", async (c) => {
-		const body = validate(CreateJobBody, await readJson(c, readSettings(c.env).maxBodyBytes), "body");
+		const body = validate(CreateJobBody, await readJson(c, c.get("settings").maxBodyBytes), "body");
 		return c.json(await submitJob(c.env, c.get("tenant"), body, { origin: new URL(c.req.url).origin }), 200);
 	})
 

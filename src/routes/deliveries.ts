@@ -10,11 +10,10 @@
  * drives the batches, so the work is visible, resumable and needs no state kept on the relay.
  */
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
 import { RecoverBody, type RecoverReport } from "../schemas/ops.ts";
 import { validationError } from "../schemas/validation.ts";
 import { jobStub, tenantStub } from "../stubs.ts";
@@ -60,13 +59,10 @@ async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promi
 }
 
 export const deliveries = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-		await next();
-	})
+	.use(requireTenant)
 
 	.post("/recover", async (c) => {
-		const settings = readSettings(c.env);
+		const settings = c.get("settings");
 		const body = validate(RecoverBody, await readJson(c, settings.maxBodyBytes), "body");
 		const afterSeq = body.next_token ? decodeCursor(body.next_token) : 0;
 		if (afterSeq === null) {

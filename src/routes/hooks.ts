@@ -7,8 +7,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings, signingKeys } from "../config.ts";
+import { signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { checkCallbackUrl } from "../delivery/url-guard.ts";
@@ -16,6 +15,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson, validate } from "../http.ts";
 import { describeAttempt, hostOf } from "../job/machine.ts";
+import { requireTenant } from "../middleware.ts";
 import type { ResponseWebhookEvent } from "../schemas/agent.ts";
 import type { HookTestReport } from "../schemas/ops.ts";
 import { CreateHookBody, type EventType, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
@@ -154,13 +154,10 @@ function sampleResponseEvent(type: ResponseWebhookEvent["type"]): ResponseWebhoo
 }
 
 export const hooks = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-		await next();
-	})
+	.use(requireTenant)
 
 	.post("/", async (c) => {
-		const settings = readSettings(c.env);
+		const settings = c.get("settings");
 		const body = validate(CreateHookBody, await readJson(c, settings.maxBodyBytes), "body");
 		const check = checkCallbackUrl(body.target_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) throw new RequestValidationError(validationError(["body", "target_url"], check.reason));
@@ -188,7 +185,7 @@ export const hooks = new Hono<AppEnv>()
 	// delivery, and answers with how it went. Nothing is retried or logged on a job; a 410 does not
 	// unsubscribe (only a real event's does).
 	.post("/:id/test", async (c) => {
-		const settings = readSettings(c.env);
+		const settings = c.get("settings");
 		const tenant = c.get("tenant");
 		const hook = await tenantStub(c.env, tenant).getHook(c.req.param("id"));
 		if (!hook) throw new ApiError(404, "Subscription not found");

@@ -1,10 +1,9 @@
 /** The front door, liveness, the tenant's webhook signing secret, and its usage against its limits. */
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { requireTenant } from "../middleware.ts";
 import type { TenantUsageReport } from "../schemas/relay.ts";
 import { tenantStub } from "../stubs.ts";
 import { limitsFor, startOfUtcDay } from "../tenant/limits.ts";
@@ -14,11 +13,11 @@ import { VERSION } from "../version.ts";
 export const meta = new Hono<AppEnv>()
 	// The front door: a person who opens the relay's URL lands on the dashboard (which links the API docs).
 	.get("/", (c) => c.redirect("/dashboard", 302))
-	.get("/healthz", (c) => c.json({ ok: true, version: VERSION, upstream_api: upstreamPort(readSettings(c.env)).api }))
+	.get("/healthz", (c) => c.json({ ok: true, version: VERSION, upstream_api: upstreamPort(c.get("settings")).api }))
 
-	.get("/v1/webhook-secret", async (c) => {
-		const tenant = await authenticate(c.env, c.req.header("authorization"));
-		const { webhookSigningKey, webhookSigningKeyNext } = readSettings(c.env);
+	.get("/v1/webhook-secret", requireTenant, async (c) => {
+		const tenant = c.get("tenant");
+		const { webhookSigningKey, webhookSigningKeyNext } = c.get("settings");
 		if (!webhookSigningKey) throw new ApiError(503, "WEBHOOK_SIGNING_KEY is not configured");
 		return c.json({
 			secret: await tenantSecret(webhookSigningKey, tenant),
@@ -27,9 +26,9 @@ export const meta = new Hono<AppEnv>()
 		});
 	})
 
-	.get("/v1/usage", async (c) => {
-		const tenant = await authenticate(c.env, c.req.header("authorization"));
-		const limits = limitsFor(readSettings(c.env).tenantLimits, tenant);
+	.get("/v1/usage", requireTenant, async (c) => {
+		const tenant = c.get("tenant");
+		const limits = limitsFor(c.get("settings").tenantLimits, tenant);
 		const now = Date.now();
 		const usage = await tenantStub(c.env, tenant).usage(now);
 		const report: TenantUsageReport = {

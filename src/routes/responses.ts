@@ -18,12 +18,11 @@ import type { z } from "@hono/zod-openapi";
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { authenticate } from "../auth.ts";
 import { getResultText } from "../cache.ts";
-import { readSettings } from "../config.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { readJson } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
 import { ResponseCreateParams } from "../schemas/agent.ts";
 import { ListQuery } from "../schemas/relay.ts";
 import { jobStub, tenantStub } from "../stubs.ts";
@@ -130,7 +129,7 @@ const runRoutes = new Hono<AppEnv>()
 
 /** `POST /` (both `/v1/agent` and `/v1/responses`): a background run, pushed when it ends. */
 async function create(c: Context<AppEnv>) {
-	const raw = await readJson(c, readSettings(c.env).maxBodyBytes);
+	const raw = await readJson(c, c.get("settings").maxBodyBytes);
 	const body = parseCreate(c, raw);
 	if (body instanceof Response) return body;
 	const tenant = c.get("tenant");
@@ -164,21 +163,16 @@ async function create(c: Context<AppEnv>) {
 }
 
 function surface() {
-	return new Hono<AppEnv>()
-		.use(async (c, next) => {
-			c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-			await next();
-		})
-		.onError((error, c) => {
-			if (error instanceof RequestValidationError) {
-				const first = error.body.detail?.[0];
-				const param = first ? paramOf(first.loc.filter((part) => part !== "body")) : undefined;
-				return agentError(c, 400, first?.msg ?? error.message, param);
-			}
-			if (error instanceof ApiError) return agentError(c, error.status, error.message, undefined, error.headers);
-			if (error instanceof HTTPException) return agentError(c, error.status, error.message);
-			throw error;
-		});
+	return new Hono<AppEnv>().use(requireTenant).onError((error, c) => {
+		if (error instanceof RequestValidationError) {
+			const first = error.body.detail?.[0];
+			const param = first ? paramOf(first.loc.filter((part) => part !== "body")) : undefined;
+			return agentError(c, 400, first?.msg ?? error.message, param);
+		}
+		if (error instanceof ApiError) return agentError(c, error.status, error.message, undefined, error.headers);
+		if (error instanceof HTTPException) return agentError(c, error.status, error.message);
+		throw error;
+	});
 }
 
 /** Mounted at `/v1/responses`. */

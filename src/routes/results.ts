@@ -8,7 +8,7 @@
  */
 import { Hono } from "hono";
 import { readResult } from "../cache.ts";
-import { readSettings, signingKeys } from "../config.ts";
+import { signingKeys } from "../config.ts";
 import { checkResultLink } from "../delivery/result-link.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -20,7 +20,7 @@ const LINK_HEADERS = { "cache-control": "private, no-store", "referrer-policy": 
 export const results = new Hono<AppEnv>().get("/:id", async (c) => {
 	const id = c.req.param("id");
 	const check = await checkResultLink(
-		signingKeys(readSettings(c.env)),
+		signingKeys(c.get("settings")),
 		id,
 		c.req.query("expires"),
 		c.req.query("signature"),

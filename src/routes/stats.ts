@@ -5,14 +5,14 @@
  * with bounded queries (see `tenant/stats.ts`).
  */
 import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
 import type { AppEnv } from "../env.ts";
 import { validate } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
 import { StatsQuery } from "../schemas/ops.ts";
 import { tenantStub } from "../stubs.ts";
 
-export const stats = new Hono<AppEnv>().get("/", async (c) => {
-	const tenant = await authenticate(c.env, c.req.header("authorization"));
+export const stats = new Hono<AppEnv>().get("/", requireTenant, async (c) => {
+	const tenant = c.get("tenant");
 	const { window } = validate(StatsQuery, c.req.query(), "query");
 	const report = await tenantStub(c.env, tenant).stats(window);
 	return c.json(report, 200);

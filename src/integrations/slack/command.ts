@@ -11,7 +11,6 @@
  * served.
  */
 import { Hono } from "hono";
-import { readSettings } from "../../config.ts";
 import { checkCallbackUrl } from "../../delivery/url-guard.ts";
 import type { AppEnv } from "../../env.ts";
 import { ApiError } from "../../errors.ts";
@@ -55,7 +54,7 @@ export function presetOf(text: string): { preset: Preset | null; question: strin
 }
 
 export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
-	const settings = readSettings(c.env);
+	const settings = c.get("settings");
 	if (!settings.slackSigningSecret) throw new ApiError(503, "SLACK_SIGNING_SECRET is not configured");
 	const rawBytes = await readBodyBytes(c, settings.maxBodyBytes);
 	const verified = await verifySlackRequest({
