@@ -9,12 +9,13 @@
  * Free plan). The answer says how many remain and gives a `next_token` to carry on: the caller
  * drives the batches, so the work is visible, resumable and needs no state kept on the relay.
  */
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { RequestValidationError } from "../errors.ts";
-import { readJson, validate } from "../http.ts";
+import { jsonBody } from "../http.ts";
 import { requireTenant } from "../middleware.ts";
-import { RecoverBody, type RecoverReport } from "../schemas/ops.ts";
+import { RecoverBody, RecoverReport } from "../schemas/ops.ts";
+import { errors, json, jsonRequest, malformed, security } from "../schemas/route.ts";
 import { validationError } from "../schemas/validation.ts";
 import { jobStub, tenantStub } from "../stubs.ts";
 import { checkAll } from "../sweeper/tenant-sweep.ts";
@@ -58,12 +59,32 @@ async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promi
 	}
 }
 
-export const deliveries = new Hono<AppEnv>()
-	.use(requireTenant)
+export const deliveries = new OpenAPIHono<AppEnv>();
+deliveries.use(requireTenant);
 
-	.post("/recover", async (c) => {
+deliveries.openapi(
+	createRoute({
+		method: "post",
+		path: "/recover",
+		tags: ["Deliveries"],
+		summary: "Redeliver every final event dead-lettered since a time (relay extension)",
+		description:
+			"Like Svix's recover: each of this tenant's jobs whose final event to `callback_url` is dead-lettered " +
+			"(`delivery_status: failed`), dead-lettered at or after `since`, is redelivered as `POST …/{id}/redeliver` " +
+			"does (same `webhook-id`, a new attempt series). One call takes at most `RECOVER_BATCH` jobs (default 40, " +
+			"under the Free plan's 50 subrequests per invocation); send `next_token` back for the next batch.",
+		security,
+		middleware: [jsonBody] as const,
+		request: jsonRequest(RecoverBody, { since: "2026-11-30T09:00:00Z" }),
+		responses: {
+			200: json(RecoverReport, "What this batch did, and what remains"),
+			400: malformed,
+			...errors,
+		},
+	}),
+	async (c) => {
 		const settings = c.get("settings");
-		const body = validate(RecoverBody, await readJson(c, settings.maxBodyBytes), "body");
+		const body = c.req.valid("json");
 		const afterSeq = body.next_token ? decodeCursor(body.next_token) : 0;
 		if (afterSeq === null) {
 			throw new RequestValidationError(validationError(["body", "next_token"], "next_token is not valid"));
@@ -88,4 +109,5 @@ export const deliveries = new Hono<AppEnv>()
 			jobs,
 		};
 		return c.json(report, 200);
-	});
+	},
+);
