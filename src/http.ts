@@ -131,7 +131,7 @@ function withInputs(error: z.ZodError, input: unknown): z.ZodError {
 		for (const key of issue.path) {
 			value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
 		}
-		(issue as { input?: unknown }).input = value;
+		Object.assign(issue, { input: value });
 	}
 	return error;
 }
