@@ -5,15 +5,14 @@
  * (a Durable Object briefly unavailable) become a 503 the caller may retry.
  */
 
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { readSettings } from "./config.ts";
 import { dashboard } from "./dashboard/index.ts";
 import { docs } from "./docs/index.ts";
 import type { AppEnv } from "./env.ts";
-import { ApiError, RequestValidationError } from "./errors.ts";
+import { validationHook } from "./http.ts";
 import { slackCommands } from "./integrations/slack/command.ts";
-import { documentApi } from "./openapi.ts";
+import { withSettings } from "./middleware.ts";
 import { isLoopbackHost, withoutExampleSecrets } from "./public-secrets.ts";
 import { ask } from "./routes/ask.ts";
 import { completions } from "./routes/completions.ts";
@@ -23,13 +22,19 @@ import { meta } from "./routes/meta.ts";
 import { agent, responses } from "./routes/responses.ts";
 import { results } from "./routes/results.ts";
 import { stats } from "./routes/stats.ts";
+import { ResponseWebhookEvent } from "./schemas/agent.ts";
+import { WebhookEvent } from "./schemas/relay.ts";
+import { VERSION } from "./version.ts";
 
 /** Settings problems are logged once per isolate, at its first request. */
 let settingsChecked = false;
 /** The public example secrets are reported once per isolate, at the first request that refuses them. */
 let examplesReported = false;
 
-export const app = new OpenAPIHono<AppEnv>()
+/** Every router's failed validation answers the spec's 422 (src/http.ts). */
+export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+app
 	// On a public host the example secrets of `.dev.vars.example` count as unset (src/public-secrets.ts).
 	.use("*", async (c, next) => {
 		if (c.env && !isLoopbackHost(new URL(c.req.url).hostname)) {
@@ -45,18 +50,18 @@ export const app = new OpenAPIHono<AppEnv>()
 		}
 		await next();
 	})
-	.use("*", async (c, next) => {
+	.use("*", withSettings, async (c, next) => {
 		if (!settingsChecked) {
 			settingsChecked = true;
-			for (const problem of readSettings(c.env ?? {}).problems) {
+			for (const problem of c.get("settings").problems) {
 				console.warn(JSON.stringify({ level: "warn", event: "settings.problem", detail: problem }));
 			}
 		}
 		await next();
 	})
 	.route("/", meta)
-	.route("/async/chat/completions", completions)
-	.route("/v1/async/sonar", completions)
+	.route("/async/chat/completions", completions("Async chat completions"))
+	.route("/v1/async/sonar", completions("Async chat completions (v1 paths)"))
 	.route("/v1/responses", responses)
 	.route("/v1/agent", agent)
 	.route("/v1/results", results)
@@ -68,7 +73,39 @@ export const app = new OpenAPIHono<AppEnv>()
 	.route("/dashboard", dashboard)
 	.route("/docs", docs);
 
-documentApi(app as unknown as OpenAPIHono<never>);
+// The document: each router declared its routes beside their handlers (`createRoute`); the events
+// pushed to callers are components of their own, referenced by the routes' descriptions.
+app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+	type: "http",
+	scheme: "bearer",
+	description: "An API key from API_KEYS (`tenant:key` pairs).",
+});
+app.openAPIRegistry.register("WebhookEvent", WebhookEvent);
+app.openAPIRegistry.register("ResponseWebhookEvent", ResponseWebhookEvent);
+
+app.openapi(
+	createRoute({
+		method: "get",
+		path: "/openapi.json",
+		tags: ["Operations"],
+		summary: "This document",
+		responses: { 200: { description: "OpenAPI 3.1" } },
+	}),
+	(c) =>
+		c.json(
+			app.getOpenAPI31Document({
+				openapi: "3.1.0",
+				info: {
+					title: "sonar-relay",
+					version: VERSION,
+					description:
+						"Push, not poll: Perplexity's async chat completions API, with results pushed to your callback URL as " +
+						"Standard Webhooks. The Perplexity-compatible operations keep the upstream's schemas.",
+				},
+			}),
+			200,
+		),
+);
 
 /** Each route's path as a pattern (`:id` one segment, `*` the rest), compiled at the first miss. */
 let routePatterns: { method: string; pattern: RegExp }[] | null = null;
@@ -113,9 +150,9 @@ app.notFound((c) => {
 });
 
 app.onError((error, c) => {
-	if (error instanceof RequestValidationError) return c.json(error.body, 422);
-	if (error instanceof ApiError) return c.json({ detail: error.message }, error.status, error.headers);
-	if (error instanceof HTTPException) return c.json({ detail: error.message }, error.status);
+	// ApiError and RequestValidationError carry their response; Hono's own (a 400, a 415) only a message.
+	if (error instanceof HTTPException)
+		return error.res ? error.getResponse() : c.json({ detail: error.message }, error.status);
 	console.error(
 		JSON.stringify({
 			level: "error",

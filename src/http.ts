@@ -1,14 +1,17 @@
 /**
- * HTTP helpers. For the routers: a size-capped body read, JSON parsing that
- * answers 400 rather than throwing, and zod validation that answers the spec's
- * 422. Bodies are parsed whatever their content-type says, because `curl -d`
- * and many no-code tools send JSON as form-urlencoded. For every outbound call
- * (upstream, webhooks): the one bounded stream reader and the one test of
- * whether a fetch was cut short by its timeout.
+ * HTTP helpers. For the routers: a size-capped body read, JSON parsing that answers 400 rather than
+ * throwing, and the hook that turns a route's zod validation failure into the spec's 422. Bodies are
+ * parsed whatever their content-type says, because `curl -d` and many no-code tools send JSON as
+ * form-urlencoded: `jsonBody` reads them and hands the route's validator JSON. For every outbound
+ * call (upstream, webhooks): the one bounded stream reader and the one test of whether a fetch was
+ * cut short by its timeout.
  */
 
 import type { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { JSONParsed } from "hono/utils/types";
+import type { AppEnv } from "./env.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { toValidationError, type ValidationSource } from "./schemas/validation.ts";
 
@@ -85,9 +88,8 @@ export function isTimeoutError(error: unknown): boolean {
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The body as JSON; malformed or empty JSON is a 400, nesting past MAX_JSON_DEPTH a 422. */
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
-	const text = await readBody(c, maxBytes);
+/** The body's text as JSON: malformed or empty JSON is a 400, nesting past MAX_JSON_DEPTH a 422. */
+function checkJson(text: string): unknown {
 	let value: unknown;
 	try {
 		value = JSON.parse(text);
@@ -116,11 +118,56 @@ export function jsonDepth(value: unknown, limit: number): number {
 	return deepest;
 }
 
-/** Parses `value` with `schema`, or throws the 422 with `loc` rooted at `source`. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, source: ValidationSource): z.output<S> {
-	const parsed = schema.safeParse(value, { reportInput: true });
-	if (!parsed.success) throw new RequestValidationError(toValidationError(parsed.error, source));
-	return parsed.data;
+/**
+ * Route middleware for a JSON body: reads it capped at `MAX_BODY_BYTES` (413), parses it (400),
+ * refuses nesting past `MAX_JSON_DEPTH` (422), and passes it on as `application/json` whatever the
+ * caller's content-type said, so the route's own validator (declared with `createRoute`) checks it.
+ *
+ * @example
+ * const create = createRoute({ method: "post", path: "/", middleware: [jsonBody], request: jsonRequest(CreateJobBody, example), … });
+ */
+export const jsonBody = createMiddleware<AppEnv>(async (c, next) => {
+	const text = await readBody(c, c.get("settings").maxBodyBytes);
+	checkJson(text);
+	const headers = new Headers(c.req.raw.headers);
+	headers.set("content-type", "application/json");
+	c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers, body: text });
+	await next();
+});
+
+/** Where each of Hono's validation targets sits in a 422's `loc`. */
+const SOURCES: Record<string, ValidationSource> = { json: "body", form: "body", query: "query", param: "path" };
+
+/**
+ * The `defaultHook` of every OpenAPIHono router: a route's failed validation becomes the spec's 422
+ * (`HTTPValidationError`, `loc` rooted at `body`, `query` or `path`), thrown so that a surface with
+ * its own error envelope (the Agent API's) renders it in its `onError`.
+ *
+ * @example
+ * new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+ */
+export function validationHook(
+	result: { target: string } & ({ success: true } | { success: false; error: z.ZodError; data?: unknown }),
+): void {
+	if (result.success) return;
+	const source = SOURCES[result.target] ?? "header";
+	throw new RequestValidationError(toValidationError(withInputs(result.error, result.data), source));
+}
+
+/**
+ * The issues with the value each was about: zod reports it only when asked (`reportInput`), and the
+ * route's validator does not ask, but a 422 tells a missing field from one of the wrong type by it.
+ */
+function withInputs(error: z.ZodError, input: unknown): z.ZodError {
+	for (const issue of error.issues) {
+		if (issue.code !== "invalid_type" || "input" in issue) continue;
+		let value: unknown = input;
+		for (const key of issue.path) {
+			value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+		}
+		Object.assign(issue, { input: value });
+	}
+	return error;
 }
 
 /** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
@@ -133,4 +180,21 @@ export function canonicalJson(value: unknown): string {
 		return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 	}
 	return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * A stored JSON document of `schema` (a result from KV), sent as stored: a long answer is not
+ * parsed and written out again. Typed as the route's JSON answer, which the text already is.
+ *
+ * @example
+ * if (cached !== null) return storedJson(c, RelayJob, cached);
+ */
+export function storedJson<S extends z.ZodType>(
+	c: Context,
+	_schema: S,
+	text: string,
+	headers: Record<string, string> = {},
+): TypedResponse<JSONParsed<z.output<S>>, 200, "json"> {
+	const response = c.body(text, 200, { ...headers, "content-type": "application/json" });
+	return response as unknown as TypedResponse<JSONParsed<z.output<S>>, 200, "json">;
 }

@@ -11,10 +11,11 @@ import { checkCallbackUrl } from "./delivery/url-guard.ts";
 import { ApiError, RequestValidationError } from "./errors.ts";
 import { canonicalJson } from "./http.ts";
 import { newJobId } from "./job/id.ts";
-import type { CreateJobInput, CreateJobResult, JobIntegration, JobView } from "./job/job.ts";
+import type { CreateJobInput, JobIntegration, JobView } from "./job/job.ts";
 import type { RelayResponse, ResponseCreateParams } from "./schemas/agent.ts";
 import type { CreateJobBody, RelayJob } from "./schemas/relay.ts";
 import { validationError } from "./schemas/validation.ts";
+import { newJobStub } from "./stubs.ts";
 import { type UpstreamCheck, upstreamPort } from "./upstream/port.ts";
 
 export interface SubmitOptions {
@@ -131,7 +132,7 @@ async function submit(env: Env, tenant: string, submission: Submission): Promise
 		submission.surface === "agent"
 			? { ...common, surface: "agent", body: body as ResponseCreateParams }
 			: { ...common, surface: "sonar", body: body as CreateJobBody };
-	const result = (await env.JOBS.get(doId).create(input)) as CreateJobResult;
+	const result = await newJobStub(env, doId).create(input);
 	if (!result.ok) {
 		const retryAfter = result.retryAfterMs
 			? { "retry-after": String(Math.ceil(result.retryAfterMs / 1000)) }

@@ -14,7 +14,7 @@
  * @example
  * app.route("/docs", docs); // in app.ts
  */
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { trimTrailingSlash } from "hono/trailing-slash";
 import swaggerUiPackage from "swagger-ui-dist/package.json" with { type: "json" };
@@ -63,7 +63,9 @@ function assetCacheControl(requested: string | undefined, current: string): stri
 	return requested === current ? "public, max-age=31536000, immutable" : "public, max-age=300";
 }
 
-export const docs = new Hono<AppEnv>()
+export const docs = new OpenAPIHono<AppEnv>();
+
+docs
 	.use(
 		secureHeaders({
 			referrerPolicy: "no-referrer",
@@ -81,11 +83,6 @@ export const docs = new Hono<AppEnv>()
 		// `/docs/` redirects to `/docs`.
 		trimTrailingSlash(),
 	)
-
-	.get("/", (c) => {
-		c.header("cache-control", "no-store");
-		return c.html(PAGE);
-	})
 
 	// Registered before `/assets/:file`, which would otherwise take it.
 	.get("/assets/init.js", (c) => {
@@ -108,3 +105,17 @@ export const docs = new Hono<AppEnv>()
 		if (etag) headers.set("etag", etag);
 		return new Response(asset.status === 304 ? null : asset.body, { status: asset.status, headers });
 	});
+
+docs.openapi(
+	createRoute({
+		method: "get",
+		path: "/",
+		tags: ["Operations"],
+		summary: "Interactive API documentation",
+		responses: { 200: { description: "HTML" } },
+	}),
+	(c) => {
+		c.header("cache-control", "no-store");
+		return c.html(PAGE);
+	},
+);

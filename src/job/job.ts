@@ -81,41 +81,8 @@ export type JobView = RelayJob | RelayResponse;
 
 export type { JobIntegration };
 
-/** The attempt log and delivery state of one job (`GET …/deliveries`). */
-export interface DeliveryReport {
-	job_id: string;
-	delivery_status: RelayJob["delivery_status"];
-	events: {
-		webhook_id: string;
-		event: Delivery["type"];
-		host: string;
-		status: Delivery["status"];
-		series: number;
-		attempts: number;
-		next_attempt_at: string | null;
-		last_error: string | null;
-	}[];
-	attempts: AttemptLogEntry[];
-	stats: {
-		alarm_runs: number;
-		create_attempts: number;
-		upstream_polls: number;
-		kv_writes: number;
-		index_writes: number;
-		delivery_attempts: number;
-		/** RPCs into other Durable Objects than the Tenant index (the Upstream Gate). */
-		other_do_requests: number;
-		/** Creates whose answer was lost: each may have started a run upstream the relay does not follow (billed). */
-		possible_duplicate_runs: number;
-		/** Cancel calls made upstream (a timed-out job stops its run). */
-		upstream_cancels: number;
-		/** Connections to the run's event stream (the first, and each reconnect). */
-		upstream_streams: number;
-		/** How long the Job DO held the run's event stream open (ms): billed as Durable Object duration. */
-		stream_ms: number;
-		alarm_lateness_ms: number[];
-	};
-}
+/** The attempt log and delivery state of one job (`GET …/deliveries`): one zod schema, src/schemas/relay.ts. */
+export type DeliveryReport = import("../schemas/relay.ts").DeliveryReport;
 
 export type RedeliverJobResult =
 	| { ok: true; report: DeliveryReport }
@@ -1288,8 +1255,8 @@ export function deliveryReport(state: JobState): DeliveryReport {
 }
 
 /** An attempt logged before attempts carried their error in words: one made from its class and status. */
-function withErrorMessage(entry: AttemptLogEntry): AttemptLogEntry {
-	if (entry.error_message !== undefined) return entry;
+function withErrorMessage(entry: AttemptLogEntry): DeliveryReport["attempts"][number] {
+	if (entry.error_message !== undefined) return { ...entry, error_message: entry.error_message };
 	const code = entry.status_code;
 	const delivered = entry.error === null && code !== null && code >= 200 && code < 300;
 	return {

@@ -3,12 +3,12 @@
  * "Webhooks by Zapier", Make's HTTP module, n8n's HTTP node), none of which
  * build nested JSON comfortably. It becomes an ordinary job.
  */
-import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { readJson, validate } from "../http.ts";
-import { AskBody, type CreateJobBody } from "../schemas/relay.ts";
+import { jsonBody } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
+import { AskBody, type CreateJobBody, RelayJob } from "../schemas/relay.ts";
+import { errors, json, jsonRequest, overLimit, security, unsigned } from "../schemas/route.ts";
 import { submitJob } from "../submit.ts";
 
 /**
@@ -31,16 +31,32 @@ export function askToCreateBody(ask: AskBody, defaultModel: string): CreateJobBo
 	};
 }
 
-export const ask = new Hono<AppEnv>().post("/", async (c) => {
-	const tenant = await authenticate(c.env, c.req.header("authorization"));
-	const settings = readSettings(c.env);
-	const body = validate(AskBody, await readJson(c, settings.maxBodyBytes), "body");
-	return c.json(
-		await submitJob(c.env, tenant, askToCreateBody(body, settings.askModel), {
+export const ask = new OpenAPIHono<AppEnv>().openapi(
+	createRoute({
+		method: "post",
+		path: "/",
+		tags: ["Integrations"],
+		summary: "The flat submit for forms and no-code tools",
+		security,
+		middleware: [requireTenant, jsonBody] as const,
+		request: jsonRequest(AskBody, {
+			query: "What is a Durable Object alarm?",
+			callback_url: "https://example.com/hook",
+		}),
+		responses: {
+			200: json(RelayJob, "The job, as the main create returns it"),
+			...errors,
+			429: overLimit,
+			503: unsigned,
+		},
+	}),
+	async (c) => {
+		const body = c.req.valid("json");
+		const job = await submitJob(c.env, c.get("tenant"), askToCreateBody(body, c.get("settings").askModel), {
 			// The ask's `model` is the request's; everything else in it comes from `query` (and `system`).
 			requestLoc: (loc) => ["body", loc[0] === "model" ? (body.preset ? "preset" : "model") : "query"],
 			origin: new URL(c.req.url).origin,
-		}),
-		200,
-	);
-});
+		});
+		return c.json(job, 200);
+	},
+);

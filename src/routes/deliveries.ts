@@ -9,19 +9,18 @@
  * Free plan). The answer says how many remain and gives a `next_token` to carry on: the caller
  * drives the batches, so the work is visible, resumable and needs no state kept on the relay.
  */
-import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings } from "../config.ts";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { RequestValidationError } from "../errors.ts";
-import { readJson, validate } from "../http.ts";
-import type { RedeliverJobResult } from "../job/job.ts";
-import { RecoverBody, type RecoverReport } from "../schemas/ops.ts";
+import { jsonBody } from "../http.ts";
+import { requireTenant } from "../middleware.ts";
+import { RecoverBody, RecoverReport } from "../schemas/ops.ts";
+import { errors, json, jsonRequest, malformed, security } from "../schemas/route.ts";
 import { validationError } from "../schemas/validation.ts";
+import { jobStub, tenantStub } from "../stubs.ts";
 import { checkAll } from "../sweeper/tenant-sweep.ts";
 import { decodeCursor, encodeCursor } from "../tenant/cursor.ts";
 import type { DeadLetteredJob } from "../tenant/tenant.ts";
-import { jobStub } from "./completions.ts";
 
 type RecoveredJob = RecoverReport["jobs"][number];
 
@@ -34,7 +33,7 @@ function sinceSeconds(since: number | string): number {
 async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promise<RecoveredJob> {
 	const base = { id: job.id, surface: job.surface };
 	try {
-		const result = (await jobStub(env, job.id).redeliver(tenant, job.surface, job.id)) as RedeliverJobResult;
+		const result = await jobStub(env, job.id).redeliver(tenant, job.surface, job.id);
 		if (!result.ok) {
 			return { ...base, redelivered: false, delivery_status: null, status_code: null, detail: result.detail };
 		}
@@ -60,26 +59,40 @@ async function recoverOne(env: Env, tenant: string, job: DeadLetteredJob): Promi
 	}
 }
 
-export const deliveries = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-		await next();
-	})
+export const deliveries = new OpenAPIHono<AppEnv>();
+deliveries.use(requireTenant);
 
-	.post("/recover", async (c) => {
-		const settings = readSettings(c.env);
-		const body = validate(RecoverBody, await readJson(c, settings.maxBodyBytes), "body");
+deliveries.openapi(
+	createRoute({
+		method: "post",
+		path: "/recover",
+		tags: ["Deliveries"],
+		summary: "Redeliver every final event dead-lettered since a time (relay extension)",
+		description:
+			"Like Svix's recover: each of this tenant's jobs whose final event to `callback_url` is dead-lettered " +
+			"(`delivery_status: failed`), dead-lettered at or after `since`, is redelivered as `POST …/{id}/redeliver` " +
+			"does (same `webhook-id`, a new attempt series). One call takes at most `RECOVER_BATCH` jobs (default 40, " +
+			"under the Free plan's 50 subrequests per invocation); send `next_token` back for the next batch.",
+		security,
+		middleware: [jsonBody] as const,
+		request: jsonRequest(RecoverBody, { since: "2026-11-30T09:00:00Z" }),
+		responses: {
+			200: json(RecoverReport, "What this batch did, and what remains"),
+			400: malformed,
+			...errors,
+		},
+	}),
+	async (c) => {
+		const settings = c.get("settings");
+		const body = c.req.valid("json");
 		const afterSeq = body.next_token ? decodeCursor(body.next_token) : 0;
 		if (afterSeq === null) {
 			throw new RequestValidationError(validationError(["body", "next_token"], "next_token is not valid"));
 		}
 		const since = sinceSeconds(body.since);
 		const tenant = c.get("tenant");
-		const index = c.env.TENANTS.get(c.env.TENANTS.idFromName(tenant));
-		const found = (await index.deadLettered(since, afterSeq, settings.recoverBatch)) as {
-			jobs: DeadLetteredJob[];
-			remaining: number;
-		};
+		const index = tenantStub(c.env, tenant);
+		const found = await index.deadLettered(since, afterSeq, settings.recoverBatch);
 		const jobs = await checkAll(
 			found.jobs.map((job) => job.id),
 			(id) => recoverOne(c.env, tenant, found.jobs.find((job) => job.id === id) as DeadLetteredJob),
@@ -96,4 +109,5 @@ export const deliveries = new Hono<AppEnv>()
 			jobs,
 		};
 		return c.json(report, 200);
-	});
+	},
+);

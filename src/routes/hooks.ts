@@ -5,29 +5,37 @@
  * subscription (`POST /v1/hooks/{id}/test`). Subscriptions live in the Tenant DO; every settled
  * job of the tenant fans out to the matching ones.
  */
-import { z } from "@hono/zod-openapi";
-import { Hono } from "hono";
-import { authenticate } from "../auth.ts";
-import { readSettings, signingKeys } from "../config.ts";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
-import { readJson, validate } from "../http.ts";
+import { jsonBody } from "../http.ts";
 import { describeAttempt, hostOf } from "../job/machine.ts";
-import type { ResponseWebhookEvent } from "../schemas/agent.ts";
-import type { HookTestReport } from "../schemas/ops.ts";
-import { CreateHookBody, type EventType, type Hook, HookEvent, type WebhookEvent } from "../schemas/relay.ts";
+import { requireTenant } from "../middleware.ts";
+import { ResponseWebhookEvent } from "../schemas/agent.ts";
+import { HookTestReport } from "../schemas/ops.ts";
+import {
+	CreateHookBody,
+	ErrorDetail,
+	type EventType,
+	Hook,
+	HookEvent,
+	HookList,
+	WebhookEvent,
+} from "../schemas/relay.ts";
+import { errors, json, jsonRequest, security, unsigned } from "../schemas/route.ts";
 import { validationError } from "../schemas/validation.ts";
+import { tenantStub } from "../stubs.ts";
 import { unsignedError } from "../submit.ts";
-import type { CreateHookResult } from "../tenant/tenant.ts";
 
 const SampleQuery = z.object({ event: HookEvent.default("async_chat_completion.completed") });
 
-function tenantIndex(env: Env, tenant: string) {
-	return env.TENANTS.get(env.TENANTS.idFromName(tenant));
-}
+const HookId = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+
+const notFoundHook = json(ErrorDetail, "No such subscription for this tenant");
 
 /** The event a subscription's sample shows: its own, or for a surface's `*`, that surface's completed. */
 function concreteEvent(event: HookEvent): EventType {
@@ -157,44 +165,108 @@ function sampleResponseEvent(type: ResponseWebhookEvent["type"]): ResponseWebhoo
 	};
 }
 
-export const hooks = new Hono<AppEnv>()
-	.use(async (c, next) => {
-		c.set("tenant", await authenticate(c.env, c.req.header("authorization")));
-		await next();
-	})
+export const hooks = new OpenAPIHono<AppEnv>();
+hooks.use(requireTenant);
 
-	.post("/", async (c) => {
-		const settings = readSettings(c.env);
-		const body = validate(CreateHookBody, await readJson(c, settings.maxBodyBytes), "body");
+hooks.openapi(
+	createRoute({
+		method: "post",
+		path: "/",
+		tags: ["REST hooks"],
+		summary: "Subscribe a URL to an event (Zapier REST hooks)",
+		security,
+		middleware: [jsonBody] as const,
+		request: jsonRequest(CreateHookBody, {
+			target_url: "https://hooks.zapier.com/hooks/standard/1/2/3",
+			event: "async_chat_completion.completed",
+		}),
+		responses: {
+			201: json(Hook, "The subscription"),
+			...errors,
+			409: json(ErrorDetail, "MAX_SUBSCRIPTIONS reached"),
+		},
+	}),
+	async (c) => {
+		const settings = c.get("settings");
+		const body = c.req.valid("json");
 		const check = checkCallbackUrl(body.target_url, { allowPrivate: settings.allowPrivateCallbacks });
 		if (!check.ok) throw new RequestValidationError(validationError(["body", "target_url"], check.reason));
 		if (!settings.webhookSigningKey) throw unsignedError();
-		const result = (await tenantIndex(c.env, c.get("tenant")).createHook(
+		const result = await tenantStub(c.env, c.get("tenant")).createHook(
 			check.url.toString(),
 			body.event,
 			settings.maxSubscriptions,
-		)) as CreateHookResult;
+		);
 		if (!result.ok) throw new ApiError(409, `At most ${settings.maxSubscriptions} subscriptions per tenant`);
 		return c.json(result.hook, 201);
-	})
+	},
+);
 
-	.get("/", async (c) => {
-		const list = (await tenantIndex(c.env, c.get("tenant")).listHooks()) as Hook[];
-		return c.json({ hooks: list }, 200);
-	})
+hooks.openapi(
+	createRoute({
+		method: "get",
+		path: "/",
+		tags: ["REST hooks"],
+		summary: "List subscriptions",
+		security,
+		responses: { 200: json(HookList, "This tenant's subscriptions"), 401: errors[401] },
+	}),
+	async (c) => c.json({ hooks: await tenantStub(c.env, c.get("tenant")).listHooks() }, 200),
+);
 
-	.get("/sample", (c) => {
-		const { event } = validate(SampleQuery, c.req.query(), "query");
-		return c.json([sampleEvent(concreteEvent(event))], 200);
-	})
+hooks.openapi(
+	createRoute({
+		method: "get",
+		path: "/sample",
+		tags: ["REST hooks"],
+		summary: "One sample payload, exactly as a subscription receives it (Zapier's perform list)",
+		security,
+		request: { query: SampleQuery },
+		responses: {
+			200: json(z.array(z.union([WebhookEvent, ResponseWebhookEvent])), "An array of one event, of either surface"),
+			...errors,
+		},
+	}),
+	(c) => c.json([sampleEvent(concreteEvent(c.req.valid("query").event))], 200),
+);
 
-	// Sends one sample event to the subscription now, through the same URL guard and signing as a real
-	// delivery, and answers with how it went. Nothing is retried or logged on a job; a 410 does not
-	// unsubscribe (only a real event's does).
-	.post("/:id/test", async (c) => {
-		const settings = readSettings(c.env);
+// Sends one sample event to the subscription now, through the same URL guard and signing as a real
+// delivery, and answers with how it went. Nothing is retried or logged on a job; a 410 does not
+// unsubscribe (only a real event's does).
+hooks.openapi(
+	createRoute({
+		method: "post",
+		path: "/{id}/test",
+		tags: ["REST hooks"],
+		summary: "Send one sample event to a subscription now (relay extension)",
+		description:
+			"The sample of the subscription's event (`GET /v1/hooks/sample`), signed and sent now through the same " +
+			"URL guard as a real delivery; the answer says how the attempt went. It is not retried or logged on a " +
+			"job, and a 410 from the target does not unsubscribe.",
+		security,
+		request: { params: HookId },
+		responses: {
+			200: json(HookTestReport, "The attempt: delivered or not, with its status, duration and error", {
+				hook_id: "hook_3f2a9c1e0b7d4e5f8a6b2c9d1e0f3a4b",
+				event: "async_chat_completion.completed",
+				webhook_id: "msg_test_0b7d4e5f8a6b2c9d1e0f3a4b5c6d7e8f",
+				target_host: "hooks.zapier.com",
+				delivered: true,
+				status_code: 200,
+				duration_ms: 182,
+				error: null,
+				error_message: null,
+				response_body: '{"status":"success"}',
+			}),
+			401: errors[401],
+			404: notFoundHook,
+			503: unsigned,
+		},
+	}),
+	async (c) => {
+		const settings = c.get("settings");
 		const tenant = c.get("tenant");
-		const hook = (await tenantIndex(c.env, tenant).getHook(c.req.param("id"))) as Hook | null;
+		const hook = await tenantStub(c.env, tenant).getHook(c.req.valid("param").id);
 		if (!hook) throw new ApiError(404, "Subscription not found");
 		if (!settings.webhookSigningKey) throw unsignedError();
 		const type = concreteEvent(hook.event);
@@ -220,10 +292,22 @@ export const hooks = new Hono<AppEnv>()
 			response_body: result.responseBody,
 		};
 		return c.json(report, 200);
-	})
+	},
+);
 
-	.delete("/:id", async (c) => {
-		const removed = await tenantIndex(c.env, c.get("tenant")).deleteHook(c.req.param("id"));
+hooks.openapi(
+	createRoute({
+		method: "delete",
+		path: "/{id}",
+		tags: ["REST hooks"],
+		summary: "Unsubscribe",
+		security,
+		request: { params: HookId },
+		responses: { 204: { description: "Removed" }, 401: errors[401], 404: notFoundHook },
+	}),
+	async (c) => {
+		const removed = await tenantStub(c.env, c.get("tenant")).deleteHook(c.req.valid("param").id);
 		if (!removed) throw new ApiError(404, "Subscription not found");
 		return c.body(null, 204);
-	});
+	},
+);

@@ -344,7 +344,16 @@ export const DeliveryReport = z
 				.number()
 				.int()
 				.openapi({ description: "Cancel calls made upstream: a job that timed out stops its run." }),
+			upstream_streams: z
+				.number()
+				.int()
+				.openapi({ description: "Connections to the run's event stream (the first, and each reconnect)." }),
+			stream_ms: z.number().openapi({
+				description: "How long the Job DO held the run's event stream open (ms): billed as Durable Object duration.",
+			}),
 			alarm_lateness_ms: z.array(z.number()),
 		}),
 	})
 	.openapi("DeliveryReport");
+/** The attempt log and delivery state of one job (`GET …/deliveries`), as the Job DO reports it. */
+export type DeliveryReport = z.infer<typeof DeliveryReport>;

@@ -10,13 +10,13 @@
  * (`slack:T0123ABCD:<key>`). With `SLACK_TEAMS` set, only those workspaces are
  * served.
  */
-import { Hono } from "hono";
-import { readSettings } from "../../config.ts";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { checkCallbackUrl } from "../../delivery/url-guard.ts";
 import type { AppEnv } from "../../env.ts";
 import { ApiError } from "../../errors.ts";
 import { readBodyBytes } from "../../http.ts";
-import { Preset } from "../../schemas/relay.ts";
+import { ErrorDetail, Preset } from "../../schemas/relay.ts";
+import { json } from "../../schemas/route.ts";
 import { submitJob } from "../../submit.ts";
 import { acknowledgement, refusalMessage, usageMessage } from "./blocks.ts";
 import { verifySlackRequest } from "./verify.ts";
@@ -54,8 +54,44 @@ export function presetOf(text: string): { preset: Preset | null; question: strin
 		: { preset: null, question: rest.trim(), unknownPreset: name.slice(0, 40) };
 }
 
-export const slackCommands = new Hono<AppEnv>().post("/", async (c) => {
-	const settings = readSettings(c.env);
+/**
+ * The route as documented. Its form is read only once Slack's signature over the raw bytes checks
+ * out, so the form's schema is documented here (plain JSON Schema), not validated by the route.
+ */
+const slashCommand = createRoute({
+	method: "post",
+	path: "/",
+	tags: ["Integrations"],
+	summary: "Slack slash command",
+	description: "Signed by Slack (`X-Slack-Signature`, `X-Slack-Request-Timestamp`), not by an API key.",
+	request: {
+		body: {
+			required: true,
+			content: {
+				"application/x-www-form-urlencoded": {
+					schema: {
+						type: "object",
+						properties: {
+							text: { type: "string" },
+							team_id: { type: "string" },
+							response_url: { type: "string" },
+							command: { type: "string" },
+							trigger_id: { type: "string" },
+						},
+						required: ["text", "team_id", "response_url"],
+					},
+				},
+			},
+		},
+	},
+	responses: {
+		200: { description: "An ephemeral acknowledgement (Block Kit)" },
+		401: json(ErrorDetail, "Bad or missing Slack signature"),
+	},
+});
+
+export const slackCommands = new OpenAPIHono<AppEnv>().openapi(slashCommand, async (c) => {
+	const settings = c.get("settings");
 	if (!settings.slackSigningSecret) throw new ApiError(503, "SLACK_SIGNING_SECRET is not configured");
 	const rawBytes = await readBodyBytes(c, settings.maxBodyBytes);
 	const verified = await verifySlackRequest({
