@@ -5,9 +5,10 @@
  * (`timeout`, `dns`, `connect`, …) and a sentence an operator can read
  * ("connection refused", "timeout after 15 s", "redirect not followed (302)").
  */
-import type { AttemptResult, DeliveryErrorClass } from "../job/machine.ts";
+
 import { parseRetryAfter } from "../upstream/errors.ts";
 import { USER_AGENT } from "../version.ts";
+import type { AttemptResult, DeliveryErrorClass } from "./outbox.ts";
 import { signedHeaders } from "./sign.ts";
 import { checkCallbackUrl } from "./url-guard.ts";
 

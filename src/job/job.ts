@@ -10,6 +10,16 @@ import { splitText } from "../bytes.ts";
 import { deleteResult, putResult, readResult } from "../cache.ts";
 import { readSettings, type Settings, signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
+import {
+	type AttemptLogEntry,
+	type AttemptResult,
+	type Delivery,
+	describeAttempt,
+	findDelivery,
+	hostOf,
+	JITTER,
+	MAX_RETRY_AFTER_MS,
+} from "../delivery/outbox.ts";
 import { resultLink } from "../delivery/result-link.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { emit } from "../log.ts";
@@ -18,49 +28,26 @@ import { DEFAULT_RESPONSE_CALLBACK_EVENTS, type RelayResponse, type ResponseCrea
 import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { type CreateJobBody, DEFAULT_CALLBACK_EVENTS, type Hook, type RelayJob } from "../schemas/relay.ts";
 import { type LimitRefusal, limitsFor } from "../tenant/limits.ts";
-import type { IndexEntry } from "../tenant/tenant.ts";
 import { asFailure, isPushback, type UpstreamFailure } from "../upstream/errors.ts";
 import type { Admission, AdmitOptions, GateKind } from "../upstream/gate.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
 import { type UpstreamJob, type UpstreamOrigin, upstreamPort, type WatchEnd } from "../upstream/port.ts";
+import type { Action, Outcome } from "./actions.ts";
 import { stepLogs } from "./log.ts";
+import { apply, cancelJob, dueActions, lostCreate, markCreateSent, newJob, nextWake, redeliver } from "./machine.ts";
+import { migrateState } from "./migrate.ts";
+import { allowedHostsOf, carriesResult, eventBody, isStandard, linksResult } from "./render.ts";
+import { alarmRetryDelay } from "./schedule.ts";
 import {
-	type Action,
-	type AttemptLogEntry,
-	type AttemptResult,
-	alarmRetryDelay,
-	apply,
-	cancelJob,
-	carriesResult,
-	type Delivery,
-	deadLetteredAt,
-	deliveryStatus,
-	describeAttempt,
-	dueActions,
-	emptyStats,
-	eventBody,
-	hostOf,
 	isFinal,
-	JITTER,
 	type JobIntegration,
 	type JobState,
 	type JobStats,
-	lostCreate,
 	MAX_LATENESS_SAMPLES,
-	MAX_RETRY_AFTER_MS,
-	markCreateSent,
-	newJob,
-	nextWake,
-	type Outcome,
-	pushLagMs,
-	redeliver,
-	runCostUsd,
 	type Surface,
 	surfaceOf,
-	toResponse,
-	toResponseView,
-	toView,
-} from "./machine.ts";
+} from "./state.ts";
+import { deliveryStatus, indexEntry, type JobView, toResponse, toView, viewOf } from "./views.ts";
 
 export type CreateJobInput = {
 	id: string;
@@ -76,10 +63,7 @@ export type CreateJobInput = {
 	deferUpstream?: boolean;
 } & ({ surface?: "sonar"; body: CreateJobBody } | { surface: "agent"; body: ResponseCreateParams });
 
-/** A job as its surface shows it: the Sonar job, or the Agent API's Response object. */
-export type JobView = RelayJob | RelayResponse;
-
-export type { JobIntegration };
+export type { JobIntegration, JobView };
 
 /** The attempt log and delivery state of one job (`GET …/deliveries`). */
 export interface DeliveryReport {
@@ -186,11 +170,12 @@ export class Job extends DurableObject<Env> {
 			const staged = await ctx.storage.list<string>({ prefix: PAYLOAD_PREFIX });
 			const pieces = [...staged].sort(([a], [b]) => partIndex(a) - partIndex(b)).map(([, piece]) => piece);
 			const payload = pieces.length > 0 ? (JSON.parse(pieces.join("")) as unknown) : null;
-			const spec = migrateSpec(stored.spec);
+			const migrated = migrateState(stored);
+			const spec = migrated.spec;
 			const agent = surfaceOf(spec) === "agent";
 			const response = ((agent ? null : payload) ?? legacy.get("response") ?? null) as CompletionResponse | null;
 			const output = ((agent ? payload : null) ?? legacy.get("output") ?? null) as Record<string, unknown> | null;
-			this.state = { ...stored, spec, response, output, stats: { ...emptyStats(), ...stored.stats } };
+			this.state = { ...migrated, response, output };
 			this.stagedParts = pieces.length;
 			this.legacyPayload = legacy.size > 0;
 			this.stagedPayload = payloadOf(this.state);
@@ -851,13 +836,12 @@ export class Job extends DurableObject<Env> {
 					return { type: "side_effect_failed" };
 				}
 			case "deliver": {
-				const delivery = state.deliveries.find((d) => d.webhookId === action.webhookId && d.url === action.url);
+				const delivery = findDelivery(state.deliveries, action.id);
 				if (!delivery) return { type: "side_effect_failed" };
+				const { id } = delivery;
 				const dropped = await this.dropReason(delivery);
-				if (dropped)
-					return { type: "delivery_dropped", webhookId: delivery.webhookId, url: delivery.url, reason: dropped };
-				const standard = (delivery.format ?? "standard") === "standard";
-				if (standard && signingKeys(settings).length === 0) {
+				if (dropped) return { type: "delivery_dropped", id, reason: dropped };
+				if (isStandard(delivery) && signingKeys(settings).length === 0) {
 					// Never an unsigned push: the attempt fails, and its retries go once the key is set.
 					const result = {
 						ok: false,
@@ -867,14 +851,14 @@ export class Job extends DurableObject<Env> {
 						retryAfterMs: null,
 						responseBody: "not sent: WEBHOOK_SIGNING_KEY is not set, and the relay never sends an unsigned event",
 					};
-					return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
+					return { type: "delivery_attempted", id, result };
 				}
 				const needsResult = isFinal(state) && carriesResult(delivery);
 				if (needsResult && !(await this.hydrate())) {
-					return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result: UNAVAILABLE };
+					return { type: "delivery_attempted", id, result: UNAVAILABLE };
 				}
 				const current = this.state ?? state;
-				const linked = needsResult || delivery.format === "slack-progress";
+				const linked = needsResult || linksResult(delivery);
 				const push = {
 					maxBytes: settings.maxPushBytes,
 					resultUrl: linked ? await this.resultUrl(current, settings) : null,
@@ -887,7 +871,7 @@ export class Job extends DurableObject<Env> {
 					timeoutMs: settings.deliveryTimeoutMs,
 					allowPrivate: settings.allowPrivateCallbacks,
 					// Slack's response_url may only ever be Slack's (local development lifts it, for a loopback stand-in).
-					allowedHosts: delivery.format === "slack" && !settings.allowPrivateCallbacks ? SLACK_HOSTS : undefined,
+					allowedHosts: settings.allowPrivateCallbacks ? undefined : allowedHostsOf(delivery),
 				});
 				if (result.statusCode === 410 && delivery.hookId) {
 					// 410 Gone from a subscription's target: the subscription goes too, as REST hooks expect.
@@ -895,7 +879,7 @@ export class Job extends DurableObject<Env> {
 						.deleteHook(delivery.hookId)
 						.catch((error: unknown) => this.note("error", "hook.remove_failed", state, error));
 				}
-				return { type: "delivery_attempted", webhookId: delivery.webhookId, url: delivery.url, result };
+				return { type: "delivery_attempted", id, result };
 			}
 			case "retire":
 				try {
@@ -1081,8 +1065,6 @@ function deferred(): Deferred {
 	return { promise, resolve };
 }
 
-const SLACK_HOSTS = ["hooks.slack.com"];
-
 /** Where a result not yet in KV is kept in this object's storage, in pieces: `payload:0`, `payload:1` … */
 const PAYLOAD_PREFIX = "payload:";
 const payloadKey = (i: number) => `${PAYLOAD_PREFIX}${i}`;
@@ -1142,32 +1124,6 @@ const WATCH_SAFETY_MS = 60_000;
 const WATCH_SAVE_EVERY_MS = 5_000;
 /** A cancel stops the run upstream and pushes the cancelled event before it answers. */
 const CANCEL_ACTIONS: ReadonlySet<Action["type"]> = new Set(["cancel_upstream", "deliver", "cache", "index"]);
-
-/** The job as its surface shows it. */
-export function viewOf(state: JobState): JobView {
-	return surfaceOf(state.spec) === "agent" ? toResponse(state) : toView(state);
-}
-
-/** What the tenant index keeps of a job: its summary, without the answer. */
-function indexEntry(state: JobState): IndexEntry {
-	const {
-		response: _response,
-		metadata: _metadata,
-		error_message: _error,
-		upstream: _upstream,
-		...summary
-	} = toView(state);
-	return {
-		...summary,
-		surface: surfaceOf(state.spec),
-		// On the Sonar surface too: how a job ended (a cancelled one is FAILED there) counts for the stats.
-		run_status: toResponseView(state).status,
-		cost_usd: runCostUsd(state),
-		push_lag_ms: pushLagMs(state),
-		dead_lettered_at: deadLetteredAt(state),
-		metadata: state.spec.metadata,
-	};
-}
 
 /** What the upstream port is asked to run for a job. */
 function upstreamJobOf(spec: JobState["spec"]): UpstreamJob {
@@ -1296,14 +1252,6 @@ function withErrorMessage(entry: AttemptLogEntry): AttemptLogEntry {
 		...entry,
 		error_message: delivered ? null : describeAttempt({ error: entry.error, statusCode: code, message: null }),
 	};
-}
-
-/** A job stored before the upstream port kept the caller's request as `upstreamRequest.request`. */
-function migrateSpec(spec: JobState["spec"]): JobState["spec"] {
-	const legacy = spec as JobState["spec"] & { upstreamRequest?: { request: CreateJobBody["request"] } };
-	if (legacy.request || !legacy.upstreamRequest) return spec;
-	const { upstreamRequest, ...rest } = legacy;
-	return { ...rest, surface: "sonar", request: upstreamRequest.request };
 }
 
 /** A window this nearly spent is worth telling the gate about at once. */

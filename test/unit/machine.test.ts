@@ -3,33 +3,23 @@
  * function of (state, outcome, now), so no runtime, network or clock is needed.
  */
 import { describe, expect, it } from "vitest";
+import { type AttemptResult, deliveryId, MAX_LOG_ENTRIES, nextDeliveryDelay } from "../../src/delivery/outbox.ts";
+import "../../src/integrations/slack/message.ts"; // registers Slack's delivery formats
+import type { Outcome } from "../../src/job/actions.ts";
+import { apply, cancelJob, dueActions, lostCreate, markCreateSent, newJob, nextWake } from "../../src/job/machine.ts";
+import { eventBody } from "../../src/job/render.ts";
 import {
 	ALARM_MAX_RETRY_MS,
 	ALARM_RETRY_MS,
-	type AttemptResult,
 	alarmRetryDelay,
-	apply,
-	cancelJob,
-	deliveryStatus,
-	dueActions,
-	eventBody,
-	type JobSpec,
-	type JobState,
-	lostCreate,
-	MAX_LOG_ENTRIES,
-	markCreateSent,
-	newJob,
 	nextCreateDelay,
-	nextDeliveryDelay,
-	nextWake,
-	type Outcome,
 	retryBackoff,
 	SIDE_EFFECT_MAX_RETRY_MS,
 	SIDE_EFFECT_RETRY_MS,
 	sideEffectRetryDelay,
-	toResponse,
-	toView,
-} from "../../src/job/machine.ts";
+} from "../../src/job/schedule.ts";
+import type { JobSpec, JobState } from "../../src/job/state.ts";
+import { deliveryStatus, toResponse, toView } from "../../src/job/views.ts";
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
@@ -101,10 +91,10 @@ function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec:
 const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
 
 /** The address of a job's first delivery, for a `delivery_attempted` outcome. */
-function firstAttempt(state: JobState): { webhookId: string; url: string } {
+function firstAttempt(state: JobState): { id: string } {
 	const delivery = state.deliveries[0];
 	if (!delivery) throw new Error("no delivery");
-	return { webhookId: delivery.webhookId, url: delivery.url };
+	return { id: deliveryId(delivery.webhookId, delivery.url) };
 }
 
 describe("submitting", () => {
@@ -527,7 +517,7 @@ describe("delivering", () => {
 	const attempted = (state: JobState, result: AttemptResult, now: number) =>
 		step(
 			state,
-			{ type: "delivery_attempted", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in", result },
+			{ type: "delivery_attempted", id: deliveryId("msg_job1_completed", "https://hooks.example.com/in"), result },
 			now,
 		);
 
@@ -575,8 +565,7 @@ describe("delivering", () => {
 				state,
 				{
 					type: "delivery_attempted",
-					webhookId: "msg_job1_completed",
-					url: "https://hooks.example.com/in",
+					id: deliveryId("msg_job1_completed", "https://hooks.example.com/in"),
 					result: attempt({ ok: false, statusCode: 500 + (i % 3) }),
 				},
 				T0 + i,
@@ -594,7 +583,7 @@ describe("delivering", () => {
 		state = step(state, { type: "polled", run: makeRun({ status: "completed" }) }, T0 + 2500);
 		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed", hooks: [] }, T0 + 2500);
 		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
-		expect(delivers).toEqual([{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" }]);
+		expect(delivers).toEqual([{ type: "deliver", id: deliveryId("msg_job1_started", "https://hooks.example.com/in") }]);
 	});
 
 	it("retires after the result TTL once nothing is pending", () => {
@@ -721,7 +710,7 @@ describe("integrations", () => {
 		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toContain("deliver");
 		state = step(
 			state,
-			{ type: "delivery_attempted", webhookId: hook.webhookId, url: hook.url, result: attempt() },
+			{ type: "delivery_attempted", id: deliveryId(hook.webhookId, hook.url), result: attempt() },
 			T0 + 1000,
 		);
 		expect(dueActions({ ...state, indexed: false }, T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
@@ -745,8 +734,7 @@ describe("integrations", () => {
 		expect(dueActions(state, noticeAt - 1, policy).some((a) => a.type === "deliver")).toBe(false);
 		expect(dueActions(state, noticeAt, policy)).toContainEqual({
 			type: "deliver",
-			webhookId: "msg_job1_slack_notice",
-			url: slack.responseUrl,
+			id: deliveryId("msg_job1_slack_notice", slack.responseUrl),
 		});
 		const notice = state.deliveries[0];
 		if (!notice) throw new Error("no notice");
@@ -846,8 +834,7 @@ describe("cancelling", () => {
 		expect(result.state.deliveries.map((d) => d.type)).toEqual(["response.cancelled"]);
 		expect(dueActions(result.state, T0 + 1000, policy)[0]).toEqual({
 			type: "deliver",
-			webhookId: "msg_job1_cancelled",
-			url: "https://hooks.example.com/in",
+			id: deliveryId("msg_job1_cancelled", "https://hooks.example.com/in"),
 		});
 		expect(dueActions(result.state, T0 + 1000, policy)).toContainEqual({ type: "cancel_upstream", upstreamId: "up-1" });
 	});
@@ -987,8 +974,7 @@ describe("watching a run's event stream", () => {
 			state,
 			{
 				type: "delivery_attempted",
-				webhookId: first.webhookId,
-				url: first.url,
+				id: deliveryId(first.webhookId, first.url),
 				result: attempt({ ok: false, statusCode: 500 }),
 			},
 			T0 + 6100,
@@ -1041,8 +1027,7 @@ describe("watching a run's event stream", () => {
 		expect(body.text).toContain("Searching: _durable objects alarms_");
 		expect(dueActions(state, T0 + 9000, policy)).toContainEqual({
 			type: "deliver",
-			webhookId: "msg_job1_slack_searching",
-			url: slack.responseUrl,
+			id: deliveryId("msg_job1_slack_searching", slack.responseUrl),
 		});
 	});
 });
