@@ -286,6 +286,29 @@ export function restartFinals(deliveries: readonly Delivery[], url: string, now:
 	});
 }
 
+/**
+ * The REST-hook subscription an attempt's answer removes: a 410 Gone from a subscription's target
+ * unsubscribes it, as REST hooks expect. Null for any other answer, or a delivery to `callback_url`.
+ *
+ * @example
+ * unsubscribes(hookDelivery, { ...result, statusCode: 410 }) // "hook_123"
+ */
+export function unsubscribes(
+	delivery: Pick<Delivery, "hookId">,
+	result: Pick<AttemptResult, "statusCode">,
+): string | null {
+	return result.statusCode === 410 && delivery.hookId ? delivery.hookId : null;
+}
+
+/**
+ * Whether a delivery must first ask the index that its subscription still exists: a retry to a
+ * REST-hook subscription (deleted meanwhile, it is dropped). A first attempt follows the fan-out at
+ * once, and a delivery to `callback_url` has no subscription.
+ */
+export function asksWhetherHookExists(delivery: Pick<Delivery, "hookId" | "attempts">): boolean {
+	return delivery.hookId !== null && delivery.attempts > 0;
+}
+
 /** A failed attempt in words: the deliverer's own sentence, or one made from its class and status. */
 export function describeAttempt(result: Pick<AttemptResult, "error" | "message" | "statusCode">): string {
 	if (result.message) return result.message;

@@ -6,17 +6,18 @@ import type { ResultRef } from "../cache.ts";
 import type { AttemptResult, HookTarget } from "../delivery/outbox.ts";
 import type { EventType } from "../schemas/relay.ts";
 import type { UpstreamFailure } from "../upstream/errors.ts";
+import type { Slot } from "../upstream/pacing/port.ts";
 import type { ProgressNote, RunStatus, UpstreamOrigin, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 
 export type Action =
 	| {
 			type: "create";
-			heldEpoch: number | null;
-			heldSend?: true;
+			/** The pacing slot the job waited for, shown back to the pacer; null: none. */
+			slot: Slot | null;
 			/** The caller is waiting: a create slot later than this (ms) refuses the job (429) instead. */
 			deadline?: number;
 	  }
-	| { type: "poll"; upstreamId: string; heldEpoch: number | null; paced: boolean; heldSend?: true }
+	| { type: "poll"; upstreamId: string; slot: Slot | null; paced: boolean }
 	| { type: "watch"; upstreamId: string; cursor: number | null }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
@@ -39,7 +40,7 @@ export type Outcome =
 			/** Who answered the create (see `JobState.upstream`). */
 			upstream?: UpstreamOrigin;
 	  }
-	| { type: "create_deferred"; at: number; epoch: number; plan: number[] | null; send?: boolean }
+	| { type: "create_deferred"; at: number; slot: Slot; plan: number[] | null }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	/** The gate's create queue reaches past the waiting caller's deadline: refuse rather than accept. */
 	| { type: "create_refused"; detail: string; retryAfterMs: number }
@@ -53,7 +54,7 @@ export type Outcome =
 			/** Who answered the poll (see `JobState.upstream`). */
 			upstream?: UpstreamOrigin;
 	  }
-	| { type: "poll_deferred"; at: number; epoch: number; send?: boolean }
+	| { type: "poll_deferred"; at: number; slot: Slot }
 	| { type: "poll_failed"; failure: UpstreamFailure }
 	/** An event of the watched stream that matters: the cursor moved, the run started, what it searches. */
 	| { type: "watch_update"; cursor: number; status?: RunStatus; progress?: ProgressNote }

@@ -23,7 +23,6 @@ import {
 	MAX_RETRY_AFTER_MS,
 	type OutboxChange,
 	recordAttempt,
-	restartFinals,
 } from "../delivery/outbox.ts";
 import { isPushback } from "../upstream/errors.ts";
 import type { Action, Outcome } from "./actions.ts";
@@ -42,7 +41,6 @@ import {
 } from "./schedule.ts";
 import { emptyStats, isFinal, type JobSpec, type JobState } from "./state.ts";
 import { failJob, fanOut, observe, pendingFanOut } from "./transitions.ts";
-import { primaryUrl, responseStatus } from "./views.ts";
 import { applyWatched, applyWatchUpdate } from "./watch.ts";
 
 // What code outside src/job/ (routes, bench) imports from the machine.
@@ -117,8 +115,7 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
 		actions.push({
 			type: "create",
-			heldEpoch: lifecycle.reservedEpoch ?? null,
-			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
+			slot: lifecycle.slot ?? null,
 			// The caller waits on its first create: a create queue past the job's deadline refuses it (429).
 			...(lifecycle.callerWaiting && lifecycle.attempts === 0 ? { deadline: deadline(state, policy) } : {}),
 		});
@@ -128,9 +125,8 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 		actions.push({
 			type: "poll",
 			upstreamId: lifecycle.upstreamId,
-			heldEpoch: lifecycle.reservedEpoch ?? null,
+			slot: lifecycle.slot ?? null,
 			paced: lifecycle.paced === true,
-			...(lifecycle.reservedSend ? { heldSend: true as const } : {}),
 		});
 	}
 	if (sideEffectsAllowed(state, now) && !firstFinalAttemptDue(state, now)) {
@@ -236,8 +232,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt,
 					acceptedAt: now,
 					plan,
-					reservedEpoch: null,
-					reservedSend: false,
+					slot: null,
 					lastPendingAt: now,
 					paced: outcome.getsPaced === true,
 					// A watch starts at once: the stream says when the run ends, however long it takes.
@@ -253,8 +248,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle: {
 					...lifecycle,
 					nextAt: outcome.at,
-					reservedEpoch: outcome.epoch,
-					reservedSend: outcome.send === true,
+					slot: outcome.slot,
 					plan: outcome.plan,
 					sentAt: null,
 				},
@@ -267,8 +261,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle: {
 					...lifecycle,
 					nextAt: outcome.at,
-					reservedEpoch: outcome.epoch,
-					reservedSend: outcome.send === true,
+					slot: outcome.slot,
 				},
 			};
 		}
@@ -301,8 +294,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
 					lastError: failure.message,
 					callerWaiting: false,
-					reservedEpoch: null,
-					reservedSend: false,
+					slot: null,
 					plan: lifecycle.plan ?? null,
 				},
 			};
@@ -320,8 +312,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					polls: lifecycle.polls + 1,
 					intervalMs: next.intervalMs,
 					nextAt: next.at,
-					reservedEpoch: null,
-					reservedSend: false,
+					slot: null,
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
 					paced: outcome.paced ?? lifecycle.paced,
 				},
@@ -354,8 +345,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					polls: lifecycle.polls + 1,
 					intervalMs: wait,
 					nextAt: now + wait,
-					reservedEpoch: null,
-					reservedSend: false,
+					slot: null,
 					// Upstream said slow down (429, 503): from now on this job's polls queue at the gate.
 					paced: lifecycle.paced === true || isPushback(failure),
 				},
@@ -429,50 +419,6 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 		case "retired":
 			return state;
 	}
-}
-
-export type CancelResult = { ok: true; state: JobState } | { ok: false; reason: string };
-
-/**
- * The caller cancels the job: it ends now (`cancelled` on the Agent surface; `FAILED` with
- * `error_message: "cancelled"` on the Sonar one), its final event is queued like any other, and
- * the upstream run, if one was started, is cancelled too (best effort, as on a timeout).
- *
- * @example
- * const result = cancelJob(state, Date.now(), policy);
- * if (result.ok) state = result.state; // then run what is due: the upstream cancel, the event
- */
-export function cancelJob(state: JobState, now: number, policy: Policy): CancelResult {
-	const { lifecycle } = state;
-	if (isFinal(state) || lifecycle.phase === "settled" || lifecycle.phase === "rejected") {
-		const agent = state.spec.surface === "agent";
-		const status = agent ? responseStatus(state) : state.status;
-		return {
-			ok: false,
-			reason: `the ${agent ? "run" : "job"} has already ended (${status}): there is nothing to cancel`,
-		};
-	}
-	const upstreamId = lifecycle.phase === "polling" ? lifecycle.upstreamId : null;
-	return { ok: true, state: failJob(state, now, policy, "cancelled", upstreamId, upstreamId !== null, "cancelled") };
-}
-
-export type RedeliverResult = { ok: true; state: JobState } | { ok: false; reason: string };
-
-/**
- * Sends the final event to `callback_url` again, now, with the same `webhook-id` (receivers dedupe on
- * it). A delivered or dead-lettered event starts a new attempt series on the full schedule. One still
- * waiting out its back-off (a receiver fixed since its last failure) is sent now instead of at its next
- * attempt, in the same series. Nothing is ever mid-send when this runs: attempts and this both hold the
- * job's lock, so no 409 says "in flight" when nothing is.
- */
-export function redeliver(state: JobState, now: number): RedeliverResult {
-	if (!isFinal(state) || state.lifecycle.phase !== "settled") {
-		return { ok: false, reason: "the job has not settled yet: there is no final event to send" };
-	}
-	const callbackUrl = primaryUrl(state.spec);
-	const deliveries = callbackUrl ? restartFinals(state.deliveries, callbackUrl, now) : null;
-	if (!deliveries) return { ok: false, reason: "the job has no callback_url for its final event" };
-	return { ok: true, state: { ...state, deliveries } };
 }
 
 /** The job after its outbox changed: a final event's new status is carried to KV and the index again. */

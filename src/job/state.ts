@@ -8,6 +8,7 @@ import type { AttemptLogEntry, Delivery } from "../delivery/outbox.ts";
 import type { AgentRunRequest, ResponseCallbackEvent } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
 import type { CallbackEvent } from "../schemas/relay.ts";
+import type { Slot } from "../upstream/pacing/port.ts";
 import type { RunStatus, UpstreamOrigin } from "../upstream/port.ts";
 
 /**
@@ -80,10 +81,8 @@ export type Lifecycle =
 			lastError: string | null;
 			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
 			callerWaiting: boolean;
-			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch (shown to the gate when it comes due). */
-			reservedEpoch?: number | null;
-			/** The slot is a send the gate booked: it goes when due, if the epoch still holds. */
-			reservedSend?: boolean;
+			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
+			slot?: Slot | null;
 			/** The poll plan the gate gave with the slot (ms after the upstream create). */
 			plan?: number[] | null;
 			/**
@@ -110,10 +109,8 @@ export type Lifecycle =
 			acceptedAt?: number;
 			/** When to poll, in ms after `acceptedAt`; null: plain back-off. */
 			plan?: number[] | null;
-			/** `nextAt` is a slot the upstream gate reserved, in this rate epoch. */
-			reservedEpoch?: number | null;
-			/** The slot is a send the gate booked. */
-			reservedSend?: boolean;
+			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
+			slot?: Slot | null;
 			/**
 			 * Polls ask the upstream gate for a slot first. Off until upstream pushes back: set by a GET 429 (this
 			 * job's own, or one the gate heard of), cleared when the gate says its GET rate has recovered.

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { type AttemptResult, deliveryId, MAX_LOG_ENTRIES, nextDeliveryDelay } from "../../src/delivery/outbox.ts";
 import "../../src/integrations/slack/message.ts"; // registers Slack's delivery formats
 import type { Outcome } from "../../src/job/actions.ts";
-import { apply, cancelJob, dueActions, lostCreate, markCreateSent, newJob, nextWake } from "../../src/job/machine.ts";
+import { cancelJob } from "../../src/job/commands.ts";
+import { apply, dueActions, lostCreate, markCreateSent, newJob, nextWake } from "../../src/job/machine.ts";
 import { eventBody } from "../../src/job/render.ts";
 import {
 	ALARM_MAX_RETRY_MS,
@@ -105,7 +106,7 @@ describe("submitting", () => {
 		expect(state).toMatchObject({ admitted: true, indexed: true });
 		// The caller waits on this create: a gate slot past the job's deadline refuses it instead.
 		expect(dueActions(state, T0, policy)).toEqual([
-			{ type: "create", heldEpoch: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
+			{ type: "create", slot: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
 		]);
 	});
 
@@ -433,20 +434,25 @@ describe("learnt poll plans", () => {
 
 	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
 		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
-		state = step(state, { type: "create_deferred", at: T0 + 5000, epoch: 3, plan }, T0);
-		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reservedEpoch: 3, attempts: 0 });
+		state = step(state, { type: "create_deferred", at: T0 + 5000, slot: { epoch: 3, send: false }, plan }, T0);
+		expect(state.lifecycle).toMatchObject({
+			phase: "submitting",
+			nextAt: T0 + 5000,
+			slot: { epoch: 3, send: false },
+			attempts: 0,
+		});
 		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
-		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", heldEpoch: 3 });
+		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", slot: { epoch: 3, send: false } });
 		state = step(state, { type: "created", run: makeRun() }, T0 + 5000);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
 	});
 
 	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
 		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
-		state = step(state, { type: "create_deferred", at: T0 + 300, epoch: 2, plan, send: true }, T0);
-		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", heldEpoch: 2, heldSend: true });
+		state = step(state, { type: "create_deferred", at: T0 + 300, slot: { epoch: 2, send: true }, plan }, T0);
+		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", slot: { epoch: 2, send: true } });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);
-		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", heldEpoch: null });
+		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", slot: null });
 	});
 
 	it("learns the duration bracketed by the last pending and the first done poll, once", () => {

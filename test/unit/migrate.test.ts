@@ -46,6 +46,34 @@ describe("migrateState", () => {
 		expect(migrateState(legacy).spec).not.toHaveProperty("upstreamRequest");
 	});
 
+	it("keeps a gate slot stored as reservedEpoch and reservedSend as one slot", () => {
+		const queued = {
+			id: "up-1",
+			status: "queued" as const,
+			result: null,
+			error: null,
+			createdAt: null,
+			startedAt: null,
+			finishedAt: null,
+		};
+		const current = apply(
+			{ ...newJob(makeSpec(), T0), admitted: true },
+			{ type: "created", run: queued },
+			T0,
+			policy,
+			0.5,
+		);
+		const lifecycle = { ...current.lifecycle, reservedEpoch: 4, reservedSend: true };
+		const migrated = migrateState({ ...current, lifecycle } as unknown as JobState);
+		expect(migrated.lifecycle).toMatchObject({ phase: "polling", slot: { epoch: 4, send: true } });
+		expect(migrated.lifecycle).not.toHaveProperty("reservedEpoch");
+		const none = migrateState({
+			...current,
+			lifecycle: { ...current.lifecycle, reservedEpoch: null },
+		} as unknown as JobState);
+		expect(none.lifecycle).toMatchObject({ slot: null });
+	});
+
 	it("fills counters added since the state was stored, and leaves a current state as it was", () => {
 		const current = settledJob();
 		const legacy = { ...current, stats: { alarmRuns: 3 } } as unknown as JobState;

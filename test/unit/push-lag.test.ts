@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { type AttemptResult, deliveryId } from "../../src/delivery/outbox.ts";
 import type { Outcome } from "../../src/job/actions.ts";
-import { apply, newJob, redeliver } from "../../src/job/machine.ts";
+import { redeliver } from "../../src/job/commands.ts";
+import { apply, newJob } from "../../src/job/machine.ts";
 import { eventBody } from "../../src/job/render.ts";
 import type { JobState } from "../../src/job/state.ts";
 import { deadLetteredAt, pushLagMs, toResponse, toView } from "../../src/job/views.ts";
