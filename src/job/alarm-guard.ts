@@ -5,20 +5,8 @@
  */
 import { emit } from "../log.ts";
 import type { JobHost } from "./host.ts";
+import { failureFields } from "./log.ts";
 import { alarmRetryDelay } from "./schedule.ts";
-
-/**
- * The error fields of a log record.
- *
- * @example
- * failureFields(new TypeError("x is undefined")) // { error: "TypeError", message: "x is undefined" }
- */
-export function failureFields(error: unknown): { error: string; message: string } {
-	return {
-		error: error instanceof Error ? error.name : "unknown",
-		message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
-	};
-}
 
 /** A failure the platform marks as transient (storage, an overloaded or reset object), not a bug of ours. */
 export function isPlatformError(error: unknown): boolean {

@@ -5,21 +5,8 @@
  */
 import { emit } from "../log.ts";
 import { checkAlarm } from "./commands.ts";
-import type { JobHost } from "./host.ts";
+import type { ArmCheck, JobHost } from "./host.ts";
 import { nextWake } from "./machine.ts";
-
-/** What `ensureArmed` found, for the sweeper's counts. */
-export interface ArmCheck {
-	job: string;
-	/**
-	 * `armed`: an alarm is set and not overdue; `rearmed`: it was missing or overdue and is set again;
-	 * `running`: a run is under way (it arms the alarm when it ends); `idle`: nothing is left to do;
-	 * `gone`: nothing is stored (retired, or never accepted).
-	 */
-	action: "armed" | "rearmed" | "running" | "idle" | "gone";
-	reason: "missing" | "overdue" | null;
-	alarm_at: number | null;
-}
 
 /**
  * Looks at the stored alarm and sets it again when it is missing or overdue by more than `overdueMs`.

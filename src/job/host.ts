@@ -6,11 +6,23 @@
 import { readSettings, type Settings } from "../config.ts";
 import { emit } from "../log.ts";
 import type { Action, Outcome } from "./actions.ts";
-import { failureFields } from "./alarm-guard.ts";
-import type { ArmCheck } from "./arming.ts";
+import { failureFields } from "./log.ts";
 import type { Shell } from "./perform.ts";
 import type { JobState } from "./state.ts";
 import { JobStore } from "./store.ts";
+
+/** What `ensureArmed` found, for the sweeper's counts. */
+export interface ArmCheck {
+	job: string;
+	/**
+	 * `armed`: an alarm is set and not overdue; `rearmed`: it was missing or overdue and is set again;
+	 * `running`: a run is under way (it arms the alarm when it ends); `idle`: nothing is left to do;
+	 * `gone`: nothing is stored (retired, or never accepted).
+	 */
+	action: "armed" | "rearmed" | "running" | "idle" | "gone";
+	reason: "missing" | "overdue" | null;
+	alarm_at: number | null;
+}
 
 export interface JobHost {
 	readonly store: JobStore;

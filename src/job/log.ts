@@ -104,3 +104,16 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 	}
 	return records;
 }
+
+/**
+ * The error fields of a log record.
+ *
+ * @example
+ * failureFields(new TypeError("x is undefined")) // { error: "TypeError", message: "x is undefined" }
+ */
+export function failureFields(error: unknown): { error: string; message: string } {
+	return {
+		error: error instanceof Error ? error.name : "unknown",
+		message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
+	};
+}
