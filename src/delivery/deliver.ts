@@ -7,9 +7,9 @@
  */
 
 import { isTimeoutError, readAtMost } from "../http.ts";
-import type { AttemptResult, DeliveryErrorClass } from "../job/machine.ts";
 import { parseRetryAfter } from "../upstream/errors.ts";
 import { USER_AGENT } from "../version.ts";
+import type { AttemptResult, DeliveryErrorClass } from "./outbox.ts";
 import { signedHeaders } from "./sign.ts";
 import { checkCallbackUrl } from "./url-guard.ts";
 

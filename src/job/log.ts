@@ -5,8 +5,11 @@
  * event is dead-lettered). Callback URLs appear as their host only; no body,
  * header or key is ever part of a record.
  */
+
+import { describeAttempt, findDelivery, hostOf } from "../delivery/outbox.ts";
 import type { LogRecord } from "../log.ts";
-import { type Action, describeAttempt, hostOf, type JobState, type Outcome } from "./machine.ts";
+import type { Action, Outcome } from "./actions.ts";
+import type { JobState } from "./state.ts";
 
 /**
  * @example
@@ -80,15 +83,15 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 		});
 	}
 	if (outcome.type === "delivery_attempted") {
-		const delivery = after.deliveries.find((d) => d.webhookId === outcome.webhookId && d.url === outcome.url);
+		const delivery = findDelivery(after.deliveries, outcome.id);
 		const status = delivery?.status ?? "pending";
 		records.push({
 			level: status === "delivered" ? "info" : status === "failed" ? "error" : "warn",
 			event: status === "failed" ? "delivery.dead_letter" : "delivery.attempt",
 			...base,
-			webhook_id: outcome.webhookId,
+			webhook_id: delivery?.webhookId ?? null,
 			type: delivery?.type ?? null,
-			host: hostOf(outcome.url),
+			host: delivery ? hostOf(delivery.url) : null,
 			attempt: delivery?.attempts ?? null,
 			series: delivery?.series ?? null,
 			status_code: outcome.result.statusCode,
@@ -100,4 +103,17 @@ export function stepLogs(before: JobState, after: JobState, action: Action, outc
 		});
 	}
 	return records;
+}
+
+/**
+ * The error fields of a log record.
+ *
+ * @example
+ * failureFields(new TypeError("x is undefined")) // { error: "TypeError", message: "x is undefined" }
+ */
+export function failureFields(error: unknown): { error: string; message: string } {
+	return {
+		error: error instanceof Error ? error.name : "unknown",
+		message: error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200),
+	};
 }

@@ -23,6 +23,7 @@ import type { OpsStats, StatsWindow } from "../schemas/ops.ts";
 import { type EventType, type Hook, HookEvent, type RelayJobList, type RelayJobSummary } from "../schemas/relay.ts";
 import { TenantSweeper, type TenantSweepRequest, type TenantSweepResult } from "../sweeper/tenant-sweep.ts";
 import { encodeCursor } from "./cursor.ts";
+import type { IndexEntry } from "./index-entry.ts";
 import { judge, type LimitRefusal, startOfUtcDay, type TenantLimits, type TenantUsage } from "./limits.ts";
 import { indexedMetadata, type MetadataPair } from "./metadata.ts";
 import { type EndedRow, MAX_STATS_ROWS, scanSince, summarizeStats, WINDOW_SECONDS } from "./stats.ts";
@@ -31,20 +32,6 @@ const STATUSES = "'CREATED','IN_PROGRESS','COMPLETED','FAILED'";
 
 /** The CHECK of the hooks table: every event a hook may subscribe to. */
 const HOOK_EVENTS = HookEvent.options.map((event) => `'${event}'`).join(",");
-
-/** What a job reports to the index: its summary, the surface it was submitted on, and a run's own status. */
-export type IndexEntry = RelayJobSummary & {
-	surface: "sonar" | "agent";
-	run_status: ResponseStatus | null;
-	/** What the run cost upstream (USD), once it finished and upstream said; for `daily_cost_usd`. */
-	cost_usd?: number | null;
-	/** From the run's end to the first 2xx of its final event (ms); null until then, or without a callback. */
-	push_lag_ms?: number | null;
-	/** When the final event to callback_url was dead-lettered (Unix seconds); null unless it is now. */
-	dead_lettered_at?: number | null;
-	/** The caller's metadata: its searchable entries are indexed when the job first enters the index. */
-	metadata?: Record<string, unknown> | null;
-};
 
 /** A dead-lettered job, for `POST /v1/deliveries/recover`. */
 export interface DeadLetteredJob {

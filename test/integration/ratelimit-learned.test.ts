@@ -10,7 +10,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { shouldReportLimits } from "../../src/job/job.ts";
+import { shouldReportLimits } from "../../src/job/perform.ts";
 import type { Admission, UpstreamGate } from "../../src/upstream/gate.ts";
 import { TENANT_A } from "./constants.ts";
 import { createJob, driveUntil, jobStub } from "./helpers.ts";

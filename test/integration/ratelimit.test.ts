@@ -59,7 +59,7 @@ describe("upstream 429s", () => {
 		const second = await createJob({ question, markers: ["steps=1"] });
 		expect(second.status).toBe("CREATED");
 		const lifecycle = (await stateOf(second.id)).lifecycle;
-		expect(lifecycle).toMatchObject({ phase: "submitting", reservedEpoch: expect.any(Number), attempts: 0 });
+		expect(lifecycle).toMatchObject({ phase: "submitting", slot: { epoch: expect.any(Number) }, attempts: 0 });
 		if (lifecycle.phase !== "submitting") throw new Error("not submitting");
 		expect(lifecycle.nextAt).toBeGreaterThanOrEqual(before + 3000 - 1000);
 		// The second job never reached upstream: it waits for its reserved slot.

@@ -1,5 +1,6 @@
 /** Shared fixtures of the pure job machine's unit tests: a fixed clock, a policy and a job spec. */
-import type { JobSpec, Policy } from "../../src/job/machine.ts";
+import type { Policy } from "../../src/job/schedule.ts";
+import type { JobSpec } from "../../src/job/state.ts";
 
 export const T0 = 1_700_000_000_000;
 

@@ -7,8 +7,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { utf8Length } from "../../src/bytes.ts";
+import type { Delivery } from "../../src/delivery/outbox.ts";
 import { slackResultMessage } from "../../src/integrations/slack/message.ts";
-import { apply, type Delivery, eventBody, type JobSpec, type JobState, newJob } from "../../src/job/machine.ts";
+import { apply, newJob } from "../../src/job/machine.ts";
+import { eventBody } from "../../src/job/render.ts";
+import type { JobSpec, JobState } from "../../src/job/state.ts";
+import { toEventData } from "../../src/job/views.ts";
 import { ResponseWebhookEvent } from "../../src/schemas/agent.ts";
 import { WebhookEvent } from "../../src/schemas/relay.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
@@ -157,7 +161,7 @@ describe("claim-check delivery", () => {
 			question: "Tell me everything",
 			resultBaseUrl: "https://relay.example.com/async/chat/completions/",
 		};
-		const message = slackResultMessage(state, slack, LINK);
+		const message = slackResultMessage(toEventData(state), slack, LINK);
 		const size = utf8Length(JSON.stringify(message));
 		expect(size).toBeLessThan(200_000);
 		expect(message.blocks?.length).toBeLessThanOrEqual(50);
@@ -183,8 +187,7 @@ describe("what the machine keeps of a KV write and a failed attempt", () => {
 			state,
 			{
 				type: "delivery_attempted",
-				webhookId: delivery.webhookId,
-				url: delivery.url,
+				id: delivery.id,
 				result: {
 					ok: false,
 					statusCode: null,

@@ -3,33 +3,24 @@
  * function of (state, outcome, now), so no runtime, network or clock is needed.
  */
 import { describe, expect, it } from "vitest";
+import { type AttemptResult, deliveryId, MAX_LOG_ENTRIES, nextDeliveryDelay } from "../../src/delivery/outbox.ts";
+import "../../src/integrations/slack/message.ts"; // registers Slack's delivery formats
+import type { Outcome } from "../../src/job/actions.ts";
+import { cancelJob } from "../../src/job/commands.ts";
+import { apply, dueActions, lostCreate, markCreateSent, newJob, nextWake } from "../../src/job/machine.ts";
+import { eventBody } from "../../src/job/render.ts";
 import {
 	ALARM_MAX_RETRY_MS,
 	ALARM_RETRY_MS,
-	type AttemptResult,
 	alarmRetryDelay,
-	apply,
-	cancelJob,
-	deliveryStatus,
-	dueActions,
-	eventBody,
-	type JobSpec,
-	type JobState,
-	lostCreate,
-	MAX_LOG_ENTRIES,
-	markCreateSent,
-	newJob,
 	nextCreateDelay,
-	nextDeliveryDelay,
-	nextWake,
-	type Outcome,
 	retryBackoff,
 	SIDE_EFFECT_MAX_RETRY_MS,
 	SIDE_EFFECT_RETRY_MS,
 	sideEffectRetryDelay,
-	toResponse,
-	toView,
-} from "../../src/job/machine.ts";
+} from "../../src/job/schedule.ts";
+import type { JobSpec, JobState } from "../../src/job/state.ts";
+import { deliveryStatus, toResponse, toView } from "../../src/job/views.ts";
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
@@ -101,10 +92,10 @@ function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec:
 const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
 
 /** The address of a job's first delivery, for a `delivery_attempted` outcome. */
-function firstAttempt(state: JobState): { webhookId: string; url: string } {
+function firstAttempt(state: JobState): { id: string } {
 	const delivery = state.deliveries[0];
 	if (!delivery) throw new Error("no delivery");
-	return { webhookId: delivery.webhookId, url: delivery.url };
+	return { id: deliveryId(delivery.webhookId, delivery.url) };
 }
 
 describe("submitting", () => {
@@ -115,7 +106,7 @@ describe("submitting", () => {
 		expect(state).toMatchObject({ admitted: true, indexed: true });
 		// The caller waits on this create: a gate slot past the job's deadline refuses it instead.
 		expect(dueActions(state, T0, policy)).toEqual([
-			{ type: "create", heldEpoch: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
+			{ type: "create", slot: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
 		]);
 	});
 
@@ -443,20 +434,25 @@ describe("learnt poll plans", () => {
 
 	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
 		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
-		state = step(state, { type: "create_deferred", at: T0 + 5000, epoch: 3, plan }, T0);
-		expect(state.lifecycle).toMatchObject({ phase: "submitting", nextAt: T0 + 5000, reservedEpoch: 3, attempts: 0 });
+		state = step(state, { type: "create_deferred", at: T0 + 5000, slot: { epoch: 3, send: false }, plan }, T0);
+		expect(state.lifecycle).toMatchObject({
+			phase: "submitting",
+			nextAt: T0 + 5000,
+			slot: { epoch: 3, send: false },
+			attempts: 0,
+		});
 		expect(dueActions(state, T0 + 4999, policy).map((a) => a.type)).not.toContain("create");
-		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", heldEpoch: 3 });
+		expect(dueActions(state, T0 + 5000, policy)[0]).toEqual({ type: "create", slot: { epoch: 3, send: false } });
 		state = step(state, { type: "created", run: makeRun() }, T0 + 5000);
 		expect(state.lifecycle).toMatchObject({ phase: "polling", nextAt: T0 + 5000 + 2000 });
 	});
 
 	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
 		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
-		state = step(state, { type: "create_deferred", at: T0 + 300, epoch: 2, plan, send: true }, T0);
-		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", heldEpoch: 2, heldSend: true });
+		state = step(state, { type: "create_deferred", at: T0 + 300, slot: { epoch: 2, send: true }, plan }, T0);
+		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", slot: { epoch: 2, send: true } });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);
-		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", heldEpoch: null });
+		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", slot: null });
 	});
 
 	it("learns the duration bracketed by the last pending and the first done poll, once", () => {
@@ -527,7 +523,7 @@ describe("delivering", () => {
 	const attempted = (state: JobState, result: AttemptResult, now: number) =>
 		step(
 			state,
-			{ type: "delivery_attempted", webhookId: "msg_job1_completed", url: "https://hooks.example.com/in", result },
+			{ type: "delivery_attempted", id: deliveryId("msg_job1_completed", "https://hooks.example.com/in"), result },
 			now,
 		);
 
@@ -575,8 +571,7 @@ describe("delivering", () => {
 				state,
 				{
 					type: "delivery_attempted",
-					webhookId: "msg_job1_completed",
-					url: "https://hooks.example.com/in",
+					id: deliveryId("msg_job1_completed", "https://hooks.example.com/in"),
 					result: attempt({ ok: false, statusCode: 500 + (i % 3) }),
 				},
 				T0 + i,
@@ -594,7 +589,7 @@ describe("delivering", () => {
 		state = step(state, { type: "polled", run: makeRun({ status: "completed" }) }, T0 + 2500);
 		state = step(step(state, { type: "cached" }, T0 + 2500), { type: "indexed", hooks: [] }, T0 + 2500);
 		const delivers = dueActions(state, T0 + 2500, policy).filter((a) => a.type === "deliver");
-		expect(delivers).toEqual([{ type: "deliver", webhookId: "msg_job1_started", url: "https://hooks.example.com/in" }]);
+		expect(delivers).toEqual([{ type: "deliver", id: deliveryId("msg_job1_started", "https://hooks.example.com/in") }]);
 	});
 
 	it("retires after the result TTL once nothing is pending", () => {
@@ -721,7 +716,7 @@ describe("integrations", () => {
 		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toContain("deliver");
 		state = step(
 			state,
-			{ type: "delivery_attempted", webhookId: hook.webhookId, url: hook.url, result: attempt() },
+			{ type: "delivery_attempted", id: deliveryId(hook.webhookId, hook.url), result: attempt() },
 			T0 + 1000,
 		);
 		expect(dueActions({ ...state, indexed: false }, T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
@@ -745,8 +740,7 @@ describe("integrations", () => {
 		expect(dueActions(state, noticeAt - 1, policy).some((a) => a.type === "deliver")).toBe(false);
 		expect(dueActions(state, noticeAt, policy)).toContainEqual({
 			type: "deliver",
-			webhookId: "msg_job1_slack_notice",
-			url: slack.responseUrl,
+			id: deliveryId("msg_job1_slack_notice", slack.responseUrl),
 		});
 		const notice = state.deliveries[0];
 		if (!notice) throw new Error("no notice");
@@ -846,8 +840,7 @@ describe("cancelling", () => {
 		expect(result.state.deliveries.map((d) => d.type)).toEqual(["response.cancelled"]);
 		expect(dueActions(result.state, T0 + 1000, policy)[0]).toEqual({
 			type: "deliver",
-			webhookId: "msg_job1_cancelled",
-			url: "https://hooks.example.com/in",
+			id: deliveryId("msg_job1_cancelled", "https://hooks.example.com/in"),
 		});
 		expect(dueActions(result.state, T0 + 1000, policy)).toContainEqual({ type: "cancel_upstream", upstreamId: "up-1" });
 	});
@@ -987,8 +980,7 @@ describe("watching a run's event stream", () => {
 			state,
 			{
 				type: "delivery_attempted",
-				webhookId: first.webhookId,
-				url: first.url,
+				id: deliveryId(first.webhookId, first.url),
 				result: attempt({ ok: false, statusCode: 500 }),
 			},
 			T0 + 6100,
@@ -1041,8 +1033,7 @@ describe("watching a run's event stream", () => {
 		expect(body.text).toContain("Searching: _durable objects alarms_");
 		expect(dueActions(state, T0 + 9000, policy)).toContainEqual({
 			type: "deliver",
-			webhookId: "msg_job1_slack_searching",
-			url: slack.responseUrl,
+			id: deliveryId("msg_job1_slack_searching", slack.responseUrl),
 		});
 	});
 });

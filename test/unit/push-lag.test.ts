@@ -4,19 +4,13 @@
  * dead-lettered, and who answered upstream (recorded from the create's and polls' answers).
  */
 import { describe, expect, it } from "vitest";
-import {
-	type AttemptResult,
-	apply,
-	deadLetteredAt,
-	eventBody,
-	type JobState,
-	newJob,
-	type Outcome,
-	pushLagMs,
-	redeliver,
-	toResponse,
-	toView,
-} from "../../src/job/machine.ts";
+import { type AttemptResult, deliveryId } from "../../src/delivery/outbox.ts";
+import type { Outcome } from "../../src/job/actions.ts";
+import { redeliver } from "../../src/job/commands.ts";
+import { apply, newJob } from "../../src/job/machine.ts";
+import { eventBody } from "../../src/job/render.ts";
+import type { JobState } from "../../src/job/state.ts";
+import { deadLetteredAt, pushLagMs, toResponse, toView } from "../../src/job/views.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
 import { makeSpec, policy, T0 } from "./job-fixtures.ts";
 
@@ -66,7 +60,7 @@ function completedJob(spec = makeSpec()): JobState {
 function attempt(state: JobState, result: AttemptResult, now: number): JobState {
 	const final = state.deliveries.find((d) => d.type === "async_chat_completion.completed");
 	if (!final) throw new Error("no final delivery");
-	return step(state, { type: "delivery_attempted", webhookId: final.webhookId, url: final.url, result }, now);
+	return step(state, { type: "delivery_attempted", id: deliveryId(final.webhookId, final.url), result }, now);
 }
 
 describe("push lag", () => {

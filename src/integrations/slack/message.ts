@@ -1,23 +1,30 @@
 /**
  * The Slack message for a settled job: the answer as Block Kit (with its
  * sources), or an ephemeral error. Pure: the Job DO sends what this returns to
- * the command's `response_url`.
+ * the command's `response_url`. Loading this module registers Slack's delivery
+ * formats (`slack`, `slack-progress`, `slack-searching`), so the job core
+ * renders them without importing Slack.
  */
-import type { JobState, SlackIntegration } from "../../job/machine.ts";
+import { registerFormat } from "../../delivery/formats.ts";
+import type { SlackIntegration } from "../../job/state.ts";
 import { messageText } from "../../schemas/content.ts";
+import type { RelayJob } from "../../schemas/relay.ts";
 import type { ProgressNote } from "../../upstream/port.ts";
 import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
 import { escapeEntities, slackLink } from "./mrkdwn.ts";
 
 /** The answer's sources: `search_results` when upstream gave them, else the bare `citations`. */
-export function sourcesOf(state: Pick<JobState, "response">): Source[] {
+/** What a Slack message reads of a job: the job as an event's `data` carries it. */
+export type SlackJob = Pick<RelayJob, "id" | "model" | "status" | "response" | "error_message">;
+
+export function sourcesOf(state: Pick<SlackJob, "response">): Source[] {
 	const results = state.response?.search_results ?? [];
 	if (results.length > 0) return results.map((r) => ({ title: r.title, url: r.url }));
 	return (state.response?.citations ?? []).map((url) => ({ url }));
 }
 
 /** The text of the first choice, when it is text. */
-export function answerText(state: Pick<JobState, "response">): string {
+export function answerText(state: Pick<SlackJob, "response">): string {
 	return messageText(state.response?.choices[0]?.message.content);
 }
 
@@ -25,9 +32,9 @@ export function answerText(state: Pick<JobState, "response">): string {
  * Where the full result is, for a link in a message: `resultUrl` (a signed link anyone in the
  * channel can open) when the relay made one, else the job's API URL (jobs stored before signed links).
  */
-function resultLinkOf(state: Pick<JobState, "spec">, slack: SlackIntegration, resultUrl?: string): string | undefined {
+function resultLinkOf(state: Pick<SlackJob, "id">, slack: SlackIntegration, resultUrl?: string): string | undefined {
 	if (resultUrl) return resultUrl;
-	return slack.resultBaseUrl ? `${slack.resultBaseUrl}${state.spec.id}` : undefined;
+	return slack.resultBaseUrl ? `${slack.resultBaseUrl}${state.id}` : undefined;
 }
 
 /**
@@ -35,16 +42,12 @@ function resultLinkOf(state: Pick<JobState, "spec">, slack: SlackIntegration, re
  * blocks, a bounded prefix of the answer read): a longer one is cut, with a link to the full result.
  *
  * @example
- * slackResultMessage(state, state.spec.integration, resultUrl) // { response_type: "in_channel", blocks: [...] }
+ * slackResultMessage(toEventData(state), state.spec.integration, resultUrl) // { response_type: "in_channel", blocks: [...] }
  */
-export function slackResultMessage(
-	state: Pick<JobState, "status" | "response" | "errorMessage" | "spec">,
-	slack: SlackIntegration,
-	resultUrl?: string,
-): SlackMessage {
+export function slackResultMessage(state: SlackJob, slack: SlackIntegration, resultUrl?: string): SlackMessage {
 	const answer = answerText(state);
 	if (state.status !== "COMPLETED" || !answer) {
-		return errorMessage(slack.question, state.errorMessage ?? "the research job failed");
+		return errorMessage(slack.question, state.error_message ?? "the research job failed");
 	}
 	return answerMessage({
 		question: slack.question,
@@ -52,7 +55,7 @@ export function slackResultMessage(
 		sources: sourcesOf(state),
 		resultUrl: resultLinkOf(state, slack, resultUrl),
 		responseType: slack.responseType,
-		model: state.spec.model,
+		model: state.model,
 	});
 }
 
@@ -61,13 +64,13 @@ export function slackResultMessage(
  * answer may not reach Slack, so say where it will be.
  */
 export function slackProgressMessage(
-	state: Pick<JobState, "spec">,
+	state: Pick<SlackJob, "id">,
 	slack: SlackIntegration,
 	resultUrl?: string,
 ): SlackMessage {
 	const question = escapeEntities(slack.question.slice(0, 200));
 	const link = resultLinkOf(state, slack, resultUrl);
-	const where = link ? slackLink(link, "the job's result") : `job \`${state.spec.id}\``;
+	const where = link ? slackLink(link, "the job's result") : `job \`${state.id}\``;
 	const text =
 		`:hourglass_flowing_sand: Still researching *${question}*. Slack accepts replies for 30 minutes only, ` +
 		`so if the answer takes longer it will be at ${where}.`;
@@ -94,3 +97,22 @@ export function slackSearchingMessage(slack: SlackIntegration, note: ProgressNot
 		blocks: [{ type: "section", text: { type: "mrkdwn", text } }],
 	};
 }
+
+/** Slack's `response_url` is Slack's own: its messages go to no other host (local development aside). */
+const SLACK_HOSTS = ["hooks.slack.com"];
+
+const slackOf = (integration: unknown) => integration as SlackIntegration;
+
+registerFormat("slack", {
+	render: ({ job, integration, resultUrl }) => slackResultMessage(job, slackOf(integration), resultUrl ?? undefined),
+	carriesResult: true,
+	linksResult: true,
+	allowedHosts: SLACK_HOSTS,
+});
+registerFormat("slack-progress", {
+	render: ({ job, integration, resultUrl }) => slackProgressMessage(job, slackOf(integration), resultUrl ?? undefined),
+	linksResult: true,
+});
+registerFormat("slack-searching", {
+	render: ({ integration, note }) => slackSearchingMessage(slackOf(integration), note),
+});

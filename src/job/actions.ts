@@ -1,0 +1,76 @@
+/**
+ * What the machine asks the shell to do (`Action`), and what the shell reports back (`Outcome`):
+ * the only vocabulary between the pure machine and the Job DO's I/O.
+ */
+import type { ResultRef } from "../cache.ts";
+import type { AttemptResult, HookTarget } from "../delivery/outbox.ts";
+import type { EventType } from "../schemas/relay.ts";
+import type { UpstreamFailure } from "../upstream/errors.ts";
+import type { Slot } from "../upstream/pacing/port.ts";
+import type { ProgressNote, RunStatus, UpstreamOrigin, UpstreamRun, WatchEnd } from "../upstream/port.ts";
+
+export type Action =
+	| {
+			type: "create";
+			/** The pacing slot the job waited for, shown back to the pacer; null: none. */
+			slot: Slot | null;
+			/** The caller is waiting: a create slot later than this (ms) refuses the job (429) instead. */
+			deadline?: number;
+	  }
+	| { type: "poll"; upstreamId: string; slot: Slot | null; paced: boolean }
+	| { type: "watch"; upstreamId: string; cursor: number | null }
+	| { type: "learn"; model: string; durationMs: number }
+	| { type: "expire" }
+	| { type: "cancel_upstream"; upstreamId: string }
+	| { type: "cache" }
+	/** `admit`: the job's first index entry, judged against the tenant's limits first. */
+	| { type: "index"; fanOut: EventType | null; admit?: true }
+	| { type: "deliver"; id: string }
+	| { type: "retire" };
+
+export type Outcome =
+	| {
+			type: "created";
+			run: UpstreamRun;
+			plan?: number[] | null;
+			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
+			getsPaced?: boolean;
+			/** Follow the run's event stream instead of polling it (the shell's choice, by `WATCH_MODE`). */
+			watch?: boolean;
+			/** Who answered the create (see `JobState.upstream`). */
+			upstream?: UpstreamOrigin;
+	  }
+	| { type: "create_deferred"; at: number; slot: Slot; plan: number[] | null }
+	| { type: "create_failed"; failure: UpstreamFailure }
+	/** The gate's create queue reaches past the waiting caller's deadline: refuse rather than accept. */
+	| { type: "create_refused"; detail: string; retryAfterMs: number }
+	| {
+			type: "polled";
+			run: UpstreamRun;
+			/** A new plan from the gate: the GET budget binds, and polls go where completion is likely. */
+			plan?: number[] | null;
+			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
+			paced?: boolean;
+			/** Who answered the poll (see `JobState.upstream`). */
+			upstream?: UpstreamOrigin;
+	  }
+	| { type: "poll_deferred"; at: number; slot: Slot }
+	| { type: "poll_failed"; failure: UpstreamFailure }
+	/** An event of the watched stream that matters: the cursor moved, the run started, what it searches. */
+	| { type: "watch_update"; cursor: number; status?: RunStatus; progress?: ProgressNote }
+	/** One connection to the run's event stream ended (see `WatchEnd`). */
+	| { type: "watched"; end: WatchEnd }
+	| { type: "learned" }
+	| { type: "expired" }
+	| { type: "upstream_cancelled" }
+	| { type: "cancel_failed"; failure: UpstreamFailure }
+	/** The result is in KV, there: `ref`. */
+	| { type: "cached"; ref?: ResultRef }
+	| { type: "indexed"; hooks: HookTarget[] }
+	/** The tenant index refused a new job: a tenant limit (`TENANT_LIMITS`) is reached. */
+	| { type: "index_refused"; detail: string; retryAfterMs: number }
+	| { type: "side_effect_failed" }
+	| { type: "delivery_attempted"; id: string; result: AttemptResult }
+	/** A delivery given up without an attempt (its REST-hook subscription was deleted). */
+	| { type: "delivery_dropped"; id: string; reason: string }
+	| { type: "retired" };

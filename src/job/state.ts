@@ -1,0 +1,252 @@
+/**
+ * A job's stored state, as data: what the caller asked for (`JobSpec`), where its lifecycle stands
+ * (`Lifecycle`), its outbox of deliveries and attempt log, and the counters kept for operators.
+ * The pure machine (`machine.ts`) decides every change to it; the Job DO stores it.
+ */
+import type { ResultRef } from "../cache.ts";
+import type { AttemptLogEntry, Delivery } from "../delivery/outbox.ts";
+import type { AgentRunRequest, ResponseCallbackEvent } from "../schemas/agent.ts";
+import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
+import type { CallbackEvent } from "../schemas/relay.ts";
+import type { Slot } from "../upstream/pacing/port.ts";
+import type { RunStatus, UpstreamOrigin } from "../upstream/port.ts";
+
+/**
+ * Which API the caller used, and so what its job looks like and which events it gets: `sonar`,
+ * the seeds' async chat completions contract (`async_chat_completion.*`), or `agent`, the Agent
+ * API's Response objects (`response.*`).
+ */
+export type Surface = "sonar" | "agent";
+
+/** What the caller asked for; fixed at submission. */
+interface JobSpecFields {
+	id: string;
+	tenant: string;
+	/** The model (or preset) the caller named, echoed in views and logs. */
+	model: string;
+	createdAtMs: number;
+	/** SHA-256 of the canonical create body: the same idempotency key with another body is a 409. */
+	bodyHash: string;
+	callbackUrl: string | null;
+	callbackEvents: (CallbackEvent | ResponseCallbackEvent)[];
+	metadata: Record<string, unknown> | null;
+	/** Delivery through an integration's own format instead of (or beside) Standard Webhooks. */
+	integration?: JobIntegration | null;
+	/** The relay's origin as the caller reached it, for links to the result (`result_url`). @default null */
+	origin?: string | null;
+}
+
+export type JobSpec = JobSpecFields &
+	(
+		| {
+				/** @default "sonar" */
+				surface?: "sonar";
+				/** What the caller asked upstream to run, in the seeds' shape; the upstream port translates it. */
+				request: ApiChatCompletionsRequest;
+		  }
+		| {
+				surface: "agent";
+				/** The Agent API request, as the caller sent it without the push fields. */
+				request: AgentRunRequest;
+		  }
+	);
+
+export const surfaceOf = (spec: Pick<JobSpec, "surface">): Surface => spec.surface ?? "sonar";
+
+/** The kinds of event a job has; each surface names them its own way. */
+export type EventKind = "start" | "progress" | "completed" | "failed" | "cancelled" | "incomplete";
+
+/** A Slack slash command's job: the final result is posted to `response_url` as Block Kit. */
+export interface SlackIntegration {
+	kind: "slack";
+	responseUrl: string;
+	responseType: "in_channel" | "ephemeral";
+	question: string;
+	/** The full result is at this base plus the job id: the link for answers cut to fit Slack's limits. */
+	resultBaseUrl: string | null;
+}
+
+export type JobIntegration = SlackIntegration;
+
+export type Lifecycle =
+	| {
+			phase: "submitting";
+			attempts: number;
+			/**
+			 * Creates that failed after they may have started a run (their answer was lost): each retry of
+			 * one may start a second, billed run, so they are bounded. @default 0
+			 */
+			ambiguous?: number;
+			nextAt: number;
+			lastError: string | null;
+			/** The caller is still waiting on this create: a terminal error is theirs to see, and nothing is kept. */
+			callerWaiting: boolean;
+			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
+			slot?: Slot | null;
+			/** The poll plan the gate gave with the slot (ms after the upstream create). */
+			plan?: number[] | null;
+			/**
+			 * A create was on its way upstream when this state was saved (ms): found on a restart, its
+			 * answer was lost with the relay, and a run may have started. @default null
+			 */
+			sentAt?: number | null;
+	  }
+	| {
+			phase: "rejected";
+			status: number;
+			detail: string;
+			/** For a 429 (a tenant limit, a create queue past the deadline): when to try again (ms). */
+			retryAfterMs?: number | null;
+	  }
+	| {
+			phase: "polling";
+			upstreamId: string;
+			polls: number;
+			/** The last gap between polls; the back-off grows from it once the plan is used up. */
+			intervalMs: number;
+			nextAt: number;
+			/** When upstream accepted the job (ms): the plan's zero. */
+			acceptedAt?: number;
+			/** When to poll, in ms after `acceptedAt`; null: plain back-off. */
+			plan?: number[] | null;
+			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
+			slot?: Slot | null;
+			/**
+			 * Polls ask the upstream gate for a slot first. Off until upstream pushes back: set by a GET 429 (this
+			 * job's own, or one the gate heard of), cleared when the gate says its GET rate has recovered.
+			 */
+			paced?: boolean;
+			/** The last poll that found the job unfinished (ms), for the learnt duration. */
+			lastPendingAt?: number;
+			/** The run is watched through its event stream instead of polled; null or absent: polled. */
+			watch?: StreamWatch | null;
+	  }
+	| {
+			phase: "settled";
+			upstreamId: string | null;
+			retireAt: number;
+			/** An upstream run to stop (the job timed out while it ran): cancelled best effort, a few tries. */
+			cancel?: { attempts: number; nextAt: number } | null;
+	  };
+
+/** Following a run's event stream (`WATCH_MODE`): where to resume, and how the connections went. */
+export interface StreamWatch {
+	/** The last `sequence_number` seen; null before any event. */
+	cursor: number | null;
+	/** Connections in a row that ended before the run did without a single new event. */
+	failures: number;
+	/** Connections opened after the first (drops, eviction, an alarm's time budget). */
+	reconnects: number;
+	/** When the last progress event was queued (ms), to space them out; and how many were. @default null, 0 */
+	progressAt?: number | null;
+	progressSent?: number;
+}
+
+/** Progress events (opt-in) are at least this far apart: a run's search steps come in bursts. */
+export const PROGRESS_MIN_INTERVAL_MS = 5_000;
+
+/** A watch whose connections drop this many times in a row, with nothing new, falls back to polling. */
+export const MAX_WATCH_FAILURES = 5;
+/** A dropped stream is reopened after this, doubling per failure in a row, up to the cap. */
+export const WATCH_RETRY_MS = 500;
+export const WATCH_MAX_RETRY_MS = 30_000;
+
+export interface JobState {
+	spec: JobSpec;
+	lifecycle: Lifecycle;
+	status: AsyncProcessingStatus;
+	startedAt: number | null;
+	completedAt: number | null;
+	failedAt: number | null;
+	errorMessage: string | null;
+	/** The answer, for a Sonar-surface job. */
+	response: CompletionResponse | null;
+	/**
+	 * Where the run stands in the Agent API's words (`queued` … `cancelled`, `incomplete`): what an
+	 * Agent-surface job shows, and which `response.*` event it ends with. Null until upstream said.
+	 */
+	runStatus?: RunStatus | null;
+	/** Upstream's Response object once the run ended, for an Agent-surface job. */
+	output?: Record<string, unknown> | null;
+	/** The final result (and its delivery status) is in KV. */
+	cached: boolean;
+	/**
+	 * Where the result is in KV, its one home, once written: from then on the Job DO stores no copy
+	 * of `response` / `output` (it reads them back when it needs them). @default null
+	 */
+	result?: ResultRef | null;
+	/** The tenant index shows the current summary. */
+	indexed: boolean;
+	/**
+	 * The tenant index has judged the new job against the tenant's limits (`TENANT_LIMITS`), before
+	 * anything was sent upstream. Only a job being submitted has it false. @default true
+	 */
+	admitted?: boolean;
+	/** The final event was matched against the tenant's subscriptions (once, when the index learnt of it). */
+	fannedOut: boolean;
+	/** After a failed KV or index write, when to try again. */
+	sideEffectRetryAt: number | null;
+	/** KV or index writes that failed in a row: their retries back off on it (5 s doubling to 1 h). @default 0 */
+	sideEffectFailures?: number;
+	/**
+	 * Alarm runs in a row that threw (a platform failure or a bug): the shell's alarm guard re-arms
+	 * after `alarmRetryDelay` of it instead of letting the runtime drop the alarm. @default 0
+	 */
+	alarmFailures?: number;
+	deliveries: Delivery[];
+	log: AttemptLogEntry[];
+	/** Counters kept by the DO shell for operators and the benchmark; no decision reads them. */
+	stats: JobStats;
+	/** How long upstream took, as the relay saw it (ms); reported once to the gate, which learns from it. */
+	durationMs?: number | null;
+	learned?: boolean;
+	/**
+	 * Who answered the upstream calls, as the answers said: the local emulator marks its own
+	 * (`x-perplexity-emulator`); anything else is taken for Perplexity. Recorded at each create and
+	 * poll, so a job shows what really ran it. @default null (not known yet, or stored before it was kept)
+	 */
+	upstream?: UpstreamOrigin | null;
+}
+
+export interface JobStats {
+	alarmRuns: number;
+	createAttempts: number;
+	polls: number;
+	kvWrites: number;
+	indexWrites: number;
+	deliveryAttempts: number;
+	/** RPCs into the Upstream Gate DO (slots, 429 reports, learnt durations): billed as DO requests. */
+	gateCalls?: number;
+	/**
+	 * Creates retried after a failure that may have started a run upstream: each may be an extra,
+	 * billed run (the Agent API has no idempotency key). @default 0
+	 */
+	possibleDuplicates?: number;
+	/** Cancel calls made upstream (a timed-out job stops its run). @default 0 */
+	upstreamCancels?: number;
+	/** Connections to the run's event stream. @default 0 */
+	streams?: number;
+	/** How long the run's event stream was held open, in ms (Durable Object duration). @default 0 */
+	streamMs?: number;
+	/** Per alarm run: when it ran minus when it was set for (ms); the last 64. */
+	alarmLatenessMs: number[];
+}
+
+export const MAX_LATENESS_SAMPLES = 64;
+
+export function emptyStats(): JobStats {
+	return {
+		alarmRuns: 0,
+		createAttempts: 0,
+		polls: 0,
+		kvWrites: 0,
+		indexWrites: 0,
+		deliveryAttempts: 0,
+		gateCalls: 0,
+		alarmLatenessMs: [],
+	};
+}
+
+export function isFinal(state: JobState): boolean {
+	return state.status === "COMPLETED" || state.status === "FAILED";
+}

@@ -1,0 +1,128 @@
+/**
+ * The lifecycle's shared transitions: taking in what upstream says of the run (`observe`), settling
+ * or failing the job, and queueing its events into the outbox (to `callback_url`, to an
+ * integration, to each matching subscription). Pure; the machine and the watch use them.
+ */
+import { addOnce, type Delivery, type HookTarget, newDelivery } from "../delivery/outbox.ts";
+import type { RelayResponse } from "../schemas/agent.ts";
+import type { EventType, RelayJob } from "../schemas/relay.ts";
+import type { RunStatus, UpstreamRun } from "../upstream/port.ts";
+import { contractStatus, eventTypeOf, finalKind, subscriptionName, webhookIdOf } from "./events.ts";
+import { enqueueIntegration, withoutUnsentNotice } from "./integration.ts";
+import type { Policy } from "./schedule.ts";
+import { type EventKind, isFinal, type JobState, surfaceOf } from "./state.ts";
+import { seconds, toEventData, toResponseView } from "./views.ts";
+
+/** The final event still to be matched against subscriptions, if any. */
+export function pendingFanOut(state: JobState): EventType | null {
+	if (!isFinal(state) || state.fannedOut) return null;
+	return eventTypeOf(state.spec, finalKind(state));
+}
+
+export function enqueue(
+	state: JobState,
+	kind: EventKind,
+	now: number,
+	snapshot: RelayJob | RelayResponse | null,
+): JobState {
+	const { callbackUrl, callbackEvents, id } = state.spec;
+	if (!callbackUrl || !callbackEvents.includes(subscriptionName(state.spec, kind))) return state;
+	const type = eventTypeOf(state.spec, kind);
+	const webhookId = webhookIdOf(id, type);
+	const delivery = newDelivery({ webhookId, type, url: callbackUrl, eventAt: now, snapshot }, now);
+	return { ...state, deliveries: addOnce(state.deliveries, delivery) };
+}
+
+/** Queues the final event for each subscription, once per URL (the callback URL already has it). */
+export function fanOut(state: JobState, hooks: HookTarget[], now: number): JobState {
+	const type = pendingFanOut(state);
+	if (!type) return state;
+	const webhookId = webhookIdOf(state.spec.id, type);
+	const urls = new Set(state.deliveries.filter((d) => d.type === type).map((d) => d.url));
+	const added: Delivery[] = [];
+	for (const hook of hooks) {
+		if (urls.has(hook.url)) continue;
+		urls.add(hook.url);
+		added.push(newDelivery({ webhookId, type, url: hook.url, eventAt: now, hookId: hook.id }, now));
+	}
+	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
+}
+
+export function settle(
+	state: JobState,
+	now: number,
+	policy: Policy,
+	upstreamId: string | null,
+	cancelRun = false,
+): JobState {
+	const settled: JobState = {
+		...state,
+		lifecycle: {
+			phase: "settled",
+			upstreamId,
+			retireAt: now + policy.resultTtlSeconds * 1000,
+			cancel: cancelRun && upstreamId ? { attempts: 0, nextAt: now } : null,
+		},
+		cached: false,
+		indexed: false,
+		deliveries: withoutUnsentNotice(state.deliveries),
+	};
+	const kind = finalKind(state);
+	return enqueueIntegration(enqueue(settled, kind, now, null), kind, now);
+}
+
+/**
+ * Fails the job. `cancelRun`: the upstream run may still be going (the job timed out, or the
+ * relay can no longer follow it), so it is cancelled rather than left to run and bill.
+ */
+export function failJob(
+	state: JobState,
+	now: number,
+	policy: Policy,
+	message: string,
+	upstreamId: string | null,
+	cancelRun = false,
+	runStatus: RunStatus = "failed",
+): JobState {
+	return settle(
+		{ ...state, status: "FAILED", runStatus, failedAt: seconds(now), errorMessage: message, response: null },
+		now,
+		policy,
+		upstreamId,
+		cancelRun,
+	);
+}
+
+/** Takes in what upstream says about the run; settles the job when the run is done. */
+export function observe(state: JobState, run: UpstreamRun, now: number, policy: Policy, upstreamId: string): JobState {
+	const previous = state.status;
+	const status = contractStatus(run);
+	const agent = surfaceOf(state.spec) === "agent";
+	let next: JobState = {
+		...state,
+		status,
+		runStatus: run.status,
+		startedAt: run.startedAt ?? state.startedAt,
+		response: run.result ?? state.response,
+		output: run.native ?? state.output ?? null,
+	};
+	if (status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
+	if (next.status !== previous || next.runStatus !== state.runStatus) next.indexed = false;
+	if (previous !== "IN_PROGRESS" && status === "IN_PROGRESS") {
+		next = enqueue(next, "start", now, agent ? toResponseView(next) : toEventData(next));
+	}
+	if (status === "COMPLETED") {
+		next.completedAt = run.finishedAt ?? next.completedAt ?? seconds(now);
+		if ((agent ? next.output : next.response) == null) {
+			return failJob(next, now, policy, "upstream reported the run completed without an answer", upstreamId);
+		}
+		return settle(next, now, policy, upstreamId);
+	}
+	if (status === "FAILED") {
+		next.failedAt = run.finishedAt ?? next.failedAt ?? seconds(now);
+		next.errorMessage = run.error ?? next.errorMessage ?? "upstream reported the job FAILED";
+		next.response = null;
+		return settle(next, now, policy, upstreamId);
+	}
+	return next;
+}

@@ -1,0 +1,83 @@
+/**
+ * Stored state from earlier versions loads: deliveries without an id get theirs, a request kept
+ * under `upstreamRequest` moves to `request`, and a state already current comes back equal.
+ */
+import { describe, expect, it } from "vitest";
+import { deliveryId } from "../../src/delivery/outbox.ts";
+import { apply, newJob } from "../../src/job/machine.ts";
+import { migrateState } from "../../src/job/migrate.ts";
+import type { JobState } from "../../src/job/state.ts";
+import { makeSpec, policy, T0 } from "./job-fixtures.ts";
+
+/** A completed job with its final event queued, as today's machine makes it. */
+function settledJob(): JobState {
+	let state: JobState = { ...newJob(makeSpec(), T0), admitted: true };
+	const run = {
+		id: "up-1",
+		status: "failed" as const,
+		result: null,
+		error: "boom",
+		createdAt: null,
+		startedAt: null,
+		finishedAt: null,
+	};
+	state = apply(state, { type: "created", run }, T0, policy, 0.5);
+	return state;
+}
+
+describe("migrateState", () => {
+	it("gives a delivery stored before ids its id, from its webhook-id and URL", () => {
+		const current = settledJob();
+		const legacy = {
+			...current,
+			deliveries: current.deliveries.map(({ id: _id, ...rest }) => rest),
+		} as unknown as JobState;
+		const migrated = migrateState(legacy);
+		expect(migrated.deliveries).toHaveLength(1);
+		expect(migrated.deliveries[0]?.id).toBe(deliveryId("msg_job1_failed", "https://hooks.example.com/in"));
+		expect(migrated.deliveries).toEqual(current.deliveries);
+	});
+
+	it("moves a request kept as upstreamRequest.request to request", () => {
+		const current = settledJob();
+		const { request, ...spec } = current.spec;
+		const legacy = { ...current, spec: { ...spec, upstreamRequest: { request } } } as unknown as JobState;
+		expect(migrateState(legacy).spec).toMatchObject({ surface: "sonar", request });
+		expect(migrateState(legacy).spec).not.toHaveProperty("upstreamRequest");
+	});
+
+	it("keeps a gate slot stored as reservedEpoch and reservedSend as one slot", () => {
+		const queued = {
+			id: "up-1",
+			status: "queued" as const,
+			result: null,
+			error: null,
+			createdAt: null,
+			startedAt: null,
+			finishedAt: null,
+		};
+		const current = apply(
+			{ ...newJob(makeSpec(), T0), admitted: true },
+			{ type: "created", run: queued },
+			T0,
+			policy,
+			0.5,
+		);
+		const lifecycle = { ...current.lifecycle, reservedEpoch: 4, reservedSend: true };
+		const migrated = migrateState({ ...current, lifecycle } as unknown as JobState);
+		expect(migrated.lifecycle).toMatchObject({ phase: "polling", slot: { epoch: 4, send: true } });
+		expect(migrated.lifecycle).not.toHaveProperty("reservedEpoch");
+		const none = migrateState({
+			...current,
+			lifecycle: { ...current.lifecycle, reservedEpoch: null },
+		} as unknown as JobState);
+		expect(none.lifecycle).toMatchObject({ slot: null });
+	});
+
+	it("fills counters added since the state was stored, and leaves a current state as it was", () => {
+		const current = settledJob();
+		const legacy = { ...current, stats: { alarmRuns: 3 } } as unknown as JobState;
+		expect(migrateState(legacy).stats).toMatchObject({ alarmRuns: 3, polls: 0, gateCalls: 0, alarmLatenessMs: [] });
+		expect(migrateState(current)).toEqual(current);
+	});
+});
