@@ -16,7 +16,8 @@ import type { RelayResponse, ResponseCreateParams } from "./schemas/agent.ts";
 import type { CreateJobBody, RelayJob } from "./schemas/relay.ts";
 import { validationError } from "./schemas/validation.ts";
 import { newJobStub } from "./stubs.ts";
-import { type UpstreamCheck, upstreamPort } from "./upstream/port.ts";
+import { upstreamPort } from "./upstream/index.ts";
+import type { UpstreamCheck } from "./upstream/port.ts";
 
 export interface SubmitOptions {
 	/** Where the body's fields sit in the caller's request, for 422 `loc`s. @default ["body"] */

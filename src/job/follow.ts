@@ -9,7 +9,8 @@
  */
 import { asFailure } from "../upstream/errors.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
-import { upstreamPort, type WatchEnd } from "../upstream/port.ts";
+import { upstreamPort } from "../upstream/index.ts";
+import type { WatchEnd } from "../upstream/port.ts";
 import type { Action } from "./actions.ts";
 import type { JobHost } from "./host.ts";
 import { reportLimits } from "./perform.ts";

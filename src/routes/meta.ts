@@ -8,7 +8,7 @@ import { TenantUsageReport, WebhookSecret } from "../schemas/relay.ts";
 import { errors, json, security } from "../schemas/route.ts";
 import { tenantStub } from "../stubs.ts";
 import { limitsFor, startOfUtcDay } from "../tenant/limits.ts";
-import { upstreamPort } from "../upstream/port.ts";
+import { upstreamPort } from "../upstream/index.ts";
 import { VERSION } from "../version.ts";
 
 export const meta = new OpenAPIHono<AppEnv>();

@@ -15,10 +15,8 @@
 import type { Settings } from "../config.ts";
 import type { AgentRunRequest } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
-import { agentAdapter } from "./agent/adapter.ts";
 import type { UpstreamFailure } from "./errors.ts";
 import type { CallOptions, UpstreamOrigin } from "./http.ts";
-import { sonarAdapter } from "./sonar.ts";
 
 export type UpstreamApi = "agent" | "sonar";
 
@@ -133,14 +131,3 @@ export type PortSettings = Pick<
 	Settings,
 	"upstreamApi" | "upstreamBaseUrl" | "upstreamApiKey" | "upstreamTimeoutMs" | "modelMap"
 >;
-
-/**
- * The port for these settings.
- *
- * @example
- * const upstream = upstreamPort(readSettings(env), { onLimits: (hint) => seen.push(hint) });
- * const run = await upstream.create({ jobId, request });
- */
-export function upstreamPort(settings: PortSettings, options: CallOptions = {}): UpstreamPort {
-	return settings.upstreamApi === "sonar" ? sonarAdapter(settings, options) : agentAdapter(settings, options);
-}

@@ -10,7 +10,7 @@ import { app } from "../../src/app.ts";
 import { tenantSecret } from "../../src/delivery/sign.ts";
 import type { Job } from "../../src/job/job.ts";
 import { RelayJob } from "../../src/schemas/relay.ts";
-import { upstreamPort } from "../../src/upstream/port.ts";
+import { upstreamPort } from "../../src/upstream/index.ts";
 import {
 	TENANT_A,
 	TEST_API_KEYS_ALL,
