@@ -128,12 +128,13 @@ export function writeEnvFile(path: string, vars: Record<string, string>): void {
  * The `tenant:key` pairs of an `API_KEYS` value.
  *
  * @example
- * parseApiKeys("dev:dev-key,other:k2") // [{ tenant: "dev", key: "dev-key" }, { tenant: "other", key: "k2" }]
+ * parseApiKeys("dev:dev-key,slack:T0123:k2") // [{ tenant: "dev", key: "dev-key" }, { tenant: "slack:T0123", key: "k2" }]
  */
 export function parseApiKeys(value: string | undefined): { tenant: string; key: string }[] {
 	const pairs: { tenant: string; key: string }[] = [];
 	for (const part of (value ?? "").split(",")) {
-		const colon = part.indexOf(":");
+		// The key follows the last colon, as the relay reads it (src/auth.ts): `slack:T0123:key` is tenant `slack:T0123`.
+		const colon = part.lastIndexOf(":");
 		if (colon <= 0) continue;
 		const tenant = part.slice(0, colon).trim();
 		const key = part.slice(colon + 1).trim();

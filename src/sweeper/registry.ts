@@ -13,7 +13,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { readSettings, type Settings } from "../config.ts";
 import { emit } from "../log.ts";
-import type { Tenant } from "../tenant/tenant.ts";
 import type { TenantSweepResult } from "./tenant-sweep.ts";
 
 /** Between two steps of a pass: the registry's alarm runs the next one this soon. */
@@ -160,7 +159,7 @@ export class SweepRegistry extends DurableObject<Env> {
 		const startedAt = Date.now();
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
-			const stub = this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant)) as DurableObjectStub<Tenant>;
+			const stub = this.env.TENANTS.get(this.env.TENANTS.idFromName(tenant));
 			const timeout = new Promise<never>((_, reject) => {
 				timer = setTimeout(() => reject(new Error("the tenant did not answer in time")), TENANT_CALL_TIMEOUT_MS);
 			});

@@ -6,7 +6,7 @@
  */
 import { parseApiKeys } from "../auth.ts";
 import { emit } from "../log.ts";
-import type { SweepRegistry, SweepStep } from "./registry.ts";
+import type { SweepStep } from "./registry.ts";
 import { SWEEP_REGISTRY_NAME } from "./tenant-sweep.ts";
 
 /**
@@ -19,7 +19,7 @@ export async function scheduled(_controller: ScheduledController, env: Env, _ctx
 
 /** Runs one step of the sweep (starting a pass when none is under way) and says what it did. */
 export async function sweepOnce(env: Env): Promise<SweepStep> {
-	const registry = env.SWEEPER.get(env.SWEEPER.idFromName(SWEEP_REGISTRY_NAME)) as DurableObjectStub<SweepRegistry>;
+	const registry = env.SWEEPER.get(env.SWEEPER.idFromName(SWEEP_REGISTRY_NAME));
 	// The tenants with API keys: visited once even if none of their jobs registered (jobs accepted before the sweeper).
 	const seed = [...new Set(parseApiKeys(env.API_KEYS ?? "").map((entry) => entry.tenant))];
 	try {

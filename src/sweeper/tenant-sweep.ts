@@ -14,7 +14,7 @@
 
 import { readSettings } from "../config.ts";
 import { objectIdOf } from "../job/id.ts";
-import type { ArmCheck, Job } from "../job/job.ts";
+import type { ArmCheck } from "../job/job.ts";
 import { emit } from "../log.ts";
 
 /** Which index rows are unsettled: the same expression in the partial index and in the queries, so SQLite uses it. */
@@ -178,7 +178,7 @@ export class TenantSweeper {
 		try {
 			const objectId = objectIdOf(id);
 			if (!objectId) return { job: id, action: "gone", reason: null, alarm_at: null };
-			const stub = this.env.JOBS.get(this.env.JOBS.idFromString(objectId)) as DurableObjectStub<Job>;
+			const stub = this.env.JOBS.get(this.env.JOBS.idFromString(objectId));
 			const timeout = new Promise<null>((resolve) => {
 				timer = setTimeout(() => resolve(null), JOB_CHECK_TIMEOUT_MS);
 			});
