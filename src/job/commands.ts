@@ -132,7 +132,7 @@ export function rejection(state: JobState): Rejection | null {
 		status: status === 400 || status === 422 || status === 429 ? status : 502,
 		detail: lifecycle.detail,
 		retryAfterMs: lifecycle.retryAfterMs ?? null,
-		leaveIndex: state.admitted !== false,
+		leaveIndex: lifecycle.admitted,
 	};
 }
 

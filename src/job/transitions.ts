@@ -9,13 +9,14 @@ import type { EventType, RelayJob } from "../schemas/relay.ts";
 import type { RunStatus, UpstreamRun } from "../upstream/port.ts";
 import { contractStatus, eventTypeOf, finalKind, subscriptionName, webhookIdOf } from "./events.ts";
 import { enqueueIntegration, withoutUnsentNotice } from "./integration.ts";
+import { carried, owe } from "./owed.ts";
 import type { Policy } from "./schedule.ts";
 import { type EventKind, isFinal, type JobState, surfaceOf } from "./state.ts";
 import { seconds, toEventData, toResponseView } from "./views.ts";
 
 /** The final event still to be matched against subscriptions, if any. */
 export function pendingFanOut(state: JobState): EventType | null {
-	if (!isFinal(state) || state.fannedOut) return null;
+	if (state.lifecycle.phase !== "settled" || !state.lifecycle.owed.fanout) return null;
 	return eventTypeOf(state.spec, finalKind(state));
 }
 
@@ -45,7 +46,7 @@ export function fanOut(state: JobState, hooks: HookTarget[], now: number): JobSt
 		urls.add(hook.url);
 		added.push(newDelivery({ webhookId, type, url: hook.url, eventAt: now, hookId: hook.id }, now));
 	}
-	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
+	return owe({ ...state, deliveries: [...state.deliveries, ...added] }, { fanout: false });
 }
 
 export function settle(
@@ -55,16 +56,24 @@ export function settle(
 	upstreamId: string | null,
 	cancelRun = false,
 ): JobState {
+	const before = state.lifecycle;
+	const again = before.phase === "settled" ? before.owed : null;
 	const settled: JobState = {
 		...state,
 		lifecycle: {
 			phase: "settled",
+			// The index and KV take the final state; the fan-out and the learnt duration are owed once.
+			owed: {
+				...carried(before),
+				index: true,
+				cache: true,
+				fanout: again?.fanout ?? true,
+				learn: again?.learn ?? true,
+			},
 			upstreamId,
 			retireAt: now + policy.resultTtlSeconds * 1000,
 			cancel: cancelRun && upstreamId ? { attempts: 0, nextAt: now } : null,
 		},
-		cached: false,
-		indexed: false,
 		deliveries: withoutUnsentNotice(state.deliveries),
 	};
 	const kind = finalKind(state);
@@ -107,7 +116,7 @@ export function observe(state: JobState, run: UpstreamRun, now: number, policy: 
 		output: run.native ?? state.output ?? null,
 	};
 	if (status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
-	if (next.status !== previous || next.runStatus !== state.runStatus) next.indexed = false;
+	if (next.status !== previous || next.runStatus !== state.runStatus) next = owe(next, { index: true });
 	if (previous !== "IN_PROGRESS" && status === "IN_PROGRESS") {
 		next = enqueue(next, "start", now, agent ? toResponseView(next) : toEventData(next));
 	}
