@@ -65,7 +65,6 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 			lastError: null,
 			callerWaiting,
 		},
-		status: "CREATED",
 		startedAt: null,
 		completedAt: null,
 		failedAt: null,
@@ -231,6 +230,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				lifecycle: {
 					phase: "polling",
 					owed: carried(lifecycle),
+					started: false,
 					upstreamId: outcome.run.id,
 					polls: 0,
 					intervalMs: nextAt - now,

@@ -2,9 +2,10 @@
  * A job's state as stored by an earlier version, brought up to this one when it is loaded: the
  * caller's request kept under `upstreamRequest`, deliveries stored before each had an id, a gate
  * slot kept as `reservedEpoch`/`reservedSend`, the side effects owed kept as flags beside the lifecycle
- * (`cached`, `indexed`, …), counters added since. Pure; the Job DO applies it to what it reads from storage.
+ * (`cached`, `indexed`, …) and the status kept beside the phase, counters added since. Pure; the Job DO applies it to what it reads from storage.
  */
 import { withIds } from "../delivery/outbox.ts";
+import type { AsyncProcessingStatus } from "../schemas/perplexity.ts";
 import type { CreateJobBody } from "../schemas/relay.ts";
 import { emptyStats, type JobState, type Lifecycle } from "./state.ts";
 
@@ -17,6 +18,8 @@ interface LegacyFlags {
 	learned?: boolean;
 	sideEffectRetryAt?: number | null;
 	sideEffectFailures?: number;
+	/** The contract's status, kept beside the phase before the phase said it. */
+	status?: AsyncProcessingStatus;
 }
 
 /**
@@ -26,13 +29,13 @@ interface LegacyFlags {
  * const state = migrateState(await ctx.storage.get<JobState>("state"));
  */
 export function migrateState(stored: JobState): JobState {
-	const { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures, ...rest } =
+	const { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures, status, ...rest } =
 		stored as JobState & LegacyFlags;
-	const flags = { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures };
+	const flags = { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures, status };
 	return {
 		...rest,
 		spec: migrateSpec(stored.spec),
-		lifecycle: migrateOwed(migrateLifecycle(stored.lifecycle), flags),
+		lifecycle: migrateStatus(migrateOwed(migrateLifecycle(stored.lifecycle), flags), flags.status),
 		deliveries: withIds(stored.deliveries ?? []),
 		stats: { ...emptyStats(), ...stored.stats },
 	};
@@ -87,4 +90,19 @@ export function migrateOwed(lifecycle: Lifecycle, flags: LegacyFlags): Lifecycle
 				},
 			};
 	}
+}
+
+/**
+ * A lifecycle stored when the status was a field beside it: a polling phase learns whether the run
+ * started, a settled one how it ended (a settled job stored without a final status had failed).
+ */
+export function migrateStatus(lifecycle: Lifecycle, status: AsyncProcessingStatus | undefined): Lifecycle {
+	const legacy = lifecycle as Lifecycle & { started?: boolean; ended?: string };
+	if (lifecycle.phase === "polling" && legacy.started === undefined) {
+		return { ...lifecycle, started: status === "IN_PROGRESS" };
+	}
+	if (lifecycle.phase === "settled" && legacy.ended === undefined) {
+		return { ...lifecycle, ended: status === "COMPLETED" ? "COMPLETED" : "FAILED" };
+	}
+	return lifecycle;
 }

@@ -128,6 +128,8 @@ export type Lifecycle =
 	| {
 			phase: "polling";
 			owed: Owed;
+			/** Upstream said the run started (`IN_PROGRESS`); until then it is queued (`CREATED`). */
+			started: boolean;
 			upstreamId: string;
 			polls: number;
 			/** The last gap between polls; the back-off grows from it once the plan is used up. */
@@ -152,6 +154,8 @@ export type Lifecycle =
 	| {
 			phase: "settled";
 			owed: SettledOwed;
+			/** How the job ended: only a settled job has a final status. */
+			ended: FinalStatus;
 			upstreamId: string | null;
 			retireAt: number;
 			/** An upstream run to stop (the job timed out while it ran): cancelled best effort, a few tries. */
@@ -183,7 +187,6 @@ export const WATCH_MAX_RETRY_MS = 30_000;
 export interface JobState {
 	spec: JobSpec;
 	lifecycle: Lifecycle;
-	status: AsyncProcessingStatus;
 	startedAt: number | null;
 	completedAt: number | null;
 	failedAt: number | null;
@@ -260,6 +263,23 @@ export function emptyStats(): JobStats {
 	};
 }
 
-export function isFinal(state: JobState): boolean {
-	return state.status === "COMPLETED" || state.status === "FAILED";
+/** The contract's status of a job that has ended. */
+export type FinalStatus = Extract<AsyncProcessingStatus, "COMPLETED" | "FAILED">;
+
+/**
+ * The job's status in the seeds' contract, derived from its phase, so that the two cannot disagree:
+ * queued until upstream says the run started, final only once settled.
+ *
+ * @example
+ * statusOf(newJob(spec, now)) // "CREATED"
+ */
+export function statusOf(state: Pick<JobState, "lifecycle">): AsyncProcessingStatus {
+	const { lifecycle } = state;
+	if (lifecycle.phase === "settled") return lifecycle.ended;
+	return lifecycle.phase === "polling" && lifecycle.started ? "IN_PROGRESS" : "CREATED";
+}
+
+/** Whether the job has ended (it is settled, COMPLETED or FAILED). */
+export function isFinal(state: Pick<JobState, "lifecycle">): boolean {
+	return state.lifecycle.phase === "settled";
 }

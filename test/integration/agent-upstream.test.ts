@@ -245,7 +245,6 @@ describe("a relay that stops while a create is on its way", () => {
 			const now = Date.now();
 			const crashed: JobState = {
 				...stored,
-				status: "CREATED",
 				// Not due before the eviction below: no alarm of this instance may handle it first.
 				lifecycle: {
 					phase: "submitting",

@@ -20,7 +20,7 @@ import {
 	SIDE_EFFECT_RETRY_MS,
 	sideEffectRetryDelay,
 } from "../../src/job/schedule.ts";
-import type { JobSpec, JobState } from "../../src/job/state.ts";
+import { type JobSpec, type JobState, statusOf } from "../../src/job/state.ts";
 import { deliveryStatus, toResponse, toView } from "../../src/job/views.ts";
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
@@ -154,7 +154,7 @@ describe("submitting", () => {
 
 	it("keeps the job and retries the create with backoff when upstream is unavailable", () => {
 		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
-		expect(state.status).toBe("CREATED");
+		expect(statusOf(state)).toBe("CREATED");
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 1, nextAt: T0 + 1000 });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 1000);
 		expect(state.lifecycle).toMatchObject({ attempts: 2, nextAt: T0 + 1000 + 2000 });
@@ -168,7 +168,7 @@ describe("submitting", () => {
 	it("fails an accepted job whose retried create gets a terminal error", () => {
 		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
 		state = step(state, { type: "create_failed", failure: failure({ status: 400, retryable: false }) }, T0 + 1000);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("upstream rejected the job");
 		expect(state.lifecycle.phase).toBe("settled");
 	});
@@ -185,7 +185,7 @@ describe("creates whose answer was lost (no idempotency key upstream)", () => {
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 2, ambiguous: 2 });
 		// The default allows two retries: a third lost answer fails the job instead of risking a fourth run.
 		state = step(state, { type: "create_failed", failure: lost() }, T0 + 3000);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("3 creates lost their answers");
 		expect(state.errorMessage).toContain("may have started a run upstream");
 	});
@@ -216,7 +216,7 @@ describe("creates whose answer was lost (no idempotency key upstream)", () => {
 	it("follows the ambiguousCreateRetries setting", () => {
 		const strict = { ...policy, ambiguousCreateRetries: 0 };
 		const state = apply(makeJob("submitting"), { type: "create_failed", failure: lost() }, T0, strict, 0.5);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 	});
 });
 
@@ -229,7 +229,7 @@ describe("upstream runs that end other ways", () => {
 			error: "upstream ended the run incomplete (max_output_tokens)",
 		};
 		const state = step(makeJob("polling"), { type: "polled", run: cut }, T0 + 1000);
-		expect(state.status).toBe("COMPLETED");
+		expect(statusOf(state)).toBe("COMPLETED");
 		expect(state.errorMessage).toBeNull();
 		expect(state.response).not.toBeNull();
 	});
@@ -240,14 +240,15 @@ describe("upstream runs that end other ways", () => {
 			error: "upstream ended the run incomplete (max_steps) before it wrote any answer",
 		});
 		const failedEmpty = step(makeJob("polling"), { type: "polled", run: empty }, T0 + 1000);
-		expect(failedEmpty.status).toBe("FAILED");
+		expect(statusOf(failedEmpty)).toBe("FAILED");
 		expect(failedEmpty.errorMessage).toContain("max_steps");
 		const cancelled = step(
 			makeJob("polling"),
 			{ type: "polled", run: makeRun({ status: "cancelled", error: "the run was cancelled upstream" }) },
 			T0 + 1000,
 		);
-		expect(cancelled).toMatchObject({ status: "FAILED", errorMessage: "the run was cancelled upstream" });
+		expect(statusOf(cancelled)).toBe("FAILED");
+		expect(cancelled).toMatchObject({ errorMessage: "the run was cancelled upstream" });
 	});
 
 	it("fails a run reported completed without an answer at once", () => {
@@ -256,7 +257,7 @@ describe("upstream runs that end other ways", () => {
 			{ type: "polled", run: makeRun({ status: "completed", result: null }) },
 			T0 + 1000,
 		);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toBe("upstream reported the run completed without an answer");
 	});
 });
@@ -393,7 +394,7 @@ describe("polling", () => {
 			{ type: "poll_failed", failure: failure({ status: 404, retryable: false, message: "gone" }) },
 			T0 + 1000,
 		);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("gone");
 	});
 
@@ -402,7 +403,7 @@ describe("polling", () => {
 		const late = T0 + policy.jobTimeoutSeconds * 1000;
 		expect(dueActions(state, late, policy)[0]).toEqual({ type: "expire" });
 		const expired = step(state, { type: "expired" }, late);
-		expect(expired.status).toBe("FAILED");
+		expect(statusOf(expired)).toBe("FAILED");
 		expect(expired.errorMessage).toContain("did not finish within 600 s");
 	});
 
@@ -472,7 +473,7 @@ describe("learnt poll plans", () => {
 describe("settling", () => {
 	it("pushes the completed event first, then writes KV and the index once, with the attempt's delivery status", () => {
 		const state = makeJob("completed");
-		expect(state.status).toBe("COMPLETED");
+		expect(statusOf(state)).toBe("COMPLETED");
 		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["deliver", "learn"]);
 		expect(nextWake(state, T0 + 1000, policy)).toBe(T0 + 1000);
 		const pushed = step(state, { type: "delivery_attempted", ...firstAttempt(state), result: attempt() }, T0 + 1010);

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { deliveryId } from "../../src/delivery/outbox.ts";
 import { apply, newJob } from "../../src/job/machine.ts";
 import { migrateState } from "../../src/job/migrate.ts";
-import type { JobState } from "../../src/job/state.ts";
+import { type JobState, statusOf } from "../../src/job/state.ts";
 import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 /** A completed job with its final event queued, as today's machine makes it. */
@@ -99,6 +99,33 @@ describe("migrateState", () => {
 			detail: "limit",
 			admitted: false,
 		});
+	});
+
+	it("moves a status kept beside the lifecycle into its phase, and drops it", () => {
+		const settled = settledJob();
+		if (settled.lifecycle.phase !== "settled") throw new Error("not settled");
+		const { ended: _ended, ...lifecycle } = settled.lifecycle;
+		const failed = migrateState({ ...settled, status: "FAILED", lifecycle } as unknown as JobState);
+		expect(failed).toEqual(settled);
+		expect(failed).not.toHaveProperty("status");
+		const completed = migrateState({ ...settled, status: "COMPLETED", lifecycle } as unknown as JobState);
+		expect(statusOf(completed)).toBe("COMPLETED");
+		const queued = {
+			id: "up-1",
+			status: "queued" as const,
+			result: null,
+			error: null,
+			createdAt: null,
+			startedAt: null,
+			finishedAt: null,
+		};
+		const polling = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued }, T0, policy, 0.5);
+		if (polling.lifecycle.phase !== "polling") throw new Error("not polling");
+		const { started: _started, ...running } = polling.lifecycle;
+		const legacy = { ...polling, status: "IN_PROGRESS", lifecycle: running } as unknown as JobState;
+		expect(migrateState(legacy).lifecycle).toEqual({ ...running, started: true });
+		expect(statusOf(migrateState(legacy))).toBe("IN_PROGRESS");
+		expect(statusOf(migrateState({ ...legacy, status: "CREATED" } as JobState))).toBe("CREATED");
 	});
 
 	it("fills counters added since the state was stored, and leaves a current state as it was", () => {
