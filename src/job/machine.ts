@@ -39,6 +39,7 @@ import {
 	nextPollInterval,
 	type Policy,
 	sideEffectRetryDelay,
+	watchesRun,
 } from "./schedule.ts";
 import { emptyStats, isFinal, type JobSpec, type JobState } from "./state.ts";
 import { failJob, fanOut, observe, pendingFanOut } from "./transitions.ts";
@@ -241,7 +242,9 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lastPendingAt: now,
 					paced: outcome.getsPaced === true,
 					// A watch starts at once: the stream says when the run ends, however long it takes.
-					...(outcome.watch ? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now } : {}),
+					...(watchesRun(outcome.canWatch === true, outcome.estimate ?? null, policy)
+						? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now }
+						: {}),
 				},
 			};
 			return observe(polling, outcome.run, now, policy, outcome.run.id);
@@ -254,7 +257,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					...lifecycle,
 					nextAt: outcome.at,
 					slot: outcome.slot,
-					plan: outcome.plan,
+					plan: outcome.plan ?? lifecycle.plan ?? null,
 					sentAt: null,
 				},
 			};

@@ -870,9 +870,44 @@ describe("cancelling", () => {
 describe("watching a run's event stream", () => {
 	/** A job whose run was created to be watched (`WATCH_MODE` chose the stream). */
 	function watchedJob(spec: Partial<JobSpec> = {}): JobState {
-		return step(newJob(makeSpec(spec), T0), { type: "created", run: makeRun(), watch: true }, T0);
+		const created = { type: "created", run: makeRun(), canWatch: true, estimate: null } as const;
+		return apply(newJob(makeSpec(spec), T0), created, T0, { ...policy, watchMode: "stream" }, 0.5);
 	}
 	const watchOf = (state: JobState) => (state.lifecycle.phase === "polling" ? state.lifecycle.watch : undefined);
+
+	it("chooses the stream or polling itself, from WATCH_MODE and the pacer's estimate of the model's runs", () => {
+		const long = { expectedMs: 180_000, polls: 24, lagMs: 3500 };
+		const created = (canWatch: boolean, estimate: typeof long | null, mode?: "auto" | "stream" | "poll") =>
+			watchOf(
+				apply(
+					newJob(makeSpec(), T0),
+					{ type: "created", run: makeRun(), canWatch, estimate },
+					T0,
+					mode ? { ...policy, watchMode: mode } : policy,
+					0.5,
+				),
+			) ?? null;
+		// auto (the default): the lag a stream saves is worth its cost, or it is not known and the run is polled.
+		expect(created(true, long)).toEqual({ cursor: null, failures: 0, reconnects: 0 });
+		expect(created(true, null)).toBeNull();
+		expect(created(true, long, "poll")).toBeNull();
+		expect(created(true, null, "stream")).not.toBeNull();
+		// An upstream that cannot stream (the retired Sonar API) is always polled.
+		expect(created(false, long, "stream")).toBeNull();
+		// No lag worth paying for: polled.
+		const worthless = { ...policy, watchLagValueUsdPerHour: 0 };
+		const outcome = { type: "created", run: makeRun(), canWatch: true, estimate: long } as const;
+		expect(watchOf(apply(newJob(makeSpec(), T0), outcome, T0, worthless, 0.5)) ?? null).toBeNull();
+	});
+
+	it("keeps the poll plan it holds when the pacer defers a create without a new one", () => {
+		const slot = { epoch: 1, send: true };
+		const withPlan = step(makeJob("submitting"), { type: "create_deferred", at: T0 + 500, slot, plan: [2000] }, T0);
+		const again = step(withPlan, { type: "create_deferred", at: T0 + 900, slot }, T0 + 500);
+		expect(again.lifecycle).toMatchObject({ phase: "submitting", plan: [2000], nextAt: T0 + 900 });
+		const created = step(again, { type: "created", run: makeRun({ status: "queued" }) }, T0 + 900);
+		expect(created.lifecycle).toMatchObject({ phase: "polling", plan: [2000], nextAt: T0 + 2900 });
+	});
 	const dropped = (cursor: number) =>
 		({
 			type: "watched",
