@@ -151,13 +151,20 @@ function readJob(path: string, scheduler: Map<string, number | null> | null, id:
 		const row = db.prepare("select value from _cf_KV where key = 'state'").get() as { value?: Uint8Array } | undefined;
 		if (row?.value) {
 			const state = deserialize(Buffer.from(row.value)) as {
-				lifecycle?: { phase?: string };
-				status?: string;
+				lifecycle?: { phase?: string; started?: boolean; ended?: string };
 				deliveries?: { webhookId: string; status: string; attempts: number; series: number; nextAt: number }[];
 			};
 			job.stored = true;
 			job.phase = state.lifecycle?.phase ?? null;
-			job.status = state.status ?? null;
+			// The status is the phase's (src/job/state.ts `statusOf`); this reader stays free of the Worker's types.
+			const lifecycle = state.lifecycle;
+			job.status = !lifecycle
+				? null
+				: lifecycle.phase === "settled"
+					? (lifecycle.ended ?? null)
+					: lifecycle.phase === "polling" && lifecycle.started
+						? "IN_PROGRESS"
+						: "CREATED";
 			job.deliveries = (state.deliveries ?? []).map((d) => ({
 				webhookId: d.webhookId,
 				status: d.status,

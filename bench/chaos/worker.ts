@@ -15,6 +15,7 @@
 import { readSettings } from "../../src/config.ts";
 import relay, { Job as RelayJob } from "../../src/index.ts";
 import { type JobState, nextWake } from "../../src/job/machine.ts";
+import { statusOf } from "../../src/job/state.ts";
 import { emit } from "../../src/log.ts";
 
 export { SweepRegistry, Tenant, UpstreamGate } from "../../src/index.ts";
@@ -103,7 +104,7 @@ export class Job extends RelayJob {
 			event: "chaos.alarm_dropped",
 			job: id,
 			tenant,
-			status: after.status,
+			status: statusOf(after),
 			phase: after.lifecycle.phase,
 			alarm_runs: after.stats.alarmRuns,
 		});

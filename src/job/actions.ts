@@ -4,6 +4,7 @@
  */
 import type { ResultRef } from "../cache.ts";
 import type { AttemptResult, HookTarget } from "../delivery/outbox.ts";
+import type { WatchEstimate } from "../polling/cost.ts";
 import type { EventType } from "../schemas/relay.ts";
 import type { UpstreamFailure } from "../upstream/errors.ts";
 import type { Slot } from "../upstream/pacing/port.ts";
@@ -35,12 +36,15 @@ export type Outcome =
 			plan?: number[] | null;
 			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
 			getsPaced?: boolean;
-			/** Follow the run's event stream instead of polling it (the shell's choice, by `WATCH_MODE`). */
-			watch?: boolean;
+			/** The upstream can stream its runs' events: the machine chooses stream or poll (`watchesRun`). */
+			canWatch?: boolean;
+			/** The pacer's estimate of the model's runs (their length, and their cost when polled on `plan`). */
+			estimate?: WatchEstimate | null;
 			/** Who answered the create (see `JobState.upstream`). */
 			upstream?: UpstreamOrigin;
 	  }
-	| { type: "create_deferred"; at: number; slot: Slot; plan: number[] | null }
+	/** The pacer gave a later slot; `plan`, a new poll plan with it (absent: the one held stays). */
+	| { type: "create_deferred"; at: number; slot: Slot; plan?: number[] | null }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	/** The gate's create queue reaches past the waiting caller's deadline: refuse rather than accept. */
 	| { type: "create_refused"; detail: string; retryAfterMs: number }

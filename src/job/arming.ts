@@ -7,6 +7,7 @@ import { emit } from "../log.ts";
 import { checkAlarm } from "./commands.ts";
 import type { ArmCheck, JobHost } from "./host.ts";
 import { nextWake } from "./machine.ts";
+import { statusOf } from "./state.ts";
 
 /**
  * Looks at the stored alarm and sets it again when it is missing or overdue by more than `overdueMs`.
@@ -39,7 +40,7 @@ export async function lookAtAlarm(host: JobHost, by: "sweeper" | "get", overdueM
 			by,
 			reason: found.reason,
 			overdue_ms: alarm === null ? null : now - alarm,
-			status: state.status,
+			status: statusOf(state),
 			phase: state.lifecycle.phase,
 		});
 	});

@@ -11,7 +11,7 @@ import type { Action, Outcome } from "./actions.ts";
 import { stepLogs } from "./log.ts";
 import { apply, lostCreate, nextWake } from "./machine.ts";
 import type { Policy } from "./schedule.ts";
-import { isFinal, type JobState, MAX_LATENESS_SAMPLES, type Surface, surfaceOf } from "./state.ts";
+import { isFinal, type JobState, MAX_LATENESS_SAMPLES, type Surface, statusOf, surfaceOf } from "./state.ts";
 import { countAction } from "./stats.ts";
 import { failJob } from "./transitions.ts";
 import { primaryUrl, responseStatus } from "./views.ts";
@@ -31,7 +31,7 @@ export function cancelJob(state: JobState, now: number, policy: Policy): CancelR
 	const { lifecycle } = state;
 	if (isFinal(state) || lifecycle.phase === "settled" || lifecycle.phase === "rejected") {
 		const agent = state.spec.surface === "agent";
-		const status = agent ? responseStatus(state) : state.status;
+		const status = agent ? responseStatus(state) : statusOf(state);
 		return {
 			ok: false,
 			reason: `the ${agent ? "run" : "job"} has already ended (${status}): there is nothing to cancel`,
@@ -132,7 +132,7 @@ export function rejection(state: JobState): Rejection | null {
 		status: status === 400 || status === 422 || status === 429 ? status : 502,
 		detail: lifecycle.detail,
 		retryAfterMs: lifecycle.retryAfterMs ?? null,
-		leaveIndex: state.admitted !== false,
+		leaveIndex: lifecycle.admitted,
 	};
 }
 

@@ -7,7 +7,7 @@ import type { ResponseCallbackEvent } from "../schemas/agent.ts";
 import type { AsyncProcessingStatus } from "../schemas/perplexity.ts";
 import type { CallbackEvent, EventType } from "../schemas/relay.ts";
 import type { UpstreamRun } from "../upstream/port.ts";
-import { type EventKind, type JobSpec, type JobState, surfaceOf } from "./state.ts";
+import { type EventKind, type JobSpec, type JobState, statusOf, surfaceOf } from "./state.ts";
 
 /**
  * How the job ended, as an event: on the Sonar surface completed or failed (a cancelled or an
@@ -17,9 +17,9 @@ export function finalKind(state: JobState): Exclude<EventKind, "start" | "progre
 	if (surfaceOf(state.spec) === "agent") {
 		const run = state.runStatus;
 		if (run === "completed" || run === "cancelled" || run === "incomplete") return run;
-		return state.status === "COMPLETED" ? "completed" : "failed";
+		return statusOf(state) === "COMPLETED" ? "completed" : "failed";
 	}
-	return state.status === "COMPLETED" ? "completed" : "failed";
+	return statusOf(state) === "COMPLETED" ? "completed" : "failed";
 }
 
 /** The event type a kind of event has on the job's surface. */

@@ -15,6 +15,7 @@ import type { Action } from "./actions.ts";
 import type { JobHost } from "./host.ts";
 import { reportLimits } from "./perform.ts";
 import { upstreamJobOf } from "./spec.ts";
+import { statusOf } from "./state.ts";
 
 /** While a stream is followed: its started and progress events go out, and the index learns the status. */
 const WATCH_SIDE_ACTIONS: ReadonlySet<Action["type"]> = new Set(["deliver", "index"]);
@@ -63,7 +64,8 @@ export async function follow(host: JobHost, action: Extract<Action, { type: "wat
 					if (!before) return;
 					host.step(action, { type: "watch_update", ...update });
 					const after = store.state;
-					const news = before.status !== after?.status || before.deliveries.length !== after?.deliveries.length;
+					const news =
+						statusOf(before) !== (after && statusOf(after)) || before.deliveries.length !== after?.deliveries.length;
 					if (news || Date.now() - savedAt >= WATCH_SAVE_EVERY_MS) {
 						// The started and progress events go out now, not when the run ends.
 						await host.run(WATCH_SIDE_ACTIONS);

@@ -9,7 +9,7 @@
 import { describeAttempt, findDelivery, hostOf } from "../delivery/outbox.ts";
 import type { LogRecord } from "../log.ts";
 import type { Action, Outcome } from "./actions.ts";
-import type { JobState } from "./state.ts";
+import { type JobState, statusOf } from "./state.ts";
 
 /**
  * @example
@@ -18,13 +18,13 @@ import type { JobState } from "./state.ts";
 export function stepLogs(before: JobState, after: JobState, action: Action, outcome: Outcome): LogRecord[] {
 	const base = { job: before.spec.id, tenant: before.spec.tenant };
 	const records: LogRecord[] = [];
-	if (before.status !== after.status || before.lifecycle.phase !== after.lifecycle.phase) {
+	if (statusOf(before) !== statusOf(after) || before.lifecycle.phase !== after.lifecycle.phase) {
 		records.push({
 			level: "info",
 			event: "job.transition",
 			...base,
-			from: `${before.status}/${before.lifecycle.phase}`,
-			to: `${after.status}/${after.lifecycle.phase}`,
+			from: `${statusOf(before)}/${before.lifecycle.phase}`,
+			to: `${statusOf(after)}/${after.lifecycle.phase}`,
 			upstream_status: "run" in outcome ? outcome.run.status : null,
 			model: before.spec.model,
 		});

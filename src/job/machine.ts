@@ -10,7 +10,7 @@
  *        └─terminal 4xx on the first try──▶ rejected (nothing is kept)
  *
  * Side effects that must happen once per change (the KV result, the tenant
- * index) are flags (`cached`, `indexed`) that stay false until done. Deliveries
+ * index) are owed by the lifecycle's phase (`owed.ts`) until done. Deliveries
  * are an outbox beside the lifecycle (`delivery/outbox.ts`): the `started` event
  * is sent while polling. The state's types are in `state.ts`, the views in
  * `views.ts`, the timing in `schedule.ts`, the stream's handling in `watch.ts`.
@@ -28,6 +28,7 @@ import { isPushback } from "../upstream/errors.ts";
 import type { Action, Outcome } from "./actions.ts";
 import { contractStatus } from "./events.ts";
 import { initialDeliveries } from "./integration.ts";
+import { carried, owe, owedOf } from "./owed.ts";
 import {
 	CANCEL_ATTEMPTS,
 	CANCEL_RETRY_MS,
@@ -38,6 +39,7 @@ import {
 	nextPollInterval,
 	type Policy,
 	sideEffectRetryDelay,
+	watchesRun,
 } from "./schedule.ts";
 import { emptyStats, isFinal, type JobSpec, type JobState } from "./state.ts";
 import { failJob, fanOut, observe, pendingFanOut } from "./transitions.ts";
@@ -56,8 +58,14 @@ export type { JobState } from "./state.ts";
 export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobState {
 	return {
 		spec,
-		lifecycle: { phase: "submitting", attempts: 0, nextAt: now, lastError: null, callerWaiting },
-		status: "CREATED",
+		lifecycle: {
+			phase: "submitting",
+			owed: { admit: true, index: true, retryAt: null, failures: 0 },
+			attempts: 0,
+			nextAt: now,
+			lastError: null,
+			callerWaiting,
+		},
 		startedAt: null,
 		completedAt: null,
 		failedAt: null,
@@ -65,11 +73,6 @@ export function newJob(spec: JobSpec, now: number, callerWaiting = true): JobSta
 		response: null,
 		runStatus: null,
 		output: null,
-		cached: false,
-		indexed: false,
-		admitted: false,
-		fannedOut: false,
-		sideEffectRetryAt: null,
 		deliveries: initialDeliveries(spec),
 		log: [],
 		stats: emptyStats(),
@@ -83,7 +86,8 @@ function deadline(state: JobState, policy: Policy): number {
 }
 
 function sideEffectsAllowed(state: JobState, now: number): boolean {
-	return state.sideEffectRetryAt === null || state.sideEffectRetryAt <= now;
+	const retryAt = owedOf(state)?.retryAt ?? null;
+	return retryAt === null || retryAt <= now;
 }
 
 /**
@@ -108,8 +112,7 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 	const { lifecycle } = state;
 	if (lifecycle.phase === "rejected") return actions;
 	// A new job is judged against its tenant's limits, by the tenant index, before anything else.
-	if (state.admitted === false && lifecycle.phase === "submitting")
-		return [{ type: "index", fanOut: null, admit: true }];
+	if (lifecycle.phase === "submitting" && lifecycle.owed.admit) return [{ type: "index", fanOut: null, admit: true }];
 	if (!isFinal(state) && now >= deadline(state, policy)) {
 		actions.push({ type: "expire" });
 	} else if (lifecycle.phase === "submitting" && lifecycle.nextAt <= now) {
@@ -130,13 +133,13 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 		});
 	}
 	if (sideEffectsAllowed(state, now) && !firstFinalAttemptDue(state, now)) {
-		if (isFinal(state) && !state.cached) actions.push({ type: "cache" });
-		if (!state.indexed) actions.push({ type: "index", fanOut: pendingFanOut(state) });
+		if (lifecycle.phase === "settled" && lifecycle.owed.cache) actions.push({ type: "cache" });
+		if (lifecycle.owed.index) actions.push({ type: "index", fanOut: pendingFanOut(state) });
 	}
 	for (const delivery of heads(state.deliveries)) {
 		if (delivery.nextAt <= now) actions.push({ type: "deliver", id: delivery.id });
 	}
-	if (isFinal(state) && state.durationMs && !state.learned) {
+	if (lifecycle.phase === "settled" && state.durationMs && lifecycle.owed.learn) {
 		actions.push({ type: "learn", model: state.spec.model, durationMs: state.durationMs });
 	}
 	if (lifecycle.phase === "settled" && lifecycle.upstreamId && lifecycle.cancel && lifecycle.cancel.nextAt <= now) {
@@ -163,13 +166,14 @@ export function nextWake(state: JobState, now: number, policy: Policy): number |
 	if (lifecycle.phase === "submitting" || lifecycle.phase === "polling") {
 		times.push(Math.min(lifecycle.nextAt, deadline(state, policy)));
 	}
-	if ((isFinal(state) && !state.cached) || !state.indexed) times.push(state.sideEffectRetryAt ?? now);
-	if (isFinal(state) && state.durationMs && !state.learned) times.push(now);
+	const { owed } = lifecycle;
+	if ((lifecycle.phase === "settled" && lifecycle.owed.cache) || owed.index) times.push(owed.retryAt ?? now);
+	if (lifecycle.phase === "settled" && state.durationMs && lifecycle.owed.learn) times.push(now);
 	const due = heads(state.deliveries);
 	for (const delivery of due) times.push(delivery.nextAt);
 	if (lifecycle.phase === "settled" && lifecycle.cancel) times.push(lifecycle.cancel.nextAt);
 	if (lifecycle.phase === "settled" && due.length === 0) {
-		times.push(Math.max(lifecycle.retireAt, state.sideEffectRetryAt ?? 0));
+		times.push(Math.max(lifecycle.retireAt, owed.retryAt ?? 0));
 	}
 	return times.length === 0 ? null : Math.max(now, Math.min(...times));
 }
@@ -226,6 +230,8 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				upstream: outcome.upstream ?? state.upstream ?? null,
 				lifecycle: {
 					phase: "polling",
+					owed: carried(lifecycle),
+					started: false,
 					upstreamId: outcome.run.id,
 					polls: 0,
 					intervalMs: nextAt - now,
@@ -236,7 +242,9 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lastPendingAt: now,
 					paced: outcome.getsPaced === true,
 					// A watch starts at once: the stream says when the run ends, however long it takes.
-					...(outcome.watch ? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now } : {}),
+					...(watchesRun(outcome.canWatch === true, outcome.estimate ?? null, policy)
+						? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now }
+						: {}),
 				},
 			};
 			return observe(polling, outcome.run, now, policy, outcome.run.id);
@@ -249,7 +257,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					...lifecycle,
 					nextAt: outcome.at,
 					slot: outcome.slot,
-					plan: outcome.plan,
+					plan: outcome.plan ?? lifecycle.plan ?? null,
 					sentAt: null,
 				},
 			};
@@ -266,12 +274,13 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			};
 		}
 		case "learned":
-			return { ...state, learned: true };
+			return owe(state, { learn: false });
 		case "create_failed": {
 			if (lifecycle.phase !== "submitting") return state;
 			const { failure } = outcome;
 			if (!failure.retryable && lifecycle.callerWaiting) {
-				return { ...state, lifecycle: { phase: "rejected", status: failure.status ?? 502, detail: failure.message } };
+				const rejected = { phase: "rejected" as const, status: failure.status ?? 502, detail: failure.message };
+				return { ...state, lifecycle: { ...rejected, admitted: !lifecycle.owed.admit } };
 			}
 			if (!failure.retryable) return failJob(state, now, policy, `upstream rejected the job: ${failure.message}`, null);
 			const ambiguous = (lifecycle.ambiguous ?? 0) + (failure.ambiguous ? 1 : 0);
@@ -289,6 +298,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 				...state,
 				lifecycle: {
 					phase: "submitting",
+					owed: lifecycle.owed,
 					attempts: lifecycle.attempts + 1,
 					ambiguous,
 					nextAt: now + nextCreateDelay(lifecycle.attempts, failure.retryAfterMs, policy.createRetryInitialMs, random),
@@ -377,37 +387,31 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 			return { ...state, lifecycle: { ...lifecycle, cancel } };
 		}
 		case "cached":
-			return {
-				...state,
-				cached: true,
-				result: outcome.ref ?? state.result ?? null,
-				sideEffectRetryAt: null,
-				sideEffectFailures: 0,
-			};
-		case "indexed":
-			return fanOut(
-				{ ...state, indexed: true, admitted: true, sideEffectRetryAt: null, sideEffectFailures: 0 },
-				outcome.hooks,
-				now,
+			return owe(
+				{ ...state, result: outcome.ref ?? state.result ?? null },
+				{ cache: false, retryAt: null, failures: 0 },
 			);
+		case "indexed":
+			return fanOut(owe(state, { index: false, admit: false, retryAt: null, failures: 0 }), outcome.hooks, now);
 		case "index_refused":
 		case "create_refused": {
 			if (lifecycle.phase !== "submitting") return state;
 			return {
 				...state,
-				lifecycle: { phase: "rejected", status: 429, detail: outcome.detail, retryAfterMs: outcome.retryAfterMs },
+				lifecycle: {
+					phase: "rejected",
+					status: 429,
+					detail: outcome.detail,
+					retryAfterMs: outcome.retryAfterMs,
+					admitted: !lifecycle.owed.admit,
+				},
 			};
 		}
 		case "side_effect_failed": {
 			// Backed off, so that a KV or index outage (or the Free plan's 1,000 KV writes a day, spent) is not hammered.
 			// An index that cannot judge a new job (unavailable) lets it in: limits protect, they must not block.
-			const failures = (state.sideEffectFailures ?? 0) + 1;
-			return {
-				...state,
-				...(state.admitted === false ? { admitted: true } : {}),
-				sideEffectFailures: failures,
-				sideEffectRetryAt: now + sideEffectRetryDelay(failures, random),
-			};
+			const failures = (owedOf(state)?.failures ?? 0) + 1;
+			return owe(state, { admit: false, failures, retryAt: now + sideEffectRetryDelay(failures, random) });
 		}
 		case "delivery_dropped":
 			return withOutbox(state, dropDelivery(state.deliveries, outcome.id, outcome.reason, now));
@@ -425,12 +429,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 function withOutbox(state: JobState, change: OutboxChange | null): JobState {
 	if (!change) return state;
 	const { deliveries, entry, finalChanged } = change;
-	return {
-		...state,
-		deliveries,
-		log: entry ? [...state.log, entry].slice(-MAX_LOG_ENTRIES) : state.log,
-		// The KV copy and the index carry delivery_status: refresh them when it changes.
-		cached: finalChanged ? false : state.cached,
-		indexed: finalChanged ? false : state.indexed,
-	};
+	const next = { ...state, deliveries, log: entry ? [...state.log, entry].slice(-MAX_LOG_ENTRIES) : state.log };
+	// The KV copy and the index carry delivery_status: refresh them when it changes.
+	return finalChanged ? owe(next, { cache: true, index: true }) : next;
 }

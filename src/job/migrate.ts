@@ -1,11 +1,26 @@
 /**
  * A job's state as stored by an earlier version, brought up to this one when it is loaded: the
  * caller's request kept under `upstreamRequest`, deliveries stored before each had an id, a gate
- * slot kept as `reservedEpoch`/`reservedSend`, counters added since. Pure; the Job DO applies it to what it reads from storage.
+ * slot kept as `reservedEpoch`/`reservedSend`, the side effects owed kept as flags beside the lifecycle
+ * (`cached`, `indexed`, …) and the status kept beside the phase, counters added since. Pure; the Job DO applies it to what it reads from storage.
  */
 import { withIds } from "../delivery/outbox.ts";
+import type { AsyncProcessingStatus } from "../schemas/perplexity.ts";
 import type { CreateJobBody } from "../schemas/relay.ts";
-import { emptyStats, type JobState } from "./state.ts";
+import { emptyStats, type JobState, type Lifecycle } from "./state.ts";
+
+/** The side-effect flags a state kept beside its lifecycle before each phase carried what it owes. */
+interface LegacyFlags {
+	cached?: boolean;
+	indexed?: boolean;
+	admitted?: boolean;
+	fannedOut?: boolean;
+	learned?: boolean;
+	sideEffectRetryAt?: number | null;
+	sideEffectFailures?: number;
+	/** The contract's status, kept beside the phase before the phase said it. */
+	status?: AsyncProcessingStatus;
+}
 
 /**
  * The stored state in today's shape. Idempotent: a state already in it comes back equal.
@@ -14,10 +29,13 @@ import { emptyStats, type JobState } from "./state.ts";
  * const state = migrateState(await ctx.storage.get<JobState>("state"));
  */
 export function migrateState(stored: JobState): JobState {
+	const { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures, status, ...rest } =
+		stored as JobState & LegacyFlags;
+	const flags = { cached, indexed, admitted, fannedOut, learned, sideEffectRetryAt, sideEffectFailures, status };
 	return {
-		...stored,
+		...rest,
 		spec: migrateSpec(stored.spec),
-		lifecycle: migrateLifecycle(stored.lifecycle),
+		lifecycle: migrateStatus(migrateOwed(migrateLifecycle(stored.lifecycle), flags), flags.status),
 		deliveries: withIds(stored.deliveries ?? []),
 		stats: { ...emptyStats(), ...stored.stats },
 	};
@@ -39,4 +57,52 @@ export function migrateLifecycle(lifecycle: JobState["lifecycle"]): JobState["li
 	const { reservedEpoch, reservedSend, ...rest } = legacy;
 	const slot = typeof reservedEpoch === "number" ? { epoch: reservedEpoch, send: reservedSend === true } : null;
 	return { ...rest, slot };
+}
+
+/**
+ * A lifecycle stored when the side effects owed were flags on the state (`cached`, `indexed`,
+ * `admitted`, `fannedOut`, `learned`, `sideEffectRetryAt`/`sideEffectFailures`): its phase owes them now.
+ */
+export function migrateOwed(lifecycle: Lifecycle, flags: LegacyFlags): Lifecycle {
+	const legacy = lifecycle as Lifecycle & { owed?: unknown; admitted?: boolean };
+	if (lifecycle.phase === "rejected") {
+		return "admitted" in legacy ? lifecycle : { ...lifecycle, admitted: flags.admitted !== false };
+	}
+	if (legacy.owed) return lifecycle;
+	const owed = {
+		index: flags.indexed !== true,
+		retryAt: flags.sideEffectRetryAt ?? null,
+		failures: flags.sideEffectFailures ?? 0,
+	};
+	switch (lifecycle.phase) {
+		case "submitting":
+			return { ...lifecycle, owed: { ...owed, admit: flags.admitted === false } };
+		case "polling":
+			return { ...lifecycle, owed };
+		case "settled":
+			return {
+				...lifecycle,
+				owed: {
+					...owed,
+					cache: flags.cached !== true,
+					fanout: flags.fannedOut !== true,
+					learn: flags.learned !== true,
+				},
+			};
+	}
+}
+
+/**
+ * A lifecycle stored when the status was a field beside it: a polling phase learns whether the run
+ * started, a settled one how it ended (a settled job stored without a final status had failed).
+ */
+export function migrateStatus(lifecycle: Lifecycle, status: AsyncProcessingStatus | undefined): Lifecycle {
+	const legacy = lifecycle as Lifecycle & { started?: boolean; ended?: string };
+	if (lifecycle.phase === "polling" && legacy.started === undefined) {
+		return { ...lifecycle, started: status === "IN_PROGRESS" };
+	}
+	if (lifecycle.phase === "settled" && legacy.ended === undefined) {
+		return { ...lifecycle, ended: status === "COMPLETED" ? "COMPLETED" : "FAILED" };
+	}
+	return lifecycle;
 }

@@ -17,7 +17,6 @@ import {
 } from "../delivery/outbox.ts";
 import { resultLink } from "../delivery/result-link.ts";
 import { tenantSecret } from "../delivery/sign.ts";
-import { chooseWatch } from "../polling/cost.ts";
 import type { Hook } from "../schemas/relay.ts";
 import { type LimitRefusal, limitsFor } from "../tenant/limits.ts";
 import { asFailure } from "../upstream/errors.ts";
@@ -88,7 +87,8 @@ async function performWith(
 				tenant: state.spec.tenant,
 				...(action.deadline !== undefined ? { deadline: action.deadline } : {}),
 			});
-			const plan = admission?.plan ?? (state.lifecycle.phase === "submitting" ? (state.lifecycle.plan ?? null) : null);
+			// A plan the pacer gave, if any: the machine keeps the one it holds otherwise.
+			const plan = admission?.plan;
 			const go = verdict(admission, Date.now());
 			if ("refused" in go) {
 				return {
@@ -106,13 +106,9 @@ async function performWith(
 			}
 			try {
 				const run = await upstream.create(job);
-				const watch = chooseWatch(
-					settings.watchMode,
-					upstream.canWatch,
-					admission?.estimate ?? null,
-					settings.watchLagValueUsdPerHour,
-				);
-				return { type: "created", run, plan, getsPaced: admission?.getsPaced ?? false, watch };
+				const estimate = admission?.estimate ?? null;
+				const paced = admission?.getsPaced ?? false;
+				return { type: "created", run, plan, getsPaced: paced, canWatch: upstream.canWatch, estimate };
 			} catch (error) {
 				const failure = asFailure(error);
 				if (reportsPushback("create", failure)) await pacer(shell).report429("create", failure.retryAfterMs);

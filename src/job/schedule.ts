@@ -5,6 +5,7 @@
  */
 import type { Settings } from "../config.ts";
 import { jittered, MAX_RETRY_AFTER_MS } from "../delivery/outbox.ts";
+import { chooseWatch, type WatchEstimate } from "../polling/cost.ts";
 import { observedDuration } from "../polling/sketch.ts";
 import type { UpstreamRun } from "../upstream/port.ts";
 import type { Lifecycle } from "./state.ts";
@@ -19,7 +20,7 @@ export type Policy = Pick<
 	| "deliveryScheduleMs"
 	| "resultTtlSeconds"
 > &
-	Partial<Pick<Settings, "ambiguousCreateRetries">>;
+	Partial<Pick<Settings, "ambiguousCreateRetries" | "watchMode" | "watchLagValueUsdPerHour">>;
 
 /** Growth of the poll interval. */
 export const POLL_BACKOFF = 1.5;
@@ -108,4 +109,21 @@ export function learntDuration(
 		firstDoneMs: now - lifecycle.acceptedAt,
 		upstreamSeconds: run.finishedAt !== null && run.createdAt !== null ? run.finishedAt - run.createdAt : null,
 	});
+}
+
+/** `WATCH_MODE` and the value of an hour of lag, as the settings default them. */
+const DEFAULT_WATCH_MODE = "auto";
+const DEFAULT_LAG_VALUE_USD_PER_HOUR = 1;
+
+/**
+ * Whether a created run is watched through its event stream rather than polled: `WATCH_MODE`, or in
+ * `auto` the pacer's estimate of the model's runs (the lag streaming saves against what it costs).
+ *
+ * @example
+ * watchesRun(true, { expectedMs: 180_000, polls: 24, lagMs: 3500 }, policy) // true: the lag is worth more
+ * watchesRun(false, estimate, { ...policy, watchMode: "stream" }) // false: the upstream cannot stream
+ */
+export function watchesRun(canWatch: boolean, estimate: WatchEstimate | null, policy: Policy): boolean {
+	const mode = policy.watchMode ?? DEFAULT_WATCH_MODE;
+	return chooseWatch(mode, canWatch, estimate, policy.watchLagValueUsdPerHour ?? DEFAULT_LAG_VALUE_USD_PER_HOUR);
 }

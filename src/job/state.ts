@@ -68,9 +68,34 @@ export interface SlackIntegration {
 
 export type JobIntegration = SlackIntegration;
 
+/**
+ * Writes owed by a job in any phase, and their back-off: `index`, the tenant index's entry is not
+ * current; after a failed write, when to try again and how many failed in a row (5 s doubling to 1 h).
+ */
+export interface Owed {
+	index: boolean;
+	retryAt: number | null;
+	failures: number;
+}
+
+/** What a settled job owes besides: its result in KV, the subscriptions' fan-out, the learnt duration. */
+export interface SettledOwed extends Owed {
+	/** The final result (and its delivery status) is not in KV yet. */
+	cache: boolean;
+	/** The final event is still to be matched against the tenant's subscriptions (once, when the index learns of it). */
+	fanout: boolean;
+	/** The run's duration (`durationMs`), if known, is still to be reported to the pacer, which learns from it. */
+	learn: boolean;
+}
+
 export type Lifecycle =
 	| {
 			phase: "submitting";
+			/**
+			 * `admit`: the tenant index is still to judge the new job against the tenant's limits
+			 * (`TENANT_LIMITS`), before anything is sent upstream.
+			 */
+			owed: Owed & { admit: boolean };
 			attempts: number;
 			/**
 			 * Creates that failed after they may have started a run (their answer was lost): each retry of
@@ -97,9 +122,14 @@ export type Lifecycle =
 			detail: string;
 			/** For a 429 (a tenant limit, a create queue past the deadline): when to try again (ms). */
 			retryAfterMs?: number | null;
+			/** The tenant index had admitted the job (it has an entry, which goes with the rejection). */
+			admitted: boolean;
 	  }
 	| {
 			phase: "polling";
+			owed: Owed;
+			/** Upstream said the run started (`IN_PROGRESS`); until then it is queued (`CREATED`). */
+			started: boolean;
 			upstreamId: string;
 			polls: number;
 			/** The last gap between polls; the back-off grows from it once the plan is used up. */
@@ -123,6 +153,9 @@ export type Lifecycle =
 	  }
 	| {
 			phase: "settled";
+			owed: SettledOwed;
+			/** How the job ended: only a settled job has a final status. */
+			ended: FinalStatus;
 			upstreamId: string | null;
 			retireAt: number;
 			/** An upstream run to stop (the job timed out while it ran): cancelled best effort, a few tries. */
@@ -154,7 +187,6 @@ export const WATCH_MAX_RETRY_MS = 30_000;
 export interface JobState {
 	spec: JobSpec;
 	lifecycle: Lifecycle;
-	status: AsyncProcessingStatus;
 	startedAt: number | null;
 	completedAt: number | null;
 	failedAt: number | null;
@@ -168,26 +200,11 @@ export interface JobState {
 	runStatus?: RunStatus | null;
 	/** Upstream's Response object once the run ended, for an Agent-surface job. */
 	output?: Record<string, unknown> | null;
-	/** The final result (and its delivery status) is in KV. */
-	cached: boolean;
 	/**
 	 * Where the result is in KV, its one home, once written: from then on the Job DO stores no copy
 	 * of `response` / `output` (it reads them back when it needs them). @default null
 	 */
 	result?: ResultRef | null;
-	/** The tenant index shows the current summary. */
-	indexed: boolean;
-	/**
-	 * The tenant index has judged the new job against the tenant's limits (`TENANT_LIMITS`), before
-	 * anything was sent upstream. Only a job being submitted has it false. @default true
-	 */
-	admitted?: boolean;
-	/** The final event was matched against the tenant's subscriptions (once, when the index learnt of it). */
-	fannedOut: boolean;
-	/** After a failed KV or index write, when to try again. */
-	sideEffectRetryAt: number | null;
-	/** KV or index writes that failed in a row: their retries back off on it (5 s doubling to 1 h). @default 0 */
-	sideEffectFailures?: number;
 	/**
 	 * Alarm runs in a row that threw (a platform failure or a bug): the shell's alarm guard re-arms
 	 * after `alarmRetryDelay` of it instead of letting the runtime drop the alarm. @default 0
@@ -199,7 +216,6 @@ export interface JobState {
 	stats: JobStats;
 	/** How long upstream took, as the relay saw it (ms); reported once to the gate, which learns from it. */
 	durationMs?: number | null;
-	learned?: boolean;
 	/**
 	 * Who answered the upstream calls, as the answers said: the local emulator marks its own
 	 * (`x-perplexity-emulator`); anything else is taken for Perplexity. Recorded at each create and
@@ -247,6 +263,23 @@ export function emptyStats(): JobStats {
 	};
 }
 
-export function isFinal(state: JobState): boolean {
-	return state.status === "COMPLETED" || state.status === "FAILED";
+/** The contract's status of a job that has ended. */
+export type FinalStatus = Extract<AsyncProcessingStatus, "COMPLETED" | "FAILED">;
+
+/**
+ * The job's status in the seeds' contract, derived from its phase, so that the two cannot disagree:
+ * queued until upstream says the run started, final only once settled.
+ *
+ * @example
+ * statusOf(newJob(spec, now)) // "CREATED"
+ */
+export function statusOf(state: Pick<JobState, "lifecycle">): AsyncProcessingStatus {
+	const { lifecycle } = state;
+	if (lifecycle.phase === "settled") return lifecycle.ended;
+	return lifecycle.phase === "polling" && lifecycle.started ? "IN_PROGRESS" : "CREATED";
+}
+
+/** Whether the job has ended (it is settled, COMPLETED or FAILED). */
+export function isFinal(state: Pick<JobState, "lifecycle">): boolean {
+	return state.lifecycle.phase === "settled";
 }

@@ -10,7 +10,7 @@ import type { CompletionResponse } from "../schemas/perplexity.ts";
 import { nextWake } from "./machine.ts";
 import { migrateState } from "./migrate.ts";
 import type { Policy } from "./schedule.ts";
-import { type JobState, surfaceOf } from "./state.ts";
+import { type JobState, statusOf, surfaceOf } from "./state.ts";
 
 /** A safety alarm set while a submit is under way. */
 const SUBMIT_GRACE_MS = 60_000;
@@ -99,7 +99,7 @@ export class JobStore {
 		this.legacyPayload = legacy.size > 0;
 		this.stagedPayload = payloadOf(this.state);
 		// A failed Sonar job has no answer to read back.
-		this.resultAtHand = !stored.result || this.stagedPayload !== null || (!agent && stored.status !== "COMPLETED");
+		this.resultAtHand = !stored.result || this.stagedPayload !== null || (!agent && statusOf(stored) !== "COMPLETED");
 		this.restored = true;
 		this.armedAt = await this.storage.getAlarm();
 	}

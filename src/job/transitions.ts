@@ -9,13 +9,14 @@ import type { EventType, RelayJob } from "../schemas/relay.ts";
 import type { RunStatus, UpstreamRun } from "../upstream/port.ts";
 import { contractStatus, eventTypeOf, finalKind, subscriptionName, webhookIdOf } from "./events.ts";
 import { enqueueIntegration, withoutUnsentNotice } from "./integration.ts";
+import { carried, owe } from "./owed.ts";
 import type { Policy } from "./schedule.ts";
-import { type EventKind, isFinal, type JobState, surfaceOf } from "./state.ts";
+import { type EventKind, type FinalStatus, type JobState, statusOf, surfaceOf } from "./state.ts";
 import { seconds, toEventData, toResponseView } from "./views.ts";
 
 /** The final event still to be matched against subscriptions, if any. */
 export function pendingFanOut(state: JobState): EventType | null {
-	if (!isFinal(state) || state.fannedOut) return null;
+	if (state.lifecycle.phase !== "settled" || !state.lifecycle.owed.fanout) return null;
 	return eventTypeOf(state.spec, finalKind(state));
 }
 
@@ -45,29 +46,40 @@ export function fanOut(state: JobState, hooks: HookTarget[], now: number): JobSt
 		urls.add(hook.url);
 		added.push(newDelivery({ webhookId, type, url: hook.url, eventAt: now, hookId: hook.id }, now));
 	}
-	return { ...state, fannedOut: true, deliveries: [...state.deliveries, ...added] };
+	return owe({ ...state, deliveries: [...state.deliveries, ...added] }, { fanout: false });
 }
 
+/** Settles the job as `ended`; its final event is queued. */
 export function settle(
 	state: JobState,
+	ended: FinalStatus,
 	now: number,
 	policy: Policy,
 	upstreamId: string | null,
 	cancelRun = false,
 ): JobState {
+	const before = state.lifecycle;
+	const again = before.phase === "settled" ? before.owed : null;
 	const settled: JobState = {
 		...state,
 		lifecycle: {
 			phase: "settled",
+			// The index and KV take the final state; the fan-out and the learnt duration are owed once.
+			owed: {
+				...carried(before),
+				index: true,
+				cache: true,
+				fanout: again?.fanout ?? true,
+				learn: again?.learn ?? true,
+			},
+			ended,
 			upstreamId,
 			retireAt: now + policy.resultTtlSeconds * 1000,
 			cancel: cancelRun && upstreamId ? { attempts: 0, nextAt: now } : null,
 		},
-		cached: false,
-		indexed: false,
 		deliveries: withoutUnsentNotice(state.deliveries),
 	};
-	const kind = finalKind(state);
+	const kind = finalKind(settled);
 	return enqueueIntegration(enqueue(settled, kind, now, null), kind, now);
 }
 
@@ -85,7 +97,8 @@ export function failJob(
 	runStatus: RunStatus = "failed",
 ): JobState {
 	return settle(
-		{ ...state, status: "FAILED", runStatus, failedAt: seconds(now), errorMessage: message, response: null },
+		{ ...state, runStatus, failedAt: seconds(now), errorMessage: message, response: null },
+		"FAILED",
 		now,
 		policy,
 		upstreamId,
@@ -95,19 +108,21 @@ export function failJob(
 
 /** Takes in what upstream says about the run; settles the job when the run is done. */
 export function observe(state: JobState, run: UpstreamRun, now: number, policy: Policy, upstreamId: string): JobState {
-	const previous = state.status;
+	const previous = statusOf(state);
 	const status = contractStatus(run);
 	const agent = surfaceOf(state.spec) === "agent";
+	const { lifecycle } = state;
 	let next: JobState = {
 		...state,
-		status,
+		// Until it settles, the phase says whether the run started: COMPLETED and FAILED settle it below.
+		...(lifecycle.phase === "polling" ? { lifecycle: { ...lifecycle, started: status !== "CREATED" } } : {}),
 		runStatus: run.status,
 		startedAt: run.startedAt ?? state.startedAt,
 		response: run.result ?? state.response,
 		output: run.native ?? state.output ?? null,
 	};
 	if (status === "IN_PROGRESS" && next.startedAt === null) next.startedAt = seconds(now);
-	if (next.status !== previous || next.runStatus !== state.runStatus) next.indexed = false;
+	if (status !== previous || next.runStatus !== state.runStatus) next = owe(next, { index: true });
 	if (previous !== "IN_PROGRESS" && status === "IN_PROGRESS") {
 		next = enqueue(next, "start", now, agent ? toResponseView(next) : toEventData(next));
 	}
@@ -116,13 +131,13 @@ export function observe(state: JobState, run: UpstreamRun, now: number, policy: 
 		if ((agent ? next.output : next.response) == null) {
 			return failJob(next, now, policy, "upstream reported the run completed without an answer", upstreamId);
 		}
-		return settle(next, now, policy, upstreamId);
+		return settle(next, "COMPLETED", now, policy, upstreamId);
 	}
 	if (status === "FAILED") {
 		next.failedAt = run.finishedAt ?? next.failedAt ?? seconds(now);
 		next.errorMessage = run.error ?? next.errorMessage ?? "upstream reported the job FAILED";
 		next.response = null;
-		return settle(next, now, policy, upstreamId);
+		return settle(next, "FAILED", now, policy, upstreamId);
 	}
 	return next;
 }

@@ -8,7 +8,7 @@ import type { AgentRunRequest, RelayResponse, ResponseStatus } from "../schemas/
 import type { ApiChatCompletionsRequest } from "../schemas/perplexity.ts";
 import { type DeliveryStatus, REQUEST_PREVIEW_CHARS, type RelayJob } from "../schemas/relay.ts";
 import type { IndexEntry } from "../tenant/index-entry.ts";
-import { isFinal, type JobSpec, type JobState, surfaceOf } from "./state.ts";
+import { isFinal, type JobSpec, type JobState, statusOf, surfaceOf } from "./state.ts";
 
 /** A job as its surface shows it: the Sonar job, or the Agent API's Response object. */
 export type JobView = RelayJob | RelayResponse;
@@ -97,8 +97,8 @@ export function toEventData(state: JobState): RelayJob {
 		completed_at: state.completedAt,
 		failed_at: state.failedAt,
 		error_message: state.errorMessage,
-		status: state.status,
-		response: state.status === "COMPLETED" ? state.response : null,
+		status: statusOf(state),
+		response: statusOf(state) === "COMPLETED" ? state.response : null,
 		metadata: state.spec.metadata,
 		request_preview: requestPreview(state.spec),
 	};
@@ -113,9 +113,10 @@ export function toView(state: JobState): RelayJob {
 export function responseStatus(state: JobState): ResponseStatus {
 	const run = state.runStatus;
 	if (run && run !== "queued" && run !== "in_progress") return run;
-	if (state.status === "FAILED") return "failed";
-	if (state.status === "COMPLETED") return "completed";
-	return run ?? (state.status === "IN_PROGRESS" ? "in_progress" : "queued");
+	const status = statusOf(state);
+	if (status === "FAILED") return "failed";
+	if (status === "COMPLETED") return "completed";
+	return run ?? (status === "IN_PROGRESS" ? "in_progress" : "queued");
 }
 
 /** Fields of upstream's Response the relay never passes on: a caller's MCP credentials could be echoed there. */

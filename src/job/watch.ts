@@ -15,6 +15,7 @@ import {
 	type JobState,
 	MAX_WATCH_FAILURES,
 	PROGRESS_MIN_INTERVAL_MS,
+	statusOf,
 	surfaceOf,
 	WATCH_MAX_RETRY_MS,
 	WATCH_RETRY_MS,
@@ -39,7 +40,7 @@ export function applyWatchUpdate(
 			lastPendingAt: now,
 		},
 	};
-	if (outcome.status === "in_progress" && state.status === "CREATED") {
+	if (outcome.status === "in_progress" && statusOf(state) === "CREATED") {
 		watching = observe(watching, runningRun(lifecycle.upstreamId), now, policy, lifecycle.upstreamId);
 	}
 	return outcome.progress ? enqueueProgress(watching, outcome.progress, now) : watching;

@@ -245,10 +245,10 @@ describe("a relay that stops while a create is on its way", () => {
 			const now = Date.now();
 			const crashed: JobState = {
 				...stored,
-				status: "CREATED",
 				// Not due before the eviction below: no alarm of this instance may handle it first.
 				lifecycle: {
 					phase: "submitting",
+					owed: { admit: false, index: false, retryAt: null, failures: 0 },
 					attempts: 0,
 					nextAt: now + 60_000,
 					lastError: null,

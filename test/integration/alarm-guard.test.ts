@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../../src/job/job.ts";
 import type { JobState } from "../../src/job/machine.ts";
+import { owe, owedOf } from "../../src/job/owed.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
 import { TENANT_A } from "./constants.ts";
 import { createJob, driveUntil, jobStub, relay, unique } from "./helpers.ts";
@@ -130,7 +131,7 @@ describe("the alarm guard", () => {
 			// Advance this job's clock to its retry: what the back-off set is measured, not waited for.
 			await runInDurableObject(stub, (instance: Job) => {
 				const shell = instance as unknown as Shell;
-				if (shell.state?.sideEffectRetryAt) shell.state = { ...shell.state, sideEffectRetryAt: Date.now() - 1 };
+				if (shell.state && owedOf(shell.state)?.retryAt) shell.state = owe(shell.state, { retryAt: Date.now() - 1 });
 			});
 			const before = Date.now();
 			const failed = kvFailures();
@@ -155,13 +156,13 @@ describe("the alarm guard", () => {
 		kvDown = false;
 		await runInDurableObject(stub, (instance: Job) => {
 			const shell = instance as unknown as Shell;
-			if (shell.state) shell.state = { ...shell.state, sideEffectRetryAt: Date.now() - 1 };
+			if (shell.state) shell.state = owe(shell.state, { retryAt: Date.now() - 1 });
 		});
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
 		const res = await relay(`/async/chat/completions/${created.id}`);
 		expect(((await res.json()) as RelayJob).status).toBe("COMPLETED");
 		const state = await runInDurableObject(stub, (instance: Job) => (instance as unknown as Shell).state);
-		expect(state).toMatchObject({ cached: true, sideEffectFailures: 0, sideEffectRetryAt: null });
+		expect(state?.lifecycle).toMatchObject({ owed: { cache: false, failures: 0, retryAt: null } });
 	});
 });
 

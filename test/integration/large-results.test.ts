@@ -19,6 +19,7 @@ import { tenantSecret } from "../../src/delivery/sign.ts";
 import type { SlackMessage } from "../../src/integrations/slack/blocks.ts";
 import type { DeliveryReport, Job } from "../../src/job/job.ts";
 import type { JobState } from "../../src/job/machine.ts";
+import { owe } from "../../src/job/owed.ts";
 import { RelayResponse, ResponseWebhookEvent } from "../../src/schemas/agent.ts";
 import { type Hook, RelayJob, type RelayJobList, WebhookEvent } from "../../src/schemas/relay.ts";
 import { TENANT_A, TENANT_LARGE, TEST_SIGNING_KEY } from "./constants.ts";
@@ -377,7 +378,7 @@ describe("a KV write that fails", () => {
 		expect(pieces.length).toBeGreaterThanOrEqual(3);
 		expect(largest(pieces)).toBeLessThanOrEqual(1_048_576);
 		const staged = await storedState(created.id);
-		expect(staged).toMatchObject({ cached: false, response: null });
+		expect(staged).toMatchObject({ lifecycle: { owed: { cache: true } }, response: null });
 		expect(staged.result ?? null).toBeNull();
 		expect(await env.RESULTS.get(`result:${created.id}`)).toBeNull();
 
@@ -389,7 +390,7 @@ describe("a KV write that fails", () => {
 		// The new instance has a working KV. The retry is due SIDE_EFFECT_RETRY_MS later: bring it forward.
 		await runInDurableObject(stub, async (instance: Job, state) => {
 			const self = instance as unknown as { state: JobState };
-			self.state = { ...self.state, sideEffectRetryAt: Date.now() - 1 };
+			self.state = owe(self.state, { retryAt: Date.now() - 1 });
 			await state.storage.setAlarm(Date.now());
 		});
 		for (let i = 0; i < 20 && !(await storedState(created.id)).result; i++) await runDurableObjectAlarm(stub);

@@ -19,7 +19,7 @@ import {
 import { apply, markCreateSent, newJob } from "../../src/job/machine.ts";
 import type { JobState } from "../../src/job/state.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
-import { makeSpec, policy, T0 } from "./job-fixtures.ts";
+import { admitted, indexed, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 const run: UpstreamRun = {
 	id: "up-1",
@@ -32,7 +32,7 @@ const run: UpstreamRun = {
 };
 
 /** A new job, admitted by the index; `callerWaiting` as the submit left it. */
-const submitting = (callerWaiting = true): JobState => ({ ...newJob(makeSpec(), T0, callerWaiting), admitted: true });
+const submitting = (callerWaiting = true): JobState => admitted(newJob(makeSpec(), T0, callerWaiting));
 const polling = (): JobState => apply(submitting(), { type: "created", run }, T0, policy, 0.5);
 
 describe("beginAlarmRun", () => {
@@ -78,8 +78,7 @@ describe("beginAlarmRun", () => {
 describe("rejection", () => {
 	const rejected = (status: number, admitted = true): JobState => ({
 		...submitting(),
-		admitted,
-		lifecycle: { phase: "rejected", status, detail: "no", retryAfterMs: status === 429 ? 3_000 : null },
+		lifecycle: { phase: "rejected", status, detail: "no", retryAfterMs: status === 429 ? 3_000 : null, admitted },
 	});
 
 	it("answers upstream's 400 and 422 as they are, a limit's 429 with its Retry-After, anything else 502", () => {
@@ -117,7 +116,9 @@ describe("who may see a job", () => {
 		const state = polling();
 		expect(linkedJob(state, "job1")).toBe(state);
 		expect(linkedJob(state, "job2")).toBeNull();
-		expect(linkedJob({ ...state, lifecycle: { phase: "rejected", status: 400, detail: "no" } })).toBeNull();
+		expect(
+			linkedJob({ ...state, lifecycle: { phase: "rejected", status: 400, detail: "no", admitted: true } }),
+		).toBeNull();
 	});
 
 	it("knows the upstream id once the run was created", () => {
@@ -137,12 +138,12 @@ describe("checkAlarm", () => {
 			reason: null,
 			at: T0 + 1_000,
 		});
-		const idle = { ...state, lifecycle: { phase: "rejected" as const, status: 400, detail: "no" } };
+		const idle = { ...state, lifecycle: { phase: "rejected" as const, status: 400, detail: "no", admitted: true } };
 		expect(checkAlarm(idle, null, T0, overdueMs, policy)).toEqual({ action: "idle", reason: null, at: null });
 	});
 
 	it("sets a missing or overdue alarm again, never at the time of the lost one", () => {
-		const state = { ...polling(), indexed: true };
+		const state = indexed(polling());
 		const due = state.lifecycle.phase === "polling" ? state.lifecycle.nextAt : 0;
 		const later = due + overdueMs + 1;
 		expect(checkAlarm(state, null, later, overdueMs, policy)).toEqual({

@@ -1,6 +1,7 @@
 /** Shared fixtures of the pure job machine's unit tests: a fixed clock, a policy and a job spec. */
+import { owe } from "../../src/job/owed.ts";
 import type { Policy } from "../../src/job/schedule.ts";
-import type { JobSpec } from "../../src/job/state.ts";
+import type { JobSpec, JobState } from "../../src/job/state.ts";
 
 export const T0 = 1_700_000_000_000;
 
@@ -29,3 +30,9 @@ export function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
 		...overrides,
 	} as JobSpec;
 }
+
+/** The job once the tenant index has admitted it (what most tests start from). */
+export const admitted = (state: JobState): JobState => owe(state, { admit: false });
+
+/** The job with its index entry current: no index write owed. */
+export const indexed = (state: JobState): JobState => owe(state, { index: false });

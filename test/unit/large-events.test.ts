@@ -10,6 +10,7 @@ import { utf8Length } from "../../src/bytes.ts";
 import type { Delivery } from "../../src/delivery/outbox.ts";
 import { slackResultMessage } from "../../src/integrations/slack/message.ts";
 import { apply, newJob } from "../../src/job/machine.ts";
+import { owe } from "../../src/job/owed.ts";
 import { eventBody } from "../../src/job/render.ts";
 import type { JobSpec, JobState } from "../../src/job/state.ts";
 import { toEventData } from "../../src/job/views.ts";
@@ -175,9 +176,9 @@ describe("what the machine keeps of a KV write and a failed attempt", () => {
 		const state = completedJob(100);
 		const ref = { parts: 3, bytes: 5_000_123, expiresAt: T0 + 86_400_000 };
 		const cached = apply(state, { type: "cached", ref }, T0 + 2000, policy, 0.5);
-		expect(cached).toMatchObject({ cached: true, result: ref });
+		expect(cached).toMatchObject({ lifecycle: { owed: { cache: false } }, result: ref });
 		// A refresh of the delivery status without a new ref keeps the old one.
-		expect(apply({ ...cached, cached: false }, { type: "cached" }, T0 + 3000, policy, 0.5).result).toEqual(ref);
+		expect(apply(owe(cached, { cache: true }), { type: "cached" }, T0 + 3000, policy, 0.5).result).toEqual(ref);
 	});
 
 	it("logs a failed attempt's error in words, and says it in last_error", () => {

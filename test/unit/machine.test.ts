@@ -8,6 +8,7 @@ import "../../src/integrations/slack/message.ts"; // registers Slack's delivery 
 import type { Outcome } from "../../src/job/actions.ts";
 import { cancelJob } from "../../src/job/commands.ts";
 import { apply, dueActions, lostCreate, markCreateSent, newJob, nextWake } from "../../src/job/machine.ts";
+import { owe, owedOf } from "../../src/job/owed.ts";
 import { eventBody } from "../../src/job/render.ts";
 import {
 	ALARM_MAX_RETRY_MS,
@@ -19,12 +20,12 @@ import {
 	SIDE_EFFECT_RETRY_MS,
 	sideEffectRetryDelay,
 } from "../../src/job/schedule.ts";
-import type { JobSpec, JobState } from "../../src/job/state.ts";
+import { type JobSpec, type JobState, statusOf } from "../../src/job/state.ts";
 import { deliveryStatus, toResponse, toView } from "../../src/job/views.ts";
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
-import { makeSpec, policy, T0 } from "./job-fixtures.ts";
+import { admitted, indexed, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 /** An upstream run as the port reports it; a completed one carries an answer. */
 function makeRun(overrides: Partial<UpstreamRun> = {}): UpstreamRun {
@@ -78,7 +79,7 @@ const attempt = (overrides: Partial<AttemptResult> = {}): AttemptResult => ({
 /** A job in the given phase, built by feeding the machine real outcomes. */
 function makeJob(phase: "submitting" | "polling" | "completed" | "failed", spec: Partial<JobSpec> = {}): JobState {
 	// Past the tenant's limits (the index admitted it): see "submitting" for the admission itself.
-	let state: JobState = { ...newJob(makeSpec(spec), T0), admitted: true };
+	let state: JobState = admitted(newJob(makeSpec(spec), T0));
 	if (phase === "submitting") return state;
 	state = apply(state, { type: "created", run: makeRun() }, T0, policy, 0.5);
 	if (phase === "polling") return state;
@@ -103,7 +104,7 @@ describe("submitting", () => {
 		const fresh = newJob(makeSpec(), T0);
 		expect(dueActions(fresh, T0, policy)).toEqual([{ type: "index", fanOut: null, admit: true }]);
 		const state = step(fresh, { type: "indexed", hooks: [] }, T0);
-		expect(state).toMatchObject({ admitted: true, indexed: true });
+		expect(state.lifecycle).toMatchObject({ owed: { admit: false, index: false } });
 		// The caller waits on this create: a gate slot past the job's deadline refuses it instead.
 		expect(dueActions(state, T0, policy)).toEqual([
 			{ type: "create", slot: null, deadline: T0 + policy.jobTimeoutSeconds * 1000 },
@@ -121,6 +122,7 @@ describe("submitting", () => {
 			status: 429,
 			detail: "tenant limit max_in_flight (2) reached",
 			retryAfterMs: 10_000,
+			admitted: false,
 		});
 		expect(dueActions(refused, T0, policy)).toEqual([]);
 		const queued = step(makeJob("submitting"), { type: "create_refused", detail: "queue", retryAfterMs: 4000 }, T0);
@@ -129,14 +131,14 @@ describe("submitting", () => {
 
 	it("lets a new job in when the index cannot judge it (limits protect, they must not block)", () => {
 		const state = step(newJob(makeSpec(), T0), { type: "side_effect_failed" }, T0);
-		expect(state).toMatchObject({ admitted: true, indexed: false });
+		expect(state.lifecycle).toMatchObject({ owed: { admit: false, index: true } });
 		expect(dueActions(state, T0, policy).map((a) => a.type)).toEqual(["create"]);
 	});
 
 	it("moves to polling with the upstream id and the first poll about 1 s later", () => {
 		const state = makeJob("polling");
 		expect(state.lifecycle).toMatchObject({ phase: "polling", upstreamId: "up-1", nextAt: T0 + 1000 });
-		expect(nextWake({ ...state, indexed: true }, T0, policy)).toBe(T0 + 1000);
+		expect(nextWake(indexed(state), T0, policy)).toBe(T0 + 1000);
 	});
 
 	it("is rejected, keeping nothing, when the first create gets a terminal 4xx", () => {
@@ -152,7 +154,7 @@ describe("submitting", () => {
 
 	it("keeps the job and retries the create with backoff when upstream is unavailable", () => {
 		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
-		expect(state.status).toBe("CREATED");
+		expect(statusOf(state)).toBe("CREATED");
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 1, nextAt: T0 + 1000 });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 1000);
 		expect(state.lifecycle).toMatchObject({ attempts: 2, nextAt: T0 + 1000 + 2000 });
@@ -166,7 +168,7 @@ describe("submitting", () => {
 	it("fails an accepted job whose retried create gets a terminal error", () => {
 		let state = step(makeJob("submitting"), { type: "create_failed", failure: failure() }, T0);
 		state = step(state, { type: "create_failed", failure: failure({ status: 400, retryable: false }) }, T0 + 1000);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("upstream rejected the job");
 		expect(state.lifecycle.phase).toBe("settled");
 	});
@@ -183,7 +185,7 @@ describe("creates whose answer was lost (no idempotency key upstream)", () => {
 		expect(state.lifecycle).toMatchObject({ phase: "submitting", attempts: 2, ambiguous: 2 });
 		// The default allows two retries: a third lost answer fails the job instead of risking a fourth run.
 		state = step(state, { type: "create_failed", failure: lost() }, T0 + 3000);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("3 creates lost their answers");
 		expect(state.errorMessage).toContain("may have started a run upstream");
 	});
@@ -214,7 +216,7 @@ describe("creates whose answer was lost (no idempotency key upstream)", () => {
 	it("follows the ambiguousCreateRetries setting", () => {
 		const strict = { ...policy, ambiguousCreateRetries: 0 };
 		const state = apply(makeJob("submitting"), { type: "create_failed", failure: lost() }, T0, strict, 0.5);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 	});
 });
 
@@ -227,7 +229,7 @@ describe("upstream runs that end other ways", () => {
 			error: "upstream ended the run incomplete (max_output_tokens)",
 		};
 		const state = step(makeJob("polling"), { type: "polled", run: cut }, T0 + 1000);
-		expect(state.status).toBe("COMPLETED");
+		expect(statusOf(state)).toBe("COMPLETED");
 		expect(state.errorMessage).toBeNull();
 		expect(state.response).not.toBeNull();
 	});
@@ -238,14 +240,15 @@ describe("upstream runs that end other ways", () => {
 			error: "upstream ended the run incomplete (max_steps) before it wrote any answer",
 		});
 		const failedEmpty = step(makeJob("polling"), { type: "polled", run: empty }, T0 + 1000);
-		expect(failedEmpty.status).toBe("FAILED");
+		expect(statusOf(failedEmpty)).toBe("FAILED");
 		expect(failedEmpty.errorMessage).toContain("max_steps");
 		const cancelled = step(
 			makeJob("polling"),
 			{ type: "polled", run: makeRun({ status: "cancelled", error: "the run was cancelled upstream" }) },
 			T0 + 1000,
 		);
-		expect(cancelled).toMatchObject({ status: "FAILED", errorMessage: "the run was cancelled upstream" });
+		expect(statusOf(cancelled)).toBe("FAILED");
+		expect(cancelled).toMatchObject({ errorMessage: "the run was cancelled upstream" });
 	});
 
 	it("fails a run reported completed without an answer at once", () => {
@@ -254,7 +257,7 @@ describe("upstream runs that end other ways", () => {
 			{ type: "polled", run: makeRun({ status: "completed", result: null }) },
 			T0 + 1000,
 		);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toBe("upstream reported the run completed without an answer");
 	});
 });
@@ -318,15 +321,15 @@ describe("stopping abandoned runs", () => {
 
 describe("polling", () => {
 	it("backs off ×1.5 up to POLL_MAX_INTERVAL_MS", () => {
-		let state = { ...makeJob("polling"), indexed: true };
+		let state = indexed(makeJob("polling"));
 		const gaps: number[] = [];
 		let now = T0 + 1000;
 		for (let i = 0; i < 8; i++) {
 			state = step(state, { type: "polled", run: makeRun({ status: "in_progress" }) }, now);
-			const next = nextWake({ ...state, indexed: true }, now, policy) as number;
+			const next = nextWake(indexed(state), now, policy) as number;
 			gaps.push(next - now);
 			now = next;
-			state = { ...state, indexed: true };
+			state = indexed(state);
 		}
 		expect(gaps).toEqual([1500, 2250, 3375, 5063, 7595, 10_000, 10_000, 10_000]);
 	});
@@ -391,7 +394,7 @@ describe("polling", () => {
 			{ type: "poll_failed", failure: failure({ status: 404, retryable: false, message: "gone" }) },
 			T0 + 1000,
 		);
-		expect(state.status).toBe("FAILED");
+		expect(statusOf(state)).toBe("FAILED");
 		expect(state.errorMessage).toContain("gone");
 	});
 
@@ -400,7 +403,7 @@ describe("polling", () => {
 		const late = T0 + policy.jobTimeoutSeconds * 1000;
 		expect(dueActions(state, late, policy)[0]).toEqual({ type: "expire" });
 		const expired = step(state, { type: "expired" }, late);
-		expect(expired.status).toBe("FAILED");
+		expect(statusOf(expired)).toBe("FAILED");
 		expect(expired.errorMessage).toContain("did not finish within 600 s");
 	});
 
@@ -433,7 +436,7 @@ describe("learnt poll plans", () => {
 	});
 
 	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
-		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
+		let state: JobState = admitted(newJob(makeSpec(), T0, false));
 		state = step(state, { type: "create_deferred", at: T0 + 5000, slot: { epoch: 3, send: false }, plan }, T0);
 		expect(state.lifecycle).toMatchObject({
 			phase: "submitting",
@@ -448,7 +451,7 @@ describe("learnt poll plans", () => {
 	});
 
 	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
-		let state: JobState = { ...newJob(makeSpec(), T0, false), admitted: true };
+		let state: JobState = admitted(newJob(makeSpec(), T0, false));
 		state = step(state, { type: "create_deferred", at: T0 + 300, slot: { epoch: 2, send: true }, plan }, T0);
 		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", slot: { epoch: 2, send: true } });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);
@@ -470,7 +473,7 @@ describe("learnt poll plans", () => {
 describe("settling", () => {
 	it("pushes the completed event first, then writes KV and the index once, with the attempt's delivery status", () => {
 		const state = makeJob("completed");
-		expect(state.status).toBe("COMPLETED");
+		expect(statusOf(state)).toBe("COMPLETED");
 		expect(dueActions(state, T0 + 1000, policy).map((a) => a.type)).toEqual(["deliver", "learn"]);
 		expect(nextWake(state, T0 + 1000, policy)).toBe(T0 + 1000);
 		const pushed = step(state, { type: "delivery_attempted", ...firstAttempt(state), result: attempt() }, T0 + 1010);
@@ -530,7 +533,7 @@ describe("delivering", () => {
 	it("is delivered on a 2xx, and the KV copy and index are refreshed", () => {
 		const state = attempted(ready(), attempt(), T0 + 1000);
 		expect(deliveryStatus(state)).toBe("delivered");
-		expect(state.cached).toBe(false);
+		expect(owedOf(state)?.cache).toBe(true);
 		expect(state.log).toHaveLength(1);
 		expect(state.log[0]).toMatchObject({ attempt: 1, status_code: 200, host: "hooks.example.com" });
 	});
@@ -620,7 +623,7 @@ describe("side effects that fail (KV, the index)", () => {
 		for (let i = 0; i < 14; i++) {
 			expect(sideEffects(state, now)).toContain("cache");
 			state = step(state, { type: "side_effect_failed" }, now);
-			const retryAt = state.sideEffectRetryAt ?? 0;
+			const retryAt = owedOf(state)?.retryAt ?? 0;
 			waits.push(retryAt - now);
 			// Nothing is attempted again before then, and the alarm is set for it.
 			expect(sideEffects(state, retryAt - 1)).toEqual([]);
@@ -629,16 +632,16 @@ describe("side effects that fail (KV, the index)", () => {
 		}
 		expect(waits.slice(0, 6)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000, 160_000]);
 		expect(waits.slice(-3)).toEqual([3_600_000, 3_600_000, 3_600_000]);
-		expect(state.sideEffectFailures).toBe(14);
+		expect(owedOf(state)?.failures).toBe(14);
 	});
 
 	it("starts again from 5 s once a write succeeds", () => {
 		let state = pushed();
 		for (let i = 0; i < 5; i++) state = step(state, { type: "side_effect_failed" }, T0 + 1000);
 		state = step(state, { type: "cached" }, T0 + 2000);
-		expect(state.sideEffectFailures).toBe(0);
+		expect(owedOf(state)?.failures).toBe(0);
 		state = step(state, { type: "side_effect_failed" }, T0 + 3000);
-		expect(state.sideEffectRetryAt).toBe(T0 + 3000 + SIDE_EFFECT_RETRY_MS);
+		expect(owedOf(state)?.retryAt).toBe(T0 + 3000 + SIDE_EFFECT_RETRY_MS);
 	});
 
 	it("jitters each wait by at most ±20 %, and never past the cap", () => {
@@ -706,7 +709,7 @@ describe("integrations", () => {
 			},
 			T0 + 1000,
 		);
-		expect(state.fannedOut).toBe(true);
+		expect(owedOf(state)?.fanout).toBe(false);
 		expect(state.deliveries.map((d) => [d.url, d.hookId])).toEqual([
 			["https://hooks.example.com/in", null],
 			["https://zapier.example.com/a", "hook_1"],
@@ -719,7 +722,7 @@ describe("integrations", () => {
 			{ type: "delivery_attempted", id: deliveryId(hook.webhookId, hook.url), result: attempt() },
 			T0 + 1000,
 		);
-		expect(dueActions({ ...state, indexed: false }, T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
+		expect(dueActions(owe(state, { index: true }), T0 + 1000, policy).find((a) => a.type === "index")).toEqual({
 			type: "index",
 			fanOut: null,
 		});
@@ -735,7 +738,7 @@ describe("integrations", () => {
 	});
 
 	it("sends the notice while the job still runs at 25 minutes", () => {
-		const state = { ...makeJob("polling", { callbackUrl: null, integration: slack }), indexed: true };
+		const state = indexed(makeJob("polling", { callbackUrl: null, integration: slack }));
 		const noticeAt = T0 + 25 * 60_000;
 		expect(dueActions(state, noticeAt - 1, policy).some((a) => a.type === "deliver")).toBe(false);
 		expect(dueActions(state, noticeAt, policy)).toContainEqual({
@@ -867,9 +870,44 @@ describe("cancelling", () => {
 describe("watching a run's event stream", () => {
 	/** A job whose run was created to be watched (`WATCH_MODE` chose the stream). */
 	function watchedJob(spec: Partial<JobSpec> = {}): JobState {
-		return step(newJob(makeSpec(spec), T0), { type: "created", run: makeRun(), watch: true }, T0);
+		const created = { type: "created", run: makeRun(), canWatch: true, estimate: null } as const;
+		return apply(newJob(makeSpec(spec), T0), created, T0, { ...policy, watchMode: "stream" }, 0.5);
 	}
 	const watchOf = (state: JobState) => (state.lifecycle.phase === "polling" ? state.lifecycle.watch : undefined);
+
+	it("chooses the stream or polling itself, from WATCH_MODE and the pacer's estimate of the model's runs", () => {
+		const long = { expectedMs: 180_000, polls: 24, lagMs: 3500 };
+		const created = (canWatch: boolean, estimate: typeof long | null, mode?: "auto" | "stream" | "poll") =>
+			watchOf(
+				apply(
+					newJob(makeSpec(), T0),
+					{ type: "created", run: makeRun(), canWatch, estimate },
+					T0,
+					mode ? { ...policy, watchMode: mode } : policy,
+					0.5,
+				),
+			) ?? null;
+		// auto (the default): the lag a stream saves is worth its cost, or it is not known and the run is polled.
+		expect(created(true, long)).toEqual({ cursor: null, failures: 0, reconnects: 0 });
+		expect(created(true, null)).toBeNull();
+		expect(created(true, long, "poll")).toBeNull();
+		expect(created(true, null, "stream")).not.toBeNull();
+		// An upstream that cannot stream (the retired Sonar API) is always polled.
+		expect(created(false, long, "stream")).toBeNull();
+		// No lag worth paying for: polled.
+		const worthless = { ...policy, watchLagValueUsdPerHour: 0 };
+		const outcome = { type: "created", run: makeRun(), canWatch: true, estimate: long } as const;
+		expect(watchOf(apply(newJob(makeSpec(), T0), outcome, T0, worthless, 0.5)) ?? null).toBeNull();
+	});
+
+	it("keeps the poll plan it holds when the pacer defers a create without a new one", () => {
+		const slot = { epoch: 1, send: true };
+		const withPlan = step(makeJob("submitting"), { type: "create_deferred", at: T0 + 500, slot, plan: [2000] }, T0);
+		const again = step(withPlan, { type: "create_deferred", at: T0 + 900, slot }, T0 + 500);
+		expect(again.lifecycle).toMatchObject({ phase: "submitting", plan: [2000], nextAt: T0 + 900 });
+		const created = step(again, { type: "created", run: makeRun({ status: "queued" }) }, T0 + 900);
+		expect(created.lifecycle).toMatchObject({ phase: "polling", plan: [2000], nextAt: T0 + 2900 });
+	});
 	const dropped = (cursor: number) =>
 		({
 			type: "watched",
@@ -1022,7 +1060,7 @@ describe("watching a run's event stream", () => {
 			question: "What is KV?",
 			resultBaseUrl: null,
 		};
-		let state = { ...watchedJob({ callbackUrl: null, integration: slack }), indexed: true };
+		let state = indexed(watchedJob({ callbackUrl: null, integration: slack }));
 		state = step(state, { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
 		state = step(state, { type: "watch_update", cursor: 2, progress: searching }, T0 + 9000);
 		expect(state.deliveries.map((d) => d.webhookId)).toEqual(["msg_job1_slack_searching", "msg_job1_slack_notice"]);

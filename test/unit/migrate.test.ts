@@ -1,17 +1,18 @@
 /**
  * Stored state from earlier versions loads: deliveries without an id get theirs, a request kept
- * under `upstreamRequest` moves to `request`, and a state already current comes back equal.
+ * under `upstreamRequest` moves to `request`, side-effect flags move into the phase's `owed`, and a
+ * state already current comes back equal.
  */
 import { describe, expect, it } from "vitest";
 import { deliveryId } from "../../src/delivery/outbox.ts";
 import { apply, newJob } from "../../src/job/machine.ts";
 import { migrateState } from "../../src/job/migrate.ts";
-import type { JobState } from "../../src/job/state.ts";
-import { makeSpec, policy, T0 } from "./job-fixtures.ts";
+import { type JobState, statusOf } from "../../src/job/state.ts";
+import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 /** A completed job with its final event queued, as today's machine makes it. */
 function settledJob(): JobState {
-	let state: JobState = { ...newJob(makeSpec(), T0), admitted: true };
+	let state: JobState = admitted(newJob(makeSpec(), T0));
 	const run = {
 		id: "up-1",
 		status: "failed" as const,
@@ -56,13 +57,7 @@ describe("migrateState", () => {
 			startedAt: null,
 			finishedAt: null,
 		};
-		const current = apply(
-			{ ...newJob(makeSpec(), T0), admitted: true },
-			{ type: "created", run: queued },
-			T0,
-			policy,
-			0.5,
-		);
+		const current = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued }, T0, policy, 0.5);
 		const lifecycle = { ...current.lifecycle, reservedEpoch: 4, reservedSend: true };
 		const migrated = migrateState({ ...current, lifecycle } as unknown as JobState);
 		expect(migrated.lifecycle).toMatchObject({ phase: "polling", slot: { epoch: 4, send: true } });
@@ -72,6 +67,65 @@ describe("migrateState", () => {
 			lifecycle: { ...current.lifecycle, reservedEpoch: null },
 		} as unknown as JobState);
 		expect(none.lifecycle).toMatchObject({ slot: null });
+	});
+
+	it("moves the side-effect flags kept beside the lifecycle into what its phase owes", () => {
+		const current = settledJob();
+		if (current.lifecycle.phase !== "settled") throw new Error("not settled");
+		const { owed, ...lifecycle } = current.lifecycle;
+		const flags = {
+			cached: true,
+			indexed: false,
+			admitted: true,
+			fannedOut: true,
+			learned: false,
+			sideEffectRetryAt: T0 + 5_000,
+			sideEffectFailures: 2,
+		};
+		const migrated = migrateState({ ...current, ...flags, lifecycle } as unknown as JobState);
+		expect(migrated.lifecycle).toEqual({
+			...lifecycle,
+			owed: { cache: false, index: true, fanout: false, learn: true, retryAt: T0 + 5_000, failures: 2 },
+		});
+		for (const flag of Object.keys(flags)) expect(migrated).not.toHaveProperty(flag);
+		const fresh = newJob(makeSpec(), T0);
+		const { owed: _owed, ...submitting } = fresh.lifecycle as typeof fresh.lifecycle & { owed: unknown };
+		const legacy = { ...fresh, lifecycle: submitting, indexed: false, admitted: false, sideEffectRetryAt: null };
+		expect(migrateState(legacy as unknown as JobState)).toEqual(fresh);
+		const rejected = { ...fresh, admitted: false, lifecycle: { phase: "rejected", status: 429, detail: "limit" } };
+		expect(migrateState(rejected as unknown as JobState).lifecycle).toEqual({
+			phase: "rejected",
+			status: 429,
+			detail: "limit",
+			admitted: false,
+		});
+	});
+
+	it("moves a status kept beside the lifecycle into its phase, and drops it", () => {
+		const settled = settledJob();
+		if (settled.lifecycle.phase !== "settled") throw new Error("not settled");
+		const { ended: _ended, ...lifecycle } = settled.lifecycle;
+		const failed = migrateState({ ...settled, status: "FAILED", lifecycle } as unknown as JobState);
+		expect(failed).toEqual(settled);
+		expect(failed).not.toHaveProperty("status");
+		const completed = migrateState({ ...settled, status: "COMPLETED", lifecycle } as unknown as JobState);
+		expect(statusOf(completed)).toBe("COMPLETED");
+		const queued = {
+			id: "up-1",
+			status: "queued" as const,
+			result: null,
+			error: null,
+			createdAt: null,
+			startedAt: null,
+			finishedAt: null,
+		};
+		const polling = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued }, T0, policy, 0.5);
+		if (polling.lifecycle.phase !== "polling") throw new Error("not polling");
+		const { started: _started, ...running } = polling.lifecycle;
+		const legacy = { ...polling, status: "IN_PROGRESS", lifecycle: running } as unknown as JobState;
+		expect(migrateState(legacy).lifecycle).toEqual({ ...running, started: true });
+		expect(statusOf(migrateState(legacy))).toBe("IN_PROGRESS");
+		expect(statusOf(migrateState({ ...legacy, status: "CREATED" } as JobState))).toBe("CREATED");
 	});
 
 	it("fills counters added since the state was stored, and leaves a current state as it was", () => {

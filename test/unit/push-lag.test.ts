@@ -8,11 +8,12 @@ import { type AttemptResult, deliveryId } from "../../src/delivery/outbox.ts";
 import type { Outcome } from "../../src/job/actions.ts";
 import { redeliver } from "../../src/job/commands.ts";
 import { apply, newJob } from "../../src/job/machine.ts";
+import { owedOf } from "../../src/job/owed.ts";
 import { eventBody } from "../../src/job/render.ts";
 import type { JobState } from "../../src/job/state.ts";
 import { deadLetteredAt, pushLagMs, toResponse, toView } from "../../src/job/views.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
-import { makeSpec, policy, T0 } from "./job-fixtures.ts";
+import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 const step = (state: JobState, outcome: Outcome, now: number) => apply(state, outcome, now, policy, 0.5);
 
@@ -52,7 +53,7 @@ const accepted: AttemptResult = { ...refused, ok: true, statusCode: 200 };
 
 /** A job whose run ended COMPLETED at T0 + 5 s (upstream's finishedAt), its final event queued. */
 function completedJob(spec = makeSpec()): JobState {
-	let state: JobState = { ...newJob(spec, T0), admitted: true };
+	let state: JobState = admitted(newJob(spec, T0));
 	state = step(state, { type: "created", run: run(), upstream: "emulator" }, T0);
 	return step(state, { type: "polled", run: run({ status: "completed", finishedAt: T0 / 1000 + 5 }) }, T0 + 6000);
 }
@@ -70,7 +71,7 @@ describe("push lag", () => {
 		const delivered = attempt(state, accepted, T0 + 6250);
 		expect(pushLagMs(delivered)).toBe(1250);
 		// The delivery status changed: the index is told again, with the lag.
-		expect(delivered.indexed).toBe(false);
+		expect(owedOf(delivered)?.index).toBe(true);
 	});
 
 	it("counts from the first success, through failed attempts, and a later redelivery does not change it", () => {
@@ -117,7 +118,7 @@ describe("who answered upstream", () => {
 	});
 
 	it("is null until upstream has answered, and a later poll's answer replaces it", () => {
-		const fresh: JobState = { ...newJob(makeSpec(), T0), admitted: true };
+		const fresh: JobState = admitted(newJob(makeSpec(), T0));
 		expect(toView(fresh).upstream).toBeNull();
 		const created = step(fresh, { type: "created", run: run() }, T0);
 		expect(created.upstream).toBeNull();
