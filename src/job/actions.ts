@@ -7,7 +7,7 @@ import type { AttemptResult, HookTarget } from "../delivery/outbox.ts";
 import type { WatchEstimate } from "../polling/cost.ts";
 import type { EventType } from "../schemas/relay.ts";
 import type { UpstreamFailure } from "../upstream/errors.ts";
-import type { Slot } from "../upstream/pacing/port.ts";
+import type { Pacing, Slot } from "../upstream/pacing/port.ts";
 import type { ProgressNote, RunStatus, UpstreamOrigin, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 
 export type Action =
@@ -18,7 +18,8 @@ export type Action =
 			/** The caller is waiting: a create slot later than this (ms) refuses the job (429) instead. */
 			deadline?: number;
 	  }
-	| { type: "poll"; upstreamId: string; slot: Slot | null; paced: boolean }
+	/** `pacing`: the advice the job holds, which says whether the poll asks the pacer first. */
+	| { type: "poll"; upstreamId: string; slot: Slot | null; pacing: Pacing }
 	| { type: "watch"; upstreamId: string; cursor: number | null }
 	| { type: "learn"; model: string; durationMs: number }
 	| { type: "expire" }
@@ -33,28 +34,28 @@ export type Outcome =
 	| {
 			type: "created";
 			run: UpstreamRun;
-			plan?: number[] | null;
-			/** The gate is pacing GETs (upstream answered one with 429 lately): this job's polls ask it first. */
-			getsPaced?: boolean;
+			/** The pacer's advice with the create (a poll plan, whether polls ask it first); absent: no word. */
+			pacing?: Pacing;
 			/** The upstream can stream its runs' events: the machine chooses stream or poll (`watchesRun`). */
 			canWatch?: boolean;
-			/** The pacer's estimate of the model's runs (their length, and their cost when polled on `plan`). */
+			/** The pacer's estimate of the model's runs (their length, and their cost when polled on its plan). */
 			estimate?: WatchEstimate | null;
 			/** Who answered the create (see `JobState.upstream`). */
 			upstream?: UpstreamOrigin;
 	  }
-	/** The pacer gave a later slot; `plan`, a new poll plan with it (absent: the one held stays). */
-	| { type: "create_deferred"; at: number; slot: Slot; plan?: number[] | null }
+	/** The pacer gave a later slot; `pacing`, its advice with it (a new poll plan; absent: the one held stays). */
+	| { type: "create_deferred"; at: number; slot: Slot; pacing?: Pacing }
 	| { type: "create_failed"; failure: UpstreamFailure }
 	/** The gate's create queue reaches past the waiting caller's deadline: refuse rather than accept. */
 	| { type: "create_refused"; detail: string; retryAfterMs: number }
 	| {
 			type: "polled";
 			run: UpstreamRun;
-			/** A new plan from the gate: the GET budget binds, and polls go where completion is likely. */
-			plan?: number[] | null;
-			/** What the gate said about GET pacing, when this poll asked it; undefined when it did not. */
-			paced?: boolean;
+			/**
+			 * The pacer's advice, when this poll asked it: whether GETs are still paced, and a new plan when the
+			 * GET budget binds (polls go where completion is likely). Absent: no word, the held advice stays.
+			 */
+			pacing?: Pacing;
 			/** Who answered the poll (see `JobState.upstream`). */
 			upstream?: UpstreamOrigin;
 	  }

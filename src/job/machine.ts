@@ -25,6 +25,7 @@ import {
 	recordAttempt,
 } from "../delivery/outbox.ts";
 import { isPushback } from "../upstream/errors.ts";
+import { afterPushback, firstPlannedPoll, heed, whileDeferred } from "../upstream/pacing/pacing.ts";
 import type { Action, Outcome } from "./actions.ts";
 import { contractStatus } from "./events.ts";
 import { initialDeliveries } from "./integration.ts";
@@ -129,7 +130,7 @@ export function dueActions(state: JobState, now: number, policy: Policy): Action
 			type: "poll",
 			upstreamId: lifecycle.upstreamId,
 			slot: lifecycle.slot ?? null,
-			paced: lifecycle.paced === true,
+			pacing: heed(lifecycle.pacing),
 		});
 	}
 	if (sideEffectsAllowed(state, now) && !firstFinalAttemptDue(state, now)) {
@@ -222,9 +223,9 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 	switch (outcome.type) {
 		case "created": {
 			if (lifecycle.phase !== "submitting") return state;
-			const plan = outcome.plan ?? lifecycle.plan ?? null;
-			const first = plan?.[0];
-			const nextAt = first !== undefined ? now + first : now + policy.pollInitialDelayMs;
+			const pacing = heed(lifecycle.pacing, outcome.pacing);
+			const first = firstPlannedPoll(pacing);
+			const nextAt = first !== null ? now + first : now + policy.pollInitialDelayMs;
 			const polling: JobState = {
 				...state,
 				upstream: outcome.upstream ?? state.upstream ?? null,
@@ -237,10 +238,9 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					intervalMs: nextAt - now,
 					nextAt,
 					acceptedAt: now,
-					plan,
+					pacing,
 					slot: null,
 					lastPendingAt: now,
-					paced: outcome.getsPaced === true,
 					// A watch starts at once: the stream says when the run ends, however long it takes.
 					...(watchesRun(outcome.canWatch === true, outcome.estimate ?? null, policy)
 						? { watch: { cursor: null, failures: 0, reconnects: 0 }, nextAt: now }
@@ -257,7 +257,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					...lifecycle,
 					nextAt: outcome.at,
 					slot: outcome.slot,
-					plan: outcome.plan ?? lifecycle.plan ?? null,
+					pacing: whileDeferred(lifecycle.pacing, outcome.pacing),
 					sentAt: null,
 				},
 			};
@@ -305,13 +305,13 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					lastError: failure.message,
 					callerWaiting: false,
 					slot: null,
-					plan: lifecycle.plan ?? null,
+					pacing: lifecycle.pacing ?? null,
 				},
 			};
 		}
 		case "polled": {
 			if (lifecycle.phase !== "polling") return state;
-			const planned = outcome.plan ? { ...lifecycle, plan: outcome.plan } : lifecycle;
+			const planned = { ...lifecycle, pacing: heed(lifecycle.pacing, outcome.pacing) };
 			const next = nextPollAt(planned, now, policy);
 			const done = contractStatus(outcome.run) === "COMPLETED" || contractStatus(outcome.run) === "FAILED";
 			const polled: JobState = {
@@ -324,7 +324,6 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: next.at,
 					slot: null,
 					lastPendingAt: done ? lifecycle.lastPendingAt : now,
-					paced: outcome.paced ?? lifecycle.paced,
 				},
 				durationMs: done ? learntDuration(lifecycle, outcome.run, now) : state.durationMs,
 			};
@@ -357,7 +356,7 @@ export function apply(state: JobState, outcome: Outcome, now: number, policy: Po
 					nextAt: now + wait,
 					slot: null,
 					// Upstream said slow down (429, 503): from now on this job's polls queue at the gate.
-					paced: lifecycle.paced === true || isPushback(failure),
+					pacing: isPushback(failure) ? afterPushback(lifecycle.pacing) : heed(lifecycle.pacing),
 				},
 			};
 		}

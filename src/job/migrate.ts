@@ -1,12 +1,14 @@
 /**
  * A job's state as stored by an earlier version, brought up to this one when it is loaded: the
  * caller's request kept under `upstreamRequest`, deliveries stored before each had an id, a gate
- * slot kept as `reservedEpoch`/`reservedSend`, the side effects owed kept as flags beside the lifecycle
- * (`cached`, `indexed`, …) and the status kept beside the phase, counters added since. Pure; the Job DO applies it to what it reads from storage.
+ * slot kept as `reservedEpoch`/`reservedSend`, the pacer's advice kept as `plan`/`paced`, the side
+ * effects owed kept as flags beside the lifecycle (`cached`, `indexed`, …) and the status kept beside
+ * the phase, counters added since. Pure; the Job DO applies it to what it reads from storage.
  */
 import { withIds } from "../delivery/outbox.ts";
 import type { AsyncProcessingStatus } from "../schemas/perplexity.ts";
 import type { CreateJobBody } from "../schemas/relay.ts";
+import { storedPacing } from "../upstream/pacing/pacing.ts";
 import { emptyStats, type JobState, type Lifecycle } from "./state.ts";
 
 /** The side-effect flags a state kept beside its lifecycle before each phase carried what it owes. */
@@ -35,7 +37,7 @@ export function migrateState(stored: JobState): JobState {
 	return {
 		...rest,
 		spec: migrateSpec(stored.spec),
-		lifecycle: migrateStatus(migrateOwed(migrateLifecycle(stored.lifecycle), flags), flags.status),
+		lifecycle: migrateStatus(migrateOwed(migratePacing(migrateLifecycle(stored.lifecycle)), flags), flags.status),
 		deliveries: withIds(stored.deliveries ?? []),
 		stats: { ...emptyStats(), ...stored.stats },
 	};
@@ -57,6 +59,18 @@ export function migrateLifecycle(lifecycle: JobState["lifecycle"]): JobState["li
 	const { reservedEpoch, reservedSend, ...rest } = legacy;
 	const slot = typeof reservedEpoch === "number" ? { epoch: reservedEpoch, send: reservedSend === true } : null;
 	return { ...rest, slot };
+}
+
+/**
+ * A lifecycle stored when the pacer's advice was two fields, the poll plan `plan` and `paced` (polls
+ * ask for slots): one opaque `pacing` now.
+ */
+export function migratePacing(lifecycle: Lifecycle): Lifecycle {
+	if (lifecycle.phase !== "submitting" && lifecycle.phase !== "polling") return lifecycle;
+	const legacy = lifecycle as typeof lifecycle & { plan?: number[] | null; paced?: boolean };
+	if (!("plan" in legacy) && !("paced" in legacy)) return lifecycle;
+	const { plan, paced, ...rest } = legacy;
+	return { ...rest, pacing: storedPacing(plan, paced) };
 }
 
 /**

@@ -23,6 +23,7 @@ import { asFailure } from "../upstream/errors.ts";
 import type { RateLimitHint } from "../upstream/http.ts";
 import { upstreamPort } from "../upstream/index.ts";
 import { gatePacer } from "../upstream/pacing/gate-pacer.ts";
+import { adviceOf, pollsPaced } from "../upstream/pacing/pacing.ts";
 import { type Pacer, verdict } from "../upstream/pacing/port.ts";
 import type { UpstreamJob, UpstreamOrigin } from "../upstream/port.ts";
 import type { Action, Outcome } from "./actions.ts";
@@ -87,8 +88,8 @@ async function performWith(
 				tenant: state.spec.tenant,
 				...(action.deadline !== undefined ? { deadline: action.deadline } : {}),
 			});
-			// A plan the pacer gave, if any: the machine keeps the one it holds otherwise.
-			const plan = admission?.plan;
+			// The pacer's advice (a poll plan, if any): the machine keeps what it holds otherwise.
+			const pacing = adviceOf(admission);
 			const go = verdict(admission, Date.now());
 			if ("refused" in go) {
 				return {
@@ -97,7 +98,7 @@ async function performWith(
 					retryAfterMs: go.refused.retryAfterMs,
 				};
 			}
-			if (!go.go) return { type: "create_deferred", at: go.at, slot: go.slot, plan };
+			if (!go.go) return { type: "create_deferred", at: go.at, slot: go.slot, pacing };
 			// Saved before it leaves: should the relay die before the answer, its restart counts the create.
 			// (A job being submitted is stored by this same write.) A storage failure is not a create failure.
 			if (shell.store.state) {
@@ -107,8 +108,7 @@ async function performWith(
 			try {
 				const run = await upstream.create(job);
 				const estimate = admission?.estimate ?? null;
-				const paced = admission?.getsPaced ?? false;
-				return { type: "created", run, plan, getsPaced: paced, canWatch: upstream.canWatch, estimate };
+				return { type: "created", run, pacing, canWatch: upstream.canWatch, estimate };
 			} catch (error) {
 				const failure = asFailure(error);
 				if (reportsPushback("create", failure)) await pacer(shell).report429("create", failure.retryAfterMs);
@@ -117,7 +117,7 @@ async function performWith(
 		}
 		case "poll": {
 			// Unpaced polls go straight out: the plan spreads them, and the gate steps in after pushback.
-			const admission = action.paced
+			const admission = pollsPaced(action.pacing)
 				? await pacer(shell).admit("get", { model: state.spec.model, slot: action.slot, tenant: state.spec.tenant })
 				: null;
 			const go = verdict(admission, Date.now());
@@ -125,7 +125,7 @@ async function performWith(
 			try {
 				const run = await upstream.read(job, action.upstreamId);
 				// While GETs are scarce, the gate re-plans this job's polls at the going price of a poll.
-				return { type: "polled", run, paced: admission ? admission.getsPaced : undefined, plan: admission?.plan };
+				return { type: "polled", run, pacing: adviceOf(admission) };
 			} catch (error) {
 				const failure = asFailure(error);
 				if (reportsPushback("get", failure)) await pacer(shell).report429("get", failure.retryAfterMs);

@@ -7,6 +7,7 @@ import type { Settings } from "../config.ts";
 import { jittered, MAX_RETRY_AFTER_MS } from "../delivery/outbox.ts";
 import { chooseWatch, type WatchEstimate } from "../polling/cost.ts";
 import { observedDuration } from "../polling/sketch.ts";
+import { nextPlannedPoll } from "../upstream/pacing/pacing.ts";
 import type { UpstreamRun } from "../upstream/port.ts";
 import type { Lifecycle } from "./state.ts";
 
@@ -82,12 +83,9 @@ export function nextPollAt(
 	now: number,
 	policy: Policy,
 ): { at: number; intervalMs: number } {
-	const { plan, acceptedAt } = lifecycle;
-	if (plan && acceptedAt !== undefined) {
-		const earliest = now + Math.min(policy.pollMinIntervalMs, policy.pollMaxIntervalMs) / 2;
-		const offset = plan.find((o) => acceptedAt + o >= earliest);
-		if (offset !== undefined) return { at: acceptedAt + offset, intervalMs: acceptedAt + offset - now };
-	}
+	const earliest = now + Math.min(policy.pollMinIntervalMs, policy.pollMaxIntervalMs) / 2;
+	const planned = nextPlannedPoll(lifecycle.pacing, lifecycle.acceptedAt, earliest);
+	if (planned !== null) return { at: planned, intervalMs: planned - now };
 	const intervalMs = nextPollInterval(lifecycle.intervalMs, policy);
 	return { at: now + intervalMs, intervalMs };
 }

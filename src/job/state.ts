@@ -8,7 +8,7 @@ import type { AttemptLogEntry, Delivery } from "../delivery/outbox.ts";
 import type { AgentRunRequest, ResponseCallbackEvent } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
 import type { CallbackEvent } from "../schemas/relay.ts";
-import type { Slot } from "../upstream/pacing/port.ts";
+import type { Pacing, Slot } from "../upstream/pacing/port.ts";
 import type { RunStatus, UpstreamOrigin } from "../upstream/port.ts";
 
 /**
@@ -108,8 +108,8 @@ export type Lifecycle =
 			callerWaiting: boolean;
 			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
 			slot?: Slot | null;
-			/** The poll plan the gate gave with the slot (ms after the upstream create). */
-			plan?: number[] | null;
+			/** The pacer's advice given with the slot (its poll plan), kept for the polls. @default none */
+			pacing?: Pacing | null;
 			/**
 			 * A create was on its way upstream when this state was saved (ms): found on a restart, its
 			 * answer was lost with the relay, and a run may have started. @default null
@@ -135,17 +135,12 @@ export type Lifecycle =
 			/** The last gap between polls; the back-off grows from it once the plan is used up. */
 			intervalMs: number;
 			nextAt: number;
-			/** When upstream accepted the job (ms): the plan's zero. */
+			/** When upstream accepted the job (ms): the poll plan's zero. */
 			acceptedAt?: number;
-			/** When to poll, in ms after `acceptedAt`; null: plain back-off. */
-			plan?: number[] | null;
+			/** The pacer's advice: when to poll after `acceptedAt`, and whether polls ask for slots. @default none */
+			pacing?: Pacing | null;
 			/** `nextAt` is a slot the pacer gave (shown back to it when it comes due); null: none. @default null */
 			slot?: Slot | null;
-			/**
-			 * Polls ask the upstream gate for a slot first. Off until upstream pushes back: set by a GET 429 (this
-			 * job's own, or one the gate heard of), cleared when the gate says its GET rate has recovered.
-			 */
-			paced?: boolean;
 			/** The last poll that found the job unfinished (ms), for the learnt duration. */
 			lastPendingAt?: number;
 			/** The run is watched through its event stream instead of polled; null or absent: polled. */

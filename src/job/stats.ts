@@ -5,6 +5,7 @@
 import type { UpstreamFailure } from "../upstream/errors.ts";
 import { isPushback } from "../upstream/errors.ts";
 import type { GateKind } from "../upstream/gate.ts";
+import { pollsPaced } from "../upstream/pacing/pacing.ts";
 import type { Action, Outcome } from "./actions.ts";
 import type { JobStats } from "./state.ts";
 
@@ -21,7 +22,7 @@ function gateCallsOf(action: Action, outcome: Outcome): number {
 			? 1
 			: 0;
 	if (action.type === "create") return 1 + reported;
-	if (action.type === "poll") return (action.paced ? 1 : 0) + reported;
+	if (action.type === "poll") return (pollsPaced(action.pacing) ? 1 : 0) + reported;
 	return action.type === "learn" ? 1 : 0;
 }
 

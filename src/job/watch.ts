@@ -6,6 +6,7 @@
  */
 import { MAX_RETRY_AFTER_MS, newDelivery } from "../delivery/outbox.ts";
 import { isPushback } from "../upstream/errors.ts";
+import { afterPushback } from "../upstream/pacing/pacing.ts";
 import type { ProgressNote, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 import type { Outcome } from "./actions.ts";
 import { contractStatus, eventTypeOf, subscriptionName, webhookIdOf } from "./events.ts";
@@ -139,7 +140,7 @@ export function applyWatched(state: JobState, end: WatchEnd, now: number, policy
 					...lifecycle,
 					watch: { ...watch, failures, reconnects: watch.reconnects + 1 },
 					nextAt: now + wait,
-					paced: lifecycle.paced === true || isPushback(end.failure),
+					pacing: isPushback(end.failure) ? afterPushback(lifecycle.pacing) : lifecycle.pacing,
 				},
 			};
 		}

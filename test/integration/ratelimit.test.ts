@@ -46,9 +46,9 @@ describe("upstream 429s", () => {
 		expect(admission.at).toBeGreaterThanOrEqual(before + 7000 - 1000);
 		// Polls went straight out until that 429; from now on they queue at the gate, this job's and new jobs'.
 		expect(admission.getsPaced).toBe(true);
-		expect((await stateOf(created.id)).lifecycle).toMatchObject({ phase: "polling", paced: true });
+		expect((await stateOf(created.id)).lifecycle).toMatchObject({ phase: "polling", pacing: { paced: true } });
 		const next = await createJob({ markers: ["steps=1"] });
-		expect((await stateOf(next.id)).lifecycle).toMatchObject({ phase: "polling", paced: true });
+		expect((await stateOf(next.id)).lifecycle).toMatchObject({ phase: "polling", pacing: { paced: true } });
 	});
 
 	it("makes the next job wait for a create slot on its own alarm after a create 429, without a retry storm", async () => {

@@ -346,31 +346,32 @@ describe("polling", () => {
 	it("polls without asking the upstream gate until upstream answers a GET with 429", () => {
 		let state = makeJob("polling");
 		const poll = () => dueActions(state, T0 + 60_000, policy).find((a) => a.type === "poll");
-		expect(poll()).toMatchObject({ type: "poll", paced: false });
+		expect(poll()).toMatchObject({ type: "poll", pacing: { paced: false } });
 		state = step(state, { type: "poll_failed", failure: failure({ status: 429, retryAfterMs: 2000 }) }, T0 + 1000);
-		expect(poll()).toMatchObject({ type: "poll", paced: true });
+		expect(poll()).toMatchObject({ type: "poll", pacing: { paced: true } });
 		// A paced poll that hears from the gate that GETs have recovered goes straight out again.
-		state = step(state, { type: "polled", run: makeRun(), paced: false }, T0 + 3000);
-		expect(poll()).toMatchObject({ type: "poll", paced: false });
+		state = step(state, { type: "polled", run: makeRun(), pacing: { paced: false } }, T0 + 3000);
+		expect(poll()).toMatchObject({ type: "poll", pacing: { paced: false } });
 		// A 503 is pushback too; a plain 500, a timeout or a dropped connection is not (the job backs off alone).
 		const unavailable = step(makeJob("polling"), { type: "poll_failed", failure: failure({ status: 503 }) }, T0 + 1000);
-		expect(unavailable.lifecycle).toMatchObject({ phase: "polling", paced: true });
+		expect(unavailable.lifecycle).toMatchObject({ phase: "polling", pacing: { paced: true } });
 		for (const notPushback of [
 			failure({ status: 500 }),
 			failure({ kind: "timeout", status: null }),
 			failure({ kind: "network", status: null }),
 		]) {
 			const after = step(makeJob("polling"), { type: "poll_failed", failure: notPushback }, T0 + 1000);
-			expect(after.lifecycle).toMatchObject({ phase: "polling", paced: false });
+			expect(after.lifecycle).toMatchObject({ phase: "polling", pacing: { paced: false } });
 		}
 		// A job created while the gate paces GETs starts paced.
-		const created = apply(makeJob("submitting"), { type: "created", run: makeRun(), getsPaced: true }, T0, policy, 0.5);
-		expect(created.lifecycle).toMatchObject({ phase: "polling", paced: true });
+		const paced = { type: "created", run: makeRun(), pacing: { paced: true } } as const;
+		const created = apply(makeJob("submitting"), paced, T0, policy, 0.5);
+		expect(created.lifecycle).toMatchObject({ phase: "polling", pacing: { paced: true } });
 	});
 
 	it("backs off polls that fail in a row, even inside a dense plan, and follows the plan again once one succeeds", () => {
 		const plan = Array.from({ length: 40 }, (_, i) => 1000 + 100 * i);
-		let state = apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), plan }, T0, policy, 0.5);
+		let state = apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), pacing: { plan } }, T0, policy, 0.5);
 		let now = T0 + 1000;
 		const waits: number[] = [];
 		for (let i = 0; i < 8; i++) {
@@ -385,7 +386,7 @@ describe("polling", () => {
 		expect(waits.at(-1)).toBe(policy.pollMaxIntervalMs);
 		// A success puts the job back on its plan (here used up: the back-off from the last gap).
 		state = step(state, { type: "polled", run: makeRun() }, now);
-		expect(state.lifecycle).toMatchObject({ phase: "polling", paced: false });
+		expect(state.lifecycle).toMatchObject({ phase: "polling", pacing: { paced: false } });
 	});
 
 	it("fails the job on a terminal poll error, with the reason", () => {
@@ -420,7 +421,8 @@ describe("polling", () => {
 
 describe("learnt poll plans", () => {
 	const plan = [2000, 3000, 3600, 4100];
-	const planned = () => apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), plan }, T0, policy, 0.5);
+	const planned = () =>
+		apply(newJob(makeSpec(), T0), { type: "created", run: makeRun(), pacing: { plan } }, T0, policy, 0.5);
 
 	it("polls at the planned times after the upstream create, then backs off from the last gap", () => {
 		let state = planned();
@@ -437,7 +439,11 @@ describe("learnt poll plans", () => {
 
 	it("waits for a reserved gate slot, then shows the slot's epoch when it comes due", () => {
 		let state: JobState = admitted(newJob(makeSpec(), T0, false));
-		state = step(state, { type: "create_deferred", at: T0 + 5000, slot: { epoch: 3, send: false }, plan }, T0);
+		state = step(
+			state,
+			{ type: "create_deferred", at: T0 + 5000, slot: { epoch: 3, send: false }, pacing: { plan } },
+			T0,
+		);
 		expect(state.lifecycle).toMatchObject({
 			phase: "submitting",
 			nextAt: T0 + 5000,
@@ -452,7 +458,11 @@ describe("learnt poll plans", () => {
 
 	it("shows a booked send as such when it comes due, and forgets it once the create went", () => {
 		let state: JobState = admitted(newJob(makeSpec(), T0, false));
-		state = step(state, { type: "create_deferred", at: T0 + 300, slot: { epoch: 2, send: true }, plan }, T0);
+		state = step(
+			state,
+			{ type: "create_deferred", at: T0 + 300, slot: { epoch: 2, send: true }, pacing: { plan } },
+			T0,
+		);
 		expect(dueActions(state, T0 + 300, policy)[0]).toEqual({ type: "create", slot: { epoch: 2, send: true } });
 		state = step(state, { type: "create_failed", failure: failure() }, T0 + 300);
 		expect(dueActions(state, T0 + 60_000, policy)[0]).toEqual({ type: "create", slot: null });
@@ -902,11 +912,12 @@ describe("watching a run's event stream", () => {
 
 	it("keeps the poll plan it holds when the pacer defers a create without a new one", () => {
 		const slot = { epoch: 1, send: true };
-		const withPlan = step(makeJob("submitting"), { type: "create_deferred", at: T0 + 500, slot, plan: [2000] }, T0);
+		const deferred = { type: "create_deferred", at: T0 + 500, slot, pacing: { plan: [2000] } } as const;
+		const withPlan = step(makeJob("submitting"), deferred, T0);
 		const again = step(withPlan, { type: "create_deferred", at: T0 + 900, slot }, T0 + 500);
-		expect(again.lifecycle).toMatchObject({ phase: "submitting", plan: [2000], nextAt: T0 + 900 });
+		expect(again.lifecycle).toMatchObject({ phase: "submitting", pacing: { plan: [2000] }, nextAt: T0 + 900 });
 		const created = step(again, { type: "created", run: makeRun({ status: "queued" }) }, T0 + 900);
-		expect(created.lifecycle).toMatchObject({ phase: "polling", plan: [2000], nextAt: T0 + 2900 });
+		expect(created.lifecycle).toMatchObject({ phase: "polling", pacing: { plan: [2000] }, nextAt: T0 + 2900 });
 	});
 	const dropped = (cursor: number) =>
 		({
@@ -974,7 +985,7 @@ describe("watching a run's event stream", () => {
 	it("waits as long as upstream's Retry-After asks, when that is longer", () => {
 		const end = { ended: "dropped", cursor: 2, failure: failure({ status: 429, retryAfterMs: 20_000 }) } as const;
 		const state = step(watchedJob(), { type: "watched", end }, T0 + 100);
-		expect(state.lifecycle).toMatchObject({ nextAt: T0 + 100 + 20_000, paced: true });
+		expect(state.lifecycle).toMatchObject({ nextAt: T0 + 100 + 20_000, pacing: { paced: true } });
 	});
 
 	it("picks up again at once when its alarm's time budget ran out", () => {

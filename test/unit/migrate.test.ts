@@ -1,11 +1,11 @@
 /**
  * Stored state from earlier versions loads: deliveries without an id get theirs, a request kept
- * under `upstreamRequest` moves to `request`, side-effect flags move into the phase's `owed`, and a
- * state already current comes back equal.
+ * under `upstreamRequest` moves to `request`, side-effect flags move into the phase's `owed`, the
+ * pacer's `plan`/`paced` into one `pacing`, and a state already current comes back equal.
  */
 import { describe, expect, it } from "vitest";
 import { deliveryId } from "../../src/delivery/outbox.ts";
-import { apply, newJob } from "../../src/job/machine.ts";
+import { apply, dueActions, newJob } from "../../src/job/machine.ts";
 import { migrateState } from "../../src/job/migrate.ts";
 import { type JobState, statusOf } from "../../src/job/state.ts";
 import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
@@ -67,6 +67,36 @@ describe("migrateState", () => {
 			lifecycle: { ...current.lifecycle, reservedEpoch: null },
 		} as unknown as JobState);
 		expect(none.lifecycle).toMatchObject({ slot: null });
+	});
+
+	it("keeps a poll plan and GET pacing stored as plan and paced as one pacing, polling as before", () => {
+		const queued = {
+			id: "up-1",
+			status: "queued" as const,
+			result: null,
+			error: null,
+			createdAt: null,
+			startedAt: null,
+			finishedAt: null,
+		};
+		const pacing = { plan: [2000, 3000], paced: true };
+		const current = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued, pacing }, T0, policy, 0.5);
+		if (current.lifecycle.phase !== "polling") throw new Error("not polling");
+		const { pacing: _pacing, ...lifecycle } = current.lifecycle;
+		const legacy = { ...current, lifecycle: { ...lifecycle, plan: [2000, 3000], paced: true } } as unknown as JobState;
+		const migrated = migrateState(legacy);
+		expect(migrated).toEqual(current);
+		expect(migrated.lifecycle).not.toHaveProperty("plan");
+		expect(migrated.lifecycle).not.toHaveProperty("paced");
+		expect(dueActions(migrated, T0 + 2000, policy)).toContainEqual(
+			expect.objectContaining({ type: "poll", pacing: { plan: [2000, 3000], paced: true } }),
+		);
+		// A job waiting for its create slot kept only a plan; one stored before `paced` was polled unpaced.
+		const fresh = admitted(newJob(makeSpec(), T0));
+		const submitting = { ...fresh, lifecycle: { ...fresh.lifecycle, plan: [1500] } } as unknown as JobState;
+		expect(migrateState(submitting).lifecycle).toEqual({ ...fresh.lifecycle, pacing: { plan: [1500], paced: false } });
+		const unpaced = { ...current, lifecycle: { ...lifecycle, plan: null } } as unknown as JobState;
+		expect(migrateState(unpaced).lifecycle).toMatchObject({ pacing: { plan: null, paced: false } });
 	});
 
 	it("moves the side-effect flags kept beside the lifecycle into what its phase owes", () => {

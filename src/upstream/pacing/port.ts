@@ -1,8 +1,9 @@
 /**
  * The pacing port: how a job asks for leave to call upstream, and tells what upstream said about
  * the rate. One small interface (`Pacer`); the Upstream Gate Durable Object is its one adapter
- * (`gate-pacer.ts`). A job keeps only an opaque `Slot` between its calls; what an admission means
- * for the call at hand (go now, wait for the slot, or refuse the waiting caller) is `verdict`.
+ * (`gate-pacer.ts`). A job keeps only an opaque `Slot` and an opaque `Pacing` between its calls
+ * (read through `pacing.ts`); what an admission means for the call at hand (go now, wait for the
+ * slot, or refuse the waiting caller) is `verdict`.
  */
 
 import type { WatchEstimate } from "../../polling/cost.ts";
@@ -15,6 +16,21 @@ export type PaceKind = "create" | "get";
 export interface Slot {
 	readonly epoch: number;
 	readonly send: boolean;
+}
+
+/**
+ * What a job keeps of the pacer's advice between its calls: when to poll, and whether its polls ask
+ * for slots. Opaque to the job: it asks `pacing.ts` what it means (`nextPlannedPoll`, `pollsPaced`)
+ * and how it changes (`heed`, `afterPushback`). In an outcome, an absent field is no word: the held one stays.
+ */
+export interface Pacing {
+	/** When to poll, in ms after the upstream create; null: plain back-off. */
+	readonly plan?: readonly number[] | null;
+	/**
+	 * Polls ask the pacer for a slot first. Off until upstream pushes back: set by a GET 429 (the job's
+	 * own, or one the pacer heard of), cleared when the pacer says its GET rate has recovered.
+	 */
+	readonly paced?: boolean;
 }
 
 /** What the pacer answered about one call. */
