@@ -16,7 +16,7 @@ import type { Settings } from "../config.ts";
 import type { AgentRunRequest } from "../schemas/agent.ts";
 import type { ApiChatCompletionsRequest, CompletionResponse, ValidationError } from "../schemas/perplexity.ts";
 import type { UpstreamFailure } from "./errors.ts";
-import type { CallOptions, UpstreamOrigin } from "./http.ts";
+import type { UpstreamOrigin } from "./http.ts";
 
 export type UpstreamApi = "agent" | "sonar";
 
