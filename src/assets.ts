@@ -7,7 +7,36 @@
  * const css = await assetText(c.env.ASSETS, "dashboard/app.css");
  * `/dashboard/app.css?v=${contentVersion(css)}`
  */
+import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import { trimTrailingSlash } from "hono/trailing-slash";
 import { ApiError } from "./errors.ts";
+
+/**
+ * The headers of a page the Worker serves with its static files (`/dashboard`, `/docs`): no referrer,
+ * no sniffing, no framing, same-origin only, no powerful features, and `csp` on every answer (a 404
+ * under the page included, so it is set after the handler). `/page/` redirects to `/page`.
+ *
+ * @example
+ * new Hono<AppEnv>().use(...pageHeaders(DASHBOARD_CSP))
+ */
+export function pageHeaders(csp: string): MiddlewareHandler[] {
+	return [
+		secureHeaders({
+			referrerPolicy: "no-referrer",
+			xContentTypeOptions: "nosniff",
+			xFrameOptions: "DENY",
+			crossOriginResourcePolicy: "same-origin",
+			crossOriginOpenerPolicy: "same-origin",
+			permissionsPolicy: { camera: [], microphone: [], geolocation: [], payment: [] },
+		}),
+		async (c, next) => {
+			await next();
+			c.res.headers.set("content-security-policy", csp);
+		},
+		trimTrailingSlash(),
+	];
+}
 
 /**
  * FNV-1a (32 bits) in hex: a cache-busting version for an asset's text.

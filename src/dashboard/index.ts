@@ -18,9 +18,7 @@
  * app.route("/dashboard", dashboard); // in app.ts
  */
 import { Hono } from "hono";
-import { secureHeaders } from "hono/secure-headers";
-import { trimTrailingSlash } from "hono/trailing-slash";
-import { assetText, contentVersion } from "../assets.ts";
+import { assetText, contentVersion, pageHeaders } from "../assets.ts";
 import type { AppEnv } from "../env.ts";
 import { MAX_METADATA_BYTES } from "../schemas/relay.ts";
 import { DASHBOARD_PAGE_SIZE, renderShell } from "./shell.tsx";
@@ -92,23 +90,7 @@ function assetCacheControl(version: string | undefined): string {
 }
 
 export const dashboard = new Hono<AppEnv>()
-	.use(
-		secureHeaders({
-			referrerPolicy: "no-referrer",
-			xContentTypeOptions: "nosniff",
-			xFrameOptions: "DENY",
-			crossOriginResourcePolicy: "same-origin",
-			crossOriginOpenerPolicy: "same-origin",
-			permissionsPolicy: { camera: [], microphone: [], geolocation: [], payment: [] },
-		}),
-		async (c, next) => {
-			await next();
-			// Set after the handler so that every answer, a 404 under /dashboard included, carries it.
-			c.res.headers.set("content-security-policy", DASHBOARD_CSP);
-		},
-		// `/dashboard/` redirects to `/dashboard`.
-		trimTrailingSlash(),
-	)
+	.use(...pageHeaders(DASHBOARD_CSP))
 
 	.get("/", async (c) => {
 		const { page } = await dashboardFiles(c.env.ASSETS);

@@ -15,10 +15,8 @@
  * app.route("/docs", docs); // in app.ts
  */
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { secureHeaders } from "hono/secure-headers";
-import { trimTrailingSlash } from "hono/trailing-slash";
 import swaggerUiPackage from "swagger-ui-dist/package.json" with { type: "json" };
-import { contentVersion, fetchAsset } from "../assets.ts";
+import { contentVersion, fetchAsset, pageHeaders } from "../assets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { INIT_JS, renderDocsPage } from "./page.ts";
@@ -66,23 +64,7 @@ function assetCacheControl(requested: string | undefined, current: string): stri
 export const docs = new OpenAPIHono<AppEnv>();
 
 docs
-	.use(
-		secureHeaders({
-			referrerPolicy: "no-referrer",
-			xContentTypeOptions: "nosniff",
-			xFrameOptions: "DENY",
-			crossOriginResourcePolicy: "same-origin",
-			crossOriginOpenerPolicy: "same-origin",
-			permissionsPolicy: { camera: [], microphone: [], geolocation: [], payment: [] },
-		}),
-		async (c, next) => {
-			await next();
-			// Set after the handler so that every answer, a 404 under /docs included, carries it.
-			c.res.headers.set("content-security-policy", DOCS_CSP);
-		},
-		// `/docs/` redirects to `/docs`.
-		trimTrailingSlash(),
-	)
+	.use(...pageHeaders(DOCS_CSP))
 
 	// Registered before `/assets/:file`, which would otherwise take it.
 	.get("/assets/init.js", (c) => {
