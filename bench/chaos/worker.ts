@@ -14,8 +14,8 @@
  */
 import { readSettings } from "../../src/config.ts";
 import relay, { Job as RelayJob } from "../../src/index.ts";
-import { type JobState, nextWake } from "../../src/job/machine.ts";
-import { statusOf } from "../../src/job/state.ts";
+import { nextWake } from "../../src/job/machine.ts";
+import { type JobState, statusOf } from "../../src/job/state.ts";
 import { emit } from "../../src/log.ts";
 
 export { SweepRegistry, Tenant, UpstreamGate } from "../../src/index.ts";

@@ -46,10 +46,6 @@ import { emptyStats, isFinal, type JobSpec, type JobState } from "./state.ts";
 import { failJob, fanOut, observe, pendingFanOut } from "./transitions.ts";
 import { applyWatched, applyWatchUpdate } from "./watch.ts";
 
-// What code outside src/job/ (routes, bench) imports from the machine.
-export { describeAttempt, hostOf } from "../delivery/outbox.ts";
-export type { JobState } from "./state.ts";
-
 // ── Construction ─────────────────────────────────────────────────────────────
 
 /**

@@ -8,12 +8,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { signingKeys } from "../config.ts";
 import { deliverEvent } from "../delivery/deliver.ts";
+import { describeAttempt, hostOf } from "../delivery/outbox.ts";
 import { tenantSecret } from "../delivery/sign.ts";
 import { checkCallbackUrl } from "../delivery/url-guard.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, RequestValidationError } from "../errors.ts";
 import { jsonBody } from "../http.ts";
-import { describeAttempt, hostOf } from "../job/machine.ts";
 import { requireTenant } from "../middleware.ts";
 import { ResponseWebhookEvent } from "../schemas/agent.ts";
 import { HookTestReport } from "../schemas/ops.ts";

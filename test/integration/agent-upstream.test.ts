@@ -9,7 +9,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Job } from "../../src/job/job.ts";
-import type { JobState } from "../../src/job/machine.ts";
+import type { JobState } from "../../src/job/state.ts";
 import { CompletionResponse, HTTPValidationError } from "../../src/schemas/perplexity.ts";
 import { type RelayJob, WebhookEvent } from "../../src/schemas/relay.ts";
 import { TENANT_A } from "./constants.ts";

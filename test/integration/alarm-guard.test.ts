@@ -8,8 +8,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../../src/job/job.ts";
-import type { JobState } from "../../src/job/machine.ts";
 import { owe, owedOf } from "../../src/job/owed.ts";
+import type { JobState } from "../../src/job/state.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
 import { TENANT_A } from "./constants.ts";
 import { createJob, driveUntil, jobStub, relay, unique } from "./helpers.ts";

@@ -7,7 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Job } from "../../src/job/job.ts";
-import type { JobState } from "../../src/job/machine.ts";
+import type { JobState } from "../../src/job/state.ts";
 import type { RelayJob } from "../../src/schemas/relay.ts";
 import type { Admission } from "../../src/upstream/gate.ts";
 import { TENANT_A } from "./constants.ts";
