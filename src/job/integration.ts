@@ -1,44 +1,42 @@
 /**
- * The outbox entries of an integration's job (a Slack command): its messages go to the
- * integration's own URL in the formats it registered (`delivery/formats.ts`), which render them;
- * here is only when they are due. A notice before Slack's 30-minute window closes, one message the
- * first time the run searches, and the final message.
+ * The outbox entries of an integration's job (a Slack command). Its messages go to the integration's
+ * own URL in the formats it registered (`delivery/formats.ts`), which render them; which messages are
+ * due when is data the integration put in the job's spec (`JobIntegration`): a notice if the job
+ * still runs after a while, one message the first time the run reaches a stage, and the final message.
+ * Here is only when they are due; no integration is named.
  */
 import { type Delivery, newDelivery } from "../delivery/outbox.ts";
 import type { ProgressNote } from "../upstream/port.ts";
 import { eventTypeOf } from "./events.ts";
-import type { EventKind, JobSpec, JobState } from "./state.ts";
+import type { EventKind, JobIntegration, JobSpec, JobState } from "./state.ts";
 
-/**
- * Slack's `response_url` takes posts for 30 minutes only. A job still running
- * near the end of that window posts a notice with a link to where its answer
- * will be, while it still can; a job that settles first cancels the notice.
- */
-export const SLACK_NOTICE_AFTER_MS = 25 * 60_000;
-
-/** The format of an integration's notice that its answer may come late. */
-const NOTICE_FORMAT = "slack-progress";
-
-/** A new job's first outbox entries: an integration's notice, due before its window closes. */
+/** A new job's first outbox entries: an integration's notice, due `notice.afterMs` after submission. */
 export function initialDeliveries(spec: JobSpec): Delivery[] {
-	const slack = spec.integration;
-	if (slack?.kind !== "slack") return [];
-	const notice = newDelivery(
-		{
-			webhookId: `msg_${spec.id}_slack_notice`,
-			type: "async_chat_completion.started",
-			url: slack.responseUrl,
-			eventAt: spec.createdAtMs,
-			format: NOTICE_FORMAT,
-		},
-		spec.createdAtMs + SLACK_NOTICE_AFTER_MS,
-	);
-	return [notice];
+	const integration = spec.integration;
+	const notice = integration?.notice;
+	if (!integration || !notice) return [];
+	return [
+		newDelivery(
+			{
+				webhookId: `msg_${spec.id}_${integration.kind}_notice`,
+				type: "async_chat_completion.started",
+				url: integration.responseUrl,
+				eventAt: spec.createdAtMs,
+				format: notice.format,
+			},
+			spec.createdAtMs + notice.afterMs,
+		),
+	];
 }
 
 /** The outbox of a job that just settled: a notice not yet sent would only hold the answer back, so it goes. */
-export function withoutUnsentNotice(deliveries: readonly Delivery[]): Delivery[] {
-	return deliveries.filter((d) => !(d.format === NOTICE_FORMAT && d.status === "pending" && d.attempts === 0));
+export function withoutUnsentNotice(
+	deliveries: readonly Delivery[],
+	integration: JobIntegration | null | undefined,
+): Delivery[] {
+	const format = integration?.notice?.format;
+	if (!format) return [...deliveries];
+	return deliveries.filter((d) => !(d.format === format && d.status === "pending" && d.attempts === 0));
 }
 
 /** The integration's message for the final event (Slack: the answer, or the error, as Block Kit). */
@@ -59,28 +57,30 @@ export function enqueueIntegration(state: JobState, kind: EventKind, now: number
 }
 
 /**
- * For a Slack command, one "Searching: …" message the first time the run searches, ahead of the
- * 25-minute notice (which waits unsent until then): messages to one URL go in order.
+ * The integration's one progress message (Slack: "Searching: …"), the first time the run reports its
+ * stage with items. It goes ahead of the notice (which waits unsent until then): messages to one URL go
+ * in order.
  */
-export function enqueueSearching(state: JobState, note: ProgressNote, now: number): JobState {
+export function enqueueProgress(state: JobState, note: ProgressNote, now: number): JobState {
 	const { spec } = state;
-	const slack = spec.integration;
-	if (slack?.kind !== "slack" || note.stage !== "searching" || note.items.length === 0) return state;
-	const webhookId = `msg_${spec.id}_slack_searching`;
+	const integration = spec.integration;
+	const progress = integration?.progress;
+	if (!integration || !progress || note.stage !== progress.stage || note.items.length === 0) return state;
+	const webhookId = `msg_${spec.id}_${integration.kind}_${progress.stage}`;
 	if (state.deliveries.some((d) => d.webhookId === webhookId)) return state;
 	const delivery = newDelivery(
 		{
 			webhookId,
 			type: eventTypeOf(spec, "progress"),
-			url: slack.responseUrl,
+			url: integration.responseUrl,
 			eventAt: now,
-			format: "slack-searching",
+			format: progress.format,
 			note,
 			bestEffort: true,
 		},
 		now,
 	);
-	const at = state.deliveries.findIndex((d) => d.url === slack.responseUrl && d.attempts === 0);
+	const at = state.deliveries.findIndex((d) => d.url === integration.responseUrl && d.attempts === 0);
 	const deliveries = [...state.deliveries];
 	deliveries.splice(at === -1 ? deliveries.length : at, 0, delivery);
 	return { ...state, deliveries };

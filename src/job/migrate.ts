@@ -1,6 +1,6 @@
 /**
  * A job's state as stored by an earlier version, brought up to this one when it is loaded: the
- * caller's request kept under `upstreamRequest`, deliveries stored before each had an id, a gate
+ * caller's request kept under `upstreamRequest`, a Slack command's schedule kept in code, deliveries stored before each had an id, a gate
  * slot kept as `reservedEpoch`/`reservedSend`, the pacer's advice kept as `plan`/`paced`, the side
  * effects owed kept as flags beside the lifecycle (`cached`, `indexed`, …) and the status kept beside
  * the phase, counters added since. Pure; the Job DO applies it to what it reads from storage.
@@ -43,12 +43,36 @@ export function migrateState(stored: JobState): JobState {
 	};
 }
 
-/** A job stored before the upstream port kept the caller's request as `upstreamRequest.request`. */
+/** A spec in today's shape: the request and the integration's schedule (below). */
 export function migrateSpec(spec: JobState["spec"]): JobState["spec"] {
+	return migrateIntegration(migrateRequest(spec));
+}
+
+/** A job stored before the upstream port kept the caller's request as `upstreamRequest.request`. */
+export function migrateRequest(spec: JobState["spec"]): JobState["spec"] {
 	const legacy = spec as JobState["spec"] & { upstreamRequest?: { request: CreateJobBody["request"] } };
 	if (legacy.request || !legacy.upstreamRequest) return spec;
 	const { upstreamRequest, ...rest } = legacy;
 	return { ...rest, surface: "sonar", request: upstreamRequest.request };
+}
+
+/**
+ * A job stored before an integration's schedule was data in its spec. The only integration then was
+ * Slack's, whose schedule the core itself kept: a `slack-progress` notice 25 minutes after submission
+ * and one `slack-searching` message the first time the run searched. Those values are history, fixed
+ * here; today's come from `integrations/slack/integration.ts`.
+ */
+export function migrateIntegration(spec: JobState["spec"]): JobState["spec"] {
+	const integration = spec.integration;
+	if (integration?.kind !== "slack" || "notice" in integration) return spec;
+	return {
+		...spec,
+		integration: {
+			...integration,
+			notice: { format: "slack-progress", afterMs: 25 * 60_000 },
+			progress: { format: "slack-searching", stage: "searching" },
+		},
+	};
 }
 
 /** A lifecycle stored when a gate slot was two fields, `reservedEpoch` and `reservedSend`: one `slot` now. */

@@ -9,7 +9,7 @@ import type { AgentRunRequest, ResponseCallbackEvent } from "../schemas/agent.ts
 import type { ApiChatCompletionsRequest, AsyncProcessingStatus, CompletionResponse } from "../schemas/perplexity.ts";
 import type { CallbackEvent } from "../schemas/relay.ts";
 import type { Pacing, Slot } from "../upstream/pacing/port.ts";
-import type { RunStatus, UpstreamOrigin } from "../upstream/port.ts";
+import type { ProgressNote, RunStatus, UpstreamOrigin } from "../upstream/port.ts";
 
 /**
  * Which API the caller used, and so what its job looks like and which events it gets: `sonar`,
@@ -56,17 +56,29 @@ export const surfaceOf = (spec: Pick<JobSpec, "surface">): Surface => spec.surfa
 /** The kinds of event a job has; each surface names them its own way. */
 export type EventKind = "start" | "progress" | "completed" | "failed" | "cancelled" | "incomplete";
 
-/** A Slack slash command's job: the final result is posted to `response_url` as Block Kit. */
-export interface SlackIntegration {
-	kind: "slack";
+/**
+ * An integration's job (a Slack command): its messages go to the integration's own URL, rendered by
+ * formats it registered (`delivery/formats.ts`). Which messages are due when is data the integration
+ * set at submission, so the job core knows no integration by name.
+ */
+export interface JobIntegration {
+	/** The integration, and the format of its final message (the answer, or the error). */
+	kind: string;
+	/** Where every message of the job goes, in order. */
 	responseUrl: string;
-	responseType: "in_channel" | "ephemeral";
-	question: string;
-	/** The full result is at this base plus the job id: the link for answers cut to fit Slack's limits. */
-	resultBaseUrl: string | null;
+	/**
+	 * A message due `afterMs` after submission if the job still runs then, in `format` (Slack: before
+	 * its `response_url`'s 30-minute window closes). A job that settles first drops it. @default null
+	 */
+	notice?: { format: string; afterMs: number } | null;
+	/**
+	 * One best-effort message, in `format`, the first time the run reports `stage` with items (Slack's
+	 * "Searching: …"). @default null
+	 */
+	progress?: { format: string; stage: ProgressNote["stage"] } | null;
+	/** The integration's own fields (Slack: `responseType`, `question`), handed to its formats untouched. */
+	[field: string]: unknown;
 }
-
-export type JobIntegration = SlackIntegration;
 
 /**
  * Writes owed by a job in any phase, and their back-off: `index`, the tenant index's entry is not

@@ -77,7 +77,7 @@ export function settle(
 			retireAt: now + policy.resultTtlSeconds * 1000,
 			cancel: cancelRun && upstreamId ? { attempts: 0, nextAt: now } : null,
 		},
-		deliveries: withoutUnsentNotice(state.deliveries),
+		deliveries: withoutUnsentNotice(state.deliveries, state.spec.integration),
 	};
 	const kind = finalKind(settled);
 	return enqueueIntegration(enqueue(settled, kind, now, null), kind, now);

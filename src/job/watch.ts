@@ -10,7 +10,7 @@ import { afterPushback } from "../upstream/pacing/pacing.ts";
 import type { ProgressNote, UpstreamRun, WatchEnd } from "../upstream/port.ts";
 import type { Outcome } from "./actions.ts";
 import { contractStatus, eventTypeOf, subscriptionName, webhookIdOf } from "./events.ts";
-import { enqueueSearching } from "./integration.ts";
+import { enqueueProgress as enqueueIntegrationProgress } from "./integration.ts";
 import { nextPollAt, type Policy } from "./schedule.ts";
 import {
 	type JobState,
@@ -49,13 +49,13 @@ export function applyWatchUpdate(
 
 /**
  * A progress event for what the run is doing (opt-in, `callback_events: ["progress"]`), at most one
- * every PROGRESS_MIN_INTERVAL_MS, each sent once and never retried; and, for a Slack command, one
- * "Searching: …" message the first time the run searches.
+ * every PROGRESS_MIN_INTERVAL_MS, each sent once and never retried; and an integration's one progress
+ * message (a Slack command's "Searching: …"), the first time the run reaches its stage.
  */
 function enqueueProgress(state: JobState, note: ProgressNote, now: number): JobState {
 	const { lifecycle, spec } = state;
 	if (lifecycle.phase !== "polling" || !lifecycle.watch) return state;
-	const next = enqueueSearching(state, note, now);
+	const next = enqueueIntegrationProgress(state, note, now);
 	const { watch } = lifecycle;
 	const { callbackUrl, callbackEvents } = spec;
 	const due = watch.progressAt == null || now - watch.progressAt >= PROGRESS_MIN_INTERVAL_MS;

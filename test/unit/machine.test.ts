@@ -3,7 +3,9 @@
  * function of (state, outcome, now), so no runtime, network or clock is needed.
  */
 import { describe, expect, it } from "vitest";
+import { registerFormat } from "../../src/delivery/formats.ts";
 import { type AttemptResult, deliveryId, MAX_LOG_ENTRIES, nextDeliveryDelay } from "../../src/delivery/outbox.ts";
+import { slackIntegration } from "../../src/integrations/slack/integration.ts";
 import "../../src/integrations/slack/message.ts"; // registers Slack's delivery formats
 import type { Outcome } from "../../src/job/actions.ts";
 import { cancelJob } from "../../src/job/commands.ts";
@@ -694,13 +696,12 @@ describe("the alarm guard's back-off", () => {
 });
 
 describe("integrations", () => {
-	const slack = {
-		kind: "slack" as const,
+	const slack = slackIntegration({
 		responseUrl: "https://hooks.slack.com/commands/T1/2/3",
-		responseType: "ephemeral" as const,
+		responseType: "ephemeral",
 		question: "What is KV?",
 		resultBaseUrl: "https://relay.example.com/async/chat/completions/",
-	};
+	});
 
 	it("fans a settled job out to its tenant's subscriptions once, skipping the callback URL", () => {
 		let state = makeJob("completed");
@@ -1064,13 +1065,12 @@ describe("watching a run's event stream", () => {
 	});
 
 	it("tells a Slack user what the run searches once, ahead of the 25-minute notice", () => {
-		const slack = {
-			kind: "slack" as const,
+		const slack = slackIntegration({
 			responseUrl: "https://hooks.slack.com/commands/T1/2/3",
-			responseType: "ephemeral" as const,
+			responseType: "ephemeral",
 			question: "What is KV?",
 			resultBaseUrl: null,
-		};
+		});
 		let state = indexed(watchedJob({ callbackUrl: null, integration: slack }));
 		state = step(state, { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
 		state = step(state, { type: "watch_update", cursor: 2, progress: searching }, T0 + 9000);
@@ -1083,6 +1083,35 @@ describe("watching a run's event stream", () => {
 		expect(dueActions(state, T0 + 9000, policy)).toContainEqual({
 			type: "deliver",
 			id: deliveryId("msg_job1_slack_searching", slack.responseUrl),
+		});
+	});
+
+	it("sends another integration's notice and progress message at its own time and stage, in its own formats", () => {
+		const late = { stage: "reading" as const, items: ["https://example.com/a"] };
+
+		registerFormat("chat-late", { render: () => ({ text: "still working" }) });
+		registerFormat("chat-reading", { render: ({ note }) => ({ text: note?.items.join(", ") }) });
+		const integration = {
+			kind: "chat",
+			responseUrl: "https://chat.example.com/reply/1",
+			notice: { format: "chat-late", afterMs: 60_000 },
+			progress: { format: "chat-reading", stage: "reading" as const },
+		};
+		let state = indexed(watchedJob({ callbackUrl: null, integration }));
+		expect(state.deliveries.map((d) => [d.webhookId, d.format])).toEqual([["msg_job1_chat_notice", "chat-late"]]);
+		expect(dueActions(state, T0 + 59_999, policy).some((a) => a.type === "deliver")).toBe(false);
+		expect(dueActions(state, T0 + 60_000, policy)).toContainEqual({
+			type: "deliver",
+			id: deliveryId("msg_job1_chat_notice", integration.responseUrl),
+		});
+		// A stage other than its own sends nothing; its own, once, ahead of the unsent notice.
+		state = step(state, { type: "watch_update", cursor: 1, progress: searching }, T0 + 1000);
+		expect(state.deliveries).toHaveLength(1);
+		state = step(state, { type: "watch_update", cursor: 2, progress: late }, T0 + 2000);
+		state = step(state, { type: "watch_update", cursor: 3, progress: late }, T0 + 3000);
+		expect(state.deliveries.map((d) => d.webhookId)).toEqual(["msg_job1_chat_reading", "msg_job1_chat_notice"]);
+		expect(JSON.parse(eventBody(state, state.deliveries[0] as (typeof state.deliveries)[0]))).toEqual({
+			text: "https://example.com/a",
 		});
 	});
 });

@@ -1,10 +1,11 @@
 /**
  * Stored state from earlier versions loads: deliveries without an id get theirs, a request kept
- * under `upstreamRequest` moves to `request`, side-effect flags move into the phase's `owed`, the
+ * under `upstreamRequest` moves to `request`, a Slack command gets the schedule the core kept for it, side-effect flags move into the phase's `owed`, the
  * pacer's `plan`/`paced` into one `pacing`, and a state already current comes back equal.
  */
 import { describe, expect, it } from "vitest";
 import { deliveryId } from "../../src/delivery/outbox.ts";
+import { slackIntegration } from "../../src/integrations/slack/integration.ts";
 import { apply, dueActions, newJob } from "../../src/job/machine.ts";
 import { migrateState } from "../../src/job/migrate.ts";
 import { type JobState, statusOf } from "../../src/job/state.ts";
@@ -156,6 +157,21 @@ describe("migrateState", () => {
 		expect(migrateState(legacy).lifecycle).toEqual({ ...running, started: true });
 		expect(statusOf(migrateState(legacy))).toBe("IN_PROGRESS");
 		expect(statusOf(migrateState({ ...legacy, status: "CREATED" } as JobState))).toBe("CREATED");
+	});
+
+	it("gives a Slack job stored before an integration's schedule was data the schedule Slack had then", () => {
+		const fields = {
+			responseUrl: "https://hooks.slack.com/commands/T1/2/3",
+			responseType: "ephemeral" as const,
+			question: "What is KV?",
+			resultBaseUrl: null,
+		};
+		const current = newJob(makeSpec({ callbackUrl: null, integration: slackIntegration(fields) }), T0);
+		const legacy = { ...current, spec: { ...current.spec, integration: { kind: "slack", ...fields } } } as JobState;
+		expect(migrateState(legacy)).toEqual(current);
+		// Another kind, with no schedule, is left alone.
+		const other = { ...legacy, spec: { ...legacy.spec, integration: { kind: "other", responseUrl: "https://x" } } };
+		expect(migrateState(other as JobState).spec.integration).toEqual({ kind: "other", responseUrl: "https://x" });
 	});
 
 	it("fills counters added since the state was stored, and leaves a current state as it was", () => {

@@ -19,6 +19,7 @@ import { ErrorDetail, Preset } from "../../schemas/relay.ts";
 import { json } from "../../schemas/route.ts";
 import { submitJob } from "../../submit.ts";
 import { acknowledgement, refusalMessage, usageMessage } from "./blocks.ts";
+import { slackIntegration } from "./integration.ts";
 import { verifySlackRequest } from "./verify.ts";
 
 /** `&amp;`, `&lt;`, `&gt;` back to characters (the only three Slack encodes). */
@@ -136,13 +137,12 @@ export const slackCommands = new OpenAPIHono<AppEnv>().openapi(slashCommand, asy
 			},
 		},
 		{
-			integration: {
-				kind: "slack",
+			integration: slackIntegration({
 				responseUrl: check.url.toString(),
 				responseType: settings.slackResponseType,
 				question: text,
 				resultBaseUrl: `${origin}/async/chat/completions/`,
-			},
+			}),
 			deferUpstream: true,
 			origin,
 		},

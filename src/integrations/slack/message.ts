@@ -6,11 +6,11 @@
  * renders them without importing Slack.
  */
 import { registerFormat } from "../../delivery/formats.ts";
-import type { SlackIntegration } from "../../job/state.ts";
 import { messageText } from "../../schemas/content.ts";
 import type { RelayJob } from "../../schemas/relay.ts";
 import type { ProgressNote } from "../../upstream/port.ts";
 import { answerMessage, errorMessage, type SlackMessage, type Source } from "./blocks.ts";
+import type { SlackIntegration } from "./integration.ts";
 import { escapeEntities, slackLink } from "./mrkdwn.ts";
 
 /** The answer's sources: `search_results` when upstream gave them, else the bare `citations`. */
