@@ -997,7 +997,8 @@
 	}
 
 	function renderBadges() {
-		$("job-badges").replaceChildren(
+		fill(
+			$("job-badges"),
 			statusBadge(job.kind, job.data.status),
 			deliveryBadge(job.data.delivery_status),
 			job.data.upstream === "emulator"
