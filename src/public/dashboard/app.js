@@ -43,7 +43,8 @@
  *   with `textContent`.
  *
  * A real file under the Workers static assets (`src/public/`), type-checked by `tsc -p
- * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict but for `noImplicitAny`) and linted by Biome. It
+ * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict; the API's shapes in
+ * `src/dashboard/client-types.d.ts`) and linted by Biome. It
  * is written in the ES5 style it has always had (`var`, function expressions), so
  * it runs unchanged in the same browsers. What the server knows (the metadata size
  * limit, the Trusted Types policy's name, the page size) comes from the page's
