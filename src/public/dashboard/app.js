@@ -43,12 +43,50 @@
  *   with `textContent`.
  *
  * A real file under the Workers static assets (`src/public/`), type-checked by `tsc -p
- * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict but for `noImplicitAny`) and linted by Biome. It
+ * tsconfig.client.json` (DOM lib, `// @ts-check` with JSDoc, strict; the API's shapes in
+ * `src/dashboard/client-types.d.ts`) and linted by Biome. It
  * is written in the ES5 style it has always had (`var`, function expressions), so
  * it runs unchanged in the same browsers. What the server knows (the metadata size
  * limit, the Trusted Types policy's name, the page size) comes from the page's
  * `<body data-*>` attributes (`src/dashboard/shell.tsx`).
  */
+// The API's shapes, as the client reads them (types only: src/dashboard/client-types.d.ts).
+/** @typedef {import("../../dashboard/client-types").Kind} Kind */
+/** @typedef {import("../../dashboard/client-types").KindSpec} KindSpec */
+/** @typedef {import("../../dashboard/client-types").StatusLabel} StatusLabel */
+/** @typedef {import("../../dashboard/client-types").Route} Route */
+/** @typedef {import("../../dashboard/client-types").Search} Search */
+/** @typedef {import("../../dashboard/client-types").ListState} ListState */
+/** @typedef {import("../../dashboard/client-types").TimelineStep} TimelineStep */
+/** @typedef {import("../../dashboard/client-types").FormIssue} FormIssue */
+/** @typedef {import("../../dashboard/client-types").JobView} JobView */
+/** @typedef {import("../../dashboard/client-types").ListPage} ListPage */
+/** @typedef {import("../../dashboard/client-types").Created} Created */
+/** @typedef {import("../../dashboard/client-types").CancelAnswer} CancelAnswer */
+/** @typedef {import("../../dashboard/client-types").ErrorBody} ErrorBody */
+/** @typedef {import("../../dashboard/client-types").ValidationIssue} ValidationIssue */
+/** @typedef {import("../../dashboard/client-types").SearchResult} SearchResult */
+/** @typedef {import("../../dashboard/client-types").OutputItem} OutputItem */
+/** @typedef {import("../../dashboard/client-types").OutputPart} OutputPart */
+/** @typedef {import("../../dashboard/client-types").Cost} Cost */
+/** @typedef {import("../../dashboard/client-types").UsageReport} UsageReport */
+/** @typedef {import("../../dashboard/client-types").DeliveryReport} DeliveryReport */
+/** @typedef {import("../../dashboard/client-types").DeliveryAttempt} DeliveryAttempt */
+/** @typedef {import("../../dashboard/client-types").WebhookSecret} WebhookSecret */
+/** @typedef {import("../../dashboard/client-types").OpsStats} OpsStats */
+/** @typedef {import("../../dashboard/client-types").HourCounts} HourCounts */
+/** @typedef {import("../../dashboard/client-types").HourLag} HourLag */
+/** @typedef {import("../../dashboard/client-types").RecoverReport} RecoverReport */
+/** @typedef {import("../../dashboard/client-types").Hook} Hook */
+/** @typedef {import("../../dashboard/client-types").HookTestReport} HookTestReport */
+/** @typedef {import("../../dashboard/client-types").Child<Node>} Child */
+/**
+ * An attribute of h() and svg(): `class`, `text` (the text content), `on<event>` (a listener), or any other
+ * attribute (true: present and empty; null, undefined and false: left out).
+ *
+ * @typedef {string | number | boolean | null | undefined | ((event: Event) => void)} AttrValue
+ */
+/** @typedef {Record<string, AttrValue>} Attrs */
 (function () {
 	"use strict";
 
@@ -75,6 +113,7 @@
 		cancelled: { label: "Cancelled", tone: "violet" },
 		incomplete: { label: "Incomplete", tone: "amber" },
 	};
+	/** @type {Record<string, StatusLabel>} */
 	var DELIVERY = {
 		pending: { label: "Delivery pending", tone: "amber" },
 		delivered: { label: "Delivered", tone: "green" },
@@ -88,7 +127,11 @@
 		gone: { label: "Gone (410)", tone: "red" },
 	};
 
-	/** The two kinds of job: the same pages, their own endpoints, statuses and words. */
+	/**
+	 * The two kinds of job: the same pages, their own endpoints, statuses and words.
+	 *
+	 * @type {Record<Kind, KindSpec>}
+	 */
 	var KINDS = {
 		sonar: {
 			api: "/async/chat/completions",
@@ -123,18 +166,21 @@
 	var apiKey = readKey();
 	var routeToken = 0;
 	var ops = freshOps();
+	/** @type {number | null} */
 	var pollTimer = null;
+	/** @type {Kind} */
 	var listKind = "sonar";
 	var lists = { sonar: freshList(), agent: freshList() };
 	var job = freshJob(null, "sonar");
-	/** @type {{ data: any, revealed: Record<string, boolean> }} */
+	/** @type {{ data: WebhookSecret | null, revealed: Record<string, boolean> }} */
 	var secrets = { data: null, revealed: {} };
+	/** @type {number | null} */
 	var toastTimer = null;
 
 	/**
 	 * One kind's list: the loaded jobs (as the API returns them), the next page's token, its filter and search.
 	 *
-	 * @returns {{ jobs: any[], nextToken: string | null, loaded: boolean, polls: number, filter: string, search: any }}
+	 * @returns {ListState}
 	 */
 	function freshList() {
 		return { jobs: [], nextToken: null, loaded: false, polls: 0, filter: "", search: null };
@@ -142,23 +188,30 @@
 	/**
 	 * The Operations tab: its window, the stats and hooks the API returned, the hook awaiting a confirmed delete.
 	 *
-	 * @returns {{ window: string, stats: any, hooks: any, confirmDelete: string | null, recovering: boolean }}
+	 * @returns {{ window: string, stats: OpsStats | null, hooks: Hook[] | null, confirmDelete: string | null,
+	 *   recovering: boolean }}
 	 */
 	function freshOps() {
 		return { window: "24h", stats: null, hooks: null, confirmDelete: null, recovering: false };
 	}
 	/**
 	 * The job page: the job and its delivery report (as the API returns them) and the attempts seen arrive.
+	 * `id` is set once a job page opens and `data` once the job loads: the functions that read them as set
+	 * (through a cast) run only then.
 	 *
 	 * @param {string | null} id
-	 * @param {string} kind
-	 * @returns {{ id: string | null, kind: string, data: any, report: any, polls: number,
+	 * @param {Kind} kind
+	 * @returns {{ id: string | null, kind: Kind, data: JobView | null, report: DeliveryReport | null, polls: number,
 	 *   newAttempts: Record<string, boolean>, cancelling: boolean }}
 	 */
 	function freshJob(id, kind) {
 		return { id: id, kind: kind, data: null, report: null, polls: 0, newAttempts: {}, cancelling: false };
 	}
 
+	/**
+	 * @param {Kind} kind
+	 * @param {string} status
+	 */
 	function hasEnded(kind, status) {
 		return KINDS[kind].ended[status] === true;
 	}
@@ -184,22 +237,33 @@
 		return /** @type {HTMLInputElement} */ (document.getElementById(id));
 	}
 
-	/** An element with attributes and children; strings become text nodes, never markup. */
+	/**
+	 * An element with attributes and children; strings become text nodes, never markup.
+	 *
+	 * @template {keyof HTMLElementTagNameMap} K
+	 * @param {K} tag
+	 * @param {Attrs | null} [attrs]
+	 * @returns {HTMLElementTagNameMap[K]}
+	 */
 	function h(tag, attrs) {
 		var el = document.createElement(tag);
 		if (attrs) {
 			Object.keys(attrs).forEach(function (name) {
 				var value = attrs[name];
 				if (value === null || value === undefined || value === false) return;
-				if (name === "class") el.className = value;
-				else if (name === "text") el.textContent = value;
-				else if (name.slice(0, 2) === "on") el.addEventListener(name.slice(2), value);
+				if (name === "class") el.className = /** @type {string} */ (value);
+				else if (name === "text") el.textContent = /** @type {string} */ (value);
+				else if (name.slice(0, 2) === "on") el.addEventListener(name.slice(2), /** @type {EventListener} */ (value));
 				else el.setAttribute(name, value === true ? "" : String(value));
 			});
 		}
 		for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
 		return el;
 	}
+	/**
+	 * @param {Element} el
+	 * @param {Child} child
+	 */
 	function append(el, child) {
 		if (child === null || child === undefined || child === false) return;
 		if (Array.isArray(child))
@@ -208,22 +272,36 @@
 			});
 		else el.append(child instanceof Node ? child : String(child));
 	}
-	/** Replaces an element's children, skipping absent ones (replaceChildren would show a null as "null"). */
+	/**
+	 * Replaces an element's children, skipping absent ones (replaceChildren would show a null as "null").
+	 *
+	 * @param {Element} el
+	 */
 	function fill(el) {
 		el.replaceChildren();
 		for (var i = 1; i < arguments.length; i++) append(el, arguments[i]);
 	}
 
+	/**
+	 * @param {string} tone
+	 * @param {string} label
+	 * @param {Attrs} [attrs]
+	 */
 	function badge(tone, label, attrs) {
 		var a = attrs || {};
 		a.class = "badge badge-" + tone;
 		a.text = label;
 		return h("span", a);
 	}
+	/**
+	 * @param {Kind} kind
+	 * @param {string} status
+	 */
 	function statusBadge(kind, status) {
 		var s = KINDS[kind].statuses[status] || { label: String(status), tone: "gray" };
 		return badge(s.tone, s.label, { "data-status": status });
 	}
+	/** @param {string | null | undefined} deliveryStatus */
 	function deliveryBadge(deliveryStatus) {
 		var key = deliveryStatus || "none";
 		var d = DELIVERY[key] || { label: String(key), tone: "gray" };
@@ -231,12 +309,15 @@
 	}
 
 	var dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+	/** @param {number} seconds */
 	function secondsToDate(seconds) {
 		return new Date(seconds * 1000);
 	}
+	/** @param {Date} date */
 	function formatDate(date) {
 		return dateTime.format(date);
 	}
+	/** @param {Date} date */
 	function relative(date) {
 		var s = Math.round((Date.now() - date.getTime()) / 1000);
 		if (s < 45) return "just now";
@@ -244,23 +325,30 @@
 		if (s < 86400) return Math.round(s / 3600) + " h ago";
 		return formatDate(date);
 	}
+	/**
+	 * @param {Date} date
+	 * @param {string} [text]
+	 */
 	function timeEl(date, text) {
 		return h("time", { datetime: date.toISOString(), title: formatDate(date), text: text || formatDate(date) });
 	}
+	/** @param {number} seconds */
 	function duration(seconds) {
 		if (seconds < 60) return seconds + " s";
 		var m = Math.floor(seconds / 60);
 		return m + " min " + (seconds % 60) + " s";
 	}
+	/** @param {string} id */
 	function shortId(id) {
 		return id.length > 14 ? id.slice(0, 8) + "…" + id.slice(-4) : id;
 	}
 
+	/** @param {string} text */
 	function announce(text) {
 		var toast = $("toast");
 		toast.textContent = text;
 		toast.classList.add("show");
-		clearTimeout(toastTimer);
+		clearTimeout(/** @type {number | undefined} */ (toastTimer));
 		toastTimer = setTimeout(function () {
 			toast.classList.remove("show");
 		}, 4000);
@@ -268,6 +356,10 @@
 
 	/** The one HTML sink: the answer, rendered and sanitised; a Trusted Types policy where the browser has them. */
 	var answerPolicy = (function () {
+		/**
+		 * @param {string} markdown
+		 * @param {ReadonlyArray<unknown>} citations
+		 */
 		var create = function (markdown, citations) {
 			return renderMarkdown(markdown, { citations: citations });
 		};
@@ -280,6 +372,11 @@
 
 	// ── The API ───────────────────────────────────────────────────────────
 
+	/**
+	 * @param {number} status
+	 * @param {string} message
+	 * @param {unknown} body
+	 */
 	function ApiError(status, message, body) {
 		this.name = "ApiError";
 		this.status = status;
@@ -288,7 +385,12 @@
 	}
 	ApiError.prototype = Object.create(Error.prototype);
 
-	/** The message of an error body: the Sonar surface's {detail}, or the Agent surface's {error: {message}}. */
+	/**
+	 * The message of an error body: the Sonar surface's {detail}, or the Agent surface's {error: {message}}.
+	 *
+	 * @param {number} status
+	 * @param {ErrorBody | null} body
+	 */
 	function describeError(status, body) {
 		var detail = body && body.detail;
 		if (typeof detail === "string") return detail;
@@ -297,6 +399,7 @@
 		if (error && typeof error.message === "string" && error.message) return error.message;
 		return "the relay answered " + status;
 	}
+	/** @param {ValidationIssue} issue */
 	function describeIssue(issue) {
 		var loc = Array.isArray(issue && issue.loc)
 			? issue.loc.filter(function (part) {
@@ -306,7 +409,15 @@
 		return (loc.length ? loc.join(" › ") + ": " : "") + (issue && issue.msg ? issue.msg : "invalid");
 	}
 
-	/** Calls the relay; resolves with the JSON body, rejects with an ApiError. A 401 signs out (unless signing in). */
+	/**
+	 * Calls the relay; resolves with the JSON body, rejects with an ApiError. A 401 signs out (unless signing in).
+	 *
+	 * @param {string} method
+	 * @param {string} path
+	 * @param {unknown} [body] sent as JSON
+	 * @param {string} [keyToTry] a key to sign in with, instead of the session's
+	 * @returns {Promise<any>} the JSON body (null if empty): each caller names its shape on its callback
+	 */
 	function api(method, path, body, keyToTry) {
 		var key = keyToTry === undefined ? apiKey : keyToTry;
 		/** @type {RequestInit & { headers: Record<string, string> }} */
@@ -344,6 +455,10 @@
 		);
 	}
 
+	/**
+	 * @param {Kind} kind
+	 * @param {string} id
+	 */
 	function jobPath(kind, id) {
 		return KINDS[kind].api + "/" + encodeURIComponent(id);
 	}
@@ -351,6 +466,7 @@
 	// ── Routing ───────────────────────────────────────────────────────────
 
 	var VIEWS = ["signin", "jobs", "job", "new", "ops", "secret"];
+	/** @type {Record<string, string>} */
 	var TITLES = {
 		signin: "Sign in",
 		jobs: "Jobs",
@@ -363,6 +479,10 @@
 	/** Set by the list's tabs: the next view keeps the focus on the tab instead of moving it to the heading. */
 	var keepFocus = false;
 
+	/**
+	 * @param {string} hash
+	 * @returns {Route | null}
+	 */
 	function parseRoute(hash) {
 		if (hash === "" || hash === "#" || hash === "#/") return { name: "jobs", kind: listKind };
 		if (hash.slice(0, 2) !== "#/") return null; // an in-page anchor, such as the skip link
@@ -375,6 +495,10 @@
 		return { name: "jobs", kind: listKind, unknown: true };
 	}
 
+	/**
+	 * @param {string} name
+	 * @param {string} [title]
+	 */
 	function showView(name, title) {
 		VIEWS.forEach(function (view) {
 			$("view-" + view).hidden = view !== name;
@@ -398,7 +522,7 @@
 	}
 
 	function stopPolling() {
-		clearTimeout(pollTimer);
+		clearTimeout(/** @type {number | undefined} */ (pollTimer));
 		pollTimer = null;
 	}
 
@@ -421,6 +545,7 @@
 		else if (route.name === "ops") openOps();
 	}
 
+	/** @param {string} hash */
 	function navigate(hash) {
 		if (location.hash === hash) render();
 		else location.hash = hash;
@@ -428,11 +553,14 @@
 
 	// ── Sign-in ───────────────────────────────────────────────────────────
 
+	/** @param {SubmitEvent} event */
 	function signIn(event) {
 		event.preventDefault();
 		var input = $("signin-key");
 		var error = $("signin-error");
-		var button = event.target.querySelector("button[type=submit]");
+		var button = /** @type {HTMLButtonElement} */ (
+			/** @type {HTMLFormElement} */ (event.target).querySelector("button[type=submit]")
+		);
 		var key = input.value.trim();
 		error.textContent = "";
 		input.removeAttribute("aria-invalid");
@@ -473,6 +601,7 @@
 			});
 	}
 
+	/** @param {string} [message] */
 	function signOut(message) {
 		try {
 			sessionStorage.removeItem(KEY_STORAGE);
@@ -502,7 +631,11 @@
 
 	// ── Job list ──────────────────────────────────────────────────────────
 
-	/** Which kind the list shows: the tabs, the filter's options, the words, and where "Jobs" links lead back to. */
+	/**
+	 * Which kind the list shows: the tabs, the filter's options, the words, and where "Jobs" links lead back to.
+	 *
+	 * @param {Kind} kind
+	 */
 	function setListKind(kind) {
 		listKind = kind;
 		var K = KINDS[kind];
@@ -522,6 +655,7 @@
 		renderSearch(kind);
 	}
 
+	/** @param {Kind} kind */
 	function renderFilterOptions(kind) {
 		var K = KINDS[kind];
 		var select = $("jobs-filter");
@@ -545,6 +679,7 @@
 		select.value = lists[kind].filter;
 	}
 
+	/** @param {Kind} kind */
 	function openJobs(kind) {
 		setListKind(kind);
 		showView("jobs", KINDS[kind].listTitle);
@@ -565,15 +700,20 @@
 		}
 	}
 
-	/** A tab activated by click or keyboard: the list route of its kind, focus staying on the tab. */
+	/**
+	 * A tab activated by click or keyboard: the list route of its kind, focus staying on the tab.
+	 *
+	 * @param {HTMLElement} tab
+	 */
 	function selectTab(tab) {
-		var kind = tab.getAttribute("data-kind");
+		var kind = /** @type {Kind} */ (tab.getAttribute("data-kind"));
 		tab.focus();
 		if (kind === listKind && !$("view-jobs").hidden) return;
 		keepFocus = true;
 		navigate(KINDS[kind].route);
 	}
 
+	/** @param {KeyboardEvent} event */
 	function onTabKey(event) {
 		var tabs = Array.prototype.slice.call(document.querySelectorAll("#jobs-tabs [role=tab]"));
 		var at = tabs.indexOf(document.activeElement);
@@ -588,13 +728,22 @@
 		selectTab(next);
 	}
 
-	/** This tenant's usage against its limits (GET /v1/usage), one line above the list. */
+	/**
+	 * This tenant's usage against its limits (GET /v1/usage), one line above the list.
+	 *
+	 * @param {number} token
+	 */
 	function loadUsage(token) {
 		api("GET", "/v1/usage")
-			.then(function (report) {
+			.then(function (/** @type {UsageReport | null} */ report) {
 				if (token !== routeToken || !report || !report.usage) return;
 				var limits = report.limits || {};
 				var used = report.usage;
+				/**
+				 * @param {number} value
+				 * @param {number | null | undefined} limit
+				 * @param {string} label
+				 */
 				function part(value, limit, label) {
 					return limit == null ? value + " " + label : value + " of " + limit + " " + label;
 				}
@@ -618,6 +767,8 @@
 	 * Loads the first page (reset: navigation, Refresh, a new search) or the next one (Load more).
 	 * A page is applied only if no reset started after the load did: a late first page must not wipe
 	 * out a further page loaded since, nor a late further page land on a list that was reset.
+	 *
+	 * @param {boolean} reset
 	 */
 	function loadJobs(reset) {
 		var token = routeToken;
@@ -639,7 +790,7 @@
 		if (reset) refresh.disabled = true;
 		if (reset) $("jobs-table").setAttribute("aria-busy", "true");
 		return api("GET", KINDS[kind].api + query)
-			.then(function (page) {
+			.then(function (/** @type {ListPage | null} */ page) {
 				if (token !== routeToken || list.resetSeq !== basis) return;
 				var items = KINDS[kind].items(page);
 				if (reset) {
@@ -668,12 +819,20 @@
 			});
 	}
 
-	/** Updates loaded jobs in place; new ones go first (the list is newest first) or last (a further page). */
+	/**
+	 * Updates loaded jobs in place; new ones go first (the list is newest first) or last (a further page).
+	 *
+	 * @param {ListState} list
+	 * @param {JobView[]} fresh
+	 * @param {boolean} atTop
+	 */
 	function mergeJobs(list, fresh, atTop) {
+		/** @type {Record<string, number>} */
 		var byId = {};
 		list.jobs.forEach(function (j, i) {
 			byId[j.id] = i;
 		});
+		/** @type {JobView[]} */
 		var added = [];
 		fresh.forEach(function (j) {
 			if (byId[j.id] !== undefined) list.jobs[byId[j.id]] = j;
@@ -682,10 +841,11 @@
 		list.jobs = atTop ? added.concat(list.jobs) : list.jobs.concat(added);
 	}
 
+	/** @param {number} token */
 	function refreshFirstPage(token) {
 		var kind = listKind;
 		return api("GET", KINDS[kind].api + "?limit=" + PAGE_SIZE + searchQuery(lists[kind]))
-			.then(function (page) {
+			.then(function (/** @type {ListPage | null} */ page) {
 				if (token !== routeToken) return;
 				mergeJobs(lists[kind], KINDS[kind].items(page), true);
 				$("jobs-error").textContent = "";
@@ -699,6 +859,7 @@
 			});
 	}
 
+	/** @param {number} token */
 	function scheduleListPoll(token) {
 		var kind = listKind;
 		var list = lists[kind];
@@ -715,6 +876,10 @@
 		}, delay);
 	}
 
+	/**
+	 * @param {JobView} j
+	 * @param {string} filter
+	 */
 	function matchesFilter(j, filter) {
 		if (!filter) return true;
 		var parts = filter.split(":");
@@ -722,6 +887,7 @@
 		return (j.delivery_status || "none") === parts[1];
 	}
 
+	/** @param {JobView} j */
 	function previewOf(j) {
 		if (typeof j.request_preview === "string" && j.request_preview) return j.request_preview;
 		var remembered = rememberedQuestion(j.id);
@@ -806,16 +972,25 @@
 
 	// ── Search by metadata ────────────────────────────────────────────────
 
-	/** The list's search as query parameters: metadata[key]=value, which the relay looks up in its index. */
+	/**
+	 * The list's search as query parameters: metadata[key]=value, which the relay looks up in its index.
+	 *
+	 * @param {ListState} list
+	 */
 	function searchQuery(list) {
 		if (!list.search) return "";
 		return "&" + encodeURIComponent("metadata[" + list.search.key + "]") + "=" + encodeURIComponent(list.search.value);
 	}
+	/** @param {Search} search */
 	function searchText(search) {
 		return search.key + "=" + search.value;
 	}
 
-	/** The search box shows the search of the kind on screen. */
+	/**
+	 * The search box shows the search of the kind on screen.
+	 *
+	 * @param {Kind} kind
+	 */
 	function renderSearch(kind) {
 		var search = lists[kind].search;
 		$("jobs-search-input").value = search ? searchText(search) : "";
@@ -824,7 +999,11 @@
 		$("jobs-search-input").removeAttribute("aria-invalid");
 	}
 
-	/** "key=value" (the first = splits them; the value may be empty), or an error message. */
+	/**
+	 * "key=value" (the first = splits them; the value may be empty), or an error message.
+	 *
+	 * @param {string} text
+	 */
 	function parseSearch(text) {
 		var at = text.indexOf("=");
 		if (at <= 0) return { error: "Search as key=value, such as ticket=T-42." };
@@ -833,6 +1012,7 @@
 		return { key: key, value: text.slice(at + 1).trim() };
 	}
 
+	/** @param {Search | null} search */
 	function applySearch(search) {
 		var list = lists[listKind];
 		list.search = search;
@@ -848,6 +1028,7 @@
 		loadJobs(true);
 	}
 
+	/** @param {Event} event */
 	function submitSearch(event) {
 		event.preventDefault();
 		var text = $("jobs-search-input").value.trim();
@@ -862,11 +1043,15 @@
 			$("jobs-search-input").focus();
 			return;
 		}
-		applySearch(parsed);
+		applySearch(/** @type {Search} */ (parsed));
 	}
 
 	// ── Job page ──────────────────────────────────────────────────────────
 
+	/**
+	 * @param {string} id
+	 * @param {Kind} kind
+	 */
 	function openJob(id, kind) {
 		var K = KINDS[kind];
 		showView("job", K.title);
@@ -921,12 +1106,17 @@
 		$("job-cancel").disabled = true;
 	}
 
+	/**
+	 * @param {Kind} kind
+	 * @param {JobView | null} data
+	 */
 	function isSettled(kind, data) {
 		return Boolean(data && hasEnded(kind, data.status) && data.delivery_status !== "pending");
 	}
 
+	/** @param {number} token */
 	function refreshJob(token) {
-		var id = job.id;
+		var id = /** @type {string} */ (job.id);
 		var kind = job.kind;
 		var K = KINDS[kind];
 		var deliveries = api("GET", jobPath(kind, id) + "/deliveries").catch(function (failure) {
@@ -934,7 +1124,7 @@
 			throw failure;
 		});
 		return Promise.all([api("GET", jobPath(kind, id)), deliveries])
-			.then(function (results) {
+			.then(function (/** @type {[JobView, DeliveryReport | null]} */ results) {
 				if (token !== routeToken || job.id !== id) return;
 				var before = job.data && job.data.status;
 				job.data = results[0];
@@ -962,6 +1152,7 @@
 			});
 	}
 
+	/** @param {number} token */
 	function scheduleJobPoll(token) {
 		var settled = isSettled(job.kind, job.data);
 		var exhausted = job.polls >= POLL.maxPolls;
@@ -977,7 +1168,7 @@
 	}
 
 	function renderJob() {
-		var data = job.data;
+		var data = /** @type {JobView} */ (job.data);
 		renderBadges();
 		renderQuestion(data);
 		if (job.kind === "agent") {
@@ -997,10 +1188,11 @@
 	}
 
 	function renderBadges() {
-		$("job-badges").replaceChildren(
-			statusBadge(job.kind, job.data.status),
-			deliveryBadge(job.data.delivery_status),
-			job.data.upstream === "emulator"
+		fill(
+			$("job-badges"),
+			statusBadge(job.kind, /** @type {JobView} */ (job.data).status),
+			deliveryBadge(/** @type {JobView} */ (job.data).delivery_status),
+			/** @type {JobView} */ (job.data).upstream === "emulator"
 				? badge("emulator", "emulator", {
 						"data-upstream": "emulator",
 						title: "The answer came from the local Perplexity emulator, not from Perplexity",
@@ -1009,14 +1201,24 @@
 		);
 	}
 
-	/** Who answered upstream, as the relay recorded it while the job ran. */
+	/**
+	 * Who answered upstream, as the relay recorded it while the job ran.
+	 *
+	 * @param {JobView} data
+	 * @returns {[string, string] | null}
+	 */
 	function upstreamRow(data) {
 		if (data.upstream === "emulator") return ["Upstream", "Local Perplexity emulator (not Perplexity)"];
 		if (data.upstream === "perplexity") return ["Upstream", "Perplexity"];
 		return null;
 	}
 
-	/** What the list knows of a run's input: its summary's request_preview, when the list has loaded it. */
+	/**
+	 * What the list knows of a run's input: its summary's request_preview, when the list has loaded it.
+	 *
+	 * @param {Kind} kind
+	 * @param {string} id
+	 */
 	function listedPreview(kind, id) {
 		var found = lists[kind].jobs.filter(function (j) {
 			return j.id === id;
@@ -1024,6 +1226,7 @@
 		return found && typeof found.request_preview === "string" && found.request_preview ? found.request_preview : null;
 	}
 
+	/** @param {JobView} data */
 	function renderQuestion(data) {
 		var box = $("job-question");
 		if (typeof data.request_preview === "string" && data.request_preview) {
@@ -1064,6 +1267,10 @@
 
 	// Sonar jobs: the chat completion.
 
+	/**
+	 * @param {JobView} data
+	 * @returns {string | null}
+	 */
 	function answerText(data) {
 		var choice = data.response && data.response.choices && data.response.choices[0];
 		var content = choice && choice.message ? choice.message.content : null;
@@ -1079,6 +1286,7 @@
 		return null;
 	}
 
+	/** @param {JobView} data */
 	function citationsOf(data) {
 		var response = data.response || {};
 		if (Array.isArray(response.citations) && response.citations.length) return response.citations;
@@ -1089,6 +1297,7 @@
 		return [];
 	}
 
+	/** @param {JobView} data */
 	function renderAnswer(data) {
 		var box = $("job-answer");
 		if (data.status === "COMPLETED") {
@@ -1111,6 +1320,7 @@
 		}
 	}
 
+	/** @param {JobView} data */
 	function renderSources(data) {
 		var response = data.response || {};
 		var results =
@@ -1121,13 +1331,19 @@
 
 	// Agent runs: the Response object's typed output items; unknown item types are ignored.
 
+	/**
+	 * @param {JobView} data
+	 * @param {string} type
+	 */
 	function outputItems(data, type) {
 		return (Array.isArray(data.output) ? data.output : []).filter(function (item) {
 			return item && item.type === type;
 		});
 	}
 
+	/** @param {JobView} data */
 	function outputTexts(data) {
+		/** @type {OutputPart[]} */
 		var parts = [];
 		outputItems(data, "message").forEach(function (item) {
 			(Array.isArray(item.content) ? item.content : []).forEach(function (part) {
@@ -1137,6 +1353,7 @@
 		return parts;
 	}
 
+	/** @param {JobView} data */
 	function runText(data) {
 		var parts = outputTexts(data);
 		return parts.length
@@ -1148,7 +1365,9 @@
 			: null;
 	}
 
+	/** @param {JobView} data */
 	function runResults(data) {
+		/** @type {SearchResult[]} */
 		var results = [];
 		outputItems(data, "search_results").forEach(function (item) {
 			(Array.isArray(item.results) ? item.results : []).forEach(function (r) {
@@ -1158,7 +1377,11 @@
 		return results;
 	}
 
-	/** URLs for the answer's [n] markers: the n-th search result, unless a citation annotation on that marker names its own. */
+	/**
+	 * URLs for the answer's [n] markers: the n-th search result, unless a citation annotation on that marker names its own.
+	 *
+	 * @param {JobView} data
+	 */
 	function runCitations(data) {
 		var urls = runResults(data).map(function (r) {
 			return r.url;
@@ -1174,15 +1397,18 @@
 		return urls;
 	}
 
+	/** @param {JobView} data */
 	function runHasAnswer(data) {
 		return data.status === "completed" || data.status === "incomplete";
 	}
 
+	/** @param {JobView} data */
 	function incompleteReason(data) {
 		var details = data.incomplete_details;
 		return details && typeof details.reason === "string" ? details.reason : null;
 	}
 
+	/** @param {JobView} data */
 	function renderRunAnswer(data) {
 		var box = $("job-answer");
 		var status = data.status;
@@ -1232,9 +1458,11 @@
 		}
 	}
 
+	/** @param {JobView} data */
 	function renderRunTimeline(data) {
 		var status = data.status;
 		var ended = hasEnded("agent", status);
+		/** @type {TimelineStep[]} */
 		var steps = [
 			{ label: "Created", at: data.created_at, state: "done" },
 			{
@@ -1264,7 +1492,9 @@
 		note.hidden = false;
 	}
 
+	/** @param {JobView} data */
 	function renderRunDetails(data) {
+		/** @type {Array<[string, Child]>} */
 		var rows = [["Model", data.model]];
 		var upstream = upstreamRow(data);
 		if (upstream) rows.push(upstream);
@@ -1277,6 +1507,7 @@
 
 	// Shared by both kinds.
 
+	/** @param {unknown} raw */
 	function safeHref(raw) {
 		if (typeof raw !== "string" || !/^https?:\/\//i.test(raw)) return null;
 		try {
@@ -1286,6 +1517,7 @@
 			return null;
 		}
 	}
+	/** @param {string} raw */
 	function hostOf(raw) {
 		try {
 			return new URL(raw).host;
@@ -1293,13 +1525,25 @@
 			return "";
 		}
 	}
+	/**
+	 * @param {string} url
+	 * @param {string} text
+	 * @param {string} cls
+	 */
 	function externalLink(url, text, cls) {
 		var href = safeHref(url);
 		if (!href) return h("span", { class: cls, text: text });
 		return h("a", { class: cls, href: href, rel: "noopener noreferrer", target: "_blank", text: text });
 	}
 
-	/** Search results ({url, title, snippet, date?}) or, without them, bare citation URLs. */
+	/**
+	 * Search results ({url, title, snippet, date?}) or, without them, bare citation URLs.
+	 *
+	 * @param {JobView} data
+	 * @param {SearchResult[] | null} results
+	 * @param {string[]} citations
+	 * @param {boolean} answered
+	 */
 	function renderSourceList(data, results, citations, answered) {
 		var items = results
 			? results.map(function (r) {
@@ -1325,8 +1569,10 @@
 				: "Sources appear with the answer.";
 	}
 
+	/** @param {JobView} data */
 	function renderTimeline(data) {
 		var created = data.created_at;
+		/** @type {TimelineStep[]} */
 		var steps = [{ label: "Created", at: created, state: "done" }];
 		steps.push({ label: "Started", at: data.started_at, state: data.started_at ? "done" : "waiting" });
 		if (data.failed_at || data.status === "FAILED")
@@ -1336,6 +1582,11 @@
 		$("job-timeline-note").hidden = true;
 	}
 
+	/**
+	 * @param {TimelineStep[]} steps
+	 * @param {number} created
+	 * @param {boolean} ended
+	 */
 	function renderTimelineSteps(steps, created, ended) {
 		$("job-timeline").replaceChildren.apply(
 			$("job-timeline"),
@@ -1353,7 +1604,15 @@
 		);
 	}
 
+	/**
+	 * @param {number} input
+	 * @param {number} output
+	 * @param {number} total
+	 * @param {Cost | undefined} cost
+	 * @returns {Array<[string, string]>}
+	 */
 	function usageRows(input, output, total, cost) {
+		/** @type {Array<[string, string]>} */
 		var rows = [["Tokens", input + " in · " + output + " out · " + total + " total"]];
 		if (cost && typeof cost.total_cost === "number") {
 			var currency = typeof cost.currency === "string" && cost.currency !== "USD" ? " " + cost.currency : "";
@@ -1362,7 +1621,9 @@
 		return rows;
 	}
 
+	/** @param {JobView} data */
 	function renderDetails(data) {
+		/** @type {Array<[string, Child]>} */
 		var rows = [["Model", data.model]];
 		var upstream = upstreamRow(data);
 		if (upstream) rows.push(upstream);
@@ -1372,6 +1633,10 @@
 		renderDetailRows(rows, data.metadata);
 	}
 
+	/**
+	 * @param {Array<[string, Child]>} rows
+	 * @param {Record<string, unknown> | null | undefined} metadata
+	 */
 	function renderDetailRows(rows, metadata) {
 		rows.push([
 			"Metadata",
@@ -1387,7 +1652,7 @@
 	// ── Cancel ────────────────────────────────────────────────────────────
 
 	function renderCancel() {
-		var live = Boolean(job.data) && !hasEnded(job.kind, job.data.status);
+		var live = Boolean(job.data) && !hasEnded(job.kind, /** @type {JobView} */ (job.data).status);
 		$("job-cancel").disabled = !live || job.cancelling;
 		if (!live) closeConfirm(false);
 	}
@@ -1401,6 +1666,7 @@
 		$("cancel-yes").focus();
 	}
 
+	/** @param {boolean} restoreFocus */
 	function closeConfirm(restoreFocus) {
 		var wasOpen = !$("cancel-confirm").hidden;
 		$("cancel-confirm").hidden = true;
@@ -1409,7 +1675,7 @@
 	}
 
 	function confirmCancel() {
-		var id = job.id;
+		var id = /** @type {string} */ (job.id);
 		var kind = job.kind;
 		var K = KINDS[kind];
 		var token = routeToken;
@@ -1420,7 +1686,7 @@
 		button.disabled = true;
 		button.textContent = "Cancelling…";
 		api("POST", jobPath(kind, id) + "/cancel")
-			.then(function (answer) {
+			.then(function (/** @type {CancelAnswer | null} */ answer) {
 				if (token !== routeToken || job.id !== id) return;
 				result.className = "alert alert-success";
 				result.textContent =
@@ -1457,10 +1723,12 @@
 
 	// ── Deliveries ────────────────────────────────────────────────────────
 
+	/** @param {DeliveryAttempt} a */
 	function attemptKey(a) {
 		return a.webhook_id + "/" + a.series + "/" + a.attempt;
 	}
 
+	/** @param {string} name */
 	function eventName(name) {
 		return String(name).replace(/^(async_chat_completion|response)\./, "");
 	}
@@ -1582,7 +1850,12 @@
 		);
 	}
 
-	/** A failed attempt in words ("connection refused", "HTTP 503 Service Unavailable"), with the start of the answer. */
+	/**
+	 * A failed attempt in words ("connection refused", "HTTP 503 Service Unavailable"), with the start of the answer.
+	 *
+	 * @param {DeliveryAttempt} a
+	 * @param {boolean} ok
+	 */
 	function attemptError(a, ok) {
 		if (ok) return "—";
 		var message = a.error_message || a.error || "";
@@ -1594,9 +1867,10 @@
 	function redeliver() {
 		var button = $("job-redeliver");
 		var result = $("redeliver-result");
-		var id = job.id;
+		var id = /** @type {string} */ (job.id);
 		var kind = job.kind;
 		var token = routeToken;
+		/** @type {Record<string, boolean>} */
 		var seen = {};
 		((job.report && job.report.attempts) || []).forEach(function (a) {
 			seen[attemptKey(a)] = true;
@@ -1606,7 +1880,7 @@
 		result.className = "alert";
 		result.textContent = "";
 		api("POST", jobPath(kind, id) + "/redeliver")
-			.then(function (report) {
+			.then(function (/** @type {DeliveryReport} */ report) {
 				if (token !== routeToken || job.id !== id) return;
 				job.report = report;
 				job.newAttempts = {};
@@ -1619,7 +1893,10 @@
 				renderDeliveries();
 				var latest = fresh[fresh.length - 1];
 				result.className =
-					"alert " + (latest && latest.status_code >= 200 && latest.status_code < 300 ? "alert-success" : "alert-info");
+					"alert " +
+					(latest && latest.status_code !== null && latest.status_code >= 200 && latest.status_code < 300
+						? "alert-success"
+						: "alert-info");
 				result.textContent = latest
 					? "Redelivered: attempt #" +
 						latest.attempt +
@@ -1654,11 +1931,18 @@
 
 	// ── Copying ───────────────────────────────────────────────────────────
 
+	/** @param {string} text */
 	function shellQuote(text) {
 		return "'" + String(text).replace(/'/g, "'\\''") + "'";
 	}
 
-	/** The GET of this job or run as curl; the key is $SONAR_RELAY_KEY unless the user asked for it. */
+	/**
+	 * The GET of this job or run as curl; the key is $SONAR_RELAY_KEY unless the user asked for it.
+	 *
+	 * @param {Kind} kind
+	 * @param {string} id
+	 * @param {boolean} withKey
+	 */
 	function curlCommand(kind, id, withKey) {
 		var url = location.origin + jobPath(kind, id);
 		var auth = withKey ? shellQuote("authorization: Bearer " + apiKey) : '"authorization: Bearer $SONAR_RELAY_KEY"';
@@ -1670,6 +1954,10 @@
 		$("job-curl").textContent = curlCommand(job.kind, job.id, $("job-curl-key").checked);
 	}
 
+	/**
+	 * @param {string} text
+	 * @param {string} what
+	 */
 	function copyText(text, what) {
 		var done = function () {
 			announce(what + " copied to the clipboard.");
@@ -1701,6 +1989,7 @@
 		showView("new");
 	}
 
+	/** @returns {Kind} */
 	function formSurface() {
 		var checked = /** @type {HTMLInputElement | null} */ (document.querySelector("#f-surface input:checked"));
 		return checked && checked.value === "agent" ? "agent" : "sonar";
@@ -1730,13 +2019,22 @@
 		});
 	}
 
+	/**
+	 * @param {string} id
+	 * @param {string} message
+	 */
 	function setFieldError(id, message) {
 		var el = $(id + "-error");
 		el.textContent = el.textContent ? el.textContent + " " + message : message;
 		$(id).setAttribute("aria-invalid", "true");
 	}
 
-	/** The field of a Sonar 422's loc. */
+	/**
+	 * The field of a Sonar 422's loc.
+	 *
+	 * @param {unknown} loc
+	 * @returns {string | null}
+	 */
 	function fieldForLoc(loc) {
 		var path = (Array.isArray(loc) ? loc : []).map(String);
 		if (path.indexOf("callback_url") !== -1) return "f-callback";
@@ -1747,7 +2045,12 @@
 		return null;
 	}
 
-	/** The field of an Agent 400's param, such as "metadata.ticket" or "input". */
+	/**
+	 * The field of an Agent 400's param, such as "metadata.ticket" or "input".
+	 *
+	 * @param {string | undefined} param
+	 * @returns {string | null}
+	 */
 	function fieldForParam(param) {
 		var head = String(param || "").split(/[.[]/)[0];
 		if (head === "input") return "f-question";
@@ -1758,6 +2061,7 @@
 		return null;
 	}
 
+	/** @param {string} id */
 	function focusField(id) {
 		var field = $(id);
 		var target =
@@ -1768,6 +2072,10 @@
 		if (target) target.focus();
 	}
 
+	/**
+	 * @param {string} title
+	 * @param {FormIssue[]} issues
+	 */
 	function showFormErrors(title, issues) {
 		var box = $("new-errors");
 		var items = issues.map(function (issue) {
@@ -1791,9 +2099,16 @@
 		box.focus();
 	}
 
-	/** The metadata field as an object, or an error message; empty means none. An Agent run's values are strings. */
+	/**
+	 * The metadata field as an object, or an error message; empty means none. An Agent run's values are strings.
+	 *
+	 * @param {string} text
+	 * @param {Kind} kind
+	 * @returns {{ value?: Record<string, unknown>, error?: string }}
+	 */
 	function parseMetadata(text, kind) {
 		if (!text.trim()) return { value: undefined };
+		/** @type {Record<string, unknown>} JSON.parse's answer, checked below to be an object */
 		var value;
 		try {
 			value = JSON.parse(text);
@@ -1823,6 +2138,7 @@
 		else $("f-metadata").removeAttribute("aria-invalid");
 	}
 
+	/** @param {Event} event */
 	function submitJob(event) {
 		event.preventDefault();
 		clearFormErrors();
@@ -1846,6 +2162,7 @@
 			return;
 		}
 
+		/** @type {Record<string, unknown>} */
 		var body =
 			kind === "agent"
 				? { preset: $("f-preset").value, input: question }
@@ -1862,7 +2179,7 @@
 		button.disabled = true;
 		button.textContent = "Submitting…";
 		api("POST", KINDS[kind].api, body)
-			.then(function (created) {
+			.then(function (/** @type {Created} */ created) {
 				rememberQuestion(created.id, question);
 				$("f-question").value = "";
 				lists[kind].loaded = false;
@@ -1898,7 +2215,12 @@
 			});
 	}
 
-	/** Questions submitted from this tab, so their pages can show them while the API does not. */
+	/**
+	 * Questions submitted from this tab, so their pages can show them while the API does not.
+	 *
+	 * @param {string} id
+	 * @param {string} question
+	 */
 	function rememberQuestion(id, question) {
 		try {
 			var saved = JSON.parse(sessionStorage.getItem(QUESTIONS_STORAGE) || "{}");
@@ -1910,6 +2232,10 @@
 			// best effort only
 		}
 	}
+	/**
+	 * @param {string} id
+	 * @returns {string | null}
+	 */
 	function rememberedQuestion(id) {
 		try {
 			var saved = JSON.parse(sessionStorage.getItem(QUESTIONS_STORAGE) || "{}");
@@ -1926,7 +2252,7 @@
 		var token = routeToken;
 		$("secret-list").setAttribute("aria-busy", "true");
 		api("GET", "/v1/webhook-secret")
-			.then(function (data) {
+			.then(function (/** @type {WebhookSecret} */ data) {
 				if (token !== routeToken) return;
 				secrets.data = data;
 				$("secret-error").textContent = "";
@@ -1942,6 +2268,7 @@
 			});
 	}
 
+	/** @param {string} secret */
 	function masked(secret) {
 		var prefix = secret.indexOf("whsec_") === 0 ? "whsec_" : "";
 		return prefix + "•".repeat(24) + secret.slice(-4);
@@ -1949,6 +2276,7 @@
 
 	function renderSecrets() {
 		var data = secrets.data || {};
+		/** @type {Array<["secret" | "next_secret", string, string]>} */
 		var rows = [["secret", "Signing secret", "Verify pushes with this."]];
 		if (data.next_secret)
 			rows.push([
@@ -2018,19 +2346,26 @@
 	var hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 	var dayHourFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
 
-	/** An SVG element: like h(), in the SVG namespace; strings become text nodes. */
+	/**
+	 * An SVG element: like h(), in the SVG namespace; strings become text nodes.
+	 *
+	 * @param {string} tag
+	 * @param {Attrs} attrs
+	 * @returns {Element}
+	 */
 	function svg(tag, attrs) {
 		var el = document.createElementNS(SVG_NS, tag);
 		Object.keys(attrs || {}).forEach(function (name) {
 			var value = attrs[name];
 			if (value === null || value === undefined) return;
-			if (name === "text") el.textContent = value;
+			if (name === "text") el.textContent = /** @type {string} */ (value);
 			else el.setAttribute(name, String(value));
 		});
 		for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
 		return el;
 	}
 
+	/** @param {number | null | undefined} ms */
 	function formatMs(ms) {
 		if (ms === null || ms === undefined) return "—";
 		if (ms < 1000) return Math.round(ms) + " ms";
@@ -2038,7 +2373,12 @@
 		return (ms / 60000).toFixed(1) + " min";
 	}
 
-	/** A round upper bound for an axis: 1, 2 or 5 times a power of ten (counts: 2, 4 or 10 times, so the middle is whole). */
+	/**
+	 * A round upper bound for an axis: 1, 2 or 5 times a power of ten (counts: 2, 4 or 10 times, so the middle is whole).
+	 *
+	 * @param {number} value
+	 * @param {boolean} [counts]
+	 */
 	function niceMax(value, counts) {
 		if (!(value > 0)) return counts ? 2 : 1;
 		var power = Math.pow(10, Math.floor(Math.log10(value)));
@@ -2057,8 +2397,13 @@
 		loadHooks(token);
 	}
 
-	/** A Date as a datetime-local input's value (local time, to the second). */
+	/**
+	 * A Date as a datetime-local input's value (local time, to the second).
+	 *
+	 * @param {Date} date
+	 */
 	function localInputValue(date) {
+		/** @param {number} n */
 		function two(n) {
 			return (n < 10 ? "0" : "") + n;
 		}
@@ -2077,12 +2422,13 @@
 		);
 	}
 
+	/** @param {number} token */
 	function loadStats(token) {
 		var button = $("ops-refresh");
 		button.disabled = true;
 		$("ops-counts").setAttribute("aria-busy", "true");
 		return api("GET", "/v1/stats?window=" + encodeURIComponent(ops.window))
-			.then(function (stats) {
+			.then(function (/** @type {OpsStats} */ stats) {
 				if (token !== routeToken) return;
 				ops.stats = stats;
 				$("ops-error").textContent = "";
@@ -2099,7 +2445,7 @@
 	}
 
 	function renderStats() {
-		var stats = ops.stats;
+		var stats = /** @type {OpsStats} */ (ops.stats);
 		var counts = stats.counts || {};
 		COUNT_KEYS.forEach(function (key) {
 			$("ops-count-" + key).textContent = String(counts[key] === undefined ? "–" : counts[key]);
@@ -2142,7 +2488,12 @@
 
 	var CHART = { width: 720, height: 200, left: 44, right: 12, top: 12, bottom: 28 };
 
-	/** Gridlines and labels of a value axis from 0 to max. */
+	/**
+	 * Gridlines and labels of a value axis from 0 to max.
+	 *
+	 * @param {number} max
+	 * @param {(value: number) => string} label
+	 */
 	function yAxis(max, label) {
 		var plotH = CHART.height - CHART.top - CHART.bottom;
 		return [0, 0.5, 1].map(function (share) {
@@ -2156,11 +2507,20 @@
 		});
 	}
 
+	/**
+	 * @param {string} iso
+	 * @param {boolean} [long]
+	 */
 	function hourLabel(iso, long) {
 		return (long ? dayHourFormat : hourFormat).format(new Date(iso));
 	}
 
-	/** Bars of accepted jobs per hour; each bar's title gives that hour's numbers. */
+	/**
+	 * Bars of accepted jobs per hour; each bar's title gives that hour's numbers.
+	 *
+	 * @param {Element} box
+	 * @param {HourCounts[]} hours
+	 */
 	function renderHourlyChart(box, hours) {
 		var total = 0;
 		var busiest = 0;
@@ -2237,7 +2597,13 @@
 		);
 	}
 
-	/** Two lines, p50 and p99, over the hours that had deliveries; an hour without any breaks the lines. */
+	/**
+	 * Two lines, p50 and p99, over the hours that had deliveries; an hour without any breaks the lines.
+	 *
+	 * @param {Element} box
+	 * @param {HourLag[]} hours
+	 * @param {string} window
+	 */
 	function renderLagChart(box, hours, window) {
 		var points = hours.filter(function (bucket) {
 			return bucket.samples > 0;
@@ -2261,14 +2627,21 @@
 		var plotH = CHART.height - CHART.top - CHART.bottom;
 		var step = hours.length > 1 ? plotW / (hours.length - 1) : 0;
 		var long = window === "7d";
+		/** @param {number} i */
 		function x(i) {
 			return CHART.left + (hours.length > 1 ? i * step : plotW / 2);
 		}
+		/** @param {number} ms */
 		function y(ms) {
 			return CHART.top + plotH * (1 - ms / max);
 		}
+		/**
+		 * @param {"p50_ms" | "p99_ms"} field
+		 * @param {string} cls
+		 */
 		function series(field, cls) {
 			var d = "";
+			/** @type {Element[]} */
 			var dots = [];
 			var drawing = false;
 			hours.forEach(function (bucket, i) {
@@ -2277,7 +2650,7 @@
 					return;
 				}
 				var px = x(i).toFixed(1);
-				var py = y(bucket[field]).toFixed(1);
+				var py = y(/** @type {number} */ (bucket[field])).toFixed(1);
 				d += (drawing ? " L " : " M ") + px + " " + py;
 				drawing = true;
 				dots.push(
@@ -2342,6 +2715,7 @@
 
 	// Recover: every dead-lettered delivery since a time, in the relay's batches.
 
+	/** @param {Event} event */
 	function recoverFailed(event) {
 		event.preventDefault();
 		if (ops.recovering) return;
@@ -2366,10 +2740,16 @@
 		result.className = "alert alert-info";
 		result.textContent = "Looking for dead-lettered deliveries since " + formatDate(since) + "…";
 
+		/**
+		 * @param {string | null} nextToken
+		 * @param {number} round
+		 * @returns {Promise<RecoverReport>}
+		 */
 		function batch(nextToken, round) {
+			/** @type {{ since: string, next_token?: string }} */
 			var body = { since: /** @type {Date} */ (since).toISOString() };
 			if (nextToken) body.next_token = nextToken;
-			return api("POST", "/v1/deliveries/recover", body).then(function (report) {
+			return api("POST", "/v1/deliveries/recover", body).then(function (/** @type {RecoverReport} */ report) {
 				totals.redelivered += report.redelivered;
 				totals.delivered += report.delivered;
 				totals.failed += report.failed;
@@ -2390,7 +2770,7 @@
 				var none = totals.redelivered === 0 && totals.failed === 0;
 				result.className = "alert " + (none || totals.failed === 0 ? "alert-success" : "alert-warning");
 				var parts = none
-					? ["No dead-lettered deliveries since " + formatDate(since) + "."]
+					? ["No dead-lettered deliveries since " + formatDate(/** @type {Date} */ (since)) + "."]
 					: [
 							"Redelivered " +
 								totals.redelivered +
@@ -2430,14 +2810,16 @@
 
 	// REST hook subscriptions: list, subscribe, send a test event, delete.
 
+	/** @param {string} id */
 	function hookPath(id) {
 		return "/v1/hooks/" + encodeURIComponent(id);
 	}
 
+	/** @param {number} token */
 	function loadHooks(token) {
 		$("hooks-list").setAttribute("aria-busy", "true");
 		return api("GET", "/v1/hooks")
-			.then(function (answer) {
+			.then(function (/** @type {{ hooks?: Hook[] } | null} */ answer) {
 				if (token !== routeToken) return;
 				ops.hooks = (answer && answer.hooks) || [];
 				$("hooks-error").textContent = "";
@@ -2483,6 +2865,7 @@
 		);
 	}
 
+	/** @param {Hook} hook */
 	function hookRow(hook) {
 		var created = secondsToDate(hook.created_at);
 		var confirming = ops.confirmDelete === hook.id;
@@ -2504,7 +2887,7 @@
 						"data-hook-test": hook.id,
 						text: "Send test event",
 						onclick: function (event) {
-							testHook(hook, event.currentTarget);
+							testHook(hook, /** @type {HTMLButtonElement} */ (event.currentTarget));
 						},
 					}),
 					h("button", {
@@ -2537,17 +2920,26 @@
 		);
 	}
 
+	/**
+	 * @param {string} attribute
+	 * @param {string} id
+	 */
 	function focusHookButton(attribute, id) {
 		var button = /** @type {HTMLElement | null} */ (document.querySelector("[" + attribute + '="' + id + '"]'));
 		if (button) button.focus();
 	}
 
+	/**
+	 * @param {string} tone
+	 * @param {string} text
+	 */
 	function hookResult(tone, text) {
 		var result = $("hook-result");
 		result.className = "alert alert-" + tone;
 		result.textContent = text;
 	}
 
+	/** @param {Event} event */
 	function subscribeHook(event) {
 		event.preventDefault();
 		var target = $("hook-target");
@@ -2565,7 +2957,7 @@
 		var button = $("hook-submit");
 		button.disabled = true;
 		api("POST", "/v1/hooks", { target_url: url, event: $("hook-event").value })
-			.then(function (hook) {
+			.then(function (/** @type {Hook} */ hook) {
 				if (token !== routeToken) return;
 				target.value = "";
 				hookResult("success", "Subscribed " + hook.target_url + " to " + hook.event + ".");
@@ -2586,13 +2978,17 @@
 			});
 	}
 
+	/**
+	 * @param {Hook} hook
+	 * @param {HTMLButtonElement} button
+	 */
 	function testHook(hook, button) {
 		var token = routeToken;
 		button.disabled = true;
 		button.textContent = "Sending…";
 		hookResult("info", "Sending a test event to " + hook.target_url + "…");
 		api("POST", hookPath(hook.id) + "/test")
-			.then(function (report) {
+			.then(function (/** @type {HookTestReport} */ report) {
 				if (token !== routeToken) return;
 				var answered = report.status_code !== null ? "answered " + report.status_code : "failed";
 				hookResult(
@@ -2625,7 +3021,11 @@
 			});
 	}
 
-	/** The first press asks (the row shows "Yes, delete" and "Keep"); the second deletes. */
+	/**
+	 * The first press asks (the row shows "Yes, delete" and "Keep"); the second deletes.
+	 *
+	 * @param {Hook} hook
+	 */
 	function deleteHook(hook) {
 		if (ops.confirmDelete !== hook.id) {
 			ops.confirmDelete = hook.id;
@@ -2707,10 +3107,10 @@
 		$("job-redeliver").addEventListener("click", redeliver);
 		$("job-curl-key").addEventListener("change", renderCurl);
 		$("job-copy-curl").addEventListener("click", function () {
-			copyText(curlCommand(job.kind, job.id, $("job-curl-key").checked), "The curl command");
+			copyText(curlCommand(job.kind, /** @type {string} */ (job.id), $("job-curl-key").checked), "The curl command");
 		});
 		$("job-copy-id").addEventListener("click", function () {
-			copyText(job.id, "The " + KINDS[job.kind].noun + " id");
+			copyText(/** @type {string} */ (job.id), "The " + KINDS[job.kind].noun + " id");
 		});
 		$("new-form").addEventListener("submit", submitJob);
 		$("f-surface").addEventListener("change", applySurface);

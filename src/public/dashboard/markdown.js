@@ -23,15 +23,22 @@
 var renderMarkdown = (function () {
 	"use strict";
 
+	/** @type {Record<string, string>} */
 	var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+	/** @param {string} text */
 	function escapeHtml(text) {
 		return String(text).replace(/[&<>"']/g, function (ch) {
 			return ESCAPES[ch];
 		});
 	}
 
-	/** The URL normalised, if it is absolute http(s); null for every other scheme or a malformed URL. */
+	/**
+	 * The URL normalised, if it is absolute http(s); null for every other scheme or a malformed URL.
+	 *
+	 * @param {string} raw
+	 * @returns {string | null}
+	 */
 	function safeUrl(raw) {
 		var text = String(raw).trim();
 		if (text.charAt(0) === "<" && text.charAt(text.length - 1) === ">") text = text.slice(1, -1);
@@ -45,6 +52,11 @@ var renderMarkdown = (function () {
 		return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
 	}
 
+	/**
+	 * @param {string} href
+	 * @param {string} innerHtml
+	 * @param {string} [extra]
+	 */
 	function anchor(href, innerHtml, extra) {
 		return (
 			'<a href="' +
@@ -71,6 +83,12 @@ var renderMarkdown = (function () {
 		/(?<![\w\\])_(?=[^\s_])([^_]{0,1000}?[^\s_])_(?!\w)/.source, // 11: italics
 	].join("|");
 
+	/**
+	 * @param {string} text
+	 * @param {{ citations: ReadonlyArray<unknown> }} ctx
+	 * @param {boolean} inLink
+	 * @returns {string}
+	 */
 	function inline(text, ctx, inLink) {
 		var re = new RegExp(INLINE, "g");
 		var out = "";
@@ -115,6 +133,7 @@ var renderMarkdown = (function () {
 	var QUOTE = /^ {0,3}>[ ]?(.*)$/;
 	var TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
 
+	/** @param {string} row */
 	function cellsOf(row) {
 		var text = row
 			.trim()
@@ -127,12 +146,14 @@ var renderMarkdown = (function () {
 		});
 	}
 
+	/** @param {string} rule */
 	function alignClass(rule) {
 		var left = rule.charAt(0) === ":";
 		var right = rule.charAt(rule.length - 1) === ":";
 		return left && right ? ' class="align-center"' : right ? ' class="align-right"' : "";
 	}
 
+	/** @param {string} whitespace */
 	function indentOf(whitespace) {
 		return whitespace.replace(/\t/g, "    ").length;
 	}
@@ -140,6 +161,10 @@ var renderMarkdown = (function () {
 	/**
 	 * Renders Markdown as sanitised HTML.
 	 * options.citations: the answer's citation URLs, for [n] markers.
+	 *
+	 * @param {string | null | undefined} markdown
+	 * @param {{ citations?: ReadonlyArray<unknown> }} [options]
+	 * @returns {string}
 	 */
 	function renderMarkdown(markdown, options) {
 		var ctx = { citations: (options && options.citations) || [] };
@@ -148,6 +173,7 @@ var renderMarkdown = (function () {
 			.split("\n");
 
 		var top = 7;
+		/** @type {string | null} */
 		var inFence = null;
 		lines.forEach(function (line) {
 			var fence = FENCE.exec(line);
@@ -157,10 +183,15 @@ var renderMarkdown = (function () {
 		});
 		var shift = top <= 6 ? 3 - top : 0;
 
+		/** @type {string[]} */
 		var html = [];
+		/** @type {string[]} */
 		var para = [];
+		/** @type {string[]} */
 		var quote = [];
+		/** @type {Array<{ indent: number, tag: string }>} */
 		var lists = []; // open lists, innermost last: { indent, tag }
+		/** @type {string | null} */
 		var item = null; // the text of the open list item, not yet written
 		var blank = false;
 
@@ -177,10 +208,11 @@ var renderMarkdown = (function () {
 			if (item !== null) html.push(inline(item.trim(), ctx, false));
 			item = null;
 		}
+		/** @param {number} deeperThan */
 		function closeLists(deeperThan) {
 			flushItem();
 			while (lists.length > 0 && lists[lists.length - 1].indent > deeperThan) {
-				html.push("</li></" + lists.pop().tag + ">");
+				html.push("</li></" + /** @type {{ tag: string }} */ (lists.pop()).tag + ">");
 			}
 		}
 		function closeBlocks() {
