@@ -474,7 +474,12 @@ export class UpstreamGate extends DurableObject<Env> {
 		return model;
 	}
 
-	/** What the gate believes now, for operators and the benchmark. */
+	/**
+	 * What the gate believes now: its rates, the limit it learnt from upstream's headers, and the
+	 * durations learnt per model. Read over RPC by the tests that check what the gate learnt (the
+	 * learnt limit across an eviction, the cap on models kept apart). No route serves it: the model
+	 * names are what callers sent, and the gate is shared by every tenant.
+	 */
 	async describe(): Promise<{
 		rates: Record<GateKind, number>;
 		learnedRps: number | null;
