@@ -90,6 +90,13 @@ export interface Settings {
 	 */
 	sweepBatch: number;
 	/**
+	 * Most subrequests (fetches, KV operations, calls into other Durable Objects) one invocation of a
+	 * Job Durable Object spends on its actions, counted at each action's worst (`src/job/budget.ts`); a
+	 * run with more due saves and runs again at once. Under the Free plan's 50 per invocation, with room
+	 * for the run's event stream; the Paid plan allows 10,000. @default 40
+	 */
+	subrequestBudget: number;
+	/**
 	 * `RECOVER_BATCH`: jobs one call of `POST /v1/deliveries/recover` redelivers at most; the answer's
 	 * `next_token` carries on. Each is one subrequest of the call (plus one to the tenant index), so
 	 * the default stays under the Free plan's 50 per invocation. @default 40
@@ -284,6 +291,7 @@ function parseSettings(env: Partial<Record<keyof Env, unknown>>): Settings {
 		jobTimeoutSeconds: num(int("JOB_TIMEOUT_SECONDS", s.JOB_TIMEOUT_SECONDS, 3_600, 1)),
 		sweepOverdueMs: num(int("SWEEP_OVERDUE_MS", s.SWEEP_OVERDUE_MS, 120_000, 1_000)),
 		sweepBatch: num(int("SWEEP_BATCH", s.SWEEP_BATCH, 40, 1)),
+		subrequestBudget: num(int("SUBREQUEST_BUDGET", s.SUBREQUEST_BUDGET, 40, 10)),
 		recoverBatch: num(int("RECOVER_BATCH", s.RECOVER_BATCH, 40, 1)),
 		deliveryTimeoutMs: num(int("DELIVERY_TIMEOUT_MS", s.DELIVERY_TIMEOUT_MS, 15_000, 1)),
 		deliveryScheduleMs,

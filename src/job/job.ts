@@ -12,6 +12,7 @@ import type { RelayJob } from "../schemas/relay.ts";
 import type { Action, Outcome } from "./actions.ts";
 import { recordAlarmFailure } from "./alarm-guard.ts";
 import { lookAtAlarm, rearmIfLost } from "./arming.ts";
+import { fitsBudget, subrequestsOf } from "./budget.ts";
 import { command, submit } from "./calls.ts";
 import { advance, beginAlarmRun, cancelJob, linkedJob, ownedBy, redeliver, upstreamIdOf } from "./commands.ts";
 import { follow } from "./follow.ts";
@@ -180,13 +181,20 @@ export class Job extends DurableObject<Env> {
 		return this.lock.run(work);
 	}
 
-	/** Performs what is due, one action at a time, until nothing (of the `allowed` kinds) is. */
+	/**
+	 * Performs what is due, one action at a time, until nothing (of the `allowed` kinds) is, or the next
+	 * would pass the invocation's subrequest budget (`budget.ts`): the alarm, re-armed at once, goes on.
+	 */
 	private async run(allowed?: ReadonlySet<Action["type"]>): Promise<void> {
+		let spent = 0;
 		for (let i = 0; i < MAX_ACTIONS_PER_RUN && this.state; i++) {
 			// A due watch is not performed here: the alarm follows it outside the lock (`follow`).
 			const due = dueActions(this.state, Date.now(), this.settings);
 			const action = due.find((a) => a.type !== "watch" && (!allowed || allowed.has(a.type)));
 			if (!action) return;
+			const cost = subrequestsOf(action, this.state, this.host.store.resultCost());
+			if (!fitsBudget(spent, cost, this.settings.subrequestBudget)) return;
+			spent += cost;
 			const outcome = await perform(this.host.shell, action, this.state);
 			// Forgotten while the action's I/O was under way (retired, or rejected): nothing to apply.
 			if (!this.state) return;

@@ -4,9 +4,10 @@
  * until then, in pieces of at most 1 MiB, since a Durable Object value may be 2 MB. After a restart
  * the result is read back from KV when something needs it (`hydrate`).
  */
-import { splitText } from "../bytes.ts";
-import { readResult } from "../cache.ts";
+import { splitText, utf8Length } from "../bytes.ts";
+import { MAX_PART_BYTES, readResult } from "../cache.ts";
 import type { CompletionResponse } from "../schemas/perplexity.ts";
+import type { ResultAtHand } from "./budget.ts";
 import { nextWake } from "./machine.ts";
 import { migrateState } from "./migrate.ts";
 import type { Policy } from "./schedule.ts";
@@ -22,6 +23,8 @@ const partIndex = (key: string) => Number(key.slice(PAYLOAD_PREFIX.length));
 const STAGE_PART_UNITS = 512 * 1024;
 /** Keys one storage call takes. */
 const MAX_KEYS_PER_CALL = 128;
+/** Room for what KV's copy of a result holds beside it (the job's fields, metadata up to 4 KB). */
+const VIEW_OVERHEAD_BYTES = 16_384;
 
 /** A promise and its resolve, for whoever waits on a job being stored. */
 interface Deferred {
@@ -66,6 +69,8 @@ export class JobStore {
 	/** The state's `response` / `output` are the real ones (false after a restart, until read back from KV). */
 	private resultAtHand = true;
 	private hydrating: Promise<boolean> | null = null;
+	/** The KV parts a result not yet in KV will take, counted once per result. */
+	private sized: { payload: unknown; parts: number } = { payload: null, parts: 1 };
 
 	private readonly storage: DurableObjectStorage;
 	/** The KV namespace of results, read when needed (so that a binding swapped in a test is the one used). */
@@ -149,6 +154,33 @@ export class JobStore {
 			}
 		})();
 		return this.hydrating;
+	}
+
+	/**
+	 * Whether the result is in memory, and the KV values it takes (or will: counted from its size), for
+	 * the subrequest budget of a run (`budget.ts`).
+	 */
+	resultCost(): ResultAtHand {
+		const store = this;
+		return {
+			atHand: this.resultAtHand,
+			// Counted only when an action's cost needs it (a write, a read back), once per result.
+			get parts() {
+				return store.resultParts();
+			},
+		};
+	}
+
+	private resultParts(): number {
+		const state = this.state;
+		if (!state) return 1;
+		if (state.result) return Math.max(1, state.result.parts || 1);
+		const payload = payloadOf(state);
+		if (payload !== this.sized.payload) {
+			const bytes = payload === null ? 0 : utf8Length(JSON.stringify(payload)) + VIEW_OVERHEAD_BYTES;
+			this.sized = { payload, parts: Math.max(1, Math.ceil(bytes / MAX_PART_BYTES)) };
+		}
+		return this.sized.parts;
 	}
 
 	/** `hydrate`, or an error the Worker answers with a 503 the caller retries. */

@@ -35,6 +35,8 @@ export const TENANT_RECOVER = { tenant: "recoverer", key: "recoverer-key" };
 export const TENANT_SEARCH = { tenant: "searcher", key: "searcher-key" };
 /** A tenant that never submits anything: another tenant's numbers must not show in its own. */
 export const TENANT_QUIET = { tenant: "quiet", key: "quiet-key" };
+/** A tenant whose job fans out to many subscriptions (test/integration/subrequests.test.ts). */
+export const TENANT_FANOUT = { tenant: "fanout", key: "fanout-key" };
 export const TEST_API_KEYS_ALL = [
 	TEST_API_KEYS,
 	`${TENANT_LIST.tenant}:${TENANT_LIST.key}`,
@@ -50,6 +52,7 @@ export const TEST_API_KEYS_ALL = [
 	`${TENANT_RECOVER.tenant}:${TENANT_RECOVER.key}`,
 	`${TENANT_SEARCH.tenant}:${TENANT_SEARCH.key}`,
 	`${TENANT_QUIET.tenant}:${TENANT_QUIET.key}`,
+	`${TENANT_FANOUT.tenant}:${TENANT_FANOUT.key}`,
 ].join(",");
 /** The sweeper's subrequest budget per invocation in the tests: small, so that its bound shows. */
 export const TEST_SWEEP_BATCH = 3;
