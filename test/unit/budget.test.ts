@@ -7,24 +7,14 @@ import { describe, expect, it } from "vitest";
 import { type Delivery, newDelivery } from "../../src/delivery/outbox.ts";
 import type { Action } from "../../src/job/actions.ts";
 import { fitsBudget, subrequestsOf } from "../../src/job/budget.ts";
-import { apply, newJob } from "../../src/job/machine.ts";
 import type { JobState } from "../../src/job/state.ts";
-import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
+import { failedJob, T0 } from "./job-fixtures.ts";
 
 const atHand = { atHand: true, parts: 1 };
 
-/** A job whose run failed: settled, its final event (which carries the result) queued to the callback. */
+/** A job whose run failed: settled, its final event queued to the callback; `extra` added to its outbox. */
 function settled(extra: Delivery[] = []): JobState {
-	const run = {
-		id: "up-1",
-		status: "failed" as const,
-		result: null,
-		error: "boom",
-		createdAt: null,
-		startedAt: null,
-		finishedAt: null,
-	};
-	const state = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run }, T0, policy, 0.5);
+	const state = failedJob();
 	return { ...state, deliveries: [...state.deliveries, ...extra] };
 }
 

@@ -27,37 +27,7 @@ import { deliveryStatus, toResponse, toView } from "../../src/job/views.ts";
 
 import type { UpstreamFailure } from "../../src/upstream/errors.ts";
 import type { UpstreamRun } from "../../src/upstream/port.ts";
-import { admitted, indexed, makeSpec, policy, T0 } from "./job-fixtures.ts";
-
-/** An upstream run as the port reports it; a completed one carries an answer. */
-function makeRun(overrides: Partial<UpstreamRun> = {}): UpstreamRun {
-	const status = overrides.status ?? "queued";
-	return {
-		id: "up-1",
-		status,
-		result:
-			status === "completed"
-				? {
-						id: "c1",
-						model: "sonar",
-						created: T0 / 1000,
-						choices: [
-							{
-								index: 0,
-								message: { role: "assistant", content: "**KV** is eventually consistent [1]." },
-								delta: { role: "assistant", content: "" },
-							},
-						],
-						citations: ["https://example.com"],
-					}
-				: null,
-		error: null,
-		createdAt: T0 / 1000,
-		startedAt: null,
-		finishedAt: null,
-		...overrides,
-	};
-}
+import { admitted, indexed, makeRun, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 const failure = (overrides: Partial<UpstreamFailure> = {}): UpstreamFailure => ({
 	kind: "http",

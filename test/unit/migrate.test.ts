@@ -9,27 +9,11 @@ import { slackIntegration } from "../../src/integrations/slack/integration.ts";
 import { apply, dueActions, newJob } from "../../src/job/machine.ts";
 import { migrateState } from "../../src/job/migrate.ts";
 import { type JobState, statusOf } from "../../src/job/state.ts";
-import { admitted, makeSpec, policy, T0 } from "./job-fixtures.ts";
-
-/** A completed job with its final event queued, as today's machine makes it. */
-function settledJob(): JobState {
-	let state: JobState = admitted(newJob(makeSpec(), T0));
-	const run = {
-		id: "up-1",
-		status: "failed" as const,
-		result: null,
-		error: "boom",
-		createdAt: null,
-		startedAt: null,
-		finishedAt: null,
-	};
-	state = apply(state, { type: "created", run }, T0, policy, 0.5);
-	return state;
-}
+import { admitted, failedJob, makeRun, makeSpec, policy, T0 } from "./job-fixtures.ts";
 
 describe("migrateState", () => {
 	it("gives a delivery stored before ids its id, from its webhook-id and URL", () => {
-		const current = settledJob();
+		const current = failedJob();
 		const legacy = {
 			...current,
 			deliveries: current.deliveries.map(({ id: _id, ...rest }) => rest),
@@ -41,7 +25,7 @@ describe("migrateState", () => {
 	});
 
 	it("moves a request kept as upstreamRequest.request to request", () => {
-		const current = settledJob();
+		const current = failedJob();
 		const { request, ...spec } = current.spec;
 		const legacy = { ...current, spec: { ...spec, upstreamRequest: { request } } } as unknown as JobState;
 		expect(migrateState(legacy).spec).toMatchObject({ surface: "sonar", request });
@@ -49,15 +33,7 @@ describe("migrateState", () => {
 	});
 
 	it("keeps a gate slot stored as reservedEpoch and reservedSend as one slot", () => {
-		const queued = {
-			id: "up-1",
-			status: "queued" as const,
-			result: null,
-			error: null,
-			createdAt: null,
-			startedAt: null,
-			finishedAt: null,
-		};
+		const queued = makeRun({ createdAt: null });
 		const current = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued }, T0, policy, 0.5);
 		const lifecycle = { ...current.lifecycle, reservedEpoch: 4, reservedSend: true };
 		const migrated = migrateState({ ...current, lifecycle } as unknown as JobState);
@@ -71,15 +47,7 @@ describe("migrateState", () => {
 	});
 
 	it("keeps a poll plan and GET pacing stored as plan and paced as one pacing, polling as before", () => {
-		const queued = {
-			id: "up-1",
-			status: "queued" as const,
-			result: null,
-			error: null,
-			createdAt: null,
-			startedAt: null,
-			finishedAt: null,
-		};
+		const queued = makeRun({ createdAt: null });
 		const pacing = { plan: [2000, 3000], paced: true };
 		const current = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued, pacing }, T0, policy, 0.5);
 		if (current.lifecycle.phase !== "polling") throw new Error("not polling");
@@ -101,7 +69,7 @@ describe("migrateState", () => {
 	});
 
 	it("moves the side-effect flags kept beside the lifecycle into what its phase owes", () => {
-		const current = settledJob();
+		const current = failedJob();
 		if (current.lifecycle.phase !== "settled") throw new Error("not settled");
 		const { owed, ...lifecycle } = current.lifecycle;
 		const flags = {
@@ -133,7 +101,7 @@ describe("migrateState", () => {
 	});
 
 	it("moves a status kept beside the lifecycle into its phase, and drops it", () => {
-		const settled = settledJob();
+		const settled = failedJob();
 		if (settled.lifecycle.phase !== "settled") throw new Error("not settled");
 		const { ended: _ended, ...lifecycle } = settled.lifecycle;
 		const failed = migrateState({ ...settled, status: "FAILED", lifecycle } as unknown as JobState);
@@ -141,15 +109,7 @@ describe("migrateState", () => {
 		expect(failed).not.toHaveProperty("status");
 		const completed = migrateState({ ...settled, status: "COMPLETED", lifecycle } as unknown as JobState);
 		expect(statusOf(completed)).toBe("COMPLETED");
-		const queued = {
-			id: "up-1",
-			status: "queued" as const,
-			result: null,
-			error: null,
-			createdAt: null,
-			startedAt: null,
-			finishedAt: null,
-		};
+		const queued = makeRun({ createdAt: null });
 		const polling = apply(admitted(newJob(makeSpec(), T0)), { type: "created", run: queued }, T0, policy, 0.5);
 		if (polling.lifecycle.phase !== "polling") throw new Error("not polling");
 		const { started: _started, ...running } = polling.lifecycle;
@@ -175,7 +135,7 @@ describe("migrateState", () => {
 	});
 
 	it("fills counters added since the state was stored, and leaves a current state as it was", () => {
-		const current = settledJob();
+		const current = failedJob();
 		const legacy = { ...current, stats: { alarmRuns: 3 } } as unknown as JobState;
 		expect(migrateState(legacy).stats).toMatchObject({ alarmRuns: 3, polls: 0, gateCalls: 0, alarmLatenessMs: [] });
 		expect(migrateState(current)).toEqual(current);
