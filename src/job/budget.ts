@@ -2,9 +2,10 @@
  * The subrequests an action may make. Cloudflare caps the subrequests of one invocation (fetches, KV
  * operations, calls into other Durable Objects): 50 on the Free plan, 10,000 on Paid. A Job DO's alarm
  * run is one invocation, and so is each RPC into it. `wrangler dev` enforces no such cap, so the count is
- * kept here, from what `perform.ts` can do for each action at worst, and a run stops before the next
- * action would take it past `SUBREQUEST_BUDGET`: it saves and re-arms at once, and the next run is a new
- * invocation with a new allowance.
+ * kept here, from what `perform.ts` can do for each action at worst, in one `Allowance` per invocation
+ * that every run of actions in it shares (an alarm run's own, the ones while it follows the run's event
+ * stream, and the one after). An action that would take it past `SUBREQUEST_BUDGET` waits: the job saves
+ * and re-arms at once, and the next run is a new invocation with a new allowance.
  */
 import { asksWhetherHookExists, findDelivery } from "../delivery/outbox.ts";
 import type { Action } from "./actions.ts";
@@ -44,8 +45,10 @@ export function subrequestsOf(action: Action, state: JobState, result: ResultAtH
 		case "learn":
 		case "index":
 			return 1;
-		case "expire":
 		case "watch":
+			// The stream's connection, a read when it ends without saying how, the rate limit it reported.
+			return 3;
+		case "expire":
 			return 0;
 		case "cache":
 			return readBack() + result.parts;
@@ -70,4 +73,23 @@ export function subrequestsOf(action: Action, state: JobState, result: ResultAtH
  */
 export function fitsBudget(spent: number, cost: number, budget: number): boolean {
 	return spent === 0 || spent + cost <= budget;
+}
+
+/** What one invocation has spent of its subrequests, shared by every run of actions it makes. */
+export interface Allowance {
+	spent: number;
+	readonly limit: number;
+}
+
+/**
+ * Takes `cost` from the invocation's allowance if it fits (`fitsBudget`), and says whether it did.
+ *
+ * @example
+ * const allowance = { spent: 0, limit: settings.subrequestBudget };
+ * if (!spend(allowance, subrequestsOf(action, state, result))) return; // the next invocation goes on
+ */
+export function spend(allowance: Allowance, cost: number): boolean {
+	if (!fitsBudget(allowance.spent, cost, allowance.limit)) return false;
+	allowance.spent += cost;
+	return true;
 }

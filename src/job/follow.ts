@@ -12,6 +12,7 @@ import type { RateLimitHint } from "../upstream/http.ts";
 import { upstreamPort } from "../upstream/index.ts";
 import type { WatchEnd } from "../upstream/port.ts";
 import type { Action } from "./actions.ts";
+import type { Allowance } from "./budget.ts";
 import type { JobHost } from "./host.ts";
 import { reportLimits } from "./perform.ts";
 import { upstreamJobOf } from "./spec.ts";
@@ -29,9 +30,13 @@ const WATCH_SAVE_EVERY_MS = 5_000;
  *
  * @example
  * const watch = dueActions(state, Date.now(), settings).find((a) => a.type === "watch");
- * if (watch?.type === "watch") await follow(host, watch);
+ * if (watch?.type === "watch") await follow(host, watch, allowance);
  */
-export async function follow(host: JobHost, action: Extract<Action, { type: "watch" }>): Promise<void> {
+export async function follow(
+	host: JobHost,
+	action: Extract<Action, { type: "watch" }>,
+	allowance?: Allowance,
+): Promise<void> {
 	const { settings, store } = host;
 	const start = store.state;
 	if (!start || host.watching) return;
@@ -68,7 +73,7 @@ export async function follow(host: JobHost, action: Extract<Action, { type: "wat
 						statusOf(before) !== (after && statusOf(after)) || before.deliveries.length !== after?.deliveries.length;
 					if (news || Date.now() - savedAt >= WATCH_SAVE_EVERY_MS) {
 						// The started and progress events go out now, not when the run ends.
-						await host.run(WATCH_SIDE_ACTIONS);
+						await host.run(WATCH_SIDE_ACTIONS, allowance);
 						await host.save();
 						await keepArmed();
 						savedAt = Date.now();
@@ -85,7 +90,7 @@ export async function follow(host: JobHost, action: Extract<Action, { type: "wat
 	await host.exclusive(async () => {
 		if (!store.state) return;
 		host.step(action, { type: "watched", end }, Date.now() - started);
-		await host.run();
+		await host.run(undefined, allowance);
 		await host.save();
 		await host.arm();
 	});

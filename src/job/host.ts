@@ -6,6 +6,7 @@
 import { readSettings, type Settings } from "../config.ts";
 import { emit } from "../log.ts";
 import type { Action, Outcome } from "./actions.ts";
+import type { Allowance } from "./budget.ts";
 import { failureFields } from "./log.ts";
 import type { Shell } from "./perform.ts";
 import type { JobState } from "./state.ts";
@@ -38,8 +39,8 @@ export interface JobHost {
 	exclusive(work: () => Promise<void>): Promise<void>;
 	/** Applies an outcome to the state, counts it (a stream's connection and time, with `streamMs`) and logs it. */
 	step(action: Action, outcome: Outcome, streamMs?: number): void;
-	/** Performs what is due (of the `allowed` kinds). */
-	run(allowed?: ReadonlySet<Action["type"]>): Promise<void>;
+	/** Performs what is due (of the `allowed` kinds), within the invocation's `allowance` (a new one if none). */
+	run(allowed?: ReadonlySet<Action["type"]>, allowance?: Allowance): Promise<void>;
 	save(): Promise<void>;
 	arm(): Promise<void>;
 	/** Looks at the stored alarm (the DO's own method, so that a check can be observed). */

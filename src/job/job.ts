@@ -12,7 +12,7 @@ import type { RelayJob } from "../schemas/relay.ts";
 import type { Action, Outcome } from "./actions.ts";
 import { recordAlarmFailure } from "./alarm-guard.ts";
 import { lookAtAlarm, rearmIfLost } from "./arming.ts";
-import { fitsBudget, subrequestsOf } from "./budget.ts";
+import { type Allowance, spend, subrequestsOf } from "./budget.ts";
 import { command, submit } from "./calls.ts";
 import { advance, beginAlarmRun, cancelJob, linkedJob, ownedBy, redeliver, upstreamIdOf } from "./commands.ts";
 import { follow } from "./follow.ts";
@@ -53,7 +53,7 @@ export class Job extends DurableObject<Env> {
 		this.host = createHost(ctx, () => this.env, this.lock, {
 			exclusive: (work) => this.exclusive(work),
 			step: (action, outcome, streamMs) => this.step(action, outcome, streamMs),
-			run: (allowed) => this.run(allowed),
+			run: (allowed, allowance) => this.run(allowed, allowance),
 			save: () => this.save(),
 			checkAlarm: (by, overdueMs) => this.checkAlarm(by, overdueMs),
 		});
@@ -143,6 +143,8 @@ export class Job extends DurableObject<Env> {
 	protected async runAlarm(): Promise<void> {
 		const scheduledFor = this.host.store.armedAt;
 		this.armedAt = null;
+		// One invocation: its actions, the stream it follows and the runs while and after share one allowance.
+		const allowance = this.allowance();
 		await this.exclusive(async () => {
 			if (!this.state) return;
 			const run = { restored: this.host.store.restored, scheduledFor };
@@ -150,7 +152,7 @@ export class Job extends DurableObject<Env> {
 			this.host.store.restored = false;
 			this.state = start.state;
 			for (const record of start.logs) emit(record);
-			await this.run();
+			await this.run(undefined, allowance);
 			await this.save();
 			await this.host.arm();
 		});
@@ -159,7 +161,14 @@ export class Job extends DurableObject<Env> {
 			this.host.watching || !this.state
 				? undefined
 				: dueActions(this.state, Date.now(), this.settings).find((a) => a.type === "watch");
-		if (watch?.type === "watch") await follow(this.host, watch);
+		// A stream the allowance cannot pay for waits: the job is armed for now, and the next invocation follows it.
+		if (
+			watch?.type === "watch" &&
+			this.state &&
+			spend(allowance, subrequestsOf(watch, this.state, this.host.store.resultCost()))
+		) {
+			await follow(this.host, watch, allowance);
+		}
 	}
 
 	/** The sweeper's check: re-arms this job when its alarm is missing or overdue, and says what it found. */
@@ -176,6 +185,11 @@ export class Job extends DurableObject<Env> {
 		return lookAtAlarm(this.host, by, overdueMs);
 	}
 
+	/** A new invocation's subrequest allowance (`budget.ts`). */
+	private allowance(): Allowance {
+		return { spent: 0, limit: this.settings.subrequestBudget };
+	}
+
 	/** Runs `work` after any run in progress has finished. */
 	private exclusive(work: () => Promise<void>): Promise<void> {
 		return this.lock.run(work);
@@ -185,16 +199,13 @@ export class Job extends DurableObject<Env> {
 	 * Performs what is due, one action at a time, until nothing (of the `allowed` kinds) is, or the next
 	 * would pass the invocation's subrequest budget (`budget.ts`): the alarm, re-armed at once, goes on.
 	 */
-	private async run(allowed?: ReadonlySet<Action["type"]>): Promise<void> {
-		let spent = 0;
+	private async run(allowed?: ReadonlySet<Action["type"]>, allowance = this.allowance()): Promise<void> {
 		for (let i = 0; i < MAX_ACTIONS_PER_RUN && this.state; i++) {
 			// A due watch is not performed here: the alarm follows it outside the lock (`follow`).
 			const due = dueActions(this.state, Date.now(), this.settings);
 			const action = due.find((a) => a.type !== "watch" && (!allowed || allowed.has(a.type)));
 			if (!action) return;
-			const cost = subrequestsOf(action, this.state, this.host.store.resultCost());
-			if (!fitsBudget(spent, cost, this.settings.subrequestBudget)) return;
-			spent += cost;
+			if (!spend(allowance, subrequestsOf(action, this.state, this.host.store.resultCost()))) return;
 			const outcome = await perform(this.host.shell, action, this.state);
 			// Forgotten while the action's I/O was under way (retired, or rejected): nothing to apply.
 			if (!this.state) return;

@@ -88,14 +88,14 @@ describe("the subrequests of one invocation", () => {
 		const key = unique("fanout");
 		const stub = env.JOBS.get(env.JOBS.idFromName(`${TENANT_FANOUT.tenant}:${key}`)) as DurableObjectStub<Job>;
 		await runInDurableObject(stub, (instance: Job) => {
-			const object = instance as unknown as { env: Env; run(allowed?: unknown): Promise<void> };
+			const object = instance as unknown as { env: Env; run(...args: unknown[]): Promise<void> };
 			object.env = meter.bindings(object.env);
 			const run = object.run.bind(instance);
-			object.run = async (allowed?: unknown) => {
+			object.run = async (...args: unknown[]) => {
 				meter.counting = true;
 				meter.count = 0;
 				try {
-					await run(allowed);
+					await run(...args);
 				} finally {
 					meter.counting = false;
 					meter.runs.push(meter.count);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { type Delivery, newDelivery } from "../../src/delivery/outbox.ts";
 import type { Action } from "../../src/job/actions.ts";
-import { fitsBudget, subrequestsOf } from "../../src/job/budget.ts";
+import { fitsBudget, spend, subrequestsOf } from "../../src/job/budget.ts";
 import type { JobState } from "../../src/job/state.ts";
 import { failedJob, T0 } from "./job-fixtures.ts";
 
@@ -43,11 +43,12 @@ describe("subrequestsOf", () => {
 		expect(cost({ type: "poll", upstreamId: "up-1", slot: null, pacing: null as never })).toBe(4);
 	});
 
-	it("counts one call for learning, an index write and (with a reported limit) two for a cancel; nothing to expire", () => {
+	it("counts one call for learning, an index write, two for a cancel, three for following a stream; nothing to expire", () => {
 		expect(cost({ type: "learn", model: "sonar", durationMs: 1000 })).toBe(1);
 		expect(cost({ type: "index", fanOut: null })).toBe(1);
 		expect(cost({ type: "cancel_upstream", upstreamId: "up-1" })).toBe(2);
 		expect(cost({ type: "expire" })).toBe(0);
+		expect(cost({ type: "watch", upstreamId: "up-1", cursor: null })).toBe(3);
 	});
 
 	it("counts the result's KV parts to write it, and again to read it back when it is not at hand", () => {
@@ -67,6 +68,17 @@ describe("subrequestsOf", () => {
 		expect(cost({ type: "deliver", id: first.id }, atHand, settled([first]))).toBe(2);
 		expect(cost({ type: "deliver", id: retry.id }, atHand, settled([retry]))).toBe(3);
 		expect(cost({ type: "deliver", id: "gone" })).toBe(0);
+	});
+});
+
+describe("spend", () => {
+	it("shares one allowance between the runs of an invocation, and refuses what would pass it", () => {
+		const allowance = { spent: 0, limit: 40 };
+		expect(spend(allowance, 60)).toBe(true);
+		expect(spend(allowance, 1)).toBe(false);
+		const next = { spent: 0, limit: 40 };
+		expect([spend(next, 4), spend(next, 36), spend(next, 1)]).toEqual([true, true, false]);
+		expect(next.spent).toBe(40);
 	});
 });
 
